@@ -1,0 +1,86 @@
+"""remrepl: a secure remote Python REPL.
+
+    import remrepl
+
+    with remrepl.launch() as server, server.connect() as session:   # a local server, stopped at the end
+        session.run("x = 21 * 2")
+        print(session.run("x").value)                              # '42'
+
+    session = remrepl.connect("server.json", password="...")       # a server started by `remrepl serve`
+
+Names load on first use, so ``python -m remrepl.server`` and the kernel start without importing the
+client (prompt_toolkit) or each other.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._exceptions import (
+        AuthenticationFailed,
+        ConfigError,
+        ConnectError,
+        ConnectionLost,
+        ConnectTimeout,
+        ExecutionTimeout,
+        LaunchError,
+        LocalProtocolError,
+        ProtocolError,
+        RemoteProtocolError,
+        RemreplError,
+        ServerError,
+        SessionClosed,
+        VersionMismatch,
+    )
+    from ._info import ConnectionInfo
+    from .client.session import Execution, RunResult, Session, connect
+    from .launch import Launcher, LocalLauncher, launch
+
+_WHERE = {
+    "connect": "client.session",
+    "Session": "client.session",
+    "Execution": "client.session",
+    "RunResult": "client.session",
+    "launch": "launch",
+    "Launcher": "launch",
+    "LocalLauncher": "launch",
+    "ConnectionInfo": "_info",
+    **dict.fromkeys(
+        [
+            "RemreplError",
+            "ProtocolError",
+            "LocalProtocolError",
+            "RemoteProtocolError",
+            "VersionMismatch",
+            "ConnectError",
+            "AuthenticationFailed",
+            "ConnectTimeout",
+            "ConnectionLost",
+            "SessionClosed",
+            "ExecutionTimeout",
+            "ServerError",
+            "LaunchError",
+            "ConfigError",
+        ],
+        "_exceptions",
+    ),
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'remrepl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

@@ -1,0 +1,93 @@
+"""The one exception tree of remrepl.
+
+Foreign exceptions (zmq, OSError from pipes and files, later paramiko and botocore) are translated at the
+boundary into these, so a caller needs to catch only ``RemreplError``::
+
+    RemreplError
+    ├── ProtocolError                 a message broke the protocol
+    │   ├── LocalProtocolError        ...we were about to send it (a bug on our side)
+    │   └── RemoteProtocolError       ...the peer sent it (garbage, wrong order, unknown type)
+    │       └── VersionMismatch       the peer speaks another protocol version
+    ├── ConnectError                  no session could be established
+    │   ├── AuthenticationFailed      the server refused our key (wrong password)
+    │   └── ConnectTimeout            nothing answered within the deadline
+    ├── ConnectionLost                an established session's link went away
+    ├── SessionClosed                 the session was closed (by us, or the server shut down)
+    ├── ExecutionTimeout              a run did not finish within the caller's deadline
+    ├── ServerError                   the server refused a request (busy, bad request)
+    ├── LaunchError                   a launcher could not start a server
+    └── ConfigError                   bad user input: a missing file, an unreadable password, ...
+
+Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
+``RunResult.error``.
+"""
+
+from __future__ import annotations
+
+
+class RemreplError(Exception):
+    """Base class of every error remrepl raises on purpose."""
+
+
+class ProtocolError(RemreplError):
+    """A message broke the protocol."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We were about to send something the protocol does not allow: a bug in the caller or in remrepl."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class VersionMismatch(RemoteProtocolError):
+    """The two ends speak different protocol versions."""
+
+    def __init__(self, ours: int, theirs: int) -> None:
+        super().__init__(
+            f"protocol version mismatch: this remrepl speaks version {ours}, the other end speaks "
+            f"version {theirs}; install the same remrepl release on both machines"
+        )
+        self.ours = ours
+        self.theirs = theirs
+
+
+class ConnectError(RemreplError):
+    """No session could be established."""
+
+
+class AuthenticationFailed(ConnectError):
+    """The server refused our key: the password (or the launcher's key) is wrong."""
+
+
+class ConnectTimeout(ConnectError):
+    """Nothing answered within the connect deadline."""
+
+
+class ConnectionLost(RemreplError):
+    """An established session's link to the server went away."""
+
+
+class SessionClosed(RemreplError):
+    """The session is closed; make a new one with ``remrepl.connect``."""
+
+
+class ExecutionTimeout(RemreplError):
+    """A run did not finish within the caller's deadline."""
+
+
+class ServerError(RemreplError):
+    """The server refused a request; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LaunchError(RemreplError):
+    """A launcher could not start a server; the message carries what the server said."""
+
+
+class ConfigError(RemreplError):
+    """Bad user input outside the protocol: a missing file, an unreadable password, bad options."""

@@ -1,0 +1,56 @@
+"""Where remrepl keeps its state, and how it writes private files.
+
+Private files are created 0600 with ``os.open`` (never chmod afterwards: that leaves a window) in
+directories created 0700. ``REMREPL_STATE_DIR`` moves the state directory (tests use it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._exceptions import ConfigError
+
+
+def state_dir(*parts: str) -> Path:
+    """``$REMREPL_STATE_DIR`` or ``$XDG_STATE_HOME/remrepl`` (``~/.local/state/remrepl``), made 0700."""
+    base = os.environ.get("REMREPL_STATE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+        base = os.path.join(xdg, "remrepl")
+    path = Path(base, *parts)
+    private_dir(path)
+    return path
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) with mode 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def write_private(path: Path | str, data: str) -> None:
+    """Write ``data`` to ``path``, which ends up mode 0600 whether or not it existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def open_private_log(path: Path) -> int:
+    """A 0600 file descriptor for appending, for a server's stderr."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+
+
+def read_secret(path: Path | str, what: str = "password") -> str:
+    """The first line of ``path`` without its newline; ``ConfigError`` if unreadable or empty."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    secret = line.rstrip("\r\n")
+    if not secret:
+        raise ConfigError(f"the {what} file {path} is empty")
+    return secret

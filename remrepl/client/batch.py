@@ -1,0 +1,62 @@
+"""``remrepl exec FILE``: run a local script remotely as ``__main__`` and exit with its status."""
+
+from __future__ import annotations
+
+import sys
+
+from .._exceptions import ConfigError, ExecutionTimeout
+from .output import OutputPrinter, forward_sigint, sigint_raises
+from .session import Session
+
+EXIT_TIMEOUT = 124  # as timeout(1)
+GRACE_SECONDS = 5.0  # after interrupting a run that timed out, how long to wait for it to stop
+
+
+def stdin_input(prompt: str, password: bool) -> str | None:
+    """Remote ``input()`` reads local standard input; the prompt goes to stdout, as Python does."""
+    if password and sys.stdin.isatty():
+        import getpass
+
+        with sigint_raises():
+            try:
+                return getpass.getpass(prompt)
+            except EOFError:
+                return None
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    with sigint_raises():
+        line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
+
+
+def read_script(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+
+
+def run_script(session: Session, path: str, args: list[str], *, timeout: float | None = None) -> int:
+    """Run the script; its exit status (0, its SystemExit code, 1 on an exception, 124 on timeout)."""
+    source = read_script(path)
+    printer = OutputPrinter()
+    session.input_handler = stdin_input
+    execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
+    with forward_sigint(execution.interrupt):
+        try:
+            for event in execution.events(timeout):
+                printer.show(event)
+        except ExecutionTimeout:
+            execution.interrupt()
+            print(f"remrepl: {path} ran longer than {timeout:g} s and was interrupted", file=sys.stderr)
+            try:
+                for event in execution.events(GRACE_SECONDS):
+                    printer.show(event)
+            except ExecutionTimeout:
+                pass
+            return EXIT_TIMEOUT
+    assert execution.done is not None
+    return execution.done.exit_code

@@ -1,0 +1,94 @@
+"""Showing a run's events on the local terminal, and forwarding Ctrl-C while code runs remotely."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from ..protocol import Done, Error, InputRequest, Notice, OutputEvent, Result, Stream
+
+_RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+class OutputPrinter:
+    """Writes output events to local stdout/stderr as the remote code produced them.
+
+    Stream bytes go to the binary buffers untouched (no decode/encode on the hot path); ``at_line_start``
+    tells whether a prompt can follow without a newline first.
+    """
+
+    def __init__(self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, *, color: bool = False) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.color = color
+        self.at_line_start = True
+
+    def show(self, event: OutputEvent) -> None:
+        if isinstance(event, Stream):
+            target = self.stdout if event.name == "stdout" else self.stderr
+            self._write_bytes(target, event.data)
+        elif isinstance(event, Result):
+            self._write(self.stdout, event.text + "\n")
+        elif isinstance(event, Error):
+            self._write(self.stderr, self._paint(event.traceback, _RED))
+        elif isinstance(event, Notice):
+            self._write(self.stderr, self._paint(f"[remrepl] {event.text}\n", _YELLOW))
+        elif isinstance(event, Done | InputRequest):
+            pass
+
+    def line_break(self) -> None:
+        """End a partial line (output without a final newline) before a prompt or a message."""
+        if not self.at_line_start:
+            self._write(self.stdout, "\n")
+
+    def _paint(self, text: str, colour: str) -> str:
+        if not self.color or not text:
+            return text
+        body = text.rstrip("\n")  # keep the newline outside the colour, so line tracking sees it
+        return f"{colour}{body}{_RESET}{text[len(body):]}"
+
+    def _write(self, target: IO[str], text: str) -> None:
+        if not text:
+            return
+        target.write(text)
+        target.flush()
+        self.at_line_start = text.endswith("\n")
+
+    def _write_bytes(self, target: IO[str], data: bytes) -> None:
+        if not data:
+            return
+        buffer = getattr(target, "buffer", None)
+        if buffer is None:
+            target.write(data.decode(errors="replace"))
+        else:
+            target.flush()
+            buffer.write(data)
+            buffer.flush()
+        target.flush()
+        self.at_line_start = data.endswith(b"\n")
+
+
+@contextmanager
+def forward_sigint(interrupt: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, Ctrl-C calls ``interrupt()`` instead of raising KeyboardInterrupt here.
+
+    Nothing is lost half-way: the handler runs between bytecodes and only sends one message.
+    """
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupt())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def sigint_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt again (for reading a line locally inside ``forward_sigint``)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

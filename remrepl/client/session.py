@@ -1,0 +1,387 @@
+"""The programmatic client: ``Session`` (one attachment to a server) and ``Execution`` (one run).
+
+    with remrepl.connect(connection_file="server.json", password="...") as session:
+        print(session.run("1 + 1").value)            # '2'
+        for event in session.execute("for i in range(3): print(i)"):
+            ...                                      # Stream, Result, Error, Notice events as they come
+
+The CLI (prompt and batch) is built on this API alone. ZeroMQ's own failures are translated here into
+remrepl's exception tree; a socket monitor tells a refused key (``AuthenticationFailed``) from a
+server that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLost``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import zmq
+from zmq.utils.monitor import parse_monitor_message
+
+from .._exceptions import (
+    AuthenticationFailed,
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    ExecutionTimeout,
+    ServerError,
+    SessionClosed,
+    VersionMismatch,
+)
+from .._info import ConnectionInfo
+from ..protocol import (
+    Bye,
+    Connection,
+    Detach,
+    Done,
+    Error,
+    Event,
+    ExecMode,
+    Execute,
+    Hello,
+    InputReply,
+    InputRequest,
+    Interrupt,
+    Notice,
+    OutputEvent,
+    Rejected,
+    Result,
+    Role,
+    Shutdown,
+    Stream,
+    Welcome,
+)
+from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+
+# input handler: (prompt, password) -> the line typed, or None for end of input
+InputHandler = Callable[[str, bool], "str | None"]
+
+_MONITOR_EVENTS = (
+    zmq.EVENT_CONNECTED
+    | zmq.EVENT_CONNECT_RETRIED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+
+
+def terminal_input(prompt: str, password: bool) -> str | None:
+    """The default input handler: the local terminal (hidden for ``getpass``)."""
+    try:
+        return getpass.getpass(prompt) if password else input(prompt)
+    except EOFError:
+        return None
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, collected (``Session.run``)."""
+
+    status: str
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+    results: list[str] = field(default_factory=list)
+    error: Error | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> str | None:
+        """The repr of the last expression echoed, as the REPL would print it."""
+        return self.results[-1] if self.results else None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Execution:
+    """One run on the server. Iterate it for its output events; it ends after its ``Done``."""
+
+    def __init__(self, session: Session, req_id: str) -> None:
+        self.session = session
+        self.req_id = req_id
+        self.done: Done | None = None
+
+    def __iter__(self) -> Iterator[OutputEvent]:
+        return self.events()
+
+    def events(self, timeout: float | None = None) -> Iterator[OutputEvent]:
+        """Output events until the run is over; ``ExecutionTimeout`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.done is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ExecutionTimeout(f"the run did not finish within {timeout} s")
+            event = self.session.next_event(remaining)
+            if event is None:
+                continue
+            if isinstance(event, InputRequest):
+                self._answer(event)
+                continue
+            if isinstance(event, Done) and event.req_id == self.req_id:
+                self.done = event
+            yield event
+
+    def _answer(self, request: InputRequest) -> None:
+        try:
+            text = self.session.input_handler(request.prompt, request.password)
+        except KeyboardInterrupt:
+            self.interrupt()  # the remote input() raises KeyboardInterrupt; no reply is owed
+            return
+        self.session.send(InputReply(self.req_id, request.seq, text or "", eof=text is None))
+
+    def interrupt(self) -> None:
+        """Raise KeyboardInterrupt in the remote code (what Ctrl-C does)."""
+        if self.done is None:
+            self.session.send(Interrupt(self.req_id))
+
+    def wait(self, timeout: float | None = None) -> Done:
+        for _ in self.events(timeout):
+            pass
+        assert self.done is not None
+        return self.done
+
+
+class Session:
+    """One client attachment to a server. Make it with ``remrepl.connect``."""
+
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        keys: KeyPair,
+        *,
+        connect_timeout: float = 10.0,
+        input_handler: InputHandler = terminal_input,
+    ) -> None:
+        self.info = info
+        self.input_handler = input_handler
+        self.welcome: Welcome | None = None
+        self.last_seq = 0
+        self._conn = Connection(Role.CLIENT)
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._socket = client_socket(self._ctx, info.server_public_key, keys, uuid.uuid4().bytes)
+        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        self._closed = False
+        self._replay_left = 0
+        self.where = f"{info.host}:{info.port}"
+        try:
+            self._attach(connect_timeout)
+        except BaseException:
+            self._teardown()
+            raise
+
+    # --- connecting ---------------------------------------------------------------------------
+
+    def _attach(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
+        reached = False
+        while True:  # bounded by the deadline
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if reached:
+                    raise ConnectTimeout(
+                        f"something answered at {self.where} but did not complete the CurveZMQ handshake within "
+                        f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
+                    )
+                raise ConnectTimeout(f"could not reach a remrepl server at {self.where} within {timeout:g} s")
+            if not self._monitor.poll(int(remaining * 1000) + 1):
+                continue
+            event = parse_monitor_message(self._monitor.recv_multipart())["event"]
+            if event == zmq.EVENT_CONNECTED:
+                reached = True
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                break
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                raise AuthenticationFailed(f"authentication failed: the server at {self.where} refused the password")
+            elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+                raise ConnectError(
+                    f"the CurveZMQ handshake with {self.where} failed: the server's public key is not the one "
+                    "given (a stale connection file?) or it is not a remrepl server"
+                )
+        self.send(Hello())
+        while self.welcome is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectTimeout(f"the server at {self.where} did not answer Hello within {timeout:g} s")
+            self.next_event(remaining)
+
+    # --- the event stream ---------------------------------------------------------------------
+
+    def send(self, event: Event) -> None:
+        if self._closed:
+            raise SessionClosed("the session is closed")
+        frames = self._conn.send(event)
+        try:
+            self._socket.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            raise ConnectionLost(f"cannot send to the server at {self.where}: the link is down") from None
+
+    def next_event(self, timeout: float | None = None) -> OutputEvent | None:
+        """The next output event, or None if ``timeout`` passed (or a non-output event was handled)."""
+        if self._closed:
+            raise SessionClosed("the session is closed")
+        ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
+        if self._monitor in ready:
+            event = parse_monitor_message(self._monitor.recv_multipart())["event"]
+            if event == zmq.EVENT_DISCONNECTED and self._socket not in ready:
+                self._teardown()
+                raise ConnectionLost(
+                    f"lost the connection to the server at {self.where}; the session (namespace and any run) "
+                    "goes on there; connect again to reattach"
+                )
+        if self._socket not in ready:
+            return None
+        try:
+            received = self._conn.receive(self._socket.recv_multipart())
+        except VersionMismatch:
+            self._teardown()
+            raise
+        return self._on_event(received)
+
+    def _on_event(self, event: Event) -> OutputEvent | None:
+        if isinstance(event, Welcome):
+            self.welcome = event
+            self._replay_left = event.replay
+            return None
+        if isinstance(event, Rejected):
+            if event.code == "version":
+                self._teardown()
+                raise ConnectError(f"the server refused this client: {event.message}")
+            raise ServerError(event.code, f"the server refused the request: {event.message}")
+        if isinstance(event, Bye):
+            self._teardown()
+            raise SessionClosed(f"the server ended this session: {event.reason}")
+        assert isinstance(event, Stream | Result | Error | InputRequest | Done | Notice)
+        self.last_seq = max(self.last_seq, event.seq)
+        if self._replay_left:
+            self._replay_left -= 1
+        return event
+
+    @property
+    def replaying(self) -> bool:
+        """True while output missed earlier is still arriving after the Welcome."""
+        return self._replay_left > 0
+
+    # --- running code -------------------------------------------------------------------------
+
+    def execute(
+        self, code: str, *, mode: ExecMode = "interactive", filename: str = "<remote>", argv: tuple[str, ...] = ()
+    ) -> Execution:
+        """Start running ``code``; iterate the returned Execution for its output."""
+        req_id = uuid.uuid4().hex
+        self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=self.last_seq))
+        return Execution(self, req_id)
+
+    def running(self) -> Execution | None:
+        """The run that was in progress when we attached (its output follows), if any."""
+        if self._conn.running and self.welcome is not None and self.welcome.running == self._conn.running:
+            return Execution(self, self._conn.running)
+        return None
+
+    def run(self, code: str, *, timeout: float | None = None, **kwargs: object) -> RunResult:
+        """Run ``code`` to the end and collect its output; ``ExecutionTimeout`` interrupts it."""
+        execution = self.execute(code, **kwargs)  # type: ignore[arg-type]
+        out, err = bytearray(), bytearray()
+        result = RunResult(status="ok", exit_code=0)
+        try:
+            for event in execution.events(timeout):
+                if isinstance(event, Stream) and event.req_id == execution.req_id:
+                    (out if event.name == "stdout" else err).extend(event.data)
+                elif isinstance(event, Result) and event.req_id == execution.req_id:
+                    result.results.append(event.text)
+                elif isinstance(event, Error) and event.req_id == execution.req_id:
+                    result.error = event
+                elif isinstance(event, Notice):
+                    result.notices.append(event.text)
+        except ExecutionTimeout:
+            execution.interrupt()
+            execution.wait(5.0)
+            raise
+        assert execution.done is not None
+        result.status, result.exit_code = execution.done.status, execution.done.exit_code
+        result.stdout = out.decode(errors="replace")
+        result.stderr = err.decode(errors="replace")
+        return result
+
+    # --- leaving ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Detach: the server, its namespace and any run go on. Idempotent."""
+        if self._closed:
+            return
+        if self._conn.state.value in ("idle", "running"):
+            try:
+                self.send(Detach(ack=self.last_seq))
+            except (ConnectionLost, SessionClosed):
+                pass
+        self._teardown(linger_ms=500)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the server (its interpreter and namespace go with it), then close."""
+        if self._closed:
+            return
+        self.send(Shutdown())
+        deadline = time.monotonic() + timeout
+        try:
+            while not self._closed and time.monotonic() < deadline:
+                self.next_event(deadline - time.monotonic())
+        except (SessionClosed, ConnectionLost):
+            pass
+        self._teardown()
+
+    def _teardown(self, linger_ms: int = 0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self._socket.close(linger=linger_ms)
+        self._ctx.term()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def connect(
+    connection_file: str | os.PathLike[str] | None = None,
+    *,
+    info: ConnectionInfo | None = None,
+    password: str | None = None,
+    connect_timeout: float = 10.0,
+    input_handler: InputHandler = terminal_input,
+) -> Session:
+    """Attach to a server, described by a connection file or a ``ConnectionInfo``.
+
+    The client key comes from the record's ``client_secret_key`` (launcher records) or is derived from
+    ``password`` (Argon2id, salted with the server's public key).
+    """
+    if info is None:
+        if connection_file is None:
+            raise TypeError("connect() needs connection_file or info")
+        info = ConnectionInfo.read(connection_file)
+    if info.client_secret_key:
+        keys = KeyPair.from_secret(info.client_secret_key)
+    elif password is not None:
+        keys = derive_client_keys(password, info.server_public_key, info.kdf)
+    else:
+        raise TypeError("connect() needs a password for a server that was not started by a launcher")
+    return Session(info, keys, connect_timeout=connect_timeout, input_handler=input_handler)

@@ -1,0 +1,132 @@
+"""The protocol's state machine: which event may be sent in which state, as a table.
+
+One ``Connection`` per end of a client/server pair. It turns events into frames (``send``) and frames
+into events (``receive``), refusing anything out of order: ``LocalProtocolError`` for what we were about
+to send, ``RemoteProtocolError`` for what the peer sent. It does no I/O, so tests wire two of them
+together in memory.
+
+States, from the point of view of one client attachment::
+
+    START --Hello--> AWAIT_WELCOME --Welcome--> IDLE <--Done(req)-- RUNNING
+                          |                       |  --Execute(req)-->   |
+                          +--Rejected/Bye--> CLOSED <--Detach/Shutdown/Bye-+
+
+Output events (Stream, Result, ...) may arrive in IDLE too: replayed output of an earlier run, or prints
+from a thread the user left running.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from .._exceptions import LocalProtocolError, ProtocolError, RemoteProtocolError, VersionMismatch
+from . import codec
+from .events import (
+    CLIENT_EVENTS,
+    PROTOCOL_VERSION,
+    Bye,
+    Detach,
+    Done,
+    Error,
+    Event,
+    Execute,
+    Hello,
+    InputReply,
+    InputRequest,
+    Interrupt,
+    Notice,
+    Rejected,
+    Result,
+    Shutdown,
+    Stream,
+    Welcome,
+)
+
+
+class Role(enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class State(enum.Enum):
+    START = "start"
+    AWAIT_WELCOME = "await-welcome"
+    IDLE = "idle"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+S = State
+_SAME = None  # the event leaves the state as it is
+_ATTACHED = (S.IDLE, S.RUNNING)
+
+# event type -> {state in which it is allowed: state after it}. Who may send it follows from the type.
+TRANSITIONS: dict[type, dict[State, State | None]] = {
+    Hello: {S.START: S.AWAIT_WELCOME},
+    Execute: {S.IDLE: S.RUNNING},
+    Interrupt: dict.fromkeys(_ATTACHED, _SAME),
+    InputReply: {S.RUNNING: _SAME},
+    Detach: dict.fromkeys(_ATTACHED, S.CLOSED),
+    Shutdown: dict.fromkeys(_ATTACHED, S.CLOSED),
+    Welcome: {S.AWAIT_WELCOME: S.IDLE},  # RUNNING when Welcome.running names a run in progress
+    Rejected: {S.AWAIT_WELCOME: S.CLOSED, S.IDLE: _SAME, S.RUNNING: _SAME},  # ends the run it names
+    Bye: {S.AWAIT_WELCOME: S.CLOSED, S.IDLE: S.CLOSED, S.RUNNING: S.CLOSED, S.CLOSED: _SAME},
+    Done: dict.fromkeys(_ATTACHED, _SAME),  # ends the run it names; others are replays
+    Stream: dict.fromkeys(_ATTACHED, _SAME),
+    Result: dict.fromkeys(_ATTACHED, _SAME),
+    Error: dict.fromkeys(_ATTACHED, _SAME),
+    InputRequest: dict.fromkeys(_ATTACHED, _SAME),
+    Notice: dict.fromkeys(_ATTACHED, _SAME),
+}
+
+
+class Connection:
+    """One end of a client attachment. ``role`` is the end we are."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+        self.state = State.START
+        self.running = ""  # req_id of the run this attachment waits on
+
+    def send(self, event: Event) -> list[bytes]:
+        """Frames to send for ``event``; ``LocalProtocolError`` if it may not be sent now."""
+        try:
+            self._advance(event, sent=True)
+        except ProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        return codec.encode(event)
+
+    def receive(self, frames: Sequence[bytes]) -> Event:
+        """The event in ``frames``; ``RemoteProtocolError`` if it is malformed or may not arrive now."""
+        event = codec.decode(frames)
+        try:
+            self._advance(event, sent=False)
+        except VersionMismatch:
+            raise
+        except ProtocolError as exc:
+            raise RemoteProtocolError(str(exc)) from None
+        return event
+
+    def _advance(self, event: Event, *, sent: bool) -> None:
+        from_client = type(event) in CLIENT_EVENTS
+        if from_client != ((self.role is Role.CLIENT) == sent):
+            sender = "client" if from_client else "server"
+            raise ProtocolError(f"{type(event).__name__} is a {sender} message; the {self.role.value} got it")
+        allowed = TRANSITIONS[type(event)]
+        if self.state not in allowed:
+            raise ProtocolError(f"{type(event).__name__} is not allowed in state {self.state.value}")
+        if isinstance(event, Hello | Welcome) and event.protocol != PROTOCOL_VERSION:
+            self.state = State.CLOSED
+            raise VersionMismatch(PROTOCOL_VERSION, event.protocol)
+        new = allowed[self.state]
+        if isinstance(event, Execute):
+            self.running = event.req_id
+        elif isinstance(event, Welcome) and event.running:
+            self.running, new = event.running, State.RUNNING
+        elif isinstance(event, Done | Rejected) and event.req_id and event.req_id == self.running:
+            self.running = ""
+            if self.state is State.RUNNING:
+                new = State.IDLE
+        if new is not None:
+            self.state = new

@@ -1,0 +1,179 @@
+"""The protocol's events: small frozen dataclasses, one per message type.
+
+Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown.
+Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye.
+
+Server events that belong to the session's output (everything a user would see) carry ``seq``, a number
+that grows by one per event over the server's life. The server keeps recent ones in a replay buffer; a
+client acknowledges what it has seen (``Execute.ack``, ``Detach.ack``) and asks for the rest when it
+attaches (``Hello.resume_from``), so output produced while no client listened is not lost.
+
+Fields typed ``bytes`` travel as separate binary frames after the JSON header (see ``codec``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PROTOCOL_VERSION = 1
+
+ExecMode = Literal["interactive", "script"]
+StreamName = Literal["stdout", "stderr"]
+# How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it.
+DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
+RejectCode = Literal["busy", "protocol", "version", "not-running"]
+
+
+# --- client -> server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    """First message of every connection. ``resume_from``: replay output after this seq (None: unseen)."""
+
+    protocol: int = PROTOCOL_VERSION
+    resume_from: int | None = None
+
+
+@dataclass(frozen=True)
+class Execute:
+    """Run ``code``. ``interactive``: like the standard REPL (expressions echo); ``script``: as ``__main__``."""
+
+    req_id: str
+    code: str
+    mode: ExecMode = "interactive"
+    filename: str = "<remote>"
+    argv: tuple[str, ...] = ()
+    ack: int = 0  # the highest seq this client has seen (lets the server trim what it would replay)
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Raise KeyboardInterrupt in the running code (as Ctrl-C does locally). Harmless when idle."""
+
+    req_id: str = ""
+
+
+@dataclass(frozen=True)
+class InputReply:
+    """The answer to the InputRequest numbered ``seq``; ``eof`` makes ``input()`` raise EOFError."""
+
+    req_id: str
+    seq: int
+    text: str = ""
+    eof: bool = False
+
+
+@dataclass(frozen=True)
+class Detach:
+    """The client leaves; the session (namespace, running code) stays on the server."""
+
+    ack: int = 0
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Stop the server (its interpreter and namespace go with it)."""
+
+
+# --- server -> client ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """Reply to Hello. ``running``: the req_id of a run still going on (its output follows), or ""."""
+
+    protocol: int
+    server_pid: int
+    hostname: str
+    python: str
+    started_at: float
+    running: str = ""
+    last_seq: int = 0
+    replay: int = 0  # how many replayed output events follow this Welcome
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Bytes the running code wrote to its stdout or stderr (Python-level, C-level or a subprocess)."""
+
+    seq: int
+    req_id: str
+    name: StreamName
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Result:
+    """The repr of an expression evaluated at the prompt (what the standard REPL echoes)."""
+
+    seq: int
+    req_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Error:
+    """An exception escaped the user's code; ``traceback`` shows only the user's frames."""
+
+    seq: int
+    req_id: str
+    ename: str
+    evalue: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """The running code called ``input()`` (or ``getpass`` with ``password``); answer with InputReply."""
+
+    seq: int
+    req_id: str
+    prompt: str
+    password: bool = False
+
+
+@dataclass(frozen=True)
+class Done:
+    """The run ``req_id`` is over. ``exit_code``: what a script run would exit with."""
+
+    seq: int
+    req_id: str
+    status: DoneStatus
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read that is not output of their code (e.g. the interpreter died)."""
+
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The server refused a request; the session goes on (except for "version")."""
+
+    req_id: str
+    code: RejectCode
+    message: str
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The server ends this client's attachment: it is shutting down, or another client attached."""
+
+    reason: str
+
+
+ClientEvent = Hello | Execute | Interrupt | InputReply | Detach | Shutdown
+ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Rejected | Bye
+Event = ClientEvent | ServerEvent
+# Events that are session output: numbered, kept for replay.
+OutputEvent = Stream | Result | Error | InputRequest | Done | Notice
+
+CLIENT_EVENTS: tuple[type, ...] = (Hello, Execute, Interrupt, InputReply, Detach, Shutdown)
+SERVER_EVENTS: tuple[type, ...] = (Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye)
+OUTPUT_EVENTS: tuple[type, ...] = (Stream, Result, Error, InputRequest, Done, Notice)

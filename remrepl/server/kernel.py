@@ -1,0 +1,302 @@
+"""The kernel: the child process that holds the user's namespace and runs their code.
+
+The supervisor starts it as ``python -c "from remrepl.server.kernel import main; main(FD)"`` with
+stdout and stderr on pipes to the supervisor and FD a socket for control messages, one JSON object a
+line (internal to the server, not the wire protocol):
+
+    supervisor -> kernel   {"op": "execute", "code", "mode", "filename", "argv"}
+                           {"op": "input_reply", "text", "eof"}
+                           {"op": "ack"}                     answers "results"
+    kernel -> supervisor   {"op": "ready", "pid", "python"}
+                           {"op": "results", "texts"}        expressions' reprs, as the REPL echoes them
+                           {"op": "input_request", "prompt", "password"}
+                           {"op": "done", "status", "exit_code", "results", "error"}
+
+Ordering: output goes through the pipes, everything else through the control socket, and the two must
+not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
+supervisor drains the pipes before handling one. An expression's repr is held back until the run ends
+(then it rides in "done": a single message for ``1+1``) or until the code writes anything more; then the
+kernel sends "results" and waits for the "ack", so no later output can reach the pipes before it.
+
+This module imports only the standard library: it is the first thing a new interpreter loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import getpass
+import io
+import json
+import linecache
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+import types
+from typing import Any, NoReturn
+
+STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for print-heavy code...
+FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
+# Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
+_FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+
+
+class _OutputStream(io.TextIOWrapper):
+    """stdout/stderr: first delivers held-back results; stderr also flushes stdout first."""
+
+    kernel: Kernel | None = None
+    flush_first: io.TextIOWrapper | None = None
+
+    def write(self, s: str) -> int:
+        if self.kernel is not None and self.kernel.pending_results:
+            self.kernel.send_results()
+        if self.flush_first is not None:
+            self.flush_first.flush()
+        return super().write(s)
+
+
+class _RemoteStdin(io.TextIOBase):
+    """``sys.stdin`` of the kernel: every read becomes an input request to the client."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int | None = -1) -> str:
+        text = self._kernel.request_input("", password=False, eof_ok=True)
+        return "" if text is None else text + "\n"
+
+    def read(self, size: int | None = -1) -> str:
+        return "".join(iter(self.readline, ""))
+
+    def close(self) -> None:
+        pass  # site's exit() closes stdin before raising SystemExit; the kernel lives on
+
+
+class Kernel:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.reader = control.makefile("rb")
+        self.running = False
+        self.counter = 0
+        self.pending_results: list[str] = []
+        self.main = types.ModuleType("__main__")
+        self.main.__dict__["__builtins__"] = builtins
+        sys.modules["__main__"] = self.main  # so pickling and cloudpickle see prompt-defined names
+        self.stdout = _OutputStream(
+            io.BufferedWriter(io.FileIO(1, "w", closefd=False), STDOUT_BUFFER),
+            encoding="utf-8",
+            errors="backslashreplace",
+        )
+        self.stderr = _OutputStream(
+            io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+        self.stdout.kernel = self.stderr.kernel = self
+        self.stderr.flush_first = self.stdout
+        sys.stdout, sys.stderr, sys.stdin = self.stdout, self.stderr, _RemoteStdin(self)
+        sys.__stdout__, sys.__stderr__ = self.stdout, self.stderr
+        builtins.input = self.input
+        getpass.getpass = self.getpass
+        sys.displayhook = self.displayhook
+        sys.addaudithook(self._audit)
+        signal.signal(signal.SIGINT, self._on_sigint)
+        self._wake = threading.Event()
+        threading.Thread(target=self._flush_loop, name="remrepl-flush", daemon=True).start()
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        for stream in (self.stdout, self.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # the supervisor is gone or the user closed the stream
+        if _libc is not None:
+            _libc.fflush(None)  # C code's printf buffers (C extensions, ctypes)
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait(FLUSH_INTERVAL if self.running else 0.1)
+            self.flush()
+
+    def _audit(self, event: str, args: Any) -> None:
+        if event in _FLUSH_BEFORE:
+            if self.pending_results:
+                self.send_results()
+            self.flush()
+
+    def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.running:  # a late interrupt after the run must not hit the kernel's own loop
+            raise KeyboardInterrupt
+
+    def send(self, **msg: Any) -> None:
+        self.flush()
+        self.control.sendall(json.dumps(msg).encode() + b"\n")
+
+    def receive(self, op: str) -> dict[str, Any]:
+        """The next control message of type ``op``, skipping strays (a late ack or reply)."""
+        while True:
+            line = self.reader.readline()
+            if not line:
+                os._exit(0)  # the supervisor closed the channel: it is gone or done with us
+            msg = json.loads(line)
+            if isinstance(msg, dict) and msg.get("op") == op:
+                return msg
+
+    def send_results(self) -> None:
+        texts, self.pending_results = self.pending_results, []
+        self.send(op="results", texts=texts)
+        self.receive("ack")
+
+    # --- what user code calls -----------------------------------------------------------------
+
+    def request_input(self, prompt: str, *, password: bool, eof_ok: bool = False) -> str | None:
+        if self.pending_results:
+            self.send_results()
+        self.send(op="input_request", prompt=prompt, password=password)
+        reply = self.receive("input_reply")
+        if reply.get("eof"):
+            if eof_ok:
+                return None
+            raise EOFError
+        return str(reply.get("text", ""))
+
+    def input(self, prompt: object = "") -> str:
+        text = self.request_input(str(prompt), password=False)
+        assert text is not None
+        return text
+
+    def getpass(self, prompt: str = "Password: ", stream: object = None) -> str:
+        text = self.request_input(prompt, password=True)
+        assert text is not None
+        return text
+
+    def displayhook(self, value: object) -> None:
+        if value is None:
+            return
+        builtins._ = None  # type: ignore[attr-defined]  # as sys.__displayhook__ does
+        text = repr(value)
+        builtins._ = value  # type: ignore[attr-defined]
+        self.stdout.flush()  # what was printed before the value goes first
+        self.pending_results.append(text)
+
+    # --- running code -------------------------------------------------------------------------
+
+    def execute(self, msg: dict[str, Any]) -> None:
+        code, mode = str(msg.get("code", "")), msg.get("mode", "interactive")
+        self.counter += 1
+        filename = str(msg.get("filename") or f"<remote-{self.counter}>")
+        if mode == "interactive" and filename == "<remote>":
+            filename = f"<remote-{self.counter}>"
+        # Keep the source so tracebacks show the user's lines, as for a file.
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        status, exit_code, error = "ok", 0, None
+        saved_argv, saved_main = sys.argv, sys.modules["__main__"]
+        try:
+            self.running = True
+            if mode == "script":
+                script = types.ModuleType("__main__")
+                script.__dict__.update(__file__=filename, __builtins__=builtins)
+                sys.argv = [str(a) for a in msg.get("argv") or [filename]]
+                sys.modules["__main__"] = script
+                exec(compile(code, filename, "exec", dont_inherit=True), script.__dict__)
+            else:
+                for compiled in _interactive_code(code, filename):
+                    exec(compiled, self.main.__dict__)
+        except SystemExit as exc:
+            status, exit_code = "exit", self._exit_code(exc)
+        except KeyboardInterrupt as exc:
+            status, exit_code, error = "interrupted", 130, self._report(exc, filename)
+        except BaseException as exc:
+            status, exit_code, error = "error", 1, self._report(exc, filename)
+        finally:
+            self.running = False
+            sys.argv = saved_argv
+            sys.modules["__main__"] = saved_main
+        results, self.pending_results = self.pending_results, []
+        self.send(op="done", status=status, exit_code=exit_code, results=results, error=error)
+
+    def _exit_code(self, exc: SystemExit) -> int:
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code
+        print(exc.code, file=sys.stderr)  # as the interpreter does for sys.exit("message")
+        return 1
+
+    def _report(self, exc: BaseException, filename: str) -> dict[str, str]:
+        sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+        exc.__traceback__ = _user_frames(exc.__traceback__, filename)
+        try:
+            text = "".join(traceback.format_exception(exc))
+            evalue = str(exc)
+        except BaseException:  # a user exception whose __str__ raises
+            text, evalue = f"{type(exc).__name__}: <unprintable>\n", "<unprintable>"
+        return {"ename": type(exc).__name__, "evalue": evalue, "traceback": text}
+
+    def serve(self) -> NoReturn:
+        self.send(op="ready", pid=os.getpid(), python=sys.version.split()[0])
+        while True:
+            try:
+                msg = self.receive("execute")
+            except KeyboardInterrupt:
+                continue
+            self.execute(msg)
+
+
+def _interactive_code(code: str, filename: str) -> list[types.CodeType]:
+    """``code`` compiled as the REPL would, one top-level statement at a time, so each expression echoes.
+
+    A SyntaxError anywhere means none of it runs, as for a pasted block or a file.
+    """
+    try:
+        return [compile(code, filename, "single", dont_inherit=True)]  # the common one-statement case
+    except SyntaxError:
+        pass  # several statements (or a real error, which ast.parse reports properly below)
+    tree = ast.parse(code, filename, "exec")
+    return [compile(ast.Interactive(body=[stmt]), filename, "single", dont_inherit=True) for stmt in tree.body]
+
+
+def _user_frames(tb: types.TracebackType | None, filename: str) -> types.TracebackType | None:
+    """The traceback from the first frame of the user's code on, minus the kernel's own frames
+    (``input()`` is ours): users see their code and what it called, not remrepl's internals."""
+    frames = []
+    seen_user_code = False
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        seen_user_code = seen_user_code or name == filename
+        if seen_user_code and name != __file__:
+            frames.append(tb)
+        tb = tb.tb_next
+    result = None
+    for t in reversed(frames):
+        result = types.TracebackType(result, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return result
+
+
+def _load_libc() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
+
+
+_libc = _load_libc()
+
+
+def main(control_fd: int) -> NoReturn:
+    if sys.platform.startswith("linux") and _libc is not None:
+        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
+        if os.getppid() == 1:
+            os._exit(0)  # it died before we asked
+    Kernel(socket.socket(fileno=control_fd)).serve()

@@ -1,0 +1,148 @@
+"""The supervisor's handle on one kernel process: start it, talk to it, read its output, end it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any
+
+READ_CHUNK = 1 << 16
+MAX_COALESCE = 1 << 20  # one Stream event carries at most this much
+
+
+class KernelProcess:
+    """A running kernel. ``stdout_fd``, ``stderr_fd`` and ``control_fd`` are for the poll loop."""
+
+    def __init__(self, python: str = sys.executable, cwd: str | None = None) -> None:
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [python, "-c", f"from remrepl.server.kernel import main; main({theirs.fileno()})"],
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=(theirs.fileno(),),
+                cwd=cwd,
+                # its own process group: a Ctrl-C at the server's terminal is the supervisor's to handle
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            ours.close()
+            raise
+        finally:
+            for fd in (out_w, err_w):
+                os.close(fd)
+            theirs.close()
+        self.control = ours
+        self.control.setblocking(False)
+        for fd in (out_r, err_r):
+            os.set_blocking(fd, False)
+        self.stdout_fd, self.stderr_fd = out_r, err_r
+        self.control_fd = ours.fileno()
+        self._partial = b""
+        self.ready = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, **msg: Any) -> None:
+        data = json.dumps(msg).encode() + b"\n"
+        self.control.setblocking(True)  # control messages are small; the kernel always reads them
+        try:
+            self.control.sendall(data)
+        except OSError:
+            pass  # it died; the poll loop sees the EOF and reports it
+        finally:
+            self.control.setblocking(False)
+
+    def read_messages(self) -> list[dict[str, Any]] | None:
+        """Complete control messages waiting now; None once the kernel has closed the channel."""
+        try:
+            data = self.control.recv(READ_CHUNK)
+        except BlockingIOError:
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            return None
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        messages = []
+        for line in lines:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # our own child; a torn line means it is dying, and EOF follows
+            if isinstance(msg, dict):
+                messages.append(msg)
+        return messages
+
+    @staticmethod
+    def read_output(fd: int) -> bytes:
+        """What waits in an output pipe now (up to MAX_COALESCE bytes), b"" if nothing."""
+        chunks: list[bytes] = []
+        size = 0
+        while size < MAX_COALESCE:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    def interrupt(self) -> None:
+        try:
+            os.kill(self.process.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+    def wait_status(self, timeout: float = 5.0) -> str:
+        """Wait for the process to end; describe how it ended, in words."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"killed by {name}"
+        return f"exit status {code}"
+
+    def exit_code(self) -> int:
+        """Shell-style exit code of the ended process (128+N for signal N)."""
+        code = self.process.returncode or 0
+        return 128 - code if code < 0 else code
+
+    def close(self, timeout: float = 2.0) -> None:
+        """End the kernel (SIGTERM, then SIGKILL) and release every descriptor."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.control.close()
+        for fd in (self.stdout_fd, self.stderr_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

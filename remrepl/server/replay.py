@@ -1,0 +1,92 @@
+"""The session's output history: numbered events kept for a client that attaches later.
+
+Every output event gets the next ``seq``. Events a client has acknowledged may go whenever the buffer is
+over its byte limit; unacknowledged ones go too if they must, but their text is first appended to a
+0600 overflow file, and the next replay starts with a Notice that says where that file is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from pathlib import Path
+
+from ..protocol import Error, Notice, OutputEvent, Result, Stream
+
+DEFAULT_LIMIT = 8 << 20
+
+
+def _size(event: OutputEvent) -> int:
+    if isinstance(event, Stream):
+        return len(event.data) + 64
+    if isinstance(event, Error):
+        return len(event.traceback) + 64
+    if isinstance(event, Result | Notice):
+        return len(event.text) + 64
+    return 64
+
+
+def _text(event: OutputEvent) -> bytes:
+    if isinstance(event, Stream):
+        return event.data
+    if isinstance(event, Error):
+        return event.traceback.encode()
+    if isinstance(event, Result | Notice):
+        return event.text.encode() + b"\n"
+    return b""
+
+
+class ReplayBuffer:
+    def __init__(self, overflow_path: Path, limit: int = DEFAULT_LIMIT) -> None:
+        self.overflow_path = overflow_path
+        self.limit = limit
+        self.last_seq = 0
+        self.acked = 0
+        self._events: deque[OutputEvent] = deque()
+        self._bytes = 0
+        self._overflowed = 0  # unacknowledged bytes moved to the overflow file, not yet announced
+
+    def next_seq(self) -> int:
+        self.last_seq += 1
+        return self.last_seq
+
+    def add(self, event: OutputEvent) -> None:
+        self._events.append(event)
+        self._bytes += _size(event)
+        while self._bytes > self.limit and len(self._events) > 1:
+            old = self._events.popleft()
+            self._bytes -= _size(old)
+            if old.seq > self.acked:
+                self._spill(old)
+
+    def ack(self, seq: int) -> None:
+        self.acked = max(self.acked, min(seq, self.last_seq))
+
+    def _spill(self, event: OutputEvent) -> None:
+        data = _text(event)
+        if not data:
+            return
+        fd = os.open(self.overflow_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        self._overflowed += len(data)
+
+    def since(self, seq: int) -> list[OutputEvent]:
+        """The kept events after ``seq``, led by a Notice if some of them had to go to the file."""
+        events: list[OutputEvent] = [e for e in self._events if e.seq > seq]
+        if self._overflowed:
+            text = (
+                f"[remrepl: {self._overflowed} bytes of output produced while no client was attached "
+                f"did not fit the replay buffer; they are in {self.overflow_path} on the server]"
+            )
+            self._overflowed = 0
+            events.insert(0, Notice(seq=events[0].seq - 1 if events else self.last_seq, text=text))
+        return events
+
+    def discard_files(self) -> None:
+        try:
+            os.unlink(self.overflow_path)
+        except OSError:
+            pass

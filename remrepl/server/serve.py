@@ -1,0 +1,103 @@
+"""``remrepl serve`` / ``python -m remrepl.server``: read the secret, bind, print the ready line, serve."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+
+from .._exceptions import ConfigError, RemreplError
+from .._files import read_secret
+from ..transport import KdfParams, KeyPair, derive_client_keys, is_z85_key
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bind", default="127.0.0.1", metavar="HOST", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password-file", metavar="FILE", help="read the password from the first line of FILE")
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    secret.add_argument(
+        "--client-key-stdin",
+        action="store_true",
+        help="read a client CURVE public key (Z85) from standard input instead of a password (for launchers)",
+    )
+    parser.add_argument("--connection-file", metavar="FILE", help="also write the ready information to FILE (0600)")
+    parser.add_argument(
+        "--idle-timeout", type=float, metavar="SECONDS", help="stop after this long without client activity"
+    )
+    parser.add_argument("--log-level", default="INFO", help="log level for messages on stderr (default INFO)")
+
+
+def _read_stdin_line(what: str) -> str:
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise ConfigError(f"no {what} on standard input")
+    return line
+
+
+def _client_key(args: argparse.Namespace, kdf: KdfParams, server_public_key: bytes) -> bytes:
+    """The one client public key this server admits, from whichever secret the user chose."""
+    if args.client_key_stdin:
+        key = _read_stdin_line("client key").encode()
+        if not is_z85_key(key):
+            raise ConfigError("the client key on standard input is not a Z85 CURVE public key")
+        return key
+    if args.password_file:
+        password = read_secret(args.password_file)
+    elif args.password_stdin:
+        password = _read_stdin_line("password")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password for the new server: ")
+        if not password:
+            raise ConfigError("an empty password is not allowed")
+    else:
+        raise ConfigError("no password: use --password-file FILE or --password-stdin")
+    return derive_client_keys(password, server_public_key, kdf).public
+
+
+def run(args: argparse.Namespace) -> int:
+    from .supervisor import Supervisor  # zmq loads only when a server really starts
+
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s remrepl-server %(levelname)s %(message)s"
+    )
+    keys, kdf = KeyPair.generate(), KdfParams()
+    try:
+        key = _client_key(args, kdf, keys.public)
+        supervisor = Supervisor(
+            keys=keys, client_public_keys=[key], kdf=kdf, host=args.bind, port=args.port, idle_timeout=args.idle_timeout
+        )
+        info = supervisor.bind()
+    except RemreplError as exc:
+        print(f"remrepl serve: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # zmq.ZMQError is an OSError: address in use, bad bind address
+        print(f"remrepl serve: cannot listen on {args.bind}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    if args.connection_file:
+        info.write(args.connection_file)
+    sys.stdout.write(json.dumps({"event": "ready", **info.to_json()}) + "\n")
+    sys.stdout.flush()
+    try:
+        supervisor.serve_forever()
+    finally:
+        if args.connection_file:
+            _remove_quietly(args.connection_file)
+    return 0
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m remrepl.server", description="Start a remrepl server.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

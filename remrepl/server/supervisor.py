@@ -1,0 +1,418 @@
+"""The supervisor: owns the sockets, authenticates, keeps the session, and never runs user code.
+
+One thread, one poll loop over: the ROUTER socket (clients), the ZAP socket (authentication), the
+kernel's control socket and output pipes, and a wake-up pipe for signals. One client is attached at a
+time; a new Hello takes the session over (the old client gets Bye). Output is numbered and kept in the
+replay buffer, so a client that attaches later sees what it missed.
+
+Back-pressure: when the attached client's queue is full (the ROUTER's high-water mark), the supervisor
+stops reading the kernel's pipes until it drains, and the kernel's writes block: memory stays bounded
+however fast the user's code prints.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import zmq
+from zmq.utils import z85
+
+from .._files import state_dir
+from .._info import ConnectionInfo
+from ..protocol import (
+    PROTOCOL_VERSION,
+    Bye,
+    Connection,
+    Detach,
+    Done,
+    Error,
+    Execute,
+    Hello,
+    InputReply,
+    InputRequest,
+    Interrupt,
+    Notice,
+    OutputEvent,
+    Rejected,
+    Result,
+    Role,
+    Shutdown,
+    Stream,
+    Welcome,
+    encode,
+)
+from .._exceptions import RemoteProtocolError, VersionMismatch
+from ..protocol.events import Event
+from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
+from .kernel_process import KernelProcess
+from .replay import ReplayBuffer
+
+log = logging.getLogger("remrepl.server")
+
+MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
+RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        client_public_keys: Iterable[bytes],
+        keys: KeyPair | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_timeout: float | None = None,
+        kdf: KdfParams | None = None,
+        python: str = sys.executable,
+        overflow_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.host, self.requested_port = host, port
+        self.idle_timeout = idle_timeout
+        self.kdf = kdf or KdfParams()
+        self.python = python
+        self.keys = keys or KeyPair.generate()
+        self.started_at = time.time()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.zap = ZapHandler(self.ctx, ZapPolicy([z85.decode(k) for k in client_public_keys]))
+        self.router = server_socket(self.ctx, self.keys)
+        self.port = 0
+        path = Path(overflow_path) if overflow_path else state_dir() / f"overflow-{os.getpid()}.log"
+        self.replay = ReplayBuffer(overflow_path=path)
+        self.attached: bytes | None = None
+        self.conn = Connection(Role.SERVER)
+        self.backlog: deque[list[bytes]] = deque()
+        self.running = ""  # req_id of the run in progress
+        self.pending_execute: Execute | None = None
+        self.pending_input = 0  # seq of the InputRequest the kernel waits on
+        self.last_activity = time.monotonic()
+        self.stopping = False
+        self.kernel: KernelProcess | None = None
+        self._watching_output = False  # are the kernel's pipes in the poller (not while backlogged)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._poller = zmq.Poller()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def bind(self) -> ConnectionInfo:
+        """Bind the socket and start the kernel; what the ready line announces."""
+        endpoint = tcp_endpoint(self.host, self.requested_port or 0)
+        if not self.requested_port:
+            endpoint = endpoint.rsplit(":", 1)[0] + ":*"
+        self.router.bind(endpoint)
+        self.port = int(self.router.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1])
+        self._start_kernel()
+        return ConnectionInfo(
+            host=self.host,
+            port=self.port,
+            server_public_key=self.keys.public,
+            pid=os.getpid(),
+            protocol=PROTOCOL_VERSION,
+            python=sys.version.split()[0],
+            kdf=self.kdf,
+        )
+
+    def serve_forever(self) -> None:
+        """Run until Shutdown, SIGTERM/SIGINT or the idle timeout; then release everything."""
+        self._wake_w.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self._poller.register(self.router, zmq.POLLIN)
+        self._poller.register(self.zap.socket, zmq.POLLIN)
+        self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        try:
+            while not self.stopping:
+                self._turn()
+        finally:
+            self.close()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        self.stopping = True
+
+    def close(self) -> None:
+        if self.attached is not None:
+            self._send_now(Bye(reason="the server is shutting down"))
+        if self.kernel is not None:
+            self.kernel.close()
+            self.kernel = None
+        self.zap.close()
+        self.router.close(linger=100)
+        self.ctx.term()
+        self.replay.discard_files()
+        signal.set_wakeup_fd(-1)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _timeout_ms(self) -> int:
+        timeouts = [1.0]
+        zap_due = self.zap.timeout()
+        if zap_due is not None:
+            timeouts.append(zap_due)
+        if self.backlog:
+            timeouts.append(RETRY_SECONDS)
+        if self.idle_timeout is not None and not self.running:
+            timeouts.append(max(0.0, self.last_activity + self.idle_timeout - time.monotonic()))
+        return int(min(timeouts) * 1000) + 1
+
+    def _turn(self) -> None:
+        ready = dict(self._poller.poll(self._timeout_ms()))
+        if self._wake_r.fileno() in ready:
+            self._wake_r.recv(4096)
+        if self.zap.socket in ready:
+            self.zap.handle()
+        self.zap.send_due()
+        kernel = self.kernel
+        if kernel is not None:
+            if kernel.control_fd in ready:
+                self._on_kernel_messages()
+            elif kernel.stdout_fd in ready or kernel.stderr_fd in ready:
+                self._drain_output()
+        if self.router in ready:
+            self._on_client_messages()
+        if self.backlog:
+            self._flush_backlog()
+        if (
+            self.idle_timeout is not None
+            and not self.running
+            and time.monotonic() - self.last_activity >= self.idle_timeout
+        ):
+            log.info("no client activity for %s s: shutting down", self.idle_timeout)
+            self.stopping = True
+
+    # --- kernel side --------------------------------------------------------------------------
+
+    def _start_kernel(self) -> None:
+        self.kernel = KernelProcess(self.python)
+        self._watch_kernel_output(True)
+        self._poller.register(self.kernel.control_fd, zmq.POLLIN)
+        log.info("kernel started, pid %d", self.kernel.pid)
+
+    def _watch_kernel_output(self, on: bool) -> None:
+        assert self.kernel is not None
+        if on == self._watching_output:
+            return
+        self._watching_output = on
+        for fd in (self.kernel.stdout_fd, self.kernel.stderr_fd):
+            if on:
+                self._poller.register(fd, zmq.POLLIN)
+            else:
+                self._poller.unregister(fd)
+
+    def _drain_output(self) -> None:
+        """Turn what waits in the kernel's pipes into Stream events (stdout first)."""
+        assert self.kernel is not None
+        for fd, name in ((self.kernel.stdout_fd, "stdout"), (self.kernel.stderr_fd, "stderr")):
+            data = self.kernel.read_output(fd)
+            if data:
+                self._emit(lambda seq, d=data, n=name: Stream(seq, self.running, n, d))  # type: ignore[misc]
+
+    def _on_kernel_messages(self) -> None:
+        assert self.kernel is not None
+        messages = self.kernel.read_messages()
+        if messages is None:
+            self._on_kernel_died()
+            return
+        for msg in messages:
+            self._drain_output()  # output written before a message goes before it
+            self._on_kernel_message(msg)
+
+    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
+        assert self.kernel is not None
+        op = msg.get("op")
+        if op == "ready":
+            self.kernel.ready = True
+            if self.pending_execute is not None:
+                self._run(self.pending_execute)
+                self.pending_execute = None
+        elif op == "results":
+            self._emit_results(msg.get("texts", []))
+            self.kernel.send(op="ack")
+        elif op == "input_request":
+            prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
+            self.pending_input = self._emit(lambda seq: InputRequest(seq, self.running, prompt, password))
+        elif op == "done":
+            self._emit_results(msg.get("results", []))
+            error = msg.get("error")
+            if isinstance(error, dict):
+                ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
+                self._emit(lambda seq: Error(seq, self.running, ename, evalue, tb))
+            status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
+            exit_code = int(msg.get("exit_code", 1))
+            self._finish_run(status, exit_code)
+
+    def _emit_results(self, texts: object) -> None:
+        for text in texts if isinstance(texts, list) else []:
+            self._emit(lambda seq, t=str(text): Result(seq, self.running, t))  # type: ignore[misc]
+
+    def _finish_run(self, status: Any, exit_code: int) -> None:
+        self._emit(lambda seq: Done(seq, self.running, status, exit_code))
+        self.running = ""
+        self.pending_input = 0
+        self.last_activity = time.monotonic()
+
+    def _on_kernel_died(self) -> None:
+        kernel = self.kernel
+        assert kernel is not None
+        self._drain_output()
+        how = kernel.wait_status()
+        code = kernel.exit_code()
+        self._watch_kernel_output(False)
+        self._poller.unregister(kernel.control_fd)
+        kernel.close()
+        log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
+        self._start_kernel()
+        text = (
+            f"The remote Python interpreter died ({how}). A new one was started: "
+            "names defined before are gone."
+        )
+        self._emit(lambda seq: Notice(seq, text))
+        if self.running:
+            self._finish_run("died", code or 1)
+
+    # --- client side --------------------------------------------------------------------------
+
+    def _on_client_messages(self) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) < 2:
+                continue
+            identity, payload = frames[0], frames[1:]
+            self.last_activity = time.monotonic()
+            if identity != self.attached:
+                self._on_stranger(identity, payload)
+                continue
+            try:
+                event = self.conn.receive(payload)
+            except RemoteProtocolError as exc:
+                log.info("bad message from the client: %s", exc)
+                self._send_now(Rejected(req_id="", code="protocol", message=str(exc)))
+                continue
+            self._dispatch(event)
+
+    def _on_stranger(self, identity: bytes, payload: list[bytes]) -> None:
+        """A message from a client that is not attached: only Hello is welcome."""
+        conn = Connection(Role.SERVER)
+        try:
+            event = conn.receive(payload)
+        except VersionMismatch as exc:
+            self._send_raw(identity, Rejected(req_id="", code="version", message=str(exc)))
+            return
+        except RemoteProtocolError as exc:
+            self._send_raw(identity, Rejected(req_id="", code="protocol", message=f"{exc} (send Hello first)"))
+            return
+        assert isinstance(event, Hello)
+        if self.attached is not None:
+            self._send_now(Bye(reason="another client attached to this session"))
+            self.backlog.clear()
+            log.info("client replaced by a new one")
+        self.attached, self.conn = identity, conn
+        resume = event.resume_from if event.resume_from is not None else self.replay.acked
+        replay = self.replay.since(resume)
+        self._send(
+            Welcome(
+                protocol=PROTOCOL_VERSION,
+                server_pid=os.getpid(),
+                hostname=socket.gethostname(),
+                python=sys.version.split()[0],
+                started_at=self.started_at,
+                running=self.running,
+                last_seq=self.replay.last_seq,
+                replay=len(replay),
+            )
+        )
+        for old in replay:
+            self._send(old)
+        log.info("client attached (replayed %d events)", len(replay))
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Execute):
+            self.replay.ack(event.ack)
+            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
+                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
+            elif self.kernel is None or not self.kernel.ready:
+                self.running, self.pending_execute = event.req_id, event
+            else:
+                self._run(event)
+        elif isinstance(event, Interrupt):
+            if self.running and self.kernel is not None:
+                self.kernel.interrupt()
+        elif isinstance(event, InputReply):
+            if self.kernel is not None and event.seq == self.pending_input:
+                self.pending_input = 0
+                self.kernel.send(op="input_reply", text=event.text, eof=event.eof)
+        elif isinstance(event, Detach):
+            self.replay.ack(event.ack)
+            self.attached = None
+            self.backlog.clear()
+            log.info("client detached")
+        elif isinstance(event, Shutdown):
+            log.info("shutdown requested by the client")
+            self._send_now(Bye(reason="the server is shutting down, as asked"))
+            self.attached = None
+            self.stopping = True
+
+    def _run(self, event: Execute) -> None:
+        assert self.kernel is not None
+        self.running = event.req_id
+        self.kernel.send(
+            op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv)
+        )
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _emit(self, make: Callable[[int], OutputEvent]) -> int:
+        """Number, keep and deliver one output event; its seq."""
+        event = make(self.replay.next_seq())
+        self.replay.add(event)
+        if self.attached is not None:
+            self._send(event)
+        return event.seq
+
+    def _send(self, event: Event) -> None:
+        """Queue ``event`` for the attached client, in order, behind anything still waiting."""
+        frames = self.conn.send(event)
+        self.backlog.append(frames)
+        self._flush_backlog()
+
+    def _flush_backlog(self) -> None:
+        while self.backlog and self.attached is not None:
+            try:
+                self.router.send_multipart([self.attached, *self.backlog[0]], zmq.NOBLOCK)
+            except zmq.Again:
+                break  # the client's queue is full: stop reading the kernel until it drains
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EHOSTUNREACH:
+                    raise
+                log.info("client went away without detaching")
+                self.attached = None
+                break
+            self.backlog.popleft()
+        if self.attached is None:
+            self.backlog.clear()
+        if self.kernel is not None:
+            self._watch_kernel_output(not self.backlog)
+
+    def _send_now(self, event: Event) -> None:
+        """Best-effort immediate send to the attached client, outside the ordered queue."""
+        if self.attached is not None:
+            self._send_raw(self.attached, event)
+
+    def _send_raw(self, identity: bytes, event: Event) -> None:
+        try:
+            self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass

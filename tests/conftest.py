@@ -1,0 +1,120 @@
+"""Fixtures shared by the whole suite: the network guard, private state, servers and sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+GUARD_DIR = Path(__file__).parent / "_netguard"
+sys.path.insert(0, str(GUARD_DIR))
+import netguard  # noqa: E402
+
+netguard.install()
+# Every Python process the tests start (servers, kernels, clients) loads the same guard.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+
+from remrepl import ConnectionInfo  # noqa: E402
+from remrepl.client.session import Session, connect  # noqa: E402
+from remrepl.launch import LocalLauncher  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps its history, logs and session records in its own folder."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("REMREPL_STATE_DIR", str(state))
+    monkeypatch.delenv("REMREPL_PASSWORD", raising=False)
+    return state
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, PASSWORD.encode() + b"\n")
+    os.close(fd)
+    return path
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    ready: dict[str, object]
+    info: ConnectionInfo
+    connection_file: Path
+    password: str = PASSWORD
+
+    def connect(self, password: str = PASSWORD, **kwargs: object) -> Session:
+        return connect(info=self.info, password=password, **kwargs)  # type: ignore[arg-type]
+
+
+def start_server(tmp_path: Path, password_file: Path, *extra: str) -> RunningServer:
+    connection_file = tmp_path / "server.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "remrepl.server",
+            "--password-file",
+            str(password_file),
+            "--connection-file",
+            str(connection_file),
+            *extra,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(10)
+        raise AssertionError(f"server did not start: {process.stderr.read() if process.stderr else ''}")
+    ready = json.loads(line)
+    return RunningServer(process, ready, ConnectionInfo.from_json(ready), connection_file)
+
+
+def stop_server(server: RunningServer) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+    for stream in (server.process.stdout, server.process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, password_file: Path) -> Iterator[RunningServer]:
+    """A ``remrepl serve``-style server with a password, as a user would start it."""
+    running = start_server(tmp_path, password_file)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture
+def launcher() -> Iterator[LocalLauncher]:
+    """A server started by the local launcher (random key over stdin), stopped afterwards."""
+    launched = LocalLauncher()
+    launched.start()
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def session(launcher: LocalLauncher) -> Iterator[Session]:
+    with launcher.connect() as attached:
+        yield attached
