@@ -38,16 +38,16 @@ if TYPE_CHECKING:
     )
     from ._info import ConnectionInfo
     from .client.session import Execution, RunResult, Session, connect
-    from .launch import Launcher, LocalLauncher, launch
+    from .launchers import Launcher, LocalLauncher, launch
 
 _WHERE = {
     "connect": "client.session",
     "Session": "client.session",
     "Execution": "client.session",
     "RunResult": "client.session",
-    "launch": "launch",
-    "Launcher": "launch",
-    "LocalLauncher": "launch",
+    "launch": "launchers",
+    "Launcher": "launchers",
+    "LocalLauncher": "launchers",
     "ConnectionInfo": "_info",
     **dict.fromkeys(
         [
@@ -70,7 +70,30 @@ _WHERE = {
     ),
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AuthenticationFailed",
+    "ConfigError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionInfo",
+    "ConnectionLost",
+    "Execution",
+    "ExecutionTimeout",
+    "LaunchError",
+    "Launcher",
+    "LocalLauncher",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RemreplError",
+    "RunResult",
+    "ServerError",
+    "Session",
+    "SessionClosed",
+    "VersionMismatch",
+    "connect",
+    "launch",
+]
 
 
 def __getattr__(name: str) -> Any:

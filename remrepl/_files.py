@@ -28,7 +28,7 @@ def private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-def write_private(path: Path | str, data: str) -> None:
+def write_private(path: str | os.PathLike[str], data: str) -> None:
     """Write ``data`` to ``path``, which ends up mode 0600 whether or not it existed."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:

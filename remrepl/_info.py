@@ -8,6 +8,7 @@ launcher made and handed to the server over stdin; such a record is as private a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class ConnectionInfo:
         return info
 
     @classmethod
-    def read(cls, path: Path | str) -> ConnectionInfo:
+    def read(cls, path: str | os.PathLike[str]) -> ConnectionInfo:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -77,7 +78,7 @@ class ConnectionInfo:
             raise ConfigError(f"the connection file {path} is not JSON") from None
         return cls.from_json(data, f"the connection file {path}")
 
-    def write(self, path: Path | str, *, include_secret: bool = False) -> None:
+    def write(self, path: str | os.PathLike[str], *, include_secret: bool = False) -> None:
         write_private(path, json.dumps(self.to_json(include_secret=include_secret), indent=2) + "\n")
 
     def with_address(self, host: str, port: int) -> ConnectionInfo:

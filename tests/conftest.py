@@ -22,7 +22,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_DIR), os.envi
 
 from remrepl import ConnectionInfo  # noqa: E402
 from remrepl.client.session import Session, connect  # noqa: E402
-from remrepl.launch import LocalLauncher  # noqa: E402
+from remrepl.launchers import LocalLauncher  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 

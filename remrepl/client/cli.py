@@ -13,7 +13,7 @@ from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
 from .._files import read_secret, state_dir
 from .._info import ConnectionInfo
-from ..launch import Launcher, launch
+from ..launchers import Launcher, launch
 from .session import Session, connect
 
 PASSWORD_ENV = "REMREPL_PASSWORD"

@@ -48,7 +48,7 @@ class OutputPrinter:
         if not self.color or not text:
             return text
         body = text.rstrip("\n")  # keep the newline outside the colour, so line tracking sees it
-        return f"{colour}{body}{_RESET}{text[len(body):]}"
+        return f"{colour}{body}{_RESET}{text[len(body) :]}"
 
     def _write(self, target: IO[str], text: str) -> None:
         if not text:

@@ -15,7 +15,6 @@ import re
 import types
 import typing
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
@@ -43,16 +42,20 @@ class _Field:
     has_default: bool
 
 
-@cache
-def _fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
+def _make_fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
     """(JSON fields, binary fields) of an event class, each with a checker made once."""
     hints = typing.get_type_hints(cls)
-    json_fields, binary_fields = [], []
+    json_fields: list[_Field] = []
+    binary_fields: list[_Field] = []
     for f in dataclasses.fields(cls):
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         field = _Field(f.name, _checker(hints[f.name]), has_default)
         (binary_fields if hints[f.name] is bytes else json_fields).append(field)
     return tuple(json_fields), tuple(binary_fields)
+
+
+def _fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
+    return _FIELDS[cls]
 
 
 def _checker(hint: Any) -> Check:
@@ -74,6 +77,9 @@ def _checker(hint: Any) -> Check:
     if hint in (int, str, bool, bytes):
         return lambda v: type(v) is hint  # exact: JSON's true is not an int here
     raise TypeError(f"no codec checker for {hint!r}")
+
+
+_FIELDS = {cls: _make_fields(cls) for cls in _BY_NAME.values()}
 
 
 def encode(event: Event) -> list[bytes]:

@@ -116,7 +116,7 @@ class Connection:
         allowed = TRANSITIONS[type(event)]
         if self.state not in allowed:
             raise ProtocolError(f"{type(event).__name__} is not allowed in state {self.state.value}")
-        if isinstance(event, Hello | Welcome) and event.protocol != PROTOCOL_VERSION:
+        if not sent and isinstance(event, Hello | Welcome) and event.protocol != PROTOCOL_VERSION:
             self.state = State.CLOSED
             raise VersionMismatch(PROTOCOL_VERSION, event.protocol)
         new = allowed[self.state]

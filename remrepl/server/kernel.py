@@ -67,7 +67,7 @@ class _RemoteStdin(io.TextIOBase):
     def readable(self) -> bool:
         return True
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
         text = self._kernel.request_input("", password=False, eof_ok=True)
         return "" if text is None else text + "\n"
 
@@ -102,7 +102,6 @@ class Kernel:
         self.stdout.kernel = self.stderr.kernel = self
         self.stderr.flush_first = self.stdout
         sys.stdout, sys.stderr, sys.stdin = self.stdout, self.stderr, _RemoteStdin(self)
-        sys.__stdout__, sys.__stderr__ = self.stdout, self.stderr
         builtins.input = self.input
         getpass.getpass = self.getpass
         sys.displayhook = self.displayhook

@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
     except RemreplError as exc:
         print(f"remrepl serve: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # zmq.ZMQError is an OSError: address in use, bad bind address
-        print(f"remrepl serve: cannot listen on {args.bind}:{args.port}: {exc}", file=sys.stderr)
-        return 2
     if args.connection_file:
         info.write(args.connection_file)
     sys.stdout.write(json.dumps({"event": "ready", **info.to_json()}) + "\n")

@@ -19,14 +19,15 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 from collections import deque
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import zmq
 from zmq.utils import z85
 
+from .._exceptions import ConfigError, RemoteProtocolError, VersionMismatch
 from .._files import state_dir
 from .._info import ConnectionInfo
 from ..protocol import (
@@ -49,9 +50,9 @@ from ..protocol import (
     Shutdown,
     Stream,
     Welcome,
+    decode,
     encode,
 )
-from .._exceptions import RemoteProtocolError, VersionMismatch
 from ..protocol.events import Event
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from .kernel_process import KernelProcess
@@ -108,8 +109,12 @@ class Supervisor:
         endpoint = tcp_endpoint(self.host, self.requested_port or 0)
         if not self.requested_port:
             endpoint = endpoint.rsplit(":", 1)[0] + ":*"
-        self.router.bind(endpoint)
-        self.port = int(self.router.getsockopt(zmq.LAST_ENDPOINT).decode().rsplit(":", 1)[1])
+        try:
+            self.router.bind(endpoint)
+        except zmq.ZMQError as exc:
+            raise ConfigError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}") from None
+        endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.port = int(endpoint.rsplit(":", 1)[1])
         self._start_kernel()
         return ConnectionInfo(
             host=self.host,
@@ -272,10 +277,7 @@ class Supervisor:
         kernel.close()
         log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
         self._start_kernel()
-        text = (
-            f"The remote Python interpreter died ({how}). A new one was started: "
-            "names defined before are gone."
-        )
+        text = f"The remote Python interpreter died ({how}). A new one was started: names defined before are gone."
         self._emit(lambda seq: Notice(seq, text))
         if self.running:
             self._finish_run("died", code or 1)
@@ -298,6 +300,9 @@ class Supervisor:
             try:
                 event = self.conn.receive(payload)
             except RemoteProtocolError as exc:
+                if _is_hello(payload):  # the attached client starts over: attach it afresh
+                    self._on_stranger(identity, payload)
+                    continue
                 log.info("bad message from the client: %s", exc)
                 self._send_now(Rejected(req_id="", code="protocol", message=str(exc)))
                 continue
@@ -315,7 +320,7 @@ class Supervisor:
             self._send_raw(identity, Rejected(req_id="", code="protocol", message=f"{exc} (send Hello first)"))
             return
         assert isinstance(event, Hello)
-        if self.attached is not None:
+        if self.attached is not None and self.attached != identity:
             self._send_now(Bye(reason="another client attached to this session"))
             self.backlog.clear()
             log.info("client replaced by a new one")
@@ -368,9 +373,7 @@ class Supervisor:
     def _run(self, event: Execute) -> None:
         assert self.kernel is not None
         self.running = event.req_id
-        self.kernel.send(
-            op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv)
-        )
+        self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -416,3 +419,10 @@ class Supervisor:
             self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
+
+
+def _is_hello(payload: list[bytes]) -> bool:
+    try:
+        return isinstance(decode(payload), Hello)
+    except RemoteProtocolError:
+        return False

@@ -9,8 +9,8 @@ __all__ = ["Launcher", "LocalLauncher", "launch"]
 def launch(target: str = "local", *, start_timeout: float = 30.0, **options: object) -> Launcher:
     """Start a server at ``target`` ("local": a child process of this machine) and return its launcher.
 
-        with remrepl.launch() as server, server.connect() as session:
-            session.run("x = 1")
+    with remrepl.launch() as server, server.connect() as session:
+        session.run("x = 1")
     """
     if target != "local":
         from .._exceptions import ConfigError

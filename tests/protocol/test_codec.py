@@ -1,0 +1,106 @@
+"""The codec: every event survives a round trip; no input makes the decoder do anything but
+return an event or raise RemoteProtocolError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from remrepl import LocalProtocolError, RemoteProtocolError
+from remrepl.protocol import Done, Execute, Hello, Stream, decode, encode
+from remrepl.protocol.codec import _BY_NAME
+from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS
+
+ALL_EVENTS = (*CLIENT_EVENTS, *SERVER_EVENTS)
+events = st.one_of(*(st.builds(cls) for cls in ALL_EVENTS))
+
+
+@given(events)
+def test_every_event_round_trips(event: object) -> None:
+    frames = encode(event)  # type: ignore[arg-type]
+    assert decode(frames) == event
+
+
+def test_bytes_travel_as_their_own_frame() -> None:
+    frames = encode(Stream(seq=1, req_id="r", name="stdout", data=b"\x00\xff raw"))
+    assert frames[1] == b"\x00\xff raw"
+    assert json.loads(frames[0]) == {"type": "stream", "seq": 1, "req_id": "r", "name": "stdout"}
+
+
+def test_tuples_and_defaults() -> None:
+    event = Execute("r1", "print(1)", "script", "a.py", ("a.py", "--x"))
+    assert decode(encode(event)) == event
+    assert decode([b'{"type": "hello"}']) == Hello()
+
+
+@pytest.mark.parametrize(
+    "frames, message",
+    [
+        ([], "1 to 4 frames"),
+        ([b"{}"] * 5, "1 to 4 frames"),
+        ([b"not json"], "not JSON"),
+        ([b"\xff\xfe"], "not JSON"),
+        ([b"[1, 2]"], "JSON object"),
+        ([b'{"type": "pickle"}'], "unknown message type"),
+        ([b'{"type": 7}'], "unknown message type"),
+        ([b'{"type": "execute", "req_id": "r"}'], "lacks field 'code'"),
+        ([b'{"type": "execute", "req_id": "r", "code": 1}'], "wrong type"),
+        ([b'{"type": "execute", "req_id": "r", "code": "x", "mode": "eval"}'], "wrong type"),
+        ([b'{"type": "hello", "protocol": true}'], "wrong type"),
+        ([b'{"type": "stream", "seq": 1, "req_id": "r", "name": "stdout"}'], "takes 2 frames"),
+        ([b'{"type": "hello"}', b"extra"], "takes 1 frames"),
+        ([b"[" * 100_000], "not JSON"),
+    ],
+)
+def test_garbage_is_a_remote_protocol_error(frames: list[bytes], message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=message):
+        decode(frames)
+
+
+def test_an_oversized_header_is_refused_before_parsing() -> None:
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        decode([b'{"type": "hello", "pad": "' + b"x" * (1 << 20) + b'"}'])
+
+
+def test_sending_a_malformed_event_is_a_local_error() -> None:
+    with pytest.raises(LocalProtocolError):
+        encode(Done(seq=1, req_id="r", status="bogus"))  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        encode("not an event")  # type: ignore[arg-type]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(sorted(_BY_NAME)),
+    st.dictionaries(st.sampled_from(["seq", "req_id", "code", "name", "protocol", "argv", "text", "x"]), json_values),
+    st.lists(st.binary(max_size=16), max_size=3),
+)
+def test_structured_fuzz_never_crashes_the_decoder(
+    type_name: str, fields: dict[str, object], extra: list[bytes]
+) -> None:
+    frames = [json.dumps({"type": type_name, **fields}).encode(), *extra]
+    try:
+        event = decode(frames)
+    except RemoteProtocolError:
+        return
+    assert type(event) in ALL_EVENTS
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=64), max_size=6))
+def test_raw_fuzz_never_crashes_the_decoder(frames: list[bytes]) -> None:
+    try:
+        event = decode(frames)
+    except RemoteProtocolError:
+        return
+    assert type(event) in ALL_EVENTS

@@ -1,0 +1,102 @@
+"""Sessions outlive clients: detach, reattach, replay, a killed client, a client taking over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from remrepl import SessionClosed
+from remrepl.client.session import Session
+from remrepl.launchers import LocalLauncher
+from remrepl.protocol import Done, OutputEvent, Result, Stream
+from tests.conftest import RunningServer
+
+
+def missed_output(session: Session, timeout: float = 20.0) -> list[OutputEvent]:
+    """What a newly attached client receives: the replay, then the rest of any run in progress."""
+    events: list[OutputEvent] = []
+    deadline = time.monotonic() + timeout
+    while session.replaying and time.monotonic() < deadline:
+        event = session.next_event(deadline - time.monotonic())
+        if event is not None:
+            events.append(event)
+    running = session.running()
+    if running is not None:
+        events.extend(running.events(timeout))
+    return events
+
+
+def stdout_of(events: list[OutputEvent]) -> bytes:
+    return b"".join(e.data for e in events if isinstance(e, Stream) and e.name == "stdout")
+
+
+def test_detach_and_reattach_reach_the_same_namespace(launcher: LocalLauncher) -> None:
+    with launcher.connect() as first:
+        first.run("x = 21 * 2")
+    with launcher.connect() as second:
+        assert second.run("x").value == "42"
+        assert missed_output(second) == []  # everything was seen: nothing replayed twice
+
+
+def test_output_made_while_detached_is_replayed(launcher: LocalLauncher) -> None:
+    with launcher.connect() as first:
+        first.run(
+            "import threading, time\n"
+            "def later():\n"
+            "    time.sleep(0.5)\n"
+            "    print('while you were away', flush=True)\n"
+            "threading.Thread(target=later).start()"
+        )
+    time.sleep(1.5)
+    with launcher.connect() as second:
+        assert stdout_of(missed_output(second)) == b"while you were away\n"
+
+
+def test_a_killed_client_loses_nothing(server: RunningServer, tmp_path: Path) -> None:
+    client_code = (
+        "import sys, remrepl\n"
+        "s = remrepl.connect(sys.argv[1], password=sys.argv[2])\n"
+        "code = 'import time\\nfor i in range(6):\\n    print(i, flush=True)\\n    time.sleep(0.3)\\n\"finished\"'\n"
+        "for event in s.execute(code):\n"
+        "    print('got', type(event).__name__, flush=True)\n"
+    )
+    # the password goes on this test client's command line only because the test made it up
+    client = subprocess.Popen(
+        [sys.executable, "-c", client_code, str(server.connection_file), server.password],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout is not None
+    assert client.stdout.readline().startswith("got Stream")
+    client.send_signal(signal.SIGKILL)
+    client.wait(10)
+    client.stdout.close()
+    with server.connect() as session:
+        events = missed_output(session)
+    assert stdout_of(events) == b"0\n1\n2\n3\n4\n5\n"
+    assert [e.text for e in events if isinstance(e, Result)] == ["'finished'"]
+    assert isinstance(events[-1], Done) and events[-1].status == "ok"
+
+
+def test_a_new_client_takes_the_session_over(launcher: LocalLauncher) -> None:
+    first = launcher.connect()
+    try:
+        with launcher.connect() as second:
+            assert second.run("1").value == "1"
+            with pytest.raises(SessionClosed, match="another client attached"):
+                first.run("2")
+    finally:
+        first.close()
+
+
+def test_the_server_pid_is_the_launchers(launcher: LocalLauncher) -> None:
+    assert launcher.info is not None
+    with launcher.connect() as session:
+        assert session.welcome is not None and session.welcome.server_pid == launcher.info.pid
+    os.kill(launcher.info.pid, 0)

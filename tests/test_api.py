@@ -1,0 +1,39 @@
+"""The public API is curated: this list changes only on purpose."""
+
+import remrepl
+
+
+def test_public_names() -> None:
+    assert remrepl.__all__ == [
+        "AuthenticationFailed",
+        "ConfigError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ConnectionInfo",
+        "ConnectionLost",
+        "Execution",
+        "ExecutionTimeout",
+        "LaunchError",
+        "Launcher",
+        "LocalLauncher",
+        "LocalProtocolError",
+        "ProtocolError",
+        "RemoteProtocolError",
+        "RemreplError",
+        "RunResult",
+        "ServerError",
+        "Session",
+        "SessionClosed",
+        "VersionMismatch",
+        "connect",
+        "launch",
+    ]
+    for name in remrepl.__all__:
+        assert getattr(remrepl, name) is not None
+
+
+def test_every_error_is_a_remrepl_error() -> None:
+    for name in remrepl.__all__:
+        value = getattr(remrepl, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, remrepl.RemreplError)
