@@ -22,6 +22,7 @@ from .events import CLIENT_EVENTS, SERVER_EVENTS, Event
 
 MAX_HEADER_BYTES = 1 << 20  # a header is small; big data goes in binary frames
 MAX_FRAMES = 4
+_json_encode = json.JSONEncoder(separators=(",", ":")).encode  # made once: this is the hot path
 
 
 def _type_name(cls: type) -> str:
@@ -94,7 +95,7 @@ def encode(event: Event) -> list[bytes]:
         if not f.check(value):
             raise LocalProtocolError(f"{name}.{f.name} has a wrong type or value: {value!r:.80}")
         header[f.name] = list(value) if isinstance(value, tuple) else value
-    frames = [json.dumps(header, separators=(",", ":")).encode()]
+    frames = [_json_encode(header).encode()]
     for f in binary_fields:
         value = getattr(event, f.name)
         if not isinstance(value, bytes):

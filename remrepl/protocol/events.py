@@ -22,7 +22,7 @@ ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
 # How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it.
 DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
-RejectCode = Literal["busy", "protocol", "version", "not-running"]
+RejectCode = Literal["busy", "protocol", "version", "duplicate"]
 
 
 # --- client -> server ---------------------------------------------------------------------------
@@ -136,12 +136,18 @@ class InputRequest:
 
 @dataclass(frozen=True)
 class Done:
-    """The run ``req_id`` is over. ``exit_code``: what a script run would exit with."""
+    """The run ``req_id`` is over. ``exit_code``: what a script run would exit with.
+
+    ``results``: reprs of expressions evaluated last in the run, not yet sent as Result events. They ride
+    here to save a message per ``1+1``; the client shows them (and its API yields them as Result events)
+    before the Done.
+    """
 
     seq: int
     req_id: str
     status: DoneStatus
     exit_code: int = 0
+    results: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -44,18 +44,23 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
 
 
-class _OutputStream(io.TextIOWrapper):
-    """stdout/stderr: first delivers held-back results; stderr also flushes stdout first."""
+class _PlainStream(io.TextIOWrapper):
+    """stdout while no result is held back: C-speed ``write``, as print-heavy code needs."""
 
     kernel: Kernel | None = None
     flush_first: io.TextIOWrapper | None = None
 
+
+class _OutputStream(_PlainStream):
+    """stderr always, stdout while a result is held back: delivers held-back results first;
+    stderr also flushes stdout first, so the two interleave as they were written."""
+
     def write(self, s: str) -> int:
         if self.kernel is not None and self.kernel.pending_results:
-            self.kernel.send_results()
+            self.kernel.send_results()  # may turn this very object back into a _PlainStream...
         if self.flush_first is not None:
             self.flush_first.flush()
-        return super().write(s)
+        return io.TextIOWrapper.write(self, s)  # ...so no super() here
 
 
 class _RemoteStdin(io.TextIOBase):
@@ -88,7 +93,7 @@ class Kernel:
         self.main = types.ModuleType("__main__")
         self.main.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = self.main  # so pickling and cloudpickle see prompt-defined names
-        self.stdout = _OutputStream(
+        self.stdout = _PlainStream(
             io.BufferedWriter(io.FileIO(1, "w", closefd=False), STDOUT_BUFFER),
             encoding="utf-8",
             errors="backslashreplace",
@@ -107,7 +112,7 @@ class Kernel:
         sys.displayhook = self.displayhook
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # set when a run starts: leave the idle wait at once
         threading.Thread(target=self._flush_loop, name="remrepl-flush", daemon=True).start()
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -124,6 +129,7 @@ class Kernel:
     def _flush_loop(self) -> None:
         while True:
             self._wake.wait(FLUSH_INTERVAL if self.running else 0.1)
+            self._wake.clear()
             self.flush()
 
     def _audit(self, event: str, args: Any) -> None:
@@ -152,6 +158,7 @@ class Kernel:
 
     def send_results(self) -> None:
         texts, self.pending_results = self.pending_results, []
+        self.stdout.__class__ = _PlainStream
         self.send(op="results", texts=texts)
         self.receive("ack")
 
@@ -186,6 +193,7 @@ class Kernel:
         builtins._ = value  # type: ignore[attr-defined]
         self.stdout.flush()  # what was printed before the value goes first
         self.pending_results.append(text)
+        self.stdout.__class__ = _OutputStream  # the next write must deliver it first
 
     # --- running code -------------------------------------------------------------------------
 
@@ -198,30 +206,38 @@ class Kernel:
         # Keep the source so tracebacks show the user's lines, as for a file.
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         status, exit_code, error = "ok", 0, None
-        saved_argv, saved_main = sys.argv, sys.modules["__main__"]
         try:
-            self.running = True
-            if mode == "script":
-                script = types.ModuleType("__main__")
-                script.__dict__.update(__file__=filename, __builtins__=builtins)
-                sys.argv = [str(a) for a in msg.get("argv") or [filename]]
-                sys.modules["__main__"] = script
-                exec(compile(code, filename, "exec", dont_inherit=True), script.__dict__)
-            else:
-                for compiled in _interactive_code(code, filename):
-                    exec(compiled, self.main.__dict__)
+            self._run_user_code(code, mode, filename, [str(a) for a in msg.get("argv") or [filename]])
         except SystemExit as exc:
             status, exit_code = "exit", self._exit_code(exc)
         except KeyboardInterrupt as exc:
             status, exit_code, error = "interrupted", 130, self._report(exc, filename)
         except BaseException as exc:
             status, exit_code, error = "error", 1, self._report(exc, filename)
+        results, self.pending_results = self.pending_results, []
+        self.stdout.__class__ = _PlainStream
+        self.send(op="done", status=status, exit_code=exit_code, results=results, error=error)
+
+    def _run_user_code(self, code: str, mode: str, filename: str, argv: list[str]) -> None:
+        """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
+        own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
+        saved_argv, saved_main = sys.argv, sys.modules["__main__"]
+        try:
+            self.running = True
+            self._wake.set()
+            if mode == "script":
+                script = types.ModuleType("__main__")
+                script.__dict__.update(__file__=filename, __builtins__=builtins)
+                sys.argv = argv
+                sys.modules["__main__"] = script
+                exec(compile(code, filename, "exec", dont_inherit=True), script.__dict__)
+            else:
+                for compiled in _interactive_code(code, filename):
+                    exec(compiled, self.main.__dict__)
         finally:
             self.running = False
             sys.argv = saved_argv
             sys.modules["__main__"] = saved_main
-        results, self.pending_results = self.pending_results, []
-        self.send(op="done", status=status, exit_code=exit_code, results=results, error=error)
 
     def _exit_code(self, exc: SystemExit) -> int:
         if exc.code is None:

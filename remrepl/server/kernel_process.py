@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+PIPE_SIZE = 1 << 20
 READ_CHUNK = 1 << 16
 MAX_COALESCE = 1 << 20  # one Stream event carries at most this much
 
@@ -21,6 +23,11 @@ class KernelProcess:
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        for fd in (out_w, err_w):
+            try:  # 1 MiB pipes (Linux): fewer wake-ups for print-heavy code
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            except (OSError, AttributeError):
+                pass
         try:
             self.process = subprocess.Popen(
                 [python, "-c", f"from remrepl.server.kernel import main; main({theirs.fileno()})"],
@@ -56,13 +63,22 @@ class KernelProcess:
 
     def send(self, **msg: Any) -> None:
         data = json.dumps(msg).encode() + b"\n"
-        self.control.setblocking(True)  # control messages are small; the kernel always reads them
         try:
-            self.control.sendall(data)
+            sent = self.control.send(data)  # small messages go at once; no mode switches on the hot path
+            if sent < len(data):
+                self.control.setblocking(True)  # the kernel always reads its control socket
+                try:
+                    self.control.sendall(data[sent:])
+                finally:
+                    self.control.setblocking(False)
+        except BlockingIOError:
+            self.control.setblocking(True)
+            try:
+                self.control.sendall(data)
+            finally:
+                self.control.setblocking(False)
         except OSError:
             pass  # it died; the poll loop sees the EOF and reports it
-        finally:
-            self.control.setblocking(False)
 
     def read_messages(self) -> list[dict[str, Any]] | None:
         """Complete control messages waiting now; None once the kernel has closed the channel."""

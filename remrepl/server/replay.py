@@ -1,8 +1,9 @@
 """The session's output history: numbered events kept for a client that attaches later.
 
-Every output event gets the next ``seq``. Events a client has acknowledged may go whenever the buffer is
-over its byte limit; unacknowledged ones go too if they must, but their text is first appended to a
-0600 overflow file, and the next replay starts with a Notice that says where that file is.
+Every output event gets the next ``seq``. Events a client has acknowledged, or that were handed to an
+attached client's socket, may go whenever the buffer is over its byte limit; the others (made while no
+client listened) go too if they must, but their text is first appended to a 0600 overflow file, and the
+next replay starts with a Notice that says where that file is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from collections import deque
 from pathlib import Path
 
-from ..protocol import Error, Notice, OutputEvent, Result, Stream
+from ..protocol import Done, Error, Notice, OutputEvent, Result, Stream
 
 DEFAULT_LIMIT = 8 << 20
 
@@ -23,6 +24,8 @@ def _size(event: OutputEvent) -> int:
         return len(event.traceback) + 64
     if isinstance(event, Result | Notice):
         return len(event.text) + 64
+    if isinstance(event, Done):
+        return sum(len(r) for r in event.results) + 64
     return 64
 
 
@@ -33,6 +36,8 @@ def _text(event: OutputEvent) -> bytes:
         return event.traceback.encode()
     if isinstance(event, Result | Notice):
         return event.text.encode() + b"\n"
+    if isinstance(event, Done):
+        return "".join(r + "\n" for r in event.results).encode()
     return b""
 
 
@@ -41,7 +46,8 @@ class ReplayBuffer:
         self.overflow_path = overflow_path
         self.limit = limit
         self.last_seq = 0
-        self.acked = 0
+        self.acked = 0  # the highest seq a client said it has seen
+        self.sent = 0  # the highest seq handed to an attached client's socket
         self._events: deque[OutputEvent] = deque()
         self._bytes = 0
         self._overflowed = 0  # unacknowledged bytes moved to the overflow file, not yet announced
@@ -56,8 +62,11 @@ class ReplayBuffer:
         while self._bytes > self.limit and len(self._events) > 1:
             old = self._events.popleft()
             self._bytes -= _size(old)
-            if old.seq > self.acked:
+            if old.seq > max(self.acked, self.sent):
                 self._spill(old)
+
+    def delivered(self, seq: int) -> None:
+        self.sent = max(self.sent, seq)
 
     def ack(self, seq: int) -> None:
         self.acked = max(self.acked, min(seq, self.last_seq))

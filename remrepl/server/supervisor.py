@@ -60,6 +60,7 @@ from .replay import ReplayBuffer
 
 log = logging.getLogger("remrepl.server")
 
+RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
 
@@ -91,9 +92,10 @@ class Supervisor:
         self.replay = ReplayBuffer(overflow_path=path)
         self.attached: bytes | None = None
         self.conn = Connection(Role.SERVER)
-        self.backlog: deque[list[bytes]] = deque()
+        self.backlog: deque[tuple[int, list[bytes]]] = deque()  # (seq or 0, frames) not yet sent
         self.running = ""  # req_id of the run in progress
         self.pending_execute: Execute | None = None
+        self.recent_ids: dict[str, None] = {}  # an ordered set: oldest first
         self.pending_input = 0  # seq of the InputRequest the kernel waits on
         self.last_activity = time.monotonic()
         self.stopping = False
@@ -176,12 +178,14 @@ class Supervisor:
             self._wake_r.recv(4096)
         if self.zap.socket in ready:
             self.zap.handle()
-        self.zap.send_due()
+        if self.zap.pending:
+            self.zap.send_due()
         kernel = self.kernel
         if kernel is not None:
+            output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
             if kernel.control_fd in ready:
-                self._on_kernel_messages()
-            elif kernel.stdout_fd in ready or kernel.stderr_fd in ready:
+                self._on_kernel_messages(output_ready)
+            elif output_ready:
                 self._drain_output()
         if self.router in ready:
             self._on_client_messages()
@@ -222,14 +226,21 @@ class Supervisor:
             if data:
                 self._emit(lambda seq, d=data, n=name: Stream(seq, self.running, n, d))  # type: ignore[misc]
 
-    def _on_kernel_messages(self) -> None:
+    def _on_kernel_messages(self, output_ready: bool) -> None:
+        """Handle what the kernel sent, each message after the output written before it.
+
+        The kernel flushes its pipes before it writes a message, so output that precedes the first
+        message was there when poll() returned: ``output_ready`` says whether there is any. Output
+        before later messages of the batch may have arrived since: drain before each of those.
+        """
         assert self.kernel is not None
         messages = self.kernel.read_messages()
         if messages is None:
             self._on_kernel_died()
             return
-        for msg in messages:
-            self._drain_output()  # output written before a message goes before it
+        for i, msg in enumerate(messages):
+            if i or output_ready or not self._watching_output:
+                self._drain_output()
             self._on_kernel_message(msg)
 
     def _on_kernel_message(self, msg: dict[str, Any]) -> None:
@@ -247,21 +258,24 @@ class Supervisor:
             prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
             self.pending_input = self._emit(lambda seq: InputRequest(seq, self.running, prompt, password))
         elif op == "done":
-            self._emit_results(msg.get("results", []))
             error = msg.get("error")
             if isinstance(error, dict):
                 ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
                 self._emit(lambda seq: Error(seq, self.running, ename, evalue, tb))
             status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
             exit_code = int(msg.get("exit_code", 1))
-            self._finish_run(status, exit_code)
+            results = msg.get("results")
+            if error is not None:  # results before an error must show before its traceback
+                self._emit_results(results)
+                results = []
+            self._finish_run(status, exit_code, tuple(map(str, results)) if isinstance(results, list) else ())
 
     def _emit_results(self, texts: object) -> None:
         for text in texts if isinstance(texts, list) else []:
             self._emit(lambda seq, t=str(text): Result(seq, self.running, t))  # type: ignore[misc]
 
-    def _finish_run(self, status: Any, exit_code: int) -> None:
-        self._emit(lambda seq: Done(seq, self.running, status, exit_code))
+    def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
+        self._emit(lambda seq: Done(seq, self.running, status, exit_code, results))
         self.running = ""
         self.pending_input = 0
         self.last_activity = time.monotonic()
@@ -346,10 +360,14 @@ class Supervisor:
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Execute):
             self.replay.ack(event.ack)
-            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
+            if event.req_id in self.recent_ids:
+                message = f"request {event.req_id} already ran here; its output is replayed on reattach"
+                self._send(Rejected(req_id=event.req_id, code="duplicate", message=message))
+            elif self.running:  # cannot happen with a well-behaved client; the state machine stops it
                 self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
             elif self.kernel is None or not self.kernel.ready:
                 self.running, self.pending_execute = event.req_id, event
+                self._remember(event.req_id)
             else:
                 self._run(event)
         elif isinstance(event, Interrupt):
@@ -370,9 +388,15 @@ class Supervisor:
             self.attached = None
             self.stopping = True
 
+    def _remember(self, req_id: str) -> None:
+        self.recent_ids[req_id] = None
+        if len(self.recent_ids) > RECENT_REQUESTS:
+            del self.recent_ids[next(iter(self.recent_ids))]
+
     def _run(self, event: Execute) -> None:
         assert self.kernel is not None
         self.running = event.req_id
+        self._remember(event.req_id)
         self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
 
     # --- sending ------------------------------------------------------------------------------
@@ -388,13 +412,22 @@ class Supervisor:
     def _send(self, event: Event) -> None:
         """Queue ``event`` for the attached client, in order, behind anything still waiting."""
         frames = self.conn.send(event)
-        self.backlog.append(frames)
+        seq = event.seq if isinstance(event, OutputEvent) else 0
+        if not self.backlog and self.attached is not None:
+            try:  # the common case: nothing queued, send straight away
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
+                self.replay.delivered(seq)
+                return
+            except zmq.ZMQError:
+                pass  # full or gone: the backlog path sorts out which
+        self.backlog.append((seq, frames))
         self._flush_backlog()
 
     def _flush_backlog(self) -> None:
         while self.backlog and self.attached is not None:
+            seq, frames = self.backlog[0]
             try:
-                self.router.send_multipart([self.attached, *self.backlog[0]], zmq.NOBLOCK)
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
             except zmq.Again:
                 break  # the client's queue is full: stop reading the kernel until it drains
             except zmq.ZMQError as exc:
@@ -404,6 +437,7 @@ class Supervisor:
                 self.attached = None
                 break
             self.backlog.popleft()
+            self.replay.delivered(seq)
         if self.attached is None:
             self.backlog.clear()
         if self.kernel is not None:

@@ -110,6 +110,11 @@ class ZapHandler:
         status = [b"200", b"OK"] if ok else [b"400", b"authentication failed"]
         return when, [peer, b"", version, request_id, *status, b"remrepl-client" if ok else b"", b""]
 
+    @property
+    def pending(self) -> bool:
+        """Are answers waiting to be sent?"""
+        return bool(self._due)
+
     def timeout(self) -> float | None:
         """Seconds until the next answer is due (None: nothing waits)."""
         if not self._due:

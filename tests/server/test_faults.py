@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from remrepl import ServerError
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
-from remrepl.protocol import Connection, Hello, Rejected, Role, Welcome, decode
+from remrepl.protocol import Connection, Execute, Hello, Rejected, Role, Welcome, decode
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 
@@ -71,3 +73,13 @@ def test_garbage_from_an_authenticated_peer_gets_an_error_reply(launcher: LocalL
         ctx.term()
     with launcher.connect() as session:
         assert session.run("'still serving'").value == "'still serving'"
+
+
+def test_a_retried_request_never_runs_twice(session: Session) -> None:
+    session.run("count = 0")
+    execution = session.execute("count += 1")
+    execution.wait(10)
+    session.send(Execute(execution.req_id, "count += 1", ack=session.last_seq))  # the same request again
+    with pytest.raises(ServerError, match="already ran"):
+        session.next_event(10)
+    assert session.run("count").value == "1"

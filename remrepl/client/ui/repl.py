@@ -5,6 +5,7 @@ Evaluation stays out of the prompt: this loop only wires the prompt (``prompt.py
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from typing import Literal
@@ -51,6 +52,18 @@ class Repl:
         )
 
     def run(self, target: str) -> Outcome:
+        # Between two prompts the terminal is briefly in cooked mode, so a Ctrl-C there is a SIGINT; with
+        # Python's default handler it would raise KeyboardInterrupt wherever the main thread is (inside
+        # prompt_toolkit's set-up, or outside any try, ending the client and a launched server with it).
+        # Drop such strays: forward_sigint (runs) and sigint_raises (remote input()) install what they
+        # need over this handler and restore it.
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+        try:
+            return self._loop(target)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _loop(self, target: str) -> Outcome:
         print(self.banner(target))
         self._show_missed_output()
         running = self.session.running()
@@ -60,7 +73,7 @@ class Repl:
         while True:
             self.printer.line_break()
             try:
-                text = self.prompt.prompt()
+                text = self.prompt.prompt(handle_sigint=False)  # Ctrl-C is a key press here
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:

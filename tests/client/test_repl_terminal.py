@@ -1,0 +1,515 @@
+"""The ``remote>`` prompt in a real terminal: a private tmux server runs ``remrepl connect``, the tests type
+into it with ``send-keys`` and read the screen with ``capture-pane``.
+
+Every wait polls the screen (or /proc) against a deadline; no fixed sleep is ever the synchronisation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
+PROMPT = "remote>"  # the prompt as capture-pane shows it, trailing space stripped
+CONTINUATION = "..."
+EXITED = re.compile(r"\[remrepl exited with status (\d+)\]")
+WAIT = 20.0  # seconds; an upper bound for anything the terminal should show, never a sleep
+
+pytestmark = pytest.mark.skipif(not os.path.exists(TMUX), reason="tmux is not installed")
+
+
+class ServerFixture(Protocol):
+    """What these tests use of ``tests.conftest.RunningServer`` (the ``server`` fixture)."""
+
+    process: subprocess.Popen[str]
+    ready: dict[str, object]
+    connection_file: Path
+
+
+def remrepl_command() -> list[str]:
+    """The installed ``remrepl`` console script of this interpreter, else the same entry point via ``-c``."""
+    script = Path(sys.executable).with_name("remrepl")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from remrepl.client.cli import main; sys.exit(main())"]
+
+
+# --- processes, found in /proc ----------------------------------------------------------------------
+
+
+def _read_proc(pid: int, name: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on; empty if the process is gone."""
+    stat = _read_proc(pid, "stat").decode(errors="replace")
+    return stat[stat.rfind(")") + 2 :].split() if stat else []
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie has finished: it only waits for its parent)."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def server_processes(state_dir: Path, marker: str = "remrepl.server") -> list[int]:
+    """Live processes whose command line names ``marker`` and that run with this test's state directory."""
+    env_entry = f"REMREPL_STATE_DIR={state_dir}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        ours = env_entry in _read_proc(pid, "environ").split(b"\0")
+        if ours and marker.encode() in _read_proc(pid, "cmdline") and alive(pid):
+            found.append(pid)
+    return found
+
+
+def parent(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if len(fields) > 1 else 0
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0  # utime + stime
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def leftover_servers(state_dir: Path) -> list[int]:
+    """This test's server processes that no fixture owns: not children (or grandchildren) of this process."""
+    pids = server_processes(state_dir)
+    owned = {os.getpid()} | {pid for pid in pids if parent(pid) == os.getpid()}
+    return [pid for pid in pids if pid not in owned and parent(pid) not in owned]
+
+
+def terminate(pids: Sequence[int], timeout: float = 5.0) -> None:
+    """SIGTERM these processes (started by this test), SIGKILL what is left after ``timeout``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            if alive(pid):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+# --- the terminal -------------------------------------------------------------------------------------
+
+
+class TmuxTerminal:
+    """One private tmux server; each ``start`` runs a command in a new 120x40 window and targets it."""
+
+    def __init__(self, env: dict[str, str], width: int = 120, height: int = 40) -> None:
+        self.socket_name = f"remrepl-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.env = env
+        self.width, self.height = width, height
+        self.pane = ""
+        self.started = False
+        self.socket_path = ""
+
+    def tmux(self, *args: str) -> str:
+        result = subprocess.run(
+            [TMUX, "-L", self.socket_name, "-f", "/dev/null", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def start(self, argv: Sequence[str]) -> None:
+        """Run ``argv`` in a fresh window; the shell then prints its exit status, and the pane stays."""
+        command = shlex.join(argv) + '; echo "[remrepl exited with status $?]"'
+        env_flags = []
+        for name in ("REMREPL_STATE_DIR", "PYTHONPATH"):
+            env_flags += ["-e", f"{name}={self.env.get(name, '')}"]
+        fmt = ["-P", "-F", "#{pane_id}"]
+        if not self.started:
+            # remain-on-exit first, in the same tmux command, so an early exit still leaves the screen to read
+            setup = ["set-option", "-g", "remain-on-exit", "on", ";", "set-option", "-g", "history-limit", "10000", ";"]
+            size = ["-x", str(self.width), "-y", str(self.height)]
+            out = self.tmux(*setup, "new-session", "-d", "-s", "main", *size, *fmt, *env_flags, command)
+            self.started = True
+            self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
+        else:
+            out = self.tmux("new-window", "-t", "main", *fmt, *env_flags, command)
+        self.pane = out.strip().splitlines()[-1]
+
+    def send(self, *keys: str) -> None:
+        """Key names as tmux knows them: ``Enter``, ``C-c``, ``C-d``, ``Up``..."""
+        self.tmux("send-keys", "-t", self.pane, *keys)
+
+    def type(self, text: str) -> None:
+        """Literal text, as if typed."""
+        self.tmux("send-keys", "-t", self.pane, "-l", text)
+
+    def lines(self) -> list[str]:
+        """The whole pane (scroll-back included), wrapped lines joined, trailing blanks dropped."""
+        text = self.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", self.pane)
+        lines = [line.rstrip() for line in text.splitlines()]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+    def screen(self) -> str:
+        return "\n".join(self.lines())
+
+    def mark(self) -> int:
+        """Where output of what is typed next will start: the line after the current one."""
+        return len(self.lines())
+
+    def wait_for(self, text: str, timeout: float = WAIT, since: int = 0) -> list[str]:
+        """Wait until ``text`` appears on the screen at or after line ``since``; the lines from there on."""
+        return self._wait(lambda lines: text in "\n".join(lines), timeout, since, repr(text))
+
+    def wait_for_line(self, condition: Callable[[str], bool], what: str, timeout: float = WAIT, since: int = 0) -> int:
+        """The index of the first line at or after ``since`` that satisfies ``condition``."""
+        lines = self._wait(lambda lines: any(condition(line) for line in lines), timeout, since, what)
+        return since + next(i for i, line in enumerate(lines) if condition(line))
+
+    def wait_prompt(self, since: int, timeout: float = WAIT) -> list[str]:
+        """Wait for a fresh, empty ``remote>`` prompt at or after ``since``; the lines before it."""
+        index = self.wait_for_line(lambda line: line == PROMPT, "an empty remote> prompt", timeout, since)
+        return self.lines()[since:index]
+
+    def run(self, code: str, timeout: float = WAIT) -> list[str]:
+        """Type one line, press Enter, wait for the next prompt; the lines shown in between."""
+        start = self.mark()
+        self.type(code)
+        self.send("Enter")
+        return self.wait_prompt(start, timeout)
+
+    def settle(self, quiet: float = 0.5, timeout: float = WAIT) -> None:
+        """Wait until the screen ends with an empty prompt and has not changed for ``quiet`` seconds
+        (after a burst of keys whose effects cannot be awaited one by one)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.lines(), time.monotonic()
+        # the line may start with a ^C that the terminal echoed between two prompts
+        while not (last and last[-1].endswith(PROMPT) and time.monotonic() - since >= quiet):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen did not settle within {timeout:g} s:\n{self.screen()}")
+            time.sleep(0.05)
+            now = self.lines()
+            if now != last:
+                last, since = now, time.monotonic()
+
+    def wait_exit(self, timeout: float = WAIT) -> int:
+        """Wait until the command has exited and its pane is dead; its exit status."""
+        lines = self._wait(lambda lines: any(EXITED.search(line) for line in lines), timeout, 0, "the command to exit")
+        wait_until(
+            lambda: self.tmux("display-message", "-p", "-t", self.pane, "#{pane_dead}").strip() == "1",
+            timeout,
+            "the pane to die",
+        )
+        match = next(m for m in map(EXITED.search, lines) if m)
+        return int(match.group(1))
+
+    def _wait(self, found: Callable[[list[str]], bool], timeout: float, since: int, what: str) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines()[since:]
+            if found(lines):
+                return lines
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; the screen:\n{self.screen()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        subprocess.run(
+            [TMUX, "-L", self.socket_name, "-f", "/dev/null", "kill-server"],
+            env=self.env,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        if self.socket_path:
+            Path(self.socket_path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def state_dir() -> Path:
+    """This test's ``REMREPL_STATE_DIR`` (set by the autouse fixture in conftest)."""
+    return Path(os.environ["REMREPL_STATE_DIR"])
+
+
+@pytest.fixture
+def terminal(state_dir: Path) -> Iterator[TmuxTerminal]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "REMREPL_PASSWORD")}
+    env["REMREPL_STATE_DIR"] = str(state_dir)
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")  # the network guard reaches every process started
+    term = TmuxTerminal(env)
+    try:
+        yield term
+    finally:
+        term.kill()
+        # Servers our commands started and left behind (a failed test, or --keep): stop them. Processes
+        # whose parent is this test process belong to fixtures that stop them themselves.
+        terminate(leftover_servers(state_dir))
+
+
+@pytest.fixture
+def launched(terminal: TmuxTerminal) -> TmuxTerminal:
+    """``remrepl connect --launch`` at its first prompt."""
+    terminal.start([*remrepl_command(), "connect", "--launch"])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    return terminal
+
+
+def kernel_pid(state_dir: Path) -> int:
+    pids = server_processes(state_dir, marker="remrepl.server.kernel")
+    assert len(pids) == 1, f"expected one kernel process, found {pids}"
+    return pids[0]
+
+
+def wait_busy(pid: int, timeout: float = WAIT) -> None:
+    """Wait until ``pid`` has burnt 100 ms of CPU: the remote loop really runs (so the client waits on it)."""
+    start = cpu_ticks(pid)
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    wait_until(lambda: cpu_ticks(pid) - start >= ticks_per_second // 10, timeout, f"process {pid} to be busy")
+
+
+# --- the tests ----------------------------------------------------------------------------------------
+
+
+def test_launch_shows_the_prompt_and_evaluates(launched: TmuxTerminal) -> None:
+    screen = launched.screen()
+    assert "remrepl: connected to local" in screen
+    assert launched.lines()[-1] == PROMPT
+    assert launched.run("x = 21 * 2") == []
+    assert launched.run("x") == ["42"]
+    help_lines = "\n".join(launched.run("%help"))
+    assert "%exit" in help_lines and "%shutdown" in help_lines
+
+
+def test_multiline_block_uses_the_continuation_prompt(launched: TmuxTerminal) -> None:
+    start = launched.mark()
+    launched.type("for i in range(3):")
+    launched.send("Enter")
+    first = launched.wait_for_line(lambda line: line.startswith(CONTINUATION), "a continuation line", since=start)
+    launched.type("print(i)")
+    launched.send("Enter")
+    launched.wait_for_line(lambda line: line.startswith(CONTINUATION), "a second continuation line", since=first + 1)
+    launched.send("Enter")  # the empty line ends the block
+    shown = launched.wait_prompt(start)
+    assert re.fullmatch(r"\.\.\.\s+print\(i\)", shown[0]), shown  # indented for the block by the prompt
+    assert [line for line in shown if not line.startswith(CONTINUATION)] == ["0", "1", "2"]
+
+
+def test_ctrl_c_interrupts_a_running_loop_and_the_namespace_survives(launched: TmuxTerminal, state_dir: Path) -> None:
+    launched.run("x = 21 * 2")
+    kernel = kernel_pid(state_dir)
+    start = launched.mark()
+    launched.type("while True: pass")
+    launched.send("Enter")
+    launched.wait_for_line(lambda line: line.startswith(CONTINUATION), "a continuation line", since=start)
+    launched.send("Enter")
+    wait_busy(kernel)
+    launched.send("C-c")
+    shown = "\n".join(launched.wait_prompt(start))
+    assert "KeyboardInterrupt" in shown
+    assert "remrepl/" not in shown
+    assert kernel_pid(state_dir) == kernel  # the same interpreter, not a restarted one
+    assert launched.run("x") == ["42"]
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line(launched: TmuxTerminal) -> None:
+    launched.run("x = 21 * 2")
+    start = launched.mark()
+    launched.type("half_typed_name")
+    launched.wait_for(f"{PROMPT} half_typed_name", since=start - 1)
+    launched.send("C-c")
+    launched.wait_prompt(start)
+    assert launched.run("x") == ["42"]  # neither half_typed_name nor half_typed_namex ran
+    assert "NameError" not in launched.screen()
+
+
+def test_repeated_ctrl_c_never_ends_the_session(launched: TmuxTerminal, state_dir: Path) -> None:
+    """A user who presses Ctrl-C again and again (at the prompt, or to stop a loop) keeps the session: a
+    Ctrl-C between two prompts, when the terminal is briefly out of raw mode, must not end the client
+    (which, with --launch, would also stop the server and lose the namespace)."""
+    launched.run("x = 21 * 2")
+    servers = server_processes(state_dir)
+    kernel = kernel_pid(state_dir)
+
+    def hammer(presses: int) -> None:
+        for _ in range(presses):  # one tmux call each, so the presses are spread over the prompt's redraws
+            try:
+                launched.send("C-c")
+            except AssertionError:
+                break  # the pane is gone: the checks below report it with the screen
+
+    hammer(150)
+    launched.settle()
+    start = launched.mark()
+    assert launched.run("x") == ["42"], launched.screen()
+
+    launched.type("while True: pass")
+    launched.send("Enter")
+    launched.wait_for_line(lambda line: line.startswith(CONTINUATION), "a continuation line", since=start)
+    launched.send("Enter")
+    wait_busy(kernel)
+    hammer(150)
+    launched.settle()
+    assert launched.run("x") == ["42"], launched.screen()
+
+    screen = launched.screen()
+    assert "remrepl: interrupted" not in screen
+    assert "site-packages" not in screen and "RuntimeWarning" not in screen
+    assert all(alive(pid) for pid in servers)
+
+
+def test_up_recalls_the_previous_command(launched: TmuxTerminal) -> None:
+    launched.run("x = 21 * 2")
+    assert launched.run("x + 1") == ["43"]
+    start = launched.mark()
+    launched.send("Up")
+    launched.wait_for(f"{PROMPT} x + 1", since=start - 1)
+    launched.send("Enter")
+    assert launched.wait_prompt(start) == ["43"]
+
+
+def test_remote_input_is_answered_from_the_keyboard(launched: TmuxTerminal) -> None:
+    start = launched.mark()
+    launched.type('name = input("name? ")')
+    launched.send("Enter")
+    launched.wait_for("name?", since=start)
+    launched.type("Ada Lovelace")
+    launched.send("Enter")
+    assert launched.wait_prompt(start) == ["name? Ada Lovelace"]
+    assert launched.run("name") == ["'Ada Lovelace'"]
+
+
+def test_ctrl_c_at_a_remote_input_interrupts_the_code(launched: TmuxTerminal) -> None:
+    launched.run("x = 21 * 2")
+    start = launched.mark()
+    launched.type('answer = input("answer? ")')
+    launched.send("Enter")
+    launched.wait_for("answer?", since=start)
+    launched.send("C-c")
+    shown = "\n".join(launched.wait_prompt(start))
+    assert "KeyboardInterrupt" in shown
+    assert "NameError" in "\n".join(launched.run("answer"))  # the assignment never happened
+    assert launched.run("x") == ["42"]
+
+
+def test_output_without_a_final_newline_does_not_swallow_the_prompt(launched: TmuxTerminal) -> None:
+    assert launched.run('print("no newline", end="")') == ["no newline"]
+    assert launched.run("1 + 1") == ["2"]
+
+
+def test_system_exit_at_the_prompt_keeps_the_session(launched: TmuxTerminal) -> None:
+    launched.run("x = 21 * 2")
+    shown = "\n".join(launched.run("import sys; sys.exit(3)"))
+    assert "SystemExit(3)" in shown
+    assert launched.run("x") == ["42"]
+
+
+def test_an_error_shows_the_users_traceback_and_the_session_goes_on(launched: TmuxTerminal) -> None:
+    launched.run("x = 21 * 2")
+    start = launched.mark()
+    launched.type("def parse(text): return int(text)")
+    launched.send("Enter")
+    launched.wait_for_line(lambda line: line.startswith(CONTINUATION), "a continuation line", since=start)
+    launched.send("Enter")
+    assert launched.wait_prompt(start) == [CONTINUATION]
+    shown = launched.run('parse("zz")')
+    text = "\n".join(shown)
+    assert shown[0] == "Traceback (most recent call last):", text
+    assert re.search(r'File "<remote-\d+>", line 1, in <module>', text), text
+    assert re.search(r'File "<remote-\d+>", line 1, in parse', text), text
+    assert shown[-1] == "ValueError: invalid literal for int() with base 10: 'zz'"
+    for internal in ("remrepl/server", "remrepl/client", "kernel.py", "site-packages"):
+        assert internal not in text
+    assert launched.run("x") == ["42"]
+
+
+def test_ctrl_d_leaves_and_stops_the_launched_server(launched: TmuxTerminal, state_dir: Path) -> None:
+    servers = server_processes(state_dir)
+    assert len(servers) == 2, servers  # the supervisor and its kernel, found by this test's state directory
+    launched.send("C-d")
+    assert launched.wait_exit() == 0
+    assert "the server launched for this session was stopped" in launched.screen()
+    wait_until(lambda: not any(alive(pid) for pid in servers), 10, "the launched server to end")
+    assert server_processes(state_dir) == []
+
+
+def test_shutdown_magic_stops_a_connection_file_server(
+    terminal: TmuxTerminal, server: ServerFixture, password_file: Path
+) -> None:
+    terminal.start(
+        [
+            *remrepl_command(),
+            "connect",
+            "--connection-file",
+            str(server.connection_file),
+            "--password-file",
+            str(password_file),
+        ]
+    )
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    assert terminal.run("6 * 7") == ["42"]
+    start = terminal.mark()
+    terminal.type("%shutdown")
+    terminal.send("Enter")
+    terminal.wait_for("remrepl: the server was shut down.", since=start)
+    assert terminal.wait_exit() == 0
+    assert server.process.wait(10) == 0
+
+
+def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, state_dir: Path) -> None:
+    terminal.start([*remrepl_command(), "connect", "--launch", "--keep"])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    terminal.run("kept = 'still here'")
+    terminal.send("C-d")
+    assert terminal.wait_exit() == 0
+    match = re.search(r"^\s*remrepl connect --connection-file (\S+)$", terminal.screen(), re.MULTILINE)
+    assert match, terminal.screen()
+    record = Path(match.group(1))
+    assert record.stat().st_mode & 0o777 == 0o600
+    server_pid = int(json.loads(record.read_text())["pid"])
+    try:
+        assert alive(server_pid)
+        assert server_pid in server_processes(state_dir)
+
+        terminal.start([*remrepl_command(), "connect", "--connection-file", str(record)])
+        terminal.wait_for_line(lambda line: line == PROMPT, "the prompt after reconnecting", timeout=30)
+        assert terminal.run("kept") == ["'still here'"]
+        terminal.send("C-d")
+        assert terminal.wait_exit() == 0
+        assert alive(server_pid)  # a connection-file session detaches; the server stays
+    finally:
+        terminate([server_pid])
+    assert not alive(server_pid)

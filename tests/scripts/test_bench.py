@@ -1,0 +1,108 @@
+"""``scripts/bench.py`` runs end to end at tiny sizes and reports what it promises.
+
+These tests check the report's structure and that every output count matched; never timings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
+SECTIONS = {"roundtrip", "stream", "latency", "exec"}
+TARGETS = {
+    "roundtrip.remrepl_over_echo",
+    "roundtrip.jupyter_over_remrepl",
+    "stream.remrepl_over_jupyter",
+    "latency.remrepl_median_ms",
+    "latency.remrepl_max_ms",
+    "exec.remrepl_median_s",
+}
+TIMEOUT = 180
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=BENCH.parents[1],
+    )
+
+
+def bench_json(*args: str) -> dict[str, Any]:
+    result = run_bench(*args, "--json")
+    assert result.returncode == 0, f"bench failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_every_section_at_tiny_sizes() -> None:
+    report = bench_json(
+        "--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"
+    )
+    assert report["ok"] is True and report["errors"] == []
+    assert set(report["sections"]) == SECTIONS
+    assert report["meta"]["options"]["iterations"] == 20
+
+    roundtrip = report["sections"]["roundtrip"]
+    assert roundtrip["code"] == "1+1" and roundtrip["message_bytes"] > 0
+    for engine in ("remrepl", "jupyter", "echo"):
+        stats = roundtrip[engine]
+        assert stats["samples"] == 20, stats
+        assert all(is_number(stats[key]) for key in ("median_us", "p95_us", "min_us", "mean_us"))
+    assert set(roundtrip["ratios"]) == {"remrepl_over_echo", "jupyter_over_remrepl"}
+
+    stream = report["sections"]["stream"]
+    assert stream["expected_bytes"] == 2000 * (stream["line_chars"] + 1)
+    for engine in ("remrepl", "jupyter"):
+        assert stream[engine]["bytes"] == stream["expected_bytes"], stream[engine]
+        assert stream[engine]["complete"] is True
+        assert is_number(stream[engine]["seconds"]) and is_number(stream[engine]["mb_per_s"])
+
+    latency = report["sections"]["latency"]
+    for engine in ("remrepl", "jupyter"):
+        assert latency[engine]["lines"] == latency[engine]["expected_lines"] == 5, latency[engine]
+        assert latency[engine]["complete"] is True
+        assert is_number(latency[engine]["median_ms"]) and is_number(latency[engine]["max_ms"])
+
+    exec_ = report["sections"]["exec"]
+    for engine in ("remrepl", "python"):
+        assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
+    assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
+
+    assert set(report["targets"]) == TARGETS
+    for target in report["targets"].values():
+        assert isinstance(target["met"], bool) and target["measured"] is True
+        assert is_number(target["value"]) and is_number(target["threshold"])
+        assert target["op"] in ("<", "<=", ">=")
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_one_section_and_the_table() -> None:
+    report = bench_json("roundtrip", "--iterations", "3", "--warmup", "1")
+    assert set(report["sections"]) == {"roundtrip"}
+    assert set(report["targets"]) == {t for t in TARGETS if t.startswith("roundtrip.")}
+    assert report["sections"]["roundtrip"]["echo"]["samples"] == 3
+
+    table = run_bench("exec", "--exec-runs", "1")
+    assert table.returncode == 0, table.stderr
+    assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+
+
+def test_an_unknown_section_is_refused() -> None:
+    result = run_bench("nonsense")
+    assert result.returncode == 2
+    assert "unknown section" in result.stderr
