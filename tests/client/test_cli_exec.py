@@ -9,33 +9,17 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
+from tests.client.processes import ServerFixture, alive, leftover_servers, remrepl_command, server_processes, terminate
+
 RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, so a hang fails the test instead of blocking it
 QUICK = 8.0  # "within a few seconds"
-
-
-class ServerFixture(Protocol):
-    """What these tests use of ``tests.conftest.RunningServer`` (the ``server`` fixture)."""
-
-    process: subprocess.Popen[str]
-    ready: dict[str, object]
-    connection_file: Path
-
-
-def remrepl_command() -> list[str]:
-    """The installed ``remrepl`` console script of this interpreter, else the same entry point via ``-c``."""
-    script = Path(sys.executable).with_name("remrepl")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from remrepl.client.cli import main; sys.exit(main())"]
 
 
 def run_cli(
@@ -51,72 +35,6 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
-
-
-# --- processes, found in /proc ----------------------------------------------------------------------
-
-
-def _read_proc(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def _stat_fields(pid: int) -> list[str]:
-    stat_line = _read_proc(pid, "stat").decode(errors="replace")
-    return stat_line[stat_line.rfind(")") + 2 :].split() if stat_line else []
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie has finished: it only waits for its parent)."""
-    fields = _stat_fields(pid)
-    return bool(fields) and fields[0] not in ("Z", "X")
-
-
-def parent(pid: int) -> int:
-    fields = _stat_fields(pid)
-    return int(fields[1]) if len(fields) > 1 else 0
-
-
-def server_processes(state_dir: Path) -> list[int]:
-    """Live ``remrepl.server`` processes (supervisors and kernels) running with this test's state directory."""
-    env_entry = f"REMREPL_STATE_DIR={state_dir}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        ours = env_entry in _read_proc(pid, "environ").split(b"\0")
-        if ours and b"remrepl.server" in _read_proc(pid, "cmdline") and alive(pid):
-            found.append(pid)
-    return found
-
-
-def leftover_servers(state_dir: Path) -> list[int]:
-    """This test's server processes that no fixture owns: not children (or grandchildren) of this process."""
-    pids = server_processes(state_dir)
-    owned = {os.getpid()} | {pid for pid in pids if parent(pid) == os.getpid()}
-    return [pid for pid in pids if pid not in owned and parent(pid) not in owned]
-
-
-def terminate(pids: Sequence[int], timeout: float = 5.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            if alive(pid):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def state_dir() -> Path:
-    return Path(os.environ["REMREPL_STATE_DIR"])
 
 
 @pytest.fixture(autouse=True)

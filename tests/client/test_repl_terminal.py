@@ -11,116 +11,30 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import pytest
+
+from tests.client.processes import (
+    ServerFixture,
+    alive,
+    cpu_ticks,
+    leftover_servers,
+    remrepl_command,
+    server_processes,
+    terminate,
+    wait_until,
+)
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 PROMPT = "remote>"  # the prompt as capture-pane shows it, trailing space stripped
 CONTINUATION = "..."
 EXITED = re.compile(r"\[remrepl exited with status (\d+)\]")
 WAIT = 20.0  # seconds; an upper bound for anything the terminal should show, never a sleep
-
-pytestmark = pytest.mark.skipif(not os.path.exists(TMUX), reason="tmux is not installed")
-
-
-class ServerFixture(Protocol):
-    """What these tests use of ``tests.conftest.RunningServer`` (the ``server`` fixture)."""
-
-    process: subprocess.Popen[str]
-    ready: dict[str, object]
-    connection_file: Path
-
-
-def remrepl_command() -> list[str]:
-    """The installed ``remrepl`` console script of this interpreter, else the same entry point via ``-c``."""
-    script = Path(sys.executable).with_name("remrepl")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from remrepl.client.cli import main; sys.exit(main())"]
-
-
-# --- processes, found in /proc ----------------------------------------------------------------------
-
-
-def _read_proc(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """/proc/PID/stat from field 3 (state) on; empty if the process is gone."""
-    stat = _read_proc(pid, "stat").decode(errors="replace")
-    return stat[stat.rfind(")") + 2 :].split() if stat else []
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie has finished: it only waits for its parent)."""
-    fields = _stat_fields(pid)
-    return bool(fields) and fields[0] not in ("Z", "X")
-
-
-def server_processes(state_dir: Path, marker: str = "remrepl.server") -> list[int]:
-    """Live processes whose command line names ``marker`` and that run with this test's state directory."""
-    env_entry = f"REMREPL_STATE_DIR={state_dir}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        ours = env_entry in _read_proc(pid, "environ").split(b"\0")
-        if ours and marker.encode() in _read_proc(pid, "cmdline") and alive(pid):
-            found.append(pid)
-    return found
-
-
-def parent(pid: int) -> int:
-    fields = _stat_fields(pid)
-    return int(fields[1]) if len(fields) > 1 else 0
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = _stat_fields(pid)
-    return int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0  # utime + stime
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def leftover_servers(state_dir: Path) -> list[int]:
-    """This test's server processes that no fixture owns: not children (or grandchildren) of this process."""
-    pids = server_processes(state_dir)
-    owned = {os.getpid()} | {pid for pid in pids if parent(pid) == os.getpid()}
-    return [pid for pid in pids if pid not in owned and parent(pid) not in owned]
-
-
-def terminate(pids: Sequence[int], timeout: float = 5.0) -> None:
-    """SIGTERM these processes (started by this test), SIGKILL what is left after ``timeout``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            if alive(pid):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 # --- the terminal -------------------------------------------------------------------------------------
@@ -257,12 +171,6 @@ class TmuxTerminal:
         )
         if self.socket_path:
             Path(self.socket_path).unlink(missing_ok=True)
-
-
-@pytest.fixture
-def state_dir() -> Path:
-    """This test's ``REMREPL_STATE_DIR`` (set by the autouse fixture in conftest)."""
-    return Path(os.environ["REMREPL_STATE_DIR"])
 
 
 @pytest.fixture
