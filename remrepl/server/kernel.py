@@ -34,6 +34,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 import types
 from typing import Any, NoReturn
@@ -112,7 +113,8 @@ class Kernel:
         sys.displayhook = self.displayhook
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
-        self._wake = threading.Event()  # set when a run starts: leave the idle wait at once
+        self._wake = threading.Event()  # set when a run starts while the flusher idles
+        self._flusher_idle = False
         threading.Thread(target=self._flush_loop, name="remrepl-flush", daemon=True).start()
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -128,9 +130,18 @@ class Kernel:
 
     def _flush_loop(self) -> None:
         while True:
-            self._wake.wait(FLUSH_INTERVAL if self.running else 0.1)
+            # Idle: a slow tick, cut short when a run starts, so the run's first print is not late.
+            self._flusher_idle = True
+            self._wake.wait(0.1)
+            self._flusher_idle = False
             self._wake.clear()
-            self.flush()
+            # Busy: flush every FLUSH_INTERVAL until the runs stop. Staying here across back-to-back
+            # runs means a run start rarely has to wake this thread (a thread switch each time).
+            while True:
+                time.sleep(FLUSH_INTERVAL)
+                self.flush()
+                if not self.running:
+                    break
 
     def _audit(self, event: str, args: Any) -> None:
         if event in _FLUSH_BEFORE:
@@ -224,7 +235,8 @@ class Kernel:
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
         try:
             self.running = True
-            self._wake.set()
+            if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
+                self._wake.set()
             if mode == "script":
                 script = types.ModuleType("__main__")
                 script.__dict__.update(__file__=filename, __builtins__=builtins)
