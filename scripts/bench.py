@@ -12,6 +12,7 @@ Four sections, each measured in the same run for every contender:
   stream     Remote code prints LINES lines of 50 characters (51 bytes with the newline); time from
              sending the code until the run is over and every byte has reached the client (checked
              against the expected count). Seconds, MB/s (10^6 bytes/s), remrepl/jupyter (target >= 10x).
+             For scale, the same loop in a local ``python`` whose stdout is a pipe read by the bench.
   latency    Remote code prints ``time.time()`` then sleeps, SAMPLES times; the client notes when each
              line arrives: delay = arrival - printed stamp (same machine, same clock). Median and max in
              ms (target for remrepl: < 50 ms).
@@ -180,6 +181,29 @@ def section_roundtrip(bench: Bench) -> JSONDict:
     return out
 
 
+def local_print_floor(code: str, deadline: float) -> tuple[float, int]:
+    """The same loop in a plain local ``python`` whose stdout is a pipe read here (CPython's default
+    buffering for a pipe): what a user gets from ``python job.py | ...`` on this machine, no REPL at all.
+    Timed by the child, from its loop to its flush."""
+    timed = f"import sys, time\n_t0 = time.perf_counter()\n{code}sys.stdout.flush()\n"
+    timed += "print(time.perf_counter() - _t0, file=sys.stderr)\n"
+    child = subprocess.Popen([sys.executable, "-c", timed], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        received = 0
+        while chunk := os.read(child.stdout.fileno(), 1 << 20):
+            received += len(chunk)
+            if time.monotonic() > deadline:
+                raise BenchError("the local print loop did not finish in time")
+        seconds = float(child.stderr.read().decode().strip().splitlines()[-1])
+        child.wait(max(1.0, deadline - time.monotonic()))
+        return seconds, received
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def section_stream(bench: Bench) -> JSONDict:
     lines = bench.args.lines
     code, expected = stream_code(lines), stream_bytes(lines)
@@ -196,10 +220,21 @@ def section_stream(bench: Bench) -> JSONDict:
             "mb_per_s": received / seconds / 1e6,
         }
 
+    def floor() -> JSONDict:
+        seconds, received = local_print_floor(code, time.monotonic() + bench.args.timeout)
+        return {
+            "seconds": seconds,
+            "bytes": received,
+            "complete": received == expected,
+            "mb_per_s": received / seconds / 1e6,
+        }
+
     out["remrepl"] = bench.measure("stream: remrepl", lambda: run(bench.remrepl()))
     out["jupyter"] = bench.measure("stream: jupyter", lambda: run(bench.jupyter()))
+    out["local"] = bench.measure("stream: local python", floor)
     out["ratios"] = {
         "remrepl_over_jupyter": ratio(out["remrepl"].get("mb_per_s"), out["jupyter"].get("mb_per_s")),
+        "remrepl_over_local": ratio(out["remrepl"].get("mb_per_s"), out["local"].get("mb_per_s")),
     }
     return out
 
@@ -434,8 +469,12 @@ def render_table(report: JSONDict) -> str:
                 ["", "time", "throughput", "received"],
                 ["remrepl", *_engine_cells(s["remrepl"], st, 3)],
                 ["jupyter_client + ipykernel", *_engine_cells(s["jupyter"], st, 3)],
+                ["local python | pipe", *_engine_cells(s["local"], st, 3)],
             ]
         )
+        remrepl_over_local = s["ratios"].get("remrepl_over_local")
+        if remrepl_over_local is not None:
+            out.append(f"  remrepl / local python | pipe throughput: {remrepl_over_local:.2f}")
         out += _target_lines(targets, "stream")
     if "latency" in sections:
         s = sections["latency"]
