@@ -36,6 +36,7 @@ from .._exceptions import (
 )
 from .._info import ConnectionInfo
 from ..protocol import (
+    OUTPUT_EVENTS,
     Bye,
     Connection,
     Detach,
@@ -276,7 +277,7 @@ class Session:
         if isinstance(event, Bye):
             self._teardown()
             raise SessionClosed(f"the server ended this session: {event.reason}")
-        assert isinstance(event, Stream | Result | Error | InputRequest | Done | Notice)
+        assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
             self._replay_left -= 1

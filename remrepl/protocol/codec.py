@@ -55,10 +55,6 @@ def _make_fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
     return tuple(json_fields), tuple(binary_fields)
 
 
-def _fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
-    return _FIELDS[cls]
-
-
 def _checker(hint: Any) -> Check:
     """A fast predicate for the few type hints events use (checked once per message, per field)."""
     origin = typing.get_origin(hint)
@@ -88,7 +84,7 @@ def encode(event: Event) -> list[bytes]:
     name = _NAME_OF.get(type(event))
     if name is None:
         raise LocalProtocolError(f"not a protocol event: {event!r}")
-    json_fields, binary_fields = _fields(type(event))
+    json_fields, binary_fields = _FIELDS[type(event)]
     header: dict[str, object] = {"type": name}
     for f in json_fields:
         value = getattr(event, f.name)
@@ -121,7 +117,7 @@ def decode(frames: Sequence[bytes]) -> Event:
     cls = _BY_NAME.get(name) if isinstance(name, str) else None
     if cls is None:
         raise RemoteProtocolError(f"unknown message type {name!r}")
-    json_fields, binary_fields = _fields(cls)
+    json_fields, binary_fields = _FIELDS[cls]
     if len(frames) != 1 + len(binary_fields):
         raise RemoteProtocolError(f"{name} takes {1 + len(binary_fields)} frames, not {len(frames)}")
     kwargs: dict[str, object] = {}

@@ -81,6 +81,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
 }
 
 
+_FROM_CLIENT = frozenset(CLIENT_EVENTS)
+
+
 class Connection:
     """One end of a client attachment. ``role`` is the end we are."""
 
@@ -109,14 +112,14 @@ class Connection:
         return event
 
     def _advance(self, event: Event, *, sent: bool) -> None:
-        from_client = type(event) in CLIENT_EVENTS
+        from_client = type(event) in _FROM_CLIENT
         if from_client != ((self.role is Role.CLIENT) == sent):
             sender = "client" if from_client else "server"
             raise ProtocolError(f"{type(event).__name__} is a {sender} message; the {self.role.value} got it")
         allowed = TRANSITIONS[type(event)]
         if self.state not in allowed:
             raise ProtocolError(f"{type(event).__name__} is not allowed in state {self.state.value}")
-        if not sent and isinstance(event, Hello | Welcome) and event.protocol != PROTOCOL_VERSION:
+        if not sent and isinstance(event, (Hello, Welcome)) and event.protocol != PROTOCOL_VERSION:
             self.state = State.CLOSED
             raise VersionMismatch(PROTOCOL_VERSION, event.protocol)
         new = allowed[self.state]
@@ -124,7 +127,7 @@ class Connection:
             self.running = event.req_id
         elif isinstance(event, Welcome) and event.running:
             self.running, new = event.running, State.RUNNING
-        elif isinstance(event, Done | Rejected) and event.req_id and event.req_id == self.running:
+        elif isinstance(event, (Done, Rejected)) and event.req_id and event.req_id == self.running:
             self.running = ""
             if self.state is State.RUNNING:
                 new = State.IDLE

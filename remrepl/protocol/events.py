@@ -182,4 +182,4 @@ OutputEvent = Stream | Result | Error | InputRequest | Done | Notice
 
 CLIENT_EVENTS: tuple[type, ...] = (Hello, Execute, Interrupt, InputReply, Detach, Shutdown)
 SERVER_EVENTS: tuple[type, ...] = (Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye)
-OUTPUT_EVENTS: tuple[type, ...] = (Stream, Result, Error, InputRequest, Done, Notice)
+OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice)

@@ -22,7 +22,7 @@ def _size(event: OutputEvent) -> int:
         return len(event.data) + 64
     if isinstance(event, Error):
         return len(event.traceback) + 64
-    if isinstance(event, Result | Notice):
+    if isinstance(event, (Result, Notice)):
         return len(event.text) + 64
     if isinstance(event, Done):
         return sum(len(r) for r in event.results) + 64
@@ -34,7 +34,7 @@ def _text(event: OutputEvent) -> bytes:
         return event.data
     if isinstance(event, Error):
         return event.traceback.encode()
-    if isinstance(event, Result | Notice):
+    if isinstance(event, (Result, Notice)):
         return event.text.encode() + b"\n"
     if isinstance(event, Done):
         return "".join(r + "\n" for r in event.results).encode()

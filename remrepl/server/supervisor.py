@@ -31,6 +31,7 @@ from .._exceptions import ConfigError, RemoteProtocolError, VersionMismatch
 from .._files import state_dir
 from .._info import ConnectionInfo
 from ..protocol import (
+    OUTPUT_EVENTS,
     PROTOCOL_VERSION,
     Bye,
     Connection,
@@ -300,10 +301,9 @@ class Supervisor:
 
     def _on_client_messages(self) -> None:
         for _ in range(MAX_BATCH):
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+            if not int(self.router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                return  # cheaper than a recv that raises zmq.Again
+            frames = self.router.recv_multipart(zmq.NOBLOCK)
             if len(frames) < 2:
                 continue
             identity, payload = frames[0], frames[1:]
@@ -412,7 +412,7 @@ class Supervisor:
     def _send(self, event: Event) -> None:
         """Queue ``event`` for the attached client, in order, behind anything still waiting."""
         frames = self.conn.send(event)
-        seq = event.seq if isinstance(event, OutputEvent) else 0
+        seq = event.seq if isinstance(event, OUTPUT_EVENTS) else 0
         if not self.backlog and self.attached is not None:
             try:  # the common case: nothing queued, send straight away
                 self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
