@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for print-heavy code...
 FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
+_MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
 
 
@@ -57,7 +58,7 @@ class _OutputStream(_PlainStream):
     stderr also flushes stdout first, so the two interleave as they were written."""
 
     def write(self, s: str) -> int:
-        if self.kernel is not None and self.kernel.pending_results:
+        if self.kernel is not None and self.kernel.must_deliver_results():
             self.kernel.send_results()  # may turn this very object back into a _PlainStream...
         if self.flush_first is not None:
             self.flush_first.flush()
@@ -145,7 +146,7 @@ class Kernel:
 
     def _audit(self, event: str, args: Any) -> None:
         if event in _FLUSH_BEFORE:
-            if self.pending_results:
+            if self.must_deliver_results():
                 self.send_results()
             self.flush()
 
@@ -166,6 +167,11 @@ class Kernel:
             msg = json.loads(line)
             if isinstance(msg, dict) and msg.get("op") == op:
                 return msg
+
+    def must_deliver_results(self) -> bool:
+        """Results are held back and this is the thread that owns the control channel (the main one:
+        a user's background thread printing meanwhile just writes, in no defined order anyway)."""
+        return bool(self.pending_results) and threading.current_thread() is _MAIN_THREAD
 
     def send_results(self) -> None:
         texts, self.pending_results = self.pending_results, []
