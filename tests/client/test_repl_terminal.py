@@ -309,6 +309,35 @@ def test_up_recalls_the_previous_command(launched: TmuxTerminal) -> None:
     assert launched.wait_prompt(start) == ["43"]
 
 
+def test_ctrl_r_finds_an_earlier_command_and_enter_runs_it(launched: TmuxTerminal) -> None:
+    launched.run("alpha = 20")
+    launched.run("beta = 1")
+    launched.run("alpha + beta")
+    start = launched.mark()
+    launched.send("C-r")
+    launched.type("alpha =")
+    launched.wait_for("alpha = 20", since=start - 1)
+    launched.send("Enter")  # accept the match into the line...
+    launched.wait_for(f"{PROMPT} alpha = 20", since=start - 1)
+    launched.send("End")
+    launched.type("0")  # ...edit it...
+    launched.send("Enter")  # ...and run it
+    launched.wait_prompt(start)
+    assert launched.run("alpha") == ["200"]
+
+
+def test_a_pasted_block_runs_as_one(launched: TmuxTerminal, tmp_path: Path) -> None:
+    block = tmp_path / "block.py"
+    block.write_text("def double(x):\n    y = x * 2\n\n    return y\n\nprint(double(21))\n")
+    start = launched.mark()
+    launched.tmux("load-buffer", str(block))
+    launched.tmux("paste-buffer", "-p", "-t", launched.pane)  # -p: bracketed paste, as terminals do
+    launched.wait_for("print(double(21))", since=start - 1)
+    launched.send("Enter")
+    assert "42" in launched.wait_prompt(start)
+    assert launched.run("double(5)") == ["10"]
+
+
 def test_remote_input_is_answered_from_the_keyboard(launched: TmuxTerminal) -> None:
     start = launched.mark()
     launched.type('name = input("name? ")')

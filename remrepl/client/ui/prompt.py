@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.filters import is_searching
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
@@ -49,19 +50,23 @@ def _next_indent(line: str) -> str:
 
 def make_key_bindings() -> KeyBindings:
     kb = KeyBindings()
+    editing = ~is_searching  # while Ctrl-R searches, Enter belongs to the search
 
-    @kb.add("enter")
+    @kb.add("enter", filter=editing)
     def _enter(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         document = buffer.document
-        if document.is_cursor_at_the_end and is_complete(document.text):
+        # One line runs wherever the cursor is (after a Ctrl-R search it sits at the match); in a block,
+        # Enter away from the end edits, as in IPython.
+        at_end = document.is_cursor_at_the_end or document.line_count == 1
+        if at_end and is_complete(document.text):
             buffer.validate_and_handle()
         elif document.is_cursor_at_the_end and not document.current_line.strip() and document.line_count > 1:
             buffer.validate_and_handle()  # an empty line ends a block, as in the standard REPL
         else:
             buffer.insert_text("\n" + _next_indent(document.current_line_before_cursor))
 
-    @kb.add("escape", "enter")
+    @kb.add("escape", "enter", filter=editing)
     def _run_now(event: KeyPressEvent) -> None:
         event.current_buffer.validate_and_handle()  # Alt-Enter: run as it is
 
