@@ -39,9 +39,9 @@ def read_script(path: str) -> str:
         raise ConfigError(f"{path} is not UTF-8 text") from None
 
 
-def run_script(session: Session, path: str, args: list[str], *, timeout: float | None = None) -> int:
-    """Run the script; its exit status (0, its SystemExit code, 1 on an exception, 124 on timeout)."""
-    source = read_script(path)
+def run_script(session: Session, path: str, source: str, args: list[str], *, timeout: float | None = None) -> int:
+    """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
+    124 on timeout)."""
     printer = OutputPrinter()
     session.input_handler = stdin_input
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))

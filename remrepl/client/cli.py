@@ -103,10 +103,11 @@ def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> No
     if keep and not stopped:
         record = state_dir("sessions") / f"{launcher.target}-{launcher.info.pid}.json"
         launcher.info.write(record, include_secret=True)
-        detach = getattr(launcher, "detach", None)
-        if detach is not None:
-            detach()
-        print(f"remrepl: the server keeps running; reconnect with:\n  remrepl connect --connection-file {record}")
+        launcher.detach()
+        print(
+            f"remrepl: the server keeps running; reconnect with:\n  remrepl connect --connection-file {record}",
+            file=sys.stderr,  # stdout may be a script's output (exec)
+        )
     else:
         launcher.close()
 
@@ -134,11 +135,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from .batch import run_script
+    from .batch import read_script, run_script
 
+    source = read_script(args.file)  # before launching anything: a typo costs no server start
     session, launcher, _ = _open_session(args)
     try:
-        return run_script(session, args.file, args.args, timeout=args.timeout)
+        return run_script(session, args.file, source, args.args, timeout=args.timeout)
     finally:
         session.close()
         _finish_launcher(launcher, args.keep, stopped=False)

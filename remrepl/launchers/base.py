@@ -30,6 +30,10 @@ class Launcher(abc.ABC):
         """Stop the server if it still runs. Idempotent."""
 
     @abc.abstractmethod
+    def detach(self) -> None:
+        """Leave the server running on its own (``--keep``): ``close`` will no longer stop it."""
+
+    @abc.abstractmethod
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the server to end; its exit status, or None if it still runs after ``timeout``."""
 
