@@ -53,8 +53,8 @@ class RunningServer:
     connection_file: Path
     password: str = PASSWORD
 
-    def connect(self, password: str = PASSWORD, **kwargs: object) -> Session:
-        return connect(info=self.info, password=password, **kwargs)  # type: ignore[arg-type]
+    def connect(self, password: str = PASSWORD, connect_timeout: float = 10.0) -> Session:
+        return connect(info=self.info, password=password, connect_timeout=connect_timeout)
 
 
 def start_server(tmp_path: Path, password_file: Path, *extra: str) -> RunningServer:

@@ -308,9 +308,17 @@ class Session:
             return Execution(self, self._conn.running)
         return None
 
-    def run(self, code: str, *, timeout: float | None = None, **kwargs: object) -> RunResult:
+    def run(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        mode: ExecMode = "interactive",
+        filename: str = "<remote>",
+        argv: tuple[str, ...] = (),
+    ) -> RunResult:
         """Run ``code`` to the end and collect its output; ``ExecutionTimeout`` interrupts it."""
-        execution = self.execute(code, **kwargs)  # type: ignore[arg-type]
+        execution = self.execute(code, mode=mode, filename=filename, argv=argv)
         out, err = bytearray(), bytearray()
         result = RunResult(status="ok", exit_code=0)
         try:

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import zmq
 from zmq.utils import z85
@@ -60,6 +60,7 @@ from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
 
 log = logging.getLogger("remrepl.server")
+P = ParamSpec("P")
 
 RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
@@ -222,10 +223,12 @@ class Supervisor:
     def _drain_output(self) -> None:
         """Turn what waits in the kernel's pipes into Stream events (stdout first)."""
         assert self.kernel is not None
-        for fd, name in ((self.kernel.stdout_fd, "stdout"), (self.kernel.stderr_fd, "stderr")):
-            data = self.kernel.read_output(fd)
-            if data:
-                self._emit(lambda seq, d=data, n=name: Stream(seq, self.running, n, d))  # type: ignore[misc]
+        out = self.kernel.read_output(self.kernel.stdout_fd)
+        if out:
+            self._emit(Stream, self.running, "stdout", out)
+        err = self.kernel.read_output(self.kernel.stderr_fd)
+        if err:
+            self._emit(Stream, self.running, "stderr", err)
 
     def _on_kernel_messages(self, output_ready: bool) -> None:
         """Handle what the kernel sent, each message after the output written before it.
@@ -257,12 +260,12 @@ class Supervisor:
             self.kernel.send(op="ack")
         elif op == "input_request":
             prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
-            self.pending_input = self._emit(lambda seq: InputRequest(seq, self.running, prompt, password))
+            self.pending_input = self._emit(InputRequest, self.running, prompt, password)
         elif op == "done":
             error = msg.get("error")
             if isinstance(error, dict):
                 ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
-                self._emit(lambda seq: Error(seq, self.running, ename, evalue, tb))
+                self._emit(Error, self.running, ename, evalue, tb)
             status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
             exit_code = int(msg.get("exit_code", 1))
             results = msg.get("results")
@@ -273,10 +276,10 @@ class Supervisor:
 
     def _emit_results(self, texts: object) -> None:
         for text in texts if isinstance(texts, list) else []:
-            self._emit(lambda seq, t=str(text): Result(seq, self.running, t))  # type: ignore[misc]
+            self._emit(Result, self.running, str(text))
 
     def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
-        self._emit(lambda seq: Done(seq, self.running, status, exit_code, results))
+        self._emit(Done, self.running, status, exit_code, results)
         self.running = ""
         self.pending_input = 0
         self.last_activity = time.monotonic()
@@ -293,7 +296,7 @@ class Supervisor:
         log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
         self._start_kernel()
         text = f"The remote Python interpreter died ({how}). A new one was started: names defined before are gone."
-        self._emit(lambda seq: Notice(seq, text))
+        self._emit(Notice, text)
         if self.running:
             self._finish_run("died", code or 1)
 
@@ -401,9 +404,9 @@ class Supervisor:
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _emit(self, make: Callable[[int], OutputEvent]) -> int:
-        """Number, keep and deliver one output event; its seq."""
-        event = make(self.replay.next_seq())
+    def _emit(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int:
+        """Make the output event ``kind(next seq, *args)``, keep it for replay, deliver it; its seq."""
+        event = kind(self.replay.next_seq(), *args, **kwargs)
         self.replay.add(event)
         if self.attached is not None:
             self._send(event)
