@@ -110,9 +110,9 @@ class Supervisor:
 
     def bind(self) -> ConnectionInfo:
         """Bind the socket and start the kernel; what the ready line announces."""
-        endpoint = tcp_endpoint(self.host, self.requested_port or 0)
+        endpoint = tcp_endpoint(self.host, self.requested_port)
         if not self.requested_port:
-            endpoint = endpoint.rsplit(":", 1)[0] + ":*"
+            endpoint = endpoint.rsplit(":", 1)[0] + ":*"  # zmq's "any free port"
         try:
             self.router.bind(endpoint)
         except zmq.ZMQError as exc:
@@ -160,6 +160,8 @@ class Supervisor:
         self.ctx.term()
         self.replay.discard_files()
         signal.set_wakeup_fd(-1)
+        self._wake_r.close()
+        self._wake_w.close()
 
     # --- the loop -----------------------------------------------------------------------------
 
