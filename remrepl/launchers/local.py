@@ -43,7 +43,8 @@ class LocalLauncher(Launcher):
         keys = KeyPair.generate()
         self.log_path = state_dir("logs") / f"local-{os.getpid()}-{time.time_ns()}.log"
         log_fd = open_private_log(self.log_path)
-        cmd = [self.python, "-m", "remrepl.server", "--client-key-stdin", "--bind", self.bind]
+        # --tether: the server stops if this process dies without detach() (a crash, a closed terminal).
+        cmd = [self.python, "-m", "remrepl.server", "--client-key-stdin", "--tether", "--bind", self.bind]
         if self.idle_timeout is not None:
             cmd += ["--idle-timeout", str(self.idle_timeout)]
         try:
@@ -63,7 +64,7 @@ class LocalLauncher(Launcher):
             assert self.process.stdin is not None
             # The client key goes over a pipe: never argv (world-readable in /proc), never the environment.
             self.process.stdin.write(keys.public + b"\n")
-            self.process.stdin.close()
+            self.process.stdin.flush()  # stdin stays open: it is the tether
             ready = self._read_ready_line(timeout)
             self.info = ConnectionInfo.from_json(ready, "the server's ready line")
         except BaseException as exc:
@@ -125,13 +126,28 @@ class LocalLauncher(Launcher):
             if self.wait(5.0) is None:
                 process.kill()
                 process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        self._close_pipes(process)
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
     def detach(self) -> None:
         """Leave the server running on its own (``--keep``); its log stays for the user."""
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.stdin is not None and process.poll() is None:
+            try:
+                process.stdin.write(b"detach\n")  # untether it before our end of its stdin closes
+                process.stdin.flush()
+            except OSError:
+                pass
+        self._close_pipes(process)
+
+    @staticmethod
+    def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass

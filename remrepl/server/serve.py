@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read a client CURVE public key (Z85) from standard input instead of a password (for launchers)",
     )
+    parser.add_argument(
+        "--tether",
+        action="store_true",
+        help="for launchers: stop when standard input closes, unless a line 'detach' came first",
+    )
     parser.add_argument("--connection-file", metavar="FILE", help="also write the ready information to FILE (0600)")
     parser.add_argument(
         "--idle-timeout", type=float, metavar="SECONDS", help="stop after this long without client activity"
@@ -33,7 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_stdin_line(what: str) -> str:
-    line = sys.stdin.readline().rstrip("\r\n")
+    # Unbuffered, a byte at a time: with --tether, what follows the line on stdin is the launcher's.
+    raw = b""
+    while not raw.endswith(b"\n") and len(raw) < 4096:
+        byte = os.read(0, 1)
+        if not byte:
+            break
+        raw += byte
+    line = raw.decode(errors="replace").rstrip("\r\n")
     if not line:
         raise ConfigError(f"no {what} on standard input")
     return line
@@ -69,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         key = _client_key(args, kdf, keys.public)
         supervisor = Supervisor(
-            keys=keys, client_public_keys=[key], kdf=kdf, host=args.bind, port=args.port, idle_timeout=args.idle_timeout
+            keys=keys,
+            client_public_keys=[key],
+            kdf=kdf,
+            host=args.bind,
+            port=args.port,
+            idle_timeout=args.idle_timeout,
+            tether_fd=0 if args.tether else None,
         )
         info = supervisor.bind()
     except RemreplError as exc:

@@ -79,6 +79,7 @@ class Supervisor:
         kdf: KdfParams | None = None,
         python: str = sys.executable,
         overflow_path: str | os.PathLike[str] | None = None,
+        tether_fd: int | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.idle_timeout = idle_timeout
@@ -103,6 +104,9 @@ class Supervisor:
         self.stopping = False
         self.kernel: KernelProcess | None = None
         self._watching_output = False  # are the kernel's pipes in the poller (not while backlogged)
+        # The launcher's end of our stdin: EOF means it is gone (crashed, killed, terminal closed) without
+        # saying "detach", and a server it launched for one session must not outlive it.
+        self.tether_fd = tether_fd
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
 
@@ -139,6 +143,8 @@ class Supervisor:
         self._poller.register(self.router, zmq.POLLIN)
         self._poller.register(self.zap.socket, zmq.POLLIN)
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        if self.tether_fd is not None:
+            self._poller.register(self.tether_fd, zmq.POLLIN)
         try:
             while not self.stopping:
                 self._turn()
@@ -180,6 +186,8 @@ class Supervisor:
         ready = dict(self._poller.poll(self._timeout_ms()))
         if self._wake_r.fileno() in ready:
             self._wake_r.recv(4096)
+        if self.tether_fd is not None and self.tether_fd in ready:
+            self._on_tether()
         if self.zap.socket in ready:
             self.zap.handle()
         if self.zap.pending:
@@ -202,6 +210,22 @@ class Supervisor:
         ):
             log.info("no client activity for %s s: shutting down", self.idle_timeout)
             self.stopping = True
+
+    def _on_tether(self) -> None:
+        assert self.tether_fd is not None
+        try:
+            data = os.read(self.tether_fd, 4096)
+        except OSError:
+            data = b""
+        if b"detach" in data:
+            log.info("the launcher detached: the server lives on by itself")
+        elif data:
+            return
+        else:
+            log.info("the launcher went away without detaching: shutting down")
+            self.stopping = True
+        self._poller.unregister(self.tether_fd)
+        self.tether_fd = None
 
     # --- kernel side --------------------------------------------------------------------------
 

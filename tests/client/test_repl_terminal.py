@@ -403,6 +403,16 @@ def test_ctrl_d_leaves_and_stops_the_launched_server(launched: TmuxTerminal, sta
     assert server_processes(state_dir) == []
 
 
+def test_closing_the_terminal_stops_the_launched_server(launched: TmuxTerminal, state_dir: Path) -> None:
+    """The terminal goes away under the client (SIGHUP, no clean exit): the server it launched must not
+    live on unseen."""
+    launched.run("x = 1")
+    servers = server_processes(state_dir)
+    assert len(servers) == 2, servers
+    launched.kill()
+    wait_until(lambda: not any(alive(pid) for pid in servers), 15, "the launched server to end")
+
+
 def test_shutdown_magic_stops_a_connection_file_server(
     terminal: TmuxTerminal, server: ServerFixture, password_file: Path
 ) -> None:

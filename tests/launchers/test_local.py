@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +62,46 @@ def test_a_server_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
 def test_unknown_target() -> None:
     with pytest.raises(ConfigError, match="unknown launch target"):
         remrepl.launch("mars")
+
+
+def test_a_launcher_that_dies_takes_its_server_along(tmp_path: Path) -> None:
+    code = (
+        "import sys, remrepl\n"
+        "server = remrepl.launch()\n"
+        "assert server.info is not None\n"
+        "print(server.info.pid, flush=True)\n"
+        "sys.stdin.read()\n"  # wait to be killed
+    )
+    client = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert client.stdout is not None
+    pid = int(client.stdout.readline())
+    client.kill()
+    client.wait(10)
+    assert _ends(pid, 15)
+
+
+def test_a_detached_server_outlives_its_launcher() -> None:
+    launcher = LocalLauncher()
+    info = launcher.start()
+    launcher.detach()
+    try:
+        assert not _ends(info.pid, 1.5)
+        with remrepl.connect(info=info) as session:
+            assert session.run("'still here'").value == "'still here'"
+    finally:
+        os.kill(info.pid, signal.SIGTERM)
+    assert _ends(info.pid, 10)
+
+
+def _ends(pid: int, timeout: float) -> bool:
+    """Did ``pid`` end (or become a zombie) within ``timeout`` seconds?"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
