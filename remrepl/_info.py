@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,3 @@ class ConnectionInfo:
 
     def write(self, path: str | os.PathLike[str], *, include_secret: bool = False) -> None:
         write_private(path, json.dumps(self.to_json(include_secret=include_secret), indent=2) + "\n")
-
-    def with_address(self, host: str, port: int) -> ConnectionInfo:
-        """The same server reached at another address (e.g. through a tunnel)."""
-        return replace(self, host=host, port=port)

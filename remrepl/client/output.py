@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from ..protocol import Done, Error, InputRequest, Notice, OutputEvent, Result, Stream
+from ..protocol import Error, Notice, OutputEvent, Result, Stream
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -36,8 +36,6 @@ class OutputPrinter:
             self._write(self.stderr, self._paint(event.traceback, _RED))
         elif isinstance(event, Notice):
             self._write(self.stderr, self._paint(f"[remrepl] {event.text}\n", _YELLOW))
-        elif isinstance(event, Done | InputRequest):
-            pass
 
     def line_break(self) -> None:
         """End a partial line (output without a final newline) before a prompt or a message."""
@@ -63,11 +61,11 @@ class OutputPrinter:
         buffer = getattr(target, "buffer", None)
         if buffer is None:
             target.write(data.decode(errors="replace"))
-        else:
             target.flush()
+        else:
+            target.flush()  # text written earlier goes first
             buffer.write(data)
             buffer.flush()
-        target.flush()
         self.at_line_start = data.endswith(b"\n")
 
 

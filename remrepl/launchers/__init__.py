@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from .._exceptions import ConfigError
 from .base import Launcher
 from .local import LocalLauncher
 
@@ -15,8 +16,6 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
         session.run("x = 1")
     """
     if target != "local":
-        from .._exceptions import ConfigError
-
         raise ConfigError(f"unknown launch target {target!r}; this version launches only 'local'")
     launcher = LocalLauncher(**options)
     launcher.start(start_timeout)

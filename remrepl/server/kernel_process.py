@@ -64,19 +64,16 @@ class KernelProcess:
     def send(self, **msg: Any) -> None:
         data = json.dumps(msg).encode() + b"\n"
         try:
-            sent = self.control.send(data)  # small messages go at once; no mode switches on the hot path
+            try:
+                sent = self.control.send(data)  # small messages go at once: no mode switch on the hot path
+            except BlockingIOError:
+                sent = 0
             if sent < len(data):
                 self.control.setblocking(True)  # the kernel always reads its control socket
                 try:
                     self.control.sendall(data[sent:])
                 finally:
                     self.control.setblocking(False)
-        except BlockingIOError:
-            self.control.setblocking(True)
-            try:
-                self.control.sendall(data)
-            finally:
-                self.control.setblocking(False)
         except OSError:
             pass  # it died; the poll loop sees the EOF and reports it
 
@@ -110,7 +107,7 @@ class KernelProcess:
         while size < MAX_COALESCE:
             try:
                 chunk = os.read(fd, READ_CHUNK)
-            except (BlockingIOError, OSError):
+            except OSError:  # BlockingIOError included: nothing more waits
                 break
             if not chunk:
                 break

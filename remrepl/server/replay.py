@@ -17,18 +17,6 @@ from ..protocol import Done, Error, Notice, OutputEvent, Result, Stream
 DEFAULT_LIMIT = 8 << 20
 
 
-def _size(event: OutputEvent) -> int:
-    if isinstance(event, Stream):
-        return len(event.data) + 64
-    if isinstance(event, Error):
-        return len(event.traceback) + 64
-    if isinstance(event, (Result, Notice)):
-        return len(event.text) + 64
-    if isinstance(event, Done):
-        return sum(len(r) for r in event.results) + 64
-    return 64
-
-
 def _text(event: OutputEvent) -> bytes:
     if isinstance(event, Stream):
         return event.data
@@ -39,6 +27,10 @@ def _text(event: OutputEvent) -> bytes:
     if isinstance(event, Done):
         return "".join(r + "\n" for r in event.results).encode()
     return b""
+
+
+def _size(event: OutputEvent) -> int:
+    return len(_text(event)) + 64  # the text, and a little for the event itself
 
 
 class ReplayBuffer:

@@ -246,17 +246,25 @@ def test_timeout_interrupts_the_run_and_exits_124(
     assert (result.returncode, result.stdout) == (0, "next run\n")
 
 
+def start_spinning(args: list[str]) -> subprocess.Popen[bytes]:
+    """``remrepl ARGS`` running a script that prints "spinning" and then spins; returns once it printed."""
+    process = subprocess.Popen(
+        [*remrepl_command(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    try:
+        assert read_line(process.stdout.fileno(), time.monotonic() + 20) == b"spinning\n"
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process
+
+
 def test_ctrl_c_interrupts_the_remote_script(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
     path = script("print('spinning', flush=True)\nwhile True:\n    pass\n", name="spin.py")
-    process = subprocess.Popen(
-        [*remrepl_command(), "exec", *server_args(server, password_file), str(path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_spinning(["exec", *server_args(server, password_file), str(path)])
     try:
-        assert process.stdout is not None
-        assert read_line(process.stdout.fileno(), time.monotonic() + 20) == b"spinning\n"
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=QUICK)
         assert process.returncode == 130
@@ -291,15 +299,8 @@ def test_repeated_ctrl_c_interrupts_the_script_without_killing_the_interpreter(
         """,
         name="deep_spin.py",
     )
-    process = subprocess.Popen(
-        [*remrepl_command(), "exec", *server_args(server, password_file), str(spin)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_spinning(["exec", *server_args(server, password_file), str(spin)])
     try:
-        assert process.stdout is not None
-        assert read_line(process.stdout.fileno(), time.monotonic() + 20) == b"spinning\n"
         deadline = time.monotonic() + QUICK
         while process.poll() is None and time.monotonic() < deadline:
             process.send_signal(signal.SIGINT)
