@@ -15,6 +15,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── SessionClosed                 the session was closed (by us, or the server shut down)
     ├── ExecutionTimeout              a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
+    ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── LaunchError                   a launcher could not start a server
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
@@ -83,6 +84,11 @@ class ServerError(RemreplError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ObjectError(RemreplError):
+    """An object could not be copied between the two ends: no such name, or it cannot be pickled on one
+    end or unpickled on the other. Nothing changed on either end."""
 
 
 class LaunchError(RemreplError):

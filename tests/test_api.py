@@ -17,6 +17,7 @@ def test_public_names() -> None:
         "Launcher",
         "LocalLauncher",
         "LocalProtocolError",
+        "ObjectError",
         "ProtocolError",
         "RemoteProtocolError",
         "RemreplError",

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import pickle
+import socket
 import struct
+import threading
 import time
 import uuid
 from collections import deque
@@ -30,6 +33,7 @@ from .._exceptions import (
     ConnectionLost,
     ConnectTimeout,
     ExecutionTimeout,
+    ObjectError,
     ServerError,
     SessionClosed,
     VersionMismatch,
@@ -52,13 +56,16 @@ from ..protocol import (
     Notice,
     OutputEvent,
     Rejected,
+    Restart,
     Result,
     Role,
     Shutdown,
     Stream,
     Welcome,
 )
+from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+from .side import SideChannel, SideRequest
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -173,6 +180,7 @@ class Session:
         input_handler: InputHandler = terminal_input,
     ) -> None:
         self.info = info
+        self._keys = keys
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
         self.last_seq = 0
@@ -183,6 +191,12 @@ class Session:
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
+        # wake(): another thread cuts a blocking next_event() short (the prompt's output receiver)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._side: SideChannel | None = None
+        self._side_lock = threading.Lock()  # guards creating and closing the side channel
         self._closed = False
         self._replay_left = 0
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
@@ -247,6 +261,13 @@ class Session:
         if self._closed:
             raise SessionClosed("the session is closed")
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
+        if self._wake_r in ready:
+            try:
+                self._wake_r.recv(4096)
+            except OSError:
+                pass
+            if self._socket not in ready:
+                return None
         if self._monitor in ready:
             event = _monitor_event(self._monitor.recv_multipart())
             if event == zmq.EVENT_DISCONNECTED and self._socket not in ready:
@@ -286,6 +307,13 @@ class Session:
             self._expanded.append(event)
             return Result(event.seq, event.req_id, event.results[0])
         return event
+
+    def wake(self) -> None:
+        """Make a ``next_event`` blocked in another thread return None now (thread-safe)."""
+        try:
+            self._wake_w.send(b"w")
+        except OSError:
+            pass
 
     @property
     def replaying(self) -> bool:
@@ -341,6 +369,73 @@ class Session:
         result.stderr = err.decode(errors="replace")
         return result
 
+    def restart(self) -> Execution:
+        """Replace the remote interpreter by a fresh one; the returned Execution ends when it is ready
+        to run code (its Notice says so). The namespace is gone."""
+        req_id = uuid.uuid4().hex
+        self.send(Restart(req_id))
+        return Execution(self, req_id)
+
+    # --- side requests: answered while code runs, from any thread ------------------------------
+
+    def _side_request(self, event: SideRequest, timeout: float) -> Event:
+        with self._side_lock:
+            if self._closed:
+                raise SessionClosed("the session is closed")
+            if self._side is None:
+                self._side = SideChannel(self._ctx, self.info, self._keys, timeout=max(timeout, 5.0))
+            side = self._side
+        return side.request(event, timeout)
+
+    def complete(self, code: str, cursor: int | None = None, *, timeout: float = 5.0) -> Completions:
+        """Completions computed remotely for ``code`` with the cursor at ``cursor`` (default: the end).
+
+        Each of ``.matches`` replaces ``code[.start:cursor]``; ``.kinds`` says what each one is. Safe to
+        call from any thread, also while a run keeps the remote interpreter busy.
+        """
+        event = Complete(uuid.uuid4().hex, code, len(code) if cursor is None else cursor)
+        reply = self._side_request(event, timeout)
+        assert isinstance(reply, Completions)
+        return reply
+
+    def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
+        """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
+        with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""
+        reply = self._side_request(Inspect(uuid.uuid4().hex, name, detail), timeout)
+        assert isinstance(reply, Inspection)
+        return reply
+
+    def get(self, name: str, *, timeout: float = 60.0) -> object:
+        """A copy of the remote object bound to ``name`` (pickled remotely with cloudpickle).
+
+        ``ObjectError`` if there is no such name, or the object cannot be pickled there or unpickled here.
+        """
+        reply = self._side_request(GetObject(uuid.uuid4().hex, name), timeout)
+        assert isinstance(reply, ObjectReply)
+        if not reply.ok:
+            raise ObjectError(reply.message)
+        try:
+            return pickle.loads(reply.data)
+        except Exception as exc:
+            raise ObjectError(f"cannot unpickle {name!r} here ({type(exc).__name__}: {exc})") from None
+
+    def put(self, name: str, value: object, *, timeout: float = 60.0) -> None:
+        """Bind ``name`` in the remote namespace to a copy of ``value`` (cloudpickle: functions and
+        lambdas defined interactively travel by value). ``ObjectError`` if it cannot be pickled here or
+        unpickled there; the remote namespace is then unchanged."""
+        import cloudpickle
+
+        if not name.isidentifier():
+            raise ObjectError(f"{name!r} is not a valid Python name")
+        try:
+            data = cloudpickle.dumps(value)
+        except Exception as exc:
+            raise ObjectError(f"cannot pickle {type(value).__name__} object ({type(exc).__name__}: {exc})") from None
+        reply = self._side_request(PutObject(uuid.uuid4().hex, name, data), timeout)
+        assert isinstance(reply, ObjectReply)
+        if not reply.ok:
+            raise ObjectError(reply.message)
+
     # --- leaving ------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -371,6 +466,11 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        with self._side_lock:
+            if self._side is not None:
+                self._side.close()
+        self._wake_r.close()
+        self._wake_w.close()
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
         self._socket.close(linger=linger_ms)

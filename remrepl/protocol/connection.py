@@ -12,7 +12,8 @@ States, from the point of view of one client attachment::
                           +--Rejected/Bye--> CLOSED <--Detach/Shutdown/Bye-+
 
 Output events (Stream, Result, ...) may arrive in IDLE too: replayed output of an earlier run, or prints
-from a thread the user left running.
+from a thread the user left running. ``Restart`` is a run too (IDLE to RUNNING, until its Done). Side
+requests and their replies (``side.py``) leave the state as it is: they may come while a run goes on.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ from .events import (
     Interrupt,
     Notice,
     Rejected,
+    Restart,
     Result,
     Shutdown,
     Stream,
     Welcome,
 )
+from .side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
 
 
 class Role(enum.Enum):
@@ -78,6 +81,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Error: dict.fromkeys(_ATTACHED, _SAME),
     InputRequest: dict.fromkeys(_ATTACHED, _SAME),
     Notice: dict.fromkeys(_ATTACHED, _SAME),
+    Restart: {S.IDLE: S.RUNNING},
+    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject)},
+    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Completions, Inspection, ObjectReply)},
 }
 
 
@@ -123,7 +129,7 @@ class Connection:
             self.state = State.CLOSED
             raise VersionMismatch(PROTOCOL_VERSION, event.protocol)
         new = allowed[self.state]
-        if isinstance(event, Execute):
+        if isinstance(event, (Execute, Restart)):
             self.running = event.req_id
         elif isinstance(event, Welcome) and event.running:
             self.running, new = event.running, State.RUNNING

@@ -1,7 +1,12 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
-Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown.
+Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart.
 Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye.
+
+Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, answered by Completions, Inspection
+and ObjectReply. A client usually sends them over a second connection opened with ``Hello(side=True)``,
+which the server serves alongside the attached client without taking the session over; the kernel
+answers them from a thread of its own, so they are answered while a run keeps its main thread busy.
 
 Server events that belong to the session's output (everything a user would see) carry ``seq``, a number
 that grows by one per event over the server's life. The server keeps recent ones in a replay buffer; a
@@ -15,6 +20,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from .side import (
+    SIDE_CLIENT_EVENTS,
+    SIDE_SERVER_EVENTS,
+    Complete,
+    Completions,
+    GetObject,
+    Inspect,
+    Inspection,
+    ObjectReply,
+    PutObject,
+)
 
 PROTOCOL_VERSION = 1
 
@@ -34,6 +51,7 @@ class Hello:
 
     protocol: int = PROTOCOL_VERSION
     resume_from: int | None = None
+    side: bool = False  # a side connection (completion, help, objects): not an attachment, no output
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,13 @@ class Detach:
 @dataclass(frozen=True)
 class Shutdown:
     """Stop the server (its interpreter and namespace go with it)."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Replace the remote interpreter by a fresh one (the namespace goes); ends with Done(req_id)."""
+
+    req_id: str
 
 
 # --- server -> client ---------------------------------------------------------------------------
@@ -174,12 +199,34 @@ class Bye:
     reason: str
 
 
-ClientEvent = Hello | Execute | Interrupt | InputReply | Detach | Shutdown
-ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Rejected | Bye
+SideClientEvent = Complete | Inspect | GetObject | PutObject
+SideServerEvent = Completions | Inspection | ObjectReply
+ClientEvent = Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | SideClientEvent
+ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Rejected | Bye | SideServerEvent
 Event = ClientEvent | ServerEvent
 # Events that are session output: numbered, kept for replay.
 OutputEvent = Stream | Result | Error | InputRequest | Done | Notice
 
-CLIENT_EVENTS: tuple[type, ...] = (Hello, Execute, Interrupt, InputReply, Detach, Shutdown)
-SERVER_EVENTS: tuple[type, ...] = (Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye)
+CLIENT_EVENTS: tuple[type, ...] = (
+    Hello,
+    Execute,
+    Interrupt,
+    InputReply,
+    Detach,
+    Shutdown,
+    Restart,
+    *SIDE_CLIENT_EVENTS,
+)
+SERVER_EVENTS: tuple[type, ...] = (
+    Welcome,
+    Stream,
+    Result,
+    Error,
+    InputRequest,
+    Done,
+    Notice,
+    Rejected,
+    Bye,
+    *SIDE_SERVER_EVENTS,
+)
 OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice)

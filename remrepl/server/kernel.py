@@ -1,8 +1,8 @@
 """The kernel: the child process that holds the user's namespace and runs their code.
 
-The supervisor starts it as ``python -c "from remrepl.server.kernel import main; main(FD)"`` with
-stdout and stderr on pipes to the supervisor and FD a socket for control messages, one JSON object a
-line (internal to the server, not the wire protocol):
+The supervisor starts it as ``python -c "from remrepl.server.kernel import main; main(FD, SIDE)"`` with
+stdout and stderr on pipes to the supervisor, FD a socket for control messages, one JSON object a line
+(internal to the server, not the wire protocol), and SIDE a socket for side requests (``kernel_side``):
 
     supervisor -> kernel   {"op": "execute", "code", "mode", "filename", "argv"}
                            {"op": "input_reply", "text", "eof"}
@@ -327,9 +327,14 @@ def _load_libc() -> Any:
 _libc = _load_libc()
 
 
-def main(control_fd: int) -> NoReturn:
+def main(control_fd: int, side_fd: int | None = None) -> NoReturn:
     if sys.platform.startswith("linux") and _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
         if os.getppid() == 1:
             os._exit(0)  # it died before we asked
-    Kernel(socket.socket(fileno=control_fd)).serve()
+    kernel = Kernel(socket.socket(fileno=control_fd))
+    if side_fd is not None:  # completion, help, objects: answered by a thread while code runs
+        from . import kernel_side
+
+        kernel_side.start(side_fd, kernel.main.__dict__)
+    kernel.serve()

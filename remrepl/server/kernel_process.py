@@ -11,6 +11,8 @@ import subprocess
 import sys
 from typing import Any
 
+from .kernel_side import Unpacker, pack
+
 PIPE_SIZE = 1 << 20
 READ_CHUNK = 1 << 16
 MAX_COALESCE = 1 << 20  # one Stream event carries at most this much
@@ -21,6 +23,7 @@ class KernelProcess:
 
     def __init__(self, python: str = sys.executable, cwd: str | None = None) -> None:
         ours, theirs = socket.socketpair()
+        side_ours, side_theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         for fd in (out_w, err_w):
@@ -30,11 +33,15 @@ class KernelProcess:
                 pass
         try:
             self.process = subprocess.Popen(
-                [python, "-c", f"from remrepl.server.kernel import main; main({theirs.fileno()})"],
+                [
+                    python,
+                    "-c",
+                    f"from remrepl.server.kernel import main; main({theirs.fileno()}, {side_theirs.fileno()})",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), side_theirs.fileno()),
                 cwd=cwd,
                 # its own process group: a Ctrl-C at the server's terminal is the supervisor's to handle
                 start_new_session=True,
@@ -43,17 +50,24 @@ class KernelProcess:
             for fd in (out_r, err_r):
                 os.close(fd)
             ours.close()
+            side_ours.close()
             raise
         finally:
             for fd in (out_w, err_w):
                 os.close(fd)
             theirs.close()
+            side_theirs.close()
         self.control = ours
         self.control.setblocking(False)
         for fd in (out_r, err_r):
             os.set_blocking(fd, False)
         self.stdout_fd, self.stderr_fd = out_r, err_r
         self.control_fd = ours.fileno()
+        self.side = side_ours
+        self.side.setblocking(False)
+        self.side_fd = side_ours.fileno()
+        self._side_out = bytearray()  # side requests not yet written (the kernel reads them in its own time)
+        self._side_in = Unpacker()
         self._partial = b""
         self.ready = False
 
@@ -98,6 +112,39 @@ class KernelProcess:
             if isinstance(msg, dict):
                 messages.append(msg)
         return messages
+
+    def send_side(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        """Queue a side request; ``flush_side`` writes it as the socket takes it."""
+        self._side_out += pack(header, payload)
+        self.flush_side()
+
+    def flush_side(self) -> bool:
+        """Write what the socket takes now; True while some is still waiting (poll for POLLOUT)."""
+        while self._side_out:
+            try:
+                sent = self.side.send(self._side_out)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._side_out.clear()  # it died; the control channel's EOF reports it
+                break
+            del self._side_out[:sent]
+        return bool(self._side_out)
+
+    def read_side(self) -> list[tuple[dict[str, Any], bytes]]:
+        """Complete side replies waiting now."""
+        replies = []
+        for _ in range(64):  # bounded: a large reply arrives over a few turns of the loop
+            try:
+                data = self.side.recv(1 << 20)
+            except BlockingIOError:
+                break
+            except OSError:
+                break
+            if not data:
+                break
+            replies += self._side_in.feed(data)
+        return replies
 
     @staticmethod
     def read_output(fd: int) -> bytes:
@@ -154,6 +201,7 @@ class KernelProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.control.close()
+        self.side.close()
         for fd in (self.stdout_fd, self.stderr_fd):
             try:
                 os.close(fd)

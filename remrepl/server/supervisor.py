@@ -1,9 +1,13 @@
 """The supervisor: owns the sockets, authenticates, keeps the session, and never runs user code.
 
 One thread, one poll loop over: the ROUTER socket (clients), the ZAP socket (authentication), the
-kernel's control socket and output pipes, and a wake-up pipe for signals. One client is attached at a
-time; a new Hello takes the session over (the old client gets Bye). Output is numbered and kept in the
-replay buffer, so a client that attaches later sees what it missed.
+kernel's control socket, side socket and output pipes, and a wake-up pipe for signals. One client is
+attached at a time; a new Hello takes the session over (the old client gets Bye). Output is numbered and
+kept in the replay buffer, so a client that attaches later sees what it missed.
+
+Side connections (``Hello(side=True)``, same client key, so just as authenticated) do not attach: they
+carry only completion, help and object requests, which go to the kernel's side thread and are answered
+while a run goes on (``side_requests.py``). The supervisor only forwards their bytes: it never unpickles.
 
 Back-pressure: when the attached client's queue is full (the ROUTER's high-water mark), the supervisor
 stops reading the kernel's pipes until it drains, and the kernel's writes block: memory stays bounded
@@ -46,6 +50,7 @@ from ..protocol import (
     Notice,
     OutputEvent,
     Rejected,
+    Restart,
     Result,
     Role,
     Shutdown,
@@ -55,9 +60,11 @@ from ..protocol import (
     encode,
 )
 from ..protocol.events import Event
+from ..protocol.side import SIDE_REQUESTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
+from .side_requests import SideRequests
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
@@ -109,6 +116,7 @@ class Supervisor:
         self.tether_fd = tether_fd
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
+        self.side = SideRequests(self._send_to)
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -195,6 +203,9 @@ class Supervisor:
         kernel = self.kernel
         if kernel is not None:
             output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
+            if kernel.side_fd in ready:
+                self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
+                self._watch_side_output(kernel)
             if kernel.control_fd in ready:
                 self._on_kernel_messages(output_ready)
             elif output_ready:
@@ -233,7 +244,33 @@ class Supervisor:
         self.kernel = KernelProcess(self.python)
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
+        self._poller.register(self.kernel.side_fd, zmq.POLLIN)
         log.info("kernel started, pid %d", self.kernel.pid)
+
+    def _unwatch_kernel(self, kernel: KernelProcess) -> None:
+        self._watch_kernel_output(False)
+        self._poller.unregister(kernel.control_fd)
+        self._poller.unregister(kernel.side_fd)
+        self.side.fail_all("the remote interpreter went away before answering")
+
+    def _watch_side_output(self, kernel: KernelProcess) -> None:
+        """Poll for POLLOUT only while side requests wait to be written."""
+        events = zmq.POLLIN | (zmq.POLLOUT if kernel.flush_side() else 0)
+        self._poller.modify(kernel.side_fd, events)
+
+    def _restart_kernel(self, event: Restart) -> None:
+        """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done)."""
+        kernel = self.kernel
+        assert kernel is not None
+        self.running = event.req_id
+        self._remember(event.req_id)
+        self._drain_output()
+        self._unwatch_kernel(kernel)
+        kernel.close()
+        log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
+        self._start_kernel()
+        self._emit(Notice, "The remote interpreter was restarted: names defined before are gone.")
+        self._finish_run("ok", 0)
 
     def _watch_kernel_output(self, on: bool) -> None:
         assert self.kernel is not None
@@ -316,8 +353,7 @@ class Supervisor:
         self._drain_output()
         how = kernel.wait_status()
         code = kernel.exit_code()
-        self._watch_kernel_output(False)
-        self._poller.unregister(kernel.control_fd)
+        self._unwatch_kernel(kernel)
         kernel.close()
         log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
         self._start_kernel()
@@ -337,6 +373,10 @@ class Supervisor:
                 continue
             identity, payload = frames[0], frames[1:]
             self.last_activity = time.monotonic()
+            side_conn = self.side.peers.get(identity)
+            if side_conn is not None and not _is_hello(payload):
+                self._on_side_message(identity, side_conn, payload)
+                continue
             if identity != self.attached:
                 self._on_stranger(identity, payload)
                 continue
@@ -363,6 +403,11 @@ class Supervisor:
             self._send_raw(identity, Rejected(req_id="", code="protocol", message=f"{exc} (send Hello first)"))
             return
         assert isinstance(event, Hello)
+        if event.side:  # not an attachment: the attached client stays, and nothing is replayed
+            self.side.add_peer(identity, conn)
+            self._send_to(identity, conn, self._welcome(running="", replay=0))
+            return
+        self.side.peers.pop(identity, None)
         if self.attached is not None and self.attached != identity:
             self._send_now(Bye(reason="another client attached to this session"))
             self.backlog.clear()
@@ -370,24 +415,66 @@ class Supervisor:
         self.attached, self.conn = identity, conn
         resume = event.resume_from if event.resume_from is not None else self.replay.acked
         replay = self.replay.since(resume)
-        self._send(
-            Welcome(
-                protocol=PROTOCOL_VERSION,
-                server_pid=os.getpid(),
-                hostname=socket.gethostname(),
-                python=sys.version.split()[0],
-                started_at=self.started_at,
-                running=self.running,
-                last_seq=self.replay.last_seq,
-                replay=len(replay),
-            )
-        )
+        self._send(self._welcome(running=self.running, replay=len(replay)))
         for old in replay:
             self._send(old)
         log.info("client attached (replayed %d events)", len(replay))
 
+    def _welcome(self, *, running: str, replay: int) -> Welcome:
+        return Welcome(
+            protocol=PROTOCOL_VERSION,
+            server_pid=os.getpid(),
+            hostname=socket.gethostname(),
+            python=sys.version.split()[0],
+            started_at=self.started_at,
+            running=running,
+            last_seq=self.replay.last_seq,
+            replay=replay,
+        )
+
+    def _on_side_message(self, identity: bytes, conn: Connection, payload: list[bytes]) -> None:
+        """A message on a side connection: side requests, or Detach to end it; nothing else."""
+        try:
+            event = conn.receive(payload)
+        except RemoteProtocolError as exc:
+            self._send_raw(identity, Rejected(req_id="", code="protocol", message=str(exc)))
+            return
+        if isinstance(event, SIDE_REQUESTS):
+            self._forward_side(identity, conn, event)
+        elif isinstance(event, Detach):
+            self.side.peers.pop(identity, None)
+        else:
+            message = "a side connection carries only completion, help and object requests"
+            self._send_raw(identity, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))
+
+    def _forward_side(self, identity: bytes, conn: Connection, event: Any) -> None:
+        kernel = self.kernel
+        if kernel is None:
+            self.side.fail(identity, conn, event, "the remote interpreter is not running")
+            return
+        self.side.forward(kernel, identity, conn, event)
+        self._watch_side_output(kernel)
+
+    def _send_to(self, identity: bytes, conn: Connection, event: Event) -> None:
+        """Send on a side connection (or, in order with its output, on the attached one)."""
+        if identity == self.attached and conn is self.conn:
+            self._send(event)
+            return
+        try:
+            self.router.send_multipart([identity, *conn.send(event)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the side connection went away (or is flooded): its client gave up on the answer
+
     def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Execute):
+        if isinstance(event, SIDE_REQUESTS):
+            assert self.attached is not None
+            self._forward_side(self.attached, self.conn, event)
+        elif isinstance(event, Restart):
+            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
+                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
+            else:
+                self._restart_kernel(event)
+        elif isinstance(event, Execute):
             self.replay.ack(event.ack)
             if event.req_id in self.recent_ids:
                 message = f"request {event.req_id} already ran here; its output is replayed on reattach"

@@ -1,0 +1,88 @@
+"""The supervisor's book-keeping for side requests: who asked what, and turning kernel replies into events.
+
+A side request (completion, help, an object) goes from a client connection to the kernel's side thread
+and back. The supervisor remembers which connection asked (by ``req_id``) to route the answer, answers
+with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from ..protocol import Connection, Event
+from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from .kernel_process import KernelProcess
+
+MAX_SIDE_PEERS = 16  # side connections remembered (a client that vanished without Detach ages out)
+MAX_PENDING = 256  # side requests in flight; more are refused at once
+
+SideRequest = Complete | Inspect | GetObject | PutObject
+Sender = Callable[[bytes, Connection, Event], None]
+
+
+class SideRequests:
+    def __init__(self, send: Sender) -> None:
+        self.send = send
+        self.peers: OrderedDict[bytes, Connection] = OrderedDict()
+        self.pending: dict[str, tuple[bytes, Connection, SideRequest]] = {}
+
+    def add_peer(self, identity: bytes, conn: Connection) -> None:
+        self.peers[identity] = conn
+        self.peers.move_to_end(identity)
+        while len(self.peers) > MAX_SIDE_PEERS:
+            self.peers.popitem(last=False)
+
+    def forward(self, kernel: KernelProcess, identity: bytes, conn: Connection, event: SideRequest) -> None:
+        if len(self.pending) >= MAX_PENDING or event.req_id in self.pending:
+            self.fail(identity, conn, event, "too many side requests in flight")
+            return
+        self.pending[event.req_id] = (identity, conn, event)
+        if isinstance(event, Complete):
+            kernel.send_side({"op": "complete", "id": event.req_id, "code": event.code, "cursor": event.cursor})
+        elif isinstance(event, Inspect):
+            kernel.send_side({"op": "inspect", "id": event.req_id, "name": event.name, "detail": event.detail})
+        elif isinstance(event, GetObject):
+            kernel.send_side({"op": "get", "id": event.req_id, "name": event.name})
+        else:
+            kernel.send_side({"op": "put", "id": event.req_id, "name": event.name}, event.data)
+
+    def on_kernel_ready(self, kernel: KernelProcess, flags: int) -> None:
+        """The side socket is readable or writable: move bytes, and route complete replies."""
+        if flags & zmq.POLLOUT:
+            kernel.flush_side()
+        if flags & zmq.POLLIN:
+            for header, payload in kernel.read_side():
+                entry = self.pending.pop(str(header.get("id", "")), None)
+                if entry is not None:
+                    identity, conn, request = entry
+                    self.send(identity, conn, _reply(request, header, payload))
+
+    def fail(self, identity: bytes, conn: Connection, request: SideRequest, message: str) -> None:
+        self.send(identity, conn, _reply(request, {"ok": False, "found": False, "message": message}, b""))
+
+    def fail_all(self, message: str) -> None:
+        pending, self.pending = self.pending, {}
+        for identity, conn, request in pending.values():
+            self.fail(identity, conn, request, message)
+
+
+def _reply(request: SideRequest, header: dict[str, Any], payload: bytes) -> Event:
+    """The protocol event answering ``request``, from the kernel's reply header (types checked here: the
+    codec refuses anything malformed, and a confused kernel must not take the supervisor down)."""
+    message = str(header.get("message", ""))
+    if isinstance(request, Complete):
+        matches, kinds = header.get("matches"), header.get("kinds")
+        matches = [str(m) for m in matches] if isinstance(matches, list) else []
+        kinds = [str(k) for k in kinds] if isinstance(kinds, list) and len(kinds) == len(matches) else []
+        start = header.get("start")
+        start = start if isinstance(start, int) else request.cursor
+        return Completions(request.req_id, start, tuple(matches), tuple(kinds))
+    if isinstance(request, Inspect):
+        found = header.get("found") is True
+        return Inspection(request.req_id, found, str(header.get("text") or message))
+    ok = header.get("ok") is True
+    return ObjectReply(request.req_id, ok, message, payload if ok and isinstance(request, GetObject) else b"")
