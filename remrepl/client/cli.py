@@ -113,13 +113,16 @@ def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> No
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from .config import load_config
     from .ui import Repl, private_history
 
+    config = load_config()  # before connecting: a typo in the file costs no server start
     session, launcher, target = _open_session(args)
     outcome = "detach"
     try:
-        history = private_history(state_dir("history") / re.sub(r"[^\w.-]", "_", target))
-        outcome = Repl(session, history).run(target)
+        history_file = state_dir("history") / re.sub(r"[^\w.-]", "_", target)
+        history = private_history(history_file, max_entries=config.history_size)
+        outcome = Repl(session, history, config=config).run(target)
         if outcome == "shutdown":
             session.shutdown()
             print("remrepl: the server was shut down.")

@@ -6,21 +6,30 @@ Whether Enter runs the input or opens a continuation line is decided here, local
 
 from __future__ import annotations
 
+import asyncio
 import codeop
 import os
 import re
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.filters import is_searching
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import Completer, ThreadedCompleter, get_common_complete_suffix
+from prompt_toolkit.enums import EditingMode
+from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
+from prompt_toolkit.styles import style_from_pygments_cls
 from pygments.lexers.python import PythonLexer
+from pygments.styles import get_style_by_name
+
+from ..config import Config
 
 PROMPT = "remote> "
 CONTINUATION = "...     "
 INDENT = "    "
+TAB_WAIT_STEP, TAB_WAIT_STEPS = 0.02, 250  # Tab while completions load: wait up to 5 s for them
 
 
 def is_complete(text: str) -> bool:
@@ -70,24 +79,97 @@ def make_key_bindings() -> KeyBindings:
     def _run_now(event: KeyPressEvent) -> None:
         event.current_buffer.validate_and_handle()  # Alt-Enter: run as it is
 
+    @Condition
+    def _at_indentation() -> bool:
+        from prompt_toolkit.application import get_app
+
+        before = get_app().current_buffer.document.current_line_before_cursor
+        return not before.strip()
+
+    @kb.add("tab", filter=editing & _at_indentation)
+    def _indent(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text(INDENT)  # Tab at the start of a line indents; elsewhere it completes
+
+    @kb.add("tab", filter=editing & ~_at_indentation)
+    def _complete(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is None:
+            buffer.start_completion(insert_common_part=True)
+        elif state.complete_index is not None:
+            buffer.complete_next()  # walking the menu
+        else:
+            # A menu opened while typing, or still loading (prompt_toolkit would drop this Tab then):
+            # act on its candidates once they are there.
+            event.app.create_background_task(_tab_when_loaded(buffer))
+
     return kb
 
 
-def private_history(path: Path) -> History:
-    """A history file created 0600 (what users type can hold secrets)."""
+async def _tab_when_loaded(buffer: Buffer) -> None:
+    """Tab over a completion menu: insert what all candidates share, or select the only one."""
+    for _ in range(TAB_WAIT_STEPS):  # bounded: a server that never answers costs this Tab, not the prompt
+        state = buffer.complete_state
+        if state is None or state.completions:
+            break
+        await asyncio.sleep(TAB_WAIT_STEP)
+    state = buffer.complete_state
+    if state is None:
+        buffer.start_completion(insert_common_part=True)
+        return
+    common = get_common_complete_suffix(buffer.document, state.completions)
+    if common:
+        buffer.insert_text(common)
+    elif state.completions:
+        buffer.go_to_completion(0)
+
+
+def private_history(path: Path, max_entries: int | None = None) -> History:
+    """A history file created 0600 (what users type can hold secrets), trimmed to its ``max_entries``
+    most recent entries (``config.history_size``; 0: nothing is kept)."""
+    if max_entries == 0:
+        return InMemoryHistory()
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     except OSError:
         return InMemoryHistory()
+    if max_entries is not None:
+        trim_history(path, max_entries)
     return FileHistory(str(path))
 
 
-def make_prompt_session(history: History) -> PromptSession[str]:
+def trim_history(path: Path, max_entries: int) -> None:
+    """Keep the last ``max_entries`` entries of a prompt_toolkit history file (a blank line and a
+    ``# timestamp`` line start each entry); rewritten only when it holds more."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    entries = re.split(r"\n(?=\n# )", "\n" + text)
+    entries = [e for e in entries if e.strip()]
+    if len(entries) <= max_entries:
+        return
+    from ..._files import write_private
+
+    kept = ("\n" + e.lstrip("\n") + ("" if e.endswith("\n") else "\n") for e in entries[-max_entries:])
+    write_private(path, "".join(kept))
+
+
+def make_prompt_session(
+    history: History, *, completer: Completer | None = None, config: Config | None = None
+) -> PromptSession[str]:
+    config = config or Config()
     return PromptSession(
         PROMPT,
         multiline=True,
         prompt_continuation=lambda width, line_number, wrap_count: CONTINUATION,
         lexer=PygmentsLexer(PythonLexer),
+        style=style_from_pygments_cls(get_style_by_name(config.color_scheme)),
+        include_default_pygments_style=False,
+        editing_mode=EditingMode.VI if config.editing_mode == "vi" else EditingMode.EMACS,
+        # completion runs in a worker thread: a slow answer never holds up a key press
+        completer=ThreadedCompleter(completer) if completer is not None else None,
+        complete_while_typing=config.complete_while_typing,
         history=history,
         key_bindings=make_key_bindings(),
         enable_history_search=False,  # Up walks history; Ctrl-R searches it

@@ -1,6 +1,8 @@
 """The ``remote>`` loop: read a block locally, run it remotely, show its output as it streams.
 
-Evaluation stays out of the prompt: this loop only wires the prompt (``prompt.py``) to a ``Session``.
+Evaluation stays out of the prompt: this loop only wires the prompt (``prompt.py``), the completer
+(``completion.py``), the magics (``magics.py``) and the output of background threads
+(``background.py``) to a ``Session``.
 """
 
 from __future__ import annotations
@@ -8,24 +10,22 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from typing import Literal
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import History
 
 from ..._exceptions import ServerError
+from ..config import Config
 from ..output import OutputPrinter, forward_sigint, sigint_raises
 from ..session import Execution, Session, terminal_input
+from .background import BackgroundOutput
+from .completion import RemoteCompleter
+from .magics import MAGICS, Outcome, is_magic, run_magic
 from .prompt import make_prompt_session
 
-Outcome = Literal["detach", "shutdown"]
-
-MAGICS = {
-    "%exit": "detach: leave the server (and its namespace) running; Ctrl-D does the same",
-    "%shutdown": "stop the server and its interpreter",
-    "%help": "this list",
-}
 REPLAY_WAIT = 5.0  # at most this long to receive the output missed while detached
+LOCAL_NAMESPACE = "__remrepl_local__"  # not an importable module: cloudpickle sends its functions by value
 
 
 def _prompt_input(prompt: str, password: bool) -> str | None:
@@ -35,11 +35,18 @@ def _prompt_input(prompt: str, password: bool) -> str | None:
 
 
 class Repl:
-    def __init__(self, session: Session, history: History, *, color: bool | None = None) -> None:
+    def __init__(
+        self, session: Session, history: History, *, color: bool | None = None, config: Config | None = None
+    ) -> None:
         self.session = session
         self.session.input_handler = _prompt_input
+        self.config = config or Config()
         self.printer = OutputPrinter(color=sys.stdout.isatty() if color is None else color)
-        self.prompt: PromptSession[str] = make_prompt_session(history)
+        completer = RemoteCompleter(session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")])
+        self.prompt: PromptSession[str] = make_prompt_session(history, completer=completer, config=self.config)
+        self.background = BackgroundOutput(session, self.printer)
+        self.local_ns: dict[str, Any] = {"__name__": LOCAL_NAMESPACE}  # %get, %put, %local
+        self.timing = False  # %time
 
     def banner(self, target: str) -> str:
         welcome = self.session.welcome
@@ -63,17 +70,22 @@ class Repl:
         finally:
             signal.signal(signal.SIGINT, previous)
 
+    def _read(self) -> str:
+        """One block from the prompt; remote output that arrives meanwhile is shown above it."""
+        with self.background.active(self.prompt.app):
+            return self.prompt.prompt(handle_sigint=False, pre_run=self.background.on_prompt_started)
+
     def _loop(self, target: str) -> Outcome:
         print(self.banner(target))
         self._show_missed_output()
         running = self.session.running()
         if running is not None:
             print("remrepl: a command is still running; its output follows (Ctrl-C interrupts it).")
-            self._follow(running)
+            self.follow(running)
         while True:
             self.printer.line_break()
             try:
-                text = self.prompt.prompt(handle_sigint=False)  # Ctrl-C is a key press here
+                text = self._read()  # Ctrl-C is a key press here
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
@@ -81,17 +93,21 @@ class Repl:
             command = text.strip()
             if not command:
                 continue
-            if command.startswith("%"):
-                outcome = self._magic(command)
+            started = time.perf_counter()
+            if is_magic(command):
+                outcome = run_magic(self, command)
                 if outcome is not None:
                     return outcome
-                continue
-            try:
-                execution = self.session.execute(text)
-            except ServerError as exc:
-                print(f"remrepl: {exc}", file=sys.stderr)
-                continue
-            self._follow(execution)
+            else:
+                try:
+                    execution = self.session.execute(text)
+                except ServerError as exc:
+                    print(f"remrepl: {exc}", file=sys.stderr)
+                    continue
+                self.follow(execution)
+            if self.timing:
+                self.printer.line_break()
+                print(f"[wall time {time.perf_counter() - started:.3f} s]", file=sys.stderr)
 
     def _show_missed_output(self) -> None:
         deadline = time.monotonic() + REPLAY_WAIT
@@ -100,7 +116,8 @@ class Repl:
             if event is not None:
                 self.printer.show(event)
 
-    def _follow(self, execution: Execution) -> None:
+    def follow(self, execution: Execution) -> None:
+        """Show a run's output as it streams until it is over; Ctrl-C interrupts it."""
         with forward_sigint(execution.interrupt):
             for event in execution:
                 self.printer.show(event)
@@ -112,16 +129,3 @@ class Repl:
                 "(%exit detaches, %shutdown stops the server)",
                 file=sys.stderr,
             )
-
-    def _magic(self, command: str) -> Outcome | None:
-        name = command.split()[0]
-        if name == "%exit":
-            return "detach"
-        if name == "%shutdown":
-            return "shutdown"
-        if name == "%help":
-            for magic, text in MAGICS.items():
-                print(f"  {magic:<12} {text}")
-            return None
-        print(f"remrepl: unknown magic {name}; %help lists them", file=sys.stderr)
-        return None
