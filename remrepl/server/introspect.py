@@ -200,6 +200,8 @@ def _keys(namespace: dict[str, Any], cursor: int, match: re.Match[str]) -> Compl
 
 
 def _paths(cursor: int, line: str) -> Completion:
+    """Files and directories on this (the remote) host; a file closes the string, as jedi does."""
+    quote = line[max(line.rfind("'"), line.rfind('"'))]
     typed = re.split(r"['\"]", line)[-1]
     directory, stem = os.path.split(typed)
     try:
@@ -210,7 +212,7 @@ def _paths(cursor: int, line: str) -> Completion:
     for name in entries:
         if name.startswith(stem) and (stem.startswith(".") or not name.startswith(".")):
             is_dir = os.path.isdir(os.path.join(os.path.expanduser(directory) or ".", name))
-            items.append((name + ("/" if is_dir else ""), "path"))
+            items.append((name + ("/" if is_dir else quote), "path"))
     return _result(cursor - len(stem), items)
 
 

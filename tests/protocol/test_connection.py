@@ -11,6 +11,8 @@ from remrepl.protocol import (
     PROTOCOL_VERSION,
     TRANSITIONS,
     Bye,
+    Complete,
+    Completions,
     Connection,
     Detach,
     Done,
@@ -19,7 +21,10 @@ from remrepl.protocol import (
     InputReply,
     InputRequest,
     Interrupt,
+    ObjectReply,
+    PutObject,
     Rejected,
+    Restart,
     Role,
     State,
     Stream,
@@ -136,6 +141,12 @@ samples: list[Event] = [
     Done(1, "r", "ok"),
     Rejected("r", "busy", ""),
     Bye(""),
+    Hello(side=True),
+    Restart("r"),
+    Complete("c", "x", 1),
+    Completions("c", 0, ("xy",)),
+    PutObject("p", "x", b"data"),
+    ObjectReply("p", True),
 ]
 
 
