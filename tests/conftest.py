@@ -29,9 +29,12 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test keeps its history, logs and session records in its own folder."""
+    """Each test keeps its history, logs and session records in its own folder, and reads no config.toml
+    but its own."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("REMREPL_STATE_DIR", str(state))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(state / "config"))
+    monkeypatch.delenv("REMREPL_CONFIG", raising=False)
     monkeypatch.delenv("REMREPL_PASSWORD", raising=False)
     return state
 

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.completion import Completer, ThreadedCompleter, get_common_complete_suffix
+from prompt_toolkit.buffer import Buffer, CompletionState
+from prompt_toolkit.completion import CompleteEvent, Completer, ThreadedCompleter, get_common_complete_suffix
 from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
@@ -29,7 +29,6 @@ from ..config import Config
 PROMPT = "remote> "
 CONTINUATION = "...     "
 INDENT = "    "
-TAB_WAIT_STEP, TAB_WAIT_STEPS = 0.02, 250  # Tab while completions load: wait up to 5 s for them
 
 
 def is_complete(text: str) -> bool:
@@ -57,7 +56,7 @@ def _next_indent(line: str) -> str:
     return current + INDENT if line.rstrip().endswith(":") else current
 
 
-def make_key_bindings() -> KeyBindings:
+def make_key_bindings(completer: Completer | None = None) -> KeyBindings:
     kb = KeyBindings()
     editing = ~is_searching  # while Ctrl-R searches, Enter belongs to the search
 
@@ -94,33 +93,29 @@ def make_key_bindings() -> KeyBindings:
     def _complete(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         state = buffer.complete_state
-        if state is None:
-            buffer.start_completion(insert_common_part=True)
-        elif state.complete_index is not None:
+        if state is not None and state.complete_index is not None:
             buffer.complete_next()  # walking the menu
-        else:
-            # A menu opened while typing, or still loading (prompt_toolkit would drop this Tab then):
-            # act on its candidates once they are there.
-            event.app.create_background_task(_tab_when_loaded(buffer))
+        elif completer is not None:
+            # prompt_toolkit drops a Tab that comes while a complete-while-typing request is out: ask
+            # ourselves, in a worker thread, and apply the answer if the text is still the same.
+            event.app.create_background_task(_tab_complete(buffer, completer))
 
     return kb
 
 
-async def _tab_when_loaded(buffer: Buffer) -> None:
-    """Tab over a completion menu: insert what all candidates share, or select the only one."""
-    for _ in range(TAB_WAIT_STEPS):  # bounded: a server that never answers costs this Tab, not the prompt
-        state = buffer.complete_state
-        if state is None or state.completions:
-            break
-        await asyncio.sleep(TAB_WAIT_STEP)
-    state = buffer.complete_state
-    if state is None:
-        buffer.start_completion(insert_common_part=True)
-        return
-    common = get_common_complete_suffix(buffer.document, state.completions)
+async def _tab_complete(buffer: Buffer, completer: Completer) -> None:
+    """Tab: insert what all candidates share, else open the menu on the first one."""
+    document = buffer.document
+    event = CompleteEvent(completion_requested=True)
+    loop = asyncio.get_running_loop()
+    completions = await loop.run_in_executor(None, lambda: list(completer.get_completions(document, event)))
+    if buffer.document != document or not completions:
+        return  # the user typed on meanwhile (a stale answer), or there is nothing to offer
+    common = get_common_complete_suffix(document, completions)
     if common:
         buffer.insert_text(common)
-    elif state.completions:
+    else:
+        buffer.complete_state = CompletionState(original_document=document, completions=completions)
         buffer.go_to_completion(0)
 
 
@@ -171,7 +166,7 @@ def make_prompt_session(
         completer=ThreadedCompleter(completer) if completer is not None else None,
         complete_while_typing=config.complete_while_typing,
         history=history,
-        key_bindings=make_key_bindings(),
+        key_bindings=make_key_bindings(completer),
         enable_history_search=False,  # Up walks history; Ctrl-R searches it
         mouse_support=False,
     )

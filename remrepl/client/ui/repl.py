@@ -93,7 +93,7 @@ class Repl:
             command = text.strip()
             if not command:
                 continue
-            started = time.perf_counter()
+            started, timed = time.perf_counter(), self.timing
             if is_magic(command):
                 outcome = run_magic(self, command)
                 if outcome is not None:
@@ -105,7 +105,7 @@ class Repl:
                     print(f"remrepl: {exc}", file=sys.stderr)
                     continue
                 self.follow(execution)
-            if self.timing:
+            if timed and self.timing:  # not for the %time that turns it on or off
                 self.printer.line_break()
                 print(f"[wall time {time.perf_counter() - started:.3f} s]", file=sys.stderr)
 
