@@ -18,6 +18,9 @@ Four sections, each measured in the same run for every contender:
              ms (target for remrepl: < 50 ms).
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
+  completion Completion round trip (request to candidates in hand), idle and while the kernel's main thread
+             is busy, next to jupyter_client's complete_request (scripts/bench_completion.py). Targets:
+             remrepl median < 20 ms idle, < 50 ms busy.
 
 Run it (the ``bench`` extra installs jupyter_client and ipykernel: ``pip install -e '.[bench]'``):
 
@@ -60,7 +63,8 @@ import zmq
 if TYPE_CHECKING:
     pass
 
-from bench_engines import (  # the sibling module: scripts/ is on sys.path when this runs
+import bench_completion  # the sibling modules: scripts/ is on sys.path when this runs
+from bench_engines import (
     BenchError,
     Deadline,
     EchoEngine,
@@ -78,7 +82,7 @@ from bench_engines import (  # the sibling module: scripts/ is on sys.path when 
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -93,6 +97,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("latency", "remrepl_median_ms", "<", 50.0, "print-to-client delay, remrepl median (ms)"),
     ("latency", "remrepl_max_ms", "<", 50.0, "print-to-client delay, remrepl max (ms)"),
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
+    *bench_completion.TARGETS,
 )
 
 
@@ -331,6 +336,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "stream": section_stream,
     "latency": section_latency,
     "exec": section_exec,
+    "completion": bench_completion.section_completion,
 }
 
 
@@ -383,6 +389,9 @@ def meta(args: argparse.Namespace, sections: list[str]) -> JSONDict:
             "latency_samples": args.latency_samples,
             "latency_interval": args.latency_interval,
             "exec_runs": args.exec_runs,
+            "completions": args.completions,
+            "busy_runs": args.busy_runs,
+            "busy_seconds": args.busy_seconds,
             "timeout": args.timeout,
         },
         "environment": {k: os.environ.get(k) for k in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")},
@@ -513,6 +522,9 @@ def render_table(report: JSONDict) -> str:
             ]
         )
         out += _target_lines(targets, "exec")
+    if "completion" in sections:
+        out += bench_completion.render(sections["completion"], _table, _num, _engine_cells)
+        out += _target_lines(targets, "completion")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -545,6 +557,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-interval", type=float, default=0.05, help="sleep between stamped lines (default 0.05 s)"
     )
     parser.add_argument("--exec-runs", type=positive_int, default=5, help="timed `remrepl exec` runs (default 5)")
+    parser.add_argument("--completions", type=positive_int, default=200, help="completions timed (default 200)")
+    parser.add_argument(
+        "--busy-runs", type=positive_int, default=3, help="jupyter completions during a busy run (default 3)"
+    )
+    parser.add_argument("--busy-seconds", type=float, default=1.0, help="length of each busy jupyter run (default 1 s)")
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="deadline for each measurement, in seconds (default 300)"
     )
