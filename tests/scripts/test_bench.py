@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,6 +22,8 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "completion.remrepl_idle_median_ms",
+    "completion.remrepl_busy_median_ms",
 }
 TIMEOUT = 180
 
@@ -51,7 +53,8 @@ def is_number(value: object) -> bool:
 @pytest.mark.timeout(TIMEOUT + 30)
 def test_every_section_at_tiny_sizes() -> None:
     report = bench_json(
-        "--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"
+        *("--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"),
+        *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
@@ -82,6 +85,14 @@ def test_every_section_at_tiny_sizes() -> None:
     for engine in ("remrepl", "python"):
         assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
     assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
+
+    completion = report["sections"]["completion"]
+    assert completion["code"] == "collections.Ord" and completion["iterations"] == 5
+    assert completion["remrepl"]["idle"]["samples"] == completion["remrepl"]["busy"]["samples"] == 5
+    assert completion["jupyter"]["idle"]["samples"] == 5 and completion["jupyter"]["busy"]["samples"] == 1
+    for engine in ("remrepl", "jupyter"):
+        for state in ("idle", "busy"):
+            assert all(is_number(completion[engine][state][key]) for key in ("median_ms", "p99_ms", "max_ms"))
 
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
