@@ -40,3 +40,36 @@ def test_history_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     history.store_string("password = 'hunter2'")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_history_keeps_its_most_recent_entries(tmp_path: Path) -> None:
+    path = tmp_path / "history"
+    history = private_history(path, max_entries=100)
+    for i in range(5):
+        history.store_string(f"x = {i}\nprint(x)")
+    history = private_history(path, max_entries=2)
+    assert list(history.load_history_strings()) == ["x = 4\nprint(x)", "x = 3\nprint(x)"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not isinstance(private_history(tmp_path / "none", max_entries=0), FileHistory)
+
+
+@pytest.mark.parametrize(
+    "line, is_one",
+    [("%get x", True), ("!ls", True), ("obj?", True), ("os.path.join??", True), ("?len", True), ("x = 1", False)],
+)
+def test_what_the_prompt_keeps_for_itself(line: str, is_one: bool) -> None:
+    from remrepl.client.ui.magics import is_magic
+
+    assert is_magic(line) is is_one
+
+
+def test_magic_names_complete_locally() -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from remrepl.client.ui.completion import RemoteCompleter
+    from remrepl.client.ui.magics import MAGICS
+
+    completer = RemoteCompleter(session=None, magic_names=lambda: [n for n in MAGICS if n.startswith("%")])  # type: ignore[arg-type]
+    found = completer.get_completions(Document("%wh"), CompleteEvent(completion_requested=True))
+    assert [c.text for c in found] == ["%who", "%who_local"]

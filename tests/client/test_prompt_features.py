@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.client.processes import remrepl_command
-from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid
+from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
 
 
 def test_tab_completes_a_name_only_the_remote_side_has(launched: TmuxTerminal) -> None:
@@ -164,3 +164,24 @@ def test_vi_mode_from_the_config_file(terminal: TmuxTerminal, tmp_path: Path) ->
     terminal.wait_for(f"{PROMPT} 6 * 7", since=start - 1)
     terminal.send("Enter")
     assert terminal.wait_prompt(start)[-1] == "42"
+
+
+def test_tab_completes_while_a_computation_keeps_the_kernel_busy(launched: TmuxTerminal, state_dir: Path) -> None:
+    """At the prompt the kernel's main thread is idle, so the busy kernel here is a thread of the user's
+    spinning in pure Python (holding the GIL as a long computation does); the menu must still come."""
+    launched.run("busy_remote_name = 1")
+    spin = (
+        "import threading; stop = threading.Event(); "
+        "threading.Thread(target=lambda: any(iter(stop.is_set, True))).start()"  # spins until stop.set()
+    )
+    launched.run(spin)
+    try:
+        wait_busy(kernel_pid(state_dir))
+        start = launched.mark()
+        launched.type("busy_remote_na")
+        launched.send("Tab")
+        launched.wait_for(f"{PROMPT} busy_remote_name", since=start - 1)
+        launched.send("Enter")
+        assert launched.wait_prompt(start)[-1] == "1"
+    finally:
+        launched.run("stop.set()")
