@@ -70,6 +70,14 @@ def test_magic_names_complete_locally() -> None:
     from remrepl.client.ui.completion import RemoteCompleter
     from remrepl.client.ui.magics import MAGICS
 
-    completer = RemoteCompleter(session=None, magic_names=lambda: [n for n in MAGICS if n.startswith("%")])  # type: ignore[arg-type]
-    found = completer.get_completions(Document("%wh"), CompleteEvent(completion_requested=True))
-    assert [c.text for c in found] == ["%who", "%who_local"]
+    completer = RemoteCompleter(
+        session=None,  # type: ignore[arg-type]  # nothing here goes to the server
+        magic_names=lambda: [n for n in MAGICS if n.startswith("%")],
+        local_names=lambda: ["__name__", "data", "dump", "other"],
+    )
+    tab = CompleteEvent(completion_requested=True)
+    assert [c.text for c in completer.get_completions(Document("%wh"), tab)] == ["%who", "%who_local"]
+    assert [c.text for c in completer.get_completions(Document("%put d"), tab)] == ["data", "dump"]
+    assert [c.text for c in completer.get_completions(Document("%put "), tab)] == ["data", "dump", "other"]
+    assert list(completer.get_completions(Document("%put data "), tab)) == []
+    assert list(completer.get_completions(Document("!ls /e"), tab)) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.client.processes import remrepl_command
 from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
+from tests.conftest import RunningServer
 
 
 def test_tab_completes_a_name_only_the_remote_side_has(launched: TmuxTerminal) -> None:
@@ -69,6 +70,12 @@ def test_put_and_get_round_trip_a_dict_and_a_lambda(launched: TmuxTerminal) -> N
     assert launched.run("%local remote_dict, local_cube(2)") == ["({'k': 9}, 8)"]
     assert launched.run("%who_local") == ["d  local_cube  remote_dict  square"]
     assert launched.run("%who") == ["cube  d  remote_dict  sq"]
+    start = launched.mark()
+    launched.type("%get remote_di")  # Tab after %get completes a remote name
+    launched.send("Tab")
+    launched.wait_for(f"{PROMPT} %get remote_dict", since=start - 1)
+    launched.send("C-c")
+    launched.wait_prompt(start)
 
 
 def test_get_of_a_missing_or_unpicklable_object_changes_nothing(launched: TmuxTerminal) -> None:
@@ -185,3 +192,18 @@ def test_tab_completes_while_a_computation_keeps_the_kernel_busy(launched: TmuxT
         assert launched.wait_prompt(start)[-1] == "1"
     finally:
         launched.run("stop.set()")
+
+
+def test_a_takeover_while_the_prompt_waits_ends_it_at_once(
+    terminal: TmuxTerminal, server: RunningServer, password_file: Path
+) -> None:
+    """The prompt's output receiver also notices the session ending (another client attached): the prompt
+    ends with the reason, without waiting for Enter."""
+    argv = ["connect", "--connection-file", str(server.connection_file), "--password-file", str(password_file)]
+    terminal.start([*remrepl_command(), *argv])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    terminal.type("half_typed")
+    with server.connect() as other:
+        terminal.wait_for("remrepl: the server ended this session: another client attached to this session")
+        assert terminal.wait_exit() == 1
+        assert other.run("6 * 7").value == "42"

@@ -42,7 +42,9 @@ class Repl:
         self.session.input_handler = _prompt_input
         self.config = config or Config()
         self.printer = OutputPrinter(color=sys.stdout.isatty() if color is None else color)
-        completer = RemoteCompleter(session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")])
+        completer = RemoteCompleter(
+            session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")], local_names=lambda: self.local_ns
+        )
         self.prompt: PromptSession[str] = make_prompt_session(history, completer=completer, config=self.config)
         self.background = BackgroundOutput(session, self.printer)
         self.local_ns: dict[str, Any] = {"__name__": LOCAL_NAMESPACE}  # %get, %put, %local
