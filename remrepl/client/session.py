@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import pickle
 import socket
 import struct
 import threading
@@ -33,7 +32,6 @@ from .._exceptions import (
     ConnectionLost,
     ConnectTimeout,
     ExecutionTimeout,
-    ObjectError,
     ServerError,
     SessionClosed,
     VersionMismatch,
@@ -63,9 +61,8 @@ from ..protocol import (
     Stream,
     Welcome,
 )
-from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
-from .side import SideChannel, SideRequest
+from .side import SideChannel, SideRequest, SideRequests
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -168,8 +165,10 @@ class Execution:
         return self.done
 
 
-class Session:
-    """One client attachment to a server. Make it with ``remrepl.connect``."""
+class Session(SideRequests):
+    """One client attachment to a server. Make it with ``remrepl.connect``.
+
+    ``complete``, ``inspect``, ``get`` and ``put`` come from ``SideRequests`` (``side.py``)."""
 
     def __init__(
         self,
@@ -386,55 +385,6 @@ class Session:
                 self._side = SideChannel(self._ctx, self.info, self._keys, timeout=max(timeout, 5.0))
             side = self._side
         return side.request(event, timeout)
-
-    def complete(self, code: str, cursor: int | None = None, *, timeout: float = 5.0) -> Completions:
-        """Completions computed remotely for ``code`` with the cursor at ``cursor`` (default: the end).
-
-        Each of ``.matches`` replaces ``code[.start:cursor]``; ``.kinds`` says what each one is. Safe to
-        call from any thread, also while a run keeps the remote interpreter busy.
-        """
-        event = Complete(uuid.uuid4().hex, code, len(code) if cursor is None else cursor)
-        reply = self._side_request(event, timeout)
-        assert isinstance(reply, Completions)
-        return reply
-
-    def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
-        """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
-        with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""
-        reply = self._side_request(Inspect(uuid.uuid4().hex, name, detail), timeout)
-        assert isinstance(reply, Inspection)
-        return reply
-
-    def get(self, name: str, *, timeout: float = 60.0) -> object:
-        """A copy of the remote object bound to ``name`` (pickled remotely with cloudpickle).
-
-        ``ObjectError`` if there is no such name, or the object cannot be pickled there or unpickled here.
-        """
-        reply = self._side_request(GetObject(uuid.uuid4().hex, name), timeout)
-        assert isinstance(reply, ObjectReply)
-        if not reply.ok:
-            raise ObjectError(reply.message)
-        try:
-            return pickle.loads(reply.data)
-        except Exception as exc:
-            raise ObjectError(f"cannot unpickle {name!r} here ({type(exc).__name__}: {exc})") from None
-
-    def put(self, name: str, value: object, *, timeout: float = 60.0) -> None:
-        """Bind ``name`` in the remote namespace to a copy of ``value`` (cloudpickle: functions and
-        lambdas defined interactively travel by value). ``ObjectError`` if it cannot be pickled here or
-        unpickled there; the remote namespace is then unchanged."""
-        import cloudpickle
-
-        if not name.isidentifier():
-            raise ObjectError(f"{name!r} is not a valid Python name")
-        try:
-            data = cloudpickle.dumps(value)
-        except Exception as exc:
-            raise ObjectError(f"cannot pickle {type(value).__name__} object ({type(exc).__name__}: {exc})") from None
-        reply = self._side_request(PutObject(uuid.uuid4().hex, name, data), timeout)
-        assert isinstance(reply, ObjectReply)
-        if not reply.ok:
-            raise ObjectError(reply.message)
 
     # --- leaving ------------------------------------------------------------------------------
 

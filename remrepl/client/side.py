@@ -10,16 +10,17 @@ up on is dropped.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 import uuid
 
 import zmq
 
-from .._exceptions import ConnectionLost, ConnectTimeout, ExecutionTimeout, ServerError, SessionClosed
+from .._exceptions import ConnectionLost, ConnectTimeout, ExecutionTimeout, ObjectError, ServerError, SessionClosed
 from .._info import ConnectionInfo
 from ..protocol import Bye, Connection, Detach, Event, Hello, Rejected, Role, Welcome
-from ..protocol.side import Complete, GetObject, Inspect, PutObject
+from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
 from ..transport import KeyPair, client_socket, tcp_endpoint
 
 SideRequest = Complete | Inspect | GetObject | PutObject
@@ -92,3 +93,59 @@ class SideChannel:
             except Exception:
                 pass  # best effort: the server ages out side connections anyway
             self._socket.close(linger=100)
+
+
+class SideRequests:
+    """The side requests of the Python API; ``Session`` provides the transport (``_side_request``)."""
+
+    def _side_request(self, event: SideRequest, timeout: float) -> Event:
+        raise NotImplementedError
+
+    def complete(self, code: str, cursor: int | None = None, *, timeout: float = 5.0) -> Completions:
+        """Completions computed remotely for ``code`` with the cursor at ``cursor`` (default: the end).
+
+        Each of ``.matches`` replaces ``code[.start:cursor]``; ``.kinds`` says what each one is. Safe to
+        call from any thread, also while a run keeps the remote interpreter busy.
+        """
+        event = Complete(uuid.uuid4().hex, code, len(code) if cursor is None else cursor)
+        reply = self._side_request(event, timeout)
+        assert isinstance(reply, Completions)
+        return reply
+
+    def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
+        """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
+        with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""
+        reply = self._side_request(Inspect(uuid.uuid4().hex, name, detail), timeout)
+        assert isinstance(reply, Inspection)
+        return reply
+
+    def get(self, name: str, *, timeout: float = 60.0) -> object:
+        """A copy of the remote object bound to ``name`` (pickled remotely with cloudpickle).
+
+        ``ObjectError`` if there is no such name, or the object cannot be pickled there or unpickled here.
+        """
+        reply = self._side_request(GetObject(uuid.uuid4().hex, name), timeout)
+        assert isinstance(reply, ObjectReply)
+        if not reply.ok:
+            raise ObjectError(reply.message)
+        try:
+            return pickle.loads(reply.data)
+        except Exception as exc:
+            raise ObjectError(f"cannot unpickle {name!r} here ({type(exc).__name__}: {exc})") from None
+
+    def put(self, name: str, value: object, *, timeout: float = 60.0) -> None:
+        """Bind ``name`` in the remote namespace to a copy of ``value`` (cloudpickle: functions and
+        lambdas defined interactively travel by value). ``ObjectError`` if it cannot be pickled here or
+        unpickled there; the remote namespace is then unchanged."""
+        import cloudpickle
+
+        if not name.isidentifier():
+            raise ObjectError(f"{name!r} is not a valid Python name")
+        try:
+            data = cloudpickle.dumps(value)
+        except Exception as exc:
+            raise ObjectError(f"cannot pickle {type(value).__name__} object ({type(exc).__name__}: {exc})") from None
+        reply = self._side_request(PutObject(uuid.uuid4().hex, name, data), timeout)
+        assert isinstance(reply, ObjectReply)
+        if not reply.ok:
+            raise ObjectError(reply.message)

@@ -13,8 +13,18 @@ from typing import Any
 
 import zmq
 
-from ..protocol import Connection, Event
-from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from .._exceptions import RemoteProtocolError
+from ..protocol import Connection, Detach, Event, Rejected
+from ..protocol.side import (
+    SIDE_REQUESTS,
+    Complete,
+    Completions,
+    GetObject,
+    Inspect,
+    Inspection,
+    ObjectReply,
+    PutObject,
+)
 from .kernel_process import KernelProcess
 
 MAX_SIDE_PEERS = 16  # side connections remembered (a client that vanished without Detach ages out)
@@ -22,11 +32,14 @@ MAX_PENDING = 256  # side requests in flight; more are refused at once
 
 SideRequest = Complete | Inspect | GetObject | PutObject
 Sender = Callable[[bytes, Connection, Event], None]
+RawSender = Callable[[bytes, Event], None]
 
 
 class SideRequests:
-    def __init__(self, send: Sender) -> None:
+    def __init__(self, send: Sender, send_raw: RawSender, poller: zmq.Poller) -> None:
         self.send = send
+        self.send_raw = send_raw
+        self.poller = poller
         self.peers: OrderedDict[bytes, Connection] = OrderedDict()
         self.pending: dict[str, tuple[bytes, Connection, SideRequest]] = {}
 
@@ -36,7 +49,38 @@ class SideRequests:
         while len(self.peers) > MAX_SIDE_PEERS:
             self.peers.popitem(last=False)
 
-    def forward(self, kernel: KernelProcess, identity: bytes, conn: Connection, event: SideRequest) -> None:
+    def on_message(self, identity: bytes, conn: Connection, payload: list[bytes]) -> SideRequest | None:
+        """A message on a side connection: a side request (returned, to forward), Detach, nothing else."""
+        try:
+            event = conn.receive(payload)
+        except RemoteProtocolError as exc:
+            self.send_raw(identity, Rejected(req_id="", code="protocol", message=str(exc)))
+            return None
+        if isinstance(event, SIDE_REQUESTS):
+            return event
+        if isinstance(event, Detach):
+            self.peers.pop(identity, None)
+        else:
+            message = "a side connection carries only completion, help and object requests"
+            self.send_raw(identity, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))
+        return None
+
+    def watch(self, kernel: KernelProcess) -> None:
+        self.poller.register(kernel.side_fd, zmq.POLLIN)
+
+    def unwatch(self, kernel: KernelProcess) -> None:
+        """The kernel is going: stop polling it, and answer what it will never answer."""
+        self.poller.unregister(kernel.side_fd)
+        self.fail_all("the remote interpreter went away before answering")
+
+    def _poll_for_output(self, kernel: KernelProcess) -> None:
+        """Poll for POLLOUT only while side requests wait to be written."""
+        self.poller.modify(kernel.side_fd, zmq.POLLIN | (zmq.POLLOUT if kernel.flush_side() else 0))
+
+    def forward(self, kernel: KernelProcess | None, identity: bytes, conn: Connection, event: SideRequest) -> None:
+        if kernel is None:
+            self.fail(identity, conn, event, "the remote interpreter is not running")
+            return
         if len(self.pending) >= MAX_PENDING or event.req_id in self.pending:
             self.fail(identity, conn, event, "too many side requests in flight")
             return
@@ -49,6 +93,7 @@ class SideRequests:
             kernel.send_side({"op": "get", "id": event.req_id, "name": event.name})
         else:
             kernel.send_side({"op": "put", "id": event.req_id, "name": event.name}, event.data)
+        self._poll_for_output(kernel)
 
     def on_kernel_ready(self, kernel: KernelProcess, flags: int) -> None:
         """The side socket is readable or writable: move bytes, and route complete replies."""
@@ -60,6 +105,7 @@ class SideRequests:
                 if entry is not None:
                     identity, conn, request = entry
                     self.send(identity, conn, _reply(request, header, payload))
+        self._poll_for_output(kernel)
 
     def fail(self, identity: bytes, conn: Connection, request: SideRequest, message: str) -> None:
         self.send(identity, conn, _reply(request, {"ok": False, "found": False, "message": message}, b""))

@@ -116,7 +116,7 @@ class Supervisor:
         self.tether_fd = tether_fd
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
-        self.side = SideRequests(self._send_to)
+        self.side = SideRequests(self._send_to, self._send_raw, self._poller)
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -205,7 +205,6 @@ class Supervisor:
             output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
             if kernel.side_fd in ready:
                 self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
-                self._watch_side_output(kernel)
             if kernel.control_fd in ready:
                 self._on_kernel_messages(output_ready)
             elif output_ready:
@@ -244,19 +243,13 @@ class Supervisor:
         self.kernel = KernelProcess(self.python)
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
-        self._poller.register(self.kernel.side_fd, zmq.POLLIN)
+        self.side.watch(self.kernel)
         log.info("kernel started, pid %d", self.kernel.pid)
 
     def _unwatch_kernel(self, kernel: KernelProcess) -> None:
         self._watch_kernel_output(False)
         self._poller.unregister(kernel.control_fd)
-        self._poller.unregister(kernel.side_fd)
-        self.side.fail_all("the remote interpreter went away before answering")
-
-    def _watch_side_output(self, kernel: KernelProcess) -> None:
-        """Poll for POLLOUT only while side requests wait to be written."""
-        events = zmq.POLLIN | (zmq.POLLOUT if kernel.flush_side() else 0)
-        self._poller.modify(kernel.side_fd, events)
+        self.side.unwatch(kernel)
 
     def _restart_kernel(self, event: Restart) -> None:
         """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done)."""
@@ -375,7 +368,9 @@ class Supervisor:
             self.last_activity = time.monotonic()
             side_conn = self.side.peers.get(identity)
             if side_conn is not None and not _is_hello(payload):
-                self._on_side_message(identity, side_conn, payload)
+                request = self.side.on_message(identity, side_conn, payload)
+                if request is not None:
+                    self.side.forward(self.kernel, identity, side_conn, request)
                 continue
             if identity != self.attached:
                 self._on_stranger(identity, payload)
@@ -432,29 +427,6 @@ class Supervisor:
             replay=replay,
         )
 
-    def _on_side_message(self, identity: bytes, conn: Connection, payload: list[bytes]) -> None:
-        """A message on a side connection: side requests, or Detach to end it; nothing else."""
-        try:
-            event = conn.receive(payload)
-        except RemoteProtocolError as exc:
-            self._send_raw(identity, Rejected(req_id="", code="protocol", message=str(exc)))
-            return
-        if isinstance(event, SIDE_REQUESTS):
-            self._forward_side(identity, conn, event)
-        elif isinstance(event, Detach):
-            self.side.peers.pop(identity, None)
-        else:
-            message = "a side connection carries only completion, help and object requests"
-            self._send_raw(identity, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))
-
-    def _forward_side(self, identity: bytes, conn: Connection, event: Any) -> None:
-        kernel = self.kernel
-        if kernel is None:
-            self.side.fail(identity, conn, event, "the remote interpreter is not running")
-            return
-        self.side.forward(kernel, identity, conn, event)
-        self._watch_side_output(kernel)
-
     def _send_to(self, identity: bytes, conn: Connection, event: Event) -> None:
         """Send on a side connection (or, in order with its output, on the attached one)."""
         if identity == self.attached and conn is self.conn:
@@ -468,7 +440,7 @@ class Supervisor:
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, SIDE_REQUESTS):
             assert self.attached is not None
-            self._forward_side(self.attached, self.conn, event)
+            self.side.forward(self.kernel, self.attached, self.conn, event)
         elif isinstance(event, Restart):
             if self.running:  # cannot happen with a well-behaved client; the state machine stops it
                 self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
