@@ -82,7 +82,7 @@ def handle(namespace: dict[str, Any], header: dict[str, Any], payload: bytes) ->
             namespace[name] = pickle.loads(payload)  # cloudpickle's output loads with pickle
             return {**reply, "ok": True}, b""
         return {**reply, "ok": False, "message": f"unknown side request {op!r}"}, b""
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit from a malicious __reduce__ too: this thread must live on
         return {**reply, "ok": False, "found": False, "message": _message(op, header, exc)}, b""
 
 

@@ -4,7 +4,9 @@ and a side connection that never takes the session over."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import zmq
@@ -104,6 +106,17 @@ def test_an_object_that_cannot_be_unpickled_remotely_changes_nothing(session: Se
     assert session.run("kept").value == "'before'"
 
 
+class _ExitsWhenUnpickled:
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (sys.exit, (0,))
+
+
+def test_an_object_that_raises_system_exit_when_unpickled_leaves_the_side_thread_alive(session: Session) -> None:
+    with pytest.raises(ObjectError, match="cannot unpickle 'x' on the remote side \\(SystemExit"):
+        session.put("x", _ExitsWhenUnpickled())
+    assert session.complete("pri").matches[:1] == ("print",)
+
+
 class _KillsTheKernel:
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         return (os._exit, (3,))
@@ -164,3 +177,19 @@ def test_side_requests_on_a_closed_session_fail_cleanly(launcher: LocalLauncher)
     session.close()
     with pytest.raises(SessionClosed):
         session.complete("pri")
+
+
+def test_without_jedi_the_standard_library_completes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A kernel where ``import jedi`` fails (a shadowing package first on its path) falls back to rlcompleter
+    and friends, end to end."""
+    shadow = tmp_path / "no-jedi" / "jedi"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ImportError("jedi is hidden for this test")\n')
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")]))
+    with LocalLauncher() as launcher, launcher.connect() as session:
+        session.run("import collections; settings = {'alpha': 1}")
+        assert session.run("import jedi").error is not None  # really not importable there
+        assert session.complete("collections.Ord").matches == ("collections.OrderedDict",)  # rlcompleter's form
+        reply = session.complete("settings['al")
+        assert reply.matches == ("'alpha'",) and reply.start == len("settings[")
+        assert "collections" in session.complete("import collec").matches
