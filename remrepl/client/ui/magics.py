@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..._exceptions import ObjectError, ServerError
+from ..config import Config
 from ..output import OutputPrinter, sigint_raises
 from ..session import Execution, Session
 
@@ -34,6 +35,7 @@ class MagicHost(Protocol):
 
     session: Session
     printer: OutputPrinter
+    config: Config  # plots_dir, open_plots, ...
     local_ns: dict[str, Any]
     timing: bool
 
