@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from remrepl import LocalProtocolError, RemoteProtocolError
@@ -20,6 +20,7 @@ events = st.one_of(*(st.builds(cls) for cls in ALL_EVENTS))
 
 @given(events)
 def test_every_event_round_trips(event: object) -> None:
+    assume(all(v == v for v in vars(event).values()))  # NaN (a float field) never equals itself
     frames = encode(event)  # type: ignore[arg-type]
     assert decode(frames) == event
 
