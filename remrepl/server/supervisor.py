@@ -438,15 +438,7 @@ class Supervisor:
             pass  # the side connection went away (or is flooded): its client gave up on the answer
 
     def _dispatch(self, event: Event) -> None:
-        if isinstance(event, SIDE_REQUESTS):
-            assert self.attached is not None
-            self.side.forward(self.kernel, self.attached, self.conn, event)
-        elif isinstance(event, Restart):
-            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
-                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
-            else:
-                self._restart_kernel(event)
-        elif isinstance(event, Execute):
+        if isinstance(event, Execute):
             self.replay.ack(event.ack)
             if event.req_id in self.recent_ids:
                 message = f"request {event.req_id} already ran here; its output is replayed on reattach"
@@ -475,6 +467,14 @@ class Supervisor:
             self._send_now(Bye(reason="the server is shutting down, as asked"))
             self.attached = None
             self.stopping = True
+        elif isinstance(event, SIDE_REQUESTS):  # usually on a side connection; allowed here too
+            assert self.attached is not None
+            self.side.forward(self.kernel, self.attached, self.conn, event)
+        elif isinstance(event, Restart):
+            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
+                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
+            else:
+                self._restart_kernel(event)
 
     def _remember(self, req_id: str) -> None:
         self.recent_ids[req_id] = None
