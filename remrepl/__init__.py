@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         RemreplError,
         ServerError,
         SessionClosed,
+        TransferError,
         VersionMismatch,
     )
     from ._info import ConnectionInfo
@@ -61,6 +62,7 @@ _WHERE = {
             "ConnectTimeout",
             "ConnectionLost",
             "SessionClosed",
+            "TransferError",
             "ExecutionTimeout",
             "ServerError",
             "LaunchError",
@@ -90,6 +92,7 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionClosed",
+    "TransferError",
     "VersionMismatch",
     "connect",
     "launch",

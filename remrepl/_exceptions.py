@@ -15,6 +15,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── SessionClosed                 the session was closed (by us, or the server shut down)
     ├── ExecutionTimeout              a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
+    ├── TransferError                 a file transfer failed; nothing was left at its target
     ├── LaunchError                   a launcher could not start a server
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
@@ -83,6 +84,11 @@ class ServerError(RemreplError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class TransferError(RemreplError):
+    """A file transfer failed (a missing source, an unwritable target, a checksum mismatch, Ctrl-C); no
+    partial file was left at the target. The message says which side and why."""
 
 
 class LaunchError(RemreplError):

@@ -24,6 +24,7 @@ def test_public_names() -> None:
         "ServerError",
         "Session",
         "SessionClosed",
+        "TransferError",
         "VersionMismatch",
         "connect",
         "launch",

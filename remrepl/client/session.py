@@ -37,9 +37,11 @@ from .._exceptions import (
 from .._info import ConnectionInfo
 from ..protocol import (
     OUTPUT_EVENTS,
+    TRANSFER_SERVER_EVENTS,
     Bye,
     Connection,
     Detach,
+    Display,
     Done,
     Error,
     Event,
@@ -58,7 +60,9 @@ from ..protocol import (
     Stream,
     Welcome,
 )
+from ..protocol.events import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+from .transfer import Progress, TransferResult, download, upload
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -102,6 +106,7 @@ class RunResult:
     results: list[str] = field(default_factory=list)
     error: Error | None = None
     notices: list[str] = field(default_factory=list)
+    displays: list[Display] = field(default_factory=list)  # plots (image/png) the run showed
 
     @property
     def value(self) -> str | None:
@@ -186,6 +191,8 @@ class Session:
         self._closed = False
         self._replay_left = 0
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
+        self._held: deque[OutputEvent] = deque()  # output that arrived during a file transfer, shown next
+        self._transfers: dict[str, deque[TransferServerEvent]] = {}  # events of transfers in progress
         self.where = f"{info.host}:{info.port}"
         try:
             self._attach(connect_timeout)
@@ -242,8 +249,13 @@ class Session:
 
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
         """The next output event, or None if ``timeout`` passed (or a non-output event was handled)."""
+        if self._held:
+            return self._held.popleft()
         if self._expanded:
             return self._expanded.popleft()
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float | None) -> OutputEvent | None:
         if self._closed:
             raise SessionClosed("the session is closed")
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
@@ -277,6 +289,11 @@ class Session:
         if isinstance(event, Bye):
             self._teardown()
             raise SessionClosed(f"the server ended this session: {event.reason}")
+        if isinstance(event, TRANSFER_SERVER_EVENTS):
+            inbox = self._transfers.get(event.xfer_id)
+            if inbox is not None:  # else a late chunk of a transfer that was stopped
+                inbox.append(event)
+            return None
         assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
@@ -286,6 +303,41 @@ class Session:
             self._expanded.append(event)
             return Result(event.seq, event.req_id, event.results[0])
         return event
+
+    # --- file transfers -----------------------------------------------------------------------
+
+    def upload(
+        self, local: str | os.PathLike[str], remote: str | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the local file or directory ``local`` to the server, as ``cp`` would: to ``remote`` (None:
+        the kernel's current directory; an existing directory: inside it). ``progress(done, total)`` is
+        called as bytes are acknowledged. ``TransferError`` if it fails; then nothing is left at the target."""
+        return upload(self, local, remote or "", progress)
+
+    def download(
+        self, remote: str, local: str | os.PathLike[str] | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
+        to ``local`` (None: the current directory; an existing directory: inside it)."""
+        return download(self, remote, local or "", progress)
+
+    def _open_transfer(self, xfer_id: str) -> None:
+        self._transfers[xfer_id] = deque()
+
+    def _close_transfer(self, xfer_id: str) -> None:
+        self._transfers.pop(xfer_id, None)
+
+    def _transfer_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
+        """The next event of transfer ``xfer_id``, waiting at most ``timeout`` s; output arriving
+        meanwhile is held, in order, for ``next_event``."""
+        inbox = self._transfers[xfer_id]
+        if not inbox:
+            event = self._receive(timeout)
+            if event is not None:
+                self._held.append(event)
+                self._held.extend(self._expanded)  # a Done's unpacked results, still in their order
+                self._expanded.clear()
+        return inbox.popleft() if inbox else None
 
     @property
     def replaying(self) -> bool:
@@ -331,6 +383,8 @@ class Session:
                     result.error = event
                 elif isinstance(event, Notice):
                     result.notices.append(event.text)
+                elif isinstance(event, Display) and event.req_id == execution.req_id:
+                    result.displays.append(event)
         except ExecutionTimeout:
             execution.interrupt()
             execution.wait(5.0)

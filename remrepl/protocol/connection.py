@@ -25,8 +25,11 @@ from . import codec
 from .events import (
     CLIENT_EVENTS,
     PROTOCOL_VERSION,
+    TRANSFER_CLIENT_EVENTS,
+    TRANSFER_SERVER_EVENTS,
     Bye,
     Detach,
+    Display,
     Done,
     Error,
     Event,
@@ -78,6 +81,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Error: dict.fromkeys(_ATTACHED, _SAME),
     InputRequest: dict.fromkeys(_ATTACHED, _SAME),
     Notice: dict.fromkeys(_ATTACHED, _SAME),
+    Display: dict.fromkeys(_ATTACHED, _SAME),
+    # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
+    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
 }
 
 

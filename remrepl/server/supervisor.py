@@ -54,10 +54,11 @@ from ..protocol import (
     decode,
     encode,
 )
-from ..protocol.events import Event
+from ..protocol.events import TRANSFER_CLIENT_EVENTS, Event
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
+from .transfers import DEFAULT_IDLE_TIMEOUT, ServerTransfers, process_cwd
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
@@ -80,6 +81,7 @@ class Supervisor:
         python: str = sys.executable,
         overflow_path: str | os.PathLike[str] | None = None,
         tether_fd: int | None = None,
+        transfer_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.host, self.requested_port = host, port
         self.idle_timeout = idle_timeout
@@ -109,6 +111,10 @@ class Supervisor:
         self.tether_fd = tether_fd
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
+        # File transfers: relative remote paths start in the kernel's current directory.
+        self.transfers = ServerTransfers(
+            self._send, lambda: process_cwd(self.kernel.pid if self.kernel else None), idle_timeout=transfer_timeout
+        )
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -156,6 +162,7 @@ class Supervisor:
         self.stopping = True
 
     def close(self) -> None:
+        self.transfers.abort_all("the server is shutting down")
         if self.attached is not None:
             self._send_now(Bye(reason="the server is shutting down"))
         if self.kernel is not None:
@@ -203,6 +210,9 @@ class Supervisor:
             self._on_client_messages()
         if self.backlog:
             self._flush_backlog()
+        if self.transfers.active:
+            self.transfers.pump(lambda: not self.backlog and self.attached is not None)
+            self.transfers.expire()
         if (
             self.idle_timeout is not None
             and not self.running
@@ -366,6 +376,7 @@ class Supervisor:
         if self.attached is not None and self.attached != identity:
             self._send_now(Bye(reason="another client attached to this session"))
             self.backlog.clear()
+            self.transfers.abort_all("another client attached")
             log.info("client replaced by a new one")
         self.attached, self.conn = identity, conn
         resume = event.resume_from if event.resume_from is not None else self.replay.acked
@@ -387,7 +398,9 @@ class Supervisor:
         log.info("client attached (replayed %d events)", len(replay))
 
     def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Execute):
+        if isinstance(event, TRANSFER_CLIENT_EVENTS):
+            self.transfers.handle(event)
+        elif isinstance(event, Execute):
             self.replay.ack(event.ack)
             if event.req_id in self.recent_ids:
                 message = f"request {event.req_id} already ran here; its output is replayed on reattach"
@@ -410,6 +423,7 @@ class Supervisor:
             self.replay.ack(event.ack)
             self.attached = None
             self.backlog.clear()
+            self.transfers.abort_all("the client detached")
             log.info("client detached")
         elif isinstance(event, Shutdown):
             log.info("shutdown requested by the client")
@@ -464,6 +478,7 @@ class Supervisor:
                     raise
                 log.info("client went away without detaching")
                 self.attached = None
+                self.transfers.abort_all("the client went away")
                 break
             self.backlog.popleft()
             self.replay.delivered(seq)
