@@ -321,6 +321,12 @@ class Session:
         to ``local`` (None: the current directory; an existing directory: inside it)."""
         return download(self, remote, local or "", progress)
 
+    def drain_held(self) -> list[OutputEvent]:
+        """Output events that arrived during a transfer and were not read yet (to show them now)."""
+        held = [*self._held]
+        self._held.clear()
+        return held
+
     def _open_transfer(self, xfer_id: str) -> None:
         self._transfers[xfer_id] = deque()
 

@@ -17,6 +17,7 @@ from ..._exceptions import ServerError
 from ..output import OutputPrinter, forward_sigint, sigint_raises
 from ..session import Execution, Session, terminal_input
 from .prompt import make_prompt_session
+from .transfer_magics import TRANSFER_MAGICS, download_magic, upload_magic
 
 Outcome = Literal["detach", "shutdown"]
 
@@ -24,6 +25,7 @@ MAGICS = {
     "%exit": "detach: leave the server (and its namespace) running; Ctrl-D does the same",
     "%shutdown": "stop the server and its interpreter",
     "%help": "this list",
+    **TRANSFER_MAGICS,
 }
 REPLAY_WAIT = 5.0  # at most this long to receive the output missed while detached
 
@@ -119,6 +121,10 @@ class Repl:
             return "detach"
         if name == "%shutdown":
             return "shutdown"
+        if name in ("%upload", "%download"):
+            handler = upload_magic if name == "%upload" else download_magic
+            handler(self.session, command[len(name) :], self.printer)
+            return None
         if name == "%help":
             for magic, text in MAGICS.items():
                 print(f"  {magic:<12} {text}")
