@@ -14,6 +14,7 @@ from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClos
 from .._files import read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
+from . import records
 from .session import Session, connect
 
 PASSWORD_ENV = "REMREPL_PASSWORD"
@@ -30,6 +31,9 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         help="start a new server first; TARGET 'local' (the default) is a child process of this machine",
     )
     where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
+    where.add_argument(
+        "--name", metavar="NAME", help="with --launch --keep: the session's name for `remrepl connect NAME`"
+    )
     where.add_argument(
         "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else asked)"
     )
@@ -52,8 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_arguments(serve_parser)
 
-    connect_parser = commands.add_parser("connect", help="open the remote> prompt on a server")
+    connect_parser = commands.add_parser(
+        "connect",
+        help="open the remote> prompt on a server",
+        description="Open the remote> prompt: on the session NAME (see `remrepl ls`), on the server a "
+        "connection file describes, or on a new one (--launch).",
+    )
+    connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
+
+    ls_parser = commands.add_parser(
+        "ls",
+        help="list the sessions this machine knows, and whether each is alive",
+        description="List the session records kept by `connect --launch --keep`, probing each server.",
+    )
+    ls_parser.add_argument("--prune", action="store_true", help="remove the records of dead servers")
+    ls_parser.add_argument(
+        "--probe-timeout", type=float, default=2.0, metavar="SECONDS", help="how long to wait for each server"
+    )
 
     exec_parser = commands.add_parser(
         "exec",
@@ -80,8 +100,19 @@ def _password(args: argparse.Namespace) -> str:
 
 def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
     """(session, the launcher if we started the server, a name for the target)."""
-    if args.launch and args.connection_file:
-        raise ConfigError("give either --launch or --connection-file, not both")
+    name = getattr(args, "session", None)
+    if args.name:
+        if not (args.launch and args.keep):
+            raise ConfigError("--name goes with --launch --keep")
+        records.check_name(args.name)
+    if sum(map(bool, (args.launch, args.connection_file, name))) > 1:
+        raise ConfigError("give one of NAME, --launch and --connection-file")
+    if name:
+        record = records.load(name)
+        state, how = records.status(record, timeout=min(args.connect_timeout, 2.0))
+        if state == "dead":
+            raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
+        return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
     if args.launch:
         launcher = launch(args.launch)
         try:
@@ -90,22 +121,28 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
             launcher.close()
             raise
     if not args.connection_file:
-        raise ConfigError("say which server: --connection-file FILE, or --launch to start one")
+        raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
     info = ConnectionInfo.read(args.connection_file)
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
 
 
-def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> None:
+def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        record = state_dir("sessions") / f"{launcher.target}-{launcher.info.pid}.json"
-        launcher.info.write(record, include_secret=True)
+        kind = records.LauncherData(launcher.target, launcher.record_data())
+        try:
+            record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
+        except ConfigError as exc:  # a taken name: the server must not be lost for that
+            print(f"remrepl: {exc}; saving it under another name", file=sys.stderr)
+            record = records.save(launcher.info, target=launcher.target, launcher=kind)
         launcher.detach()
         print(
-            f"remrepl: the server keeps running; reconnect with:\n  remrepl connect --connection-file {record}",
+            f"remrepl: the server keeps running as session {record.name}; reattach with:\n"
+            f"  remrepl connect {record.name}\n"
+            f"(`remrepl ls` lists the sessions; the record is {records.path_of(record.name)})",
             file=sys.stderr,  # stdout may be a script's output (exec)
         )
     else:
@@ -128,9 +165,37 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 1
     finally:
         session.close()
-        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown")
+        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name)
     if launcher is not None and not args.keep and outcome == "detach":
         print("remrepl: the server launched for this session was stopped (--keep leaves it running).")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import datetime
+
+    found = records.all_records()
+    if not found:
+        print("no sessions (`remrepl connect --launch --keep` leaves one running)")
+        return 0
+    rows = [["NAME", "TARGET", "SERVER", "PID", "STARTED", "STATUS"]]
+    pruned = []
+    for record, path in found:
+        if record is None:
+            rows.append([path.stem, "?", "?", "?", "?", f"unreadable record {path}"])
+            continue
+        state, how = records.status(record, args.probe_timeout)
+        started = datetime.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
+        where = f"{record.info.host}:{record.info.port}"
+        rows.append([record.name, record.target, where, str(record.info.pid), started, f"{state} ({how})"])
+        if state == "dead" and args.prune:
+            records.remove(record.name)
+            pruned.append(record.name)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for name in pruned:
+        print(f"removed the record of {name}")
     return 0
 
 
@@ -143,10 +208,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
         return run_script(session, args.file, source, args.args, timeout=args.timeout)
     finally:
         session.close()
-        _finish_launcher(launcher, args.keep, stopped=False)
+        _finish_launcher(launcher, args.keep, stopped=False, name=args.name)
 
 
-_EXEC_VALUE_OPTIONS = {"--connection-file", "--password-file", "--connect-timeout", "--timeout"}
+_EXEC_VALUE_OPTIONS = {"--connection-file", "--password-file", "--connect-timeout", "--timeout", "--name"}
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -177,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run(args)
         if args.command == "connect":
             return cmd_connect(args)
+        if args.command == "ls":
+            return cmd_ls(args)
         return cmd_exec(args)
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)

@@ -87,6 +87,51 @@ def _monitor_event(frames: list[bytes]) -> int:
     return event
 
 
+def await_handshake(monitor: zmq.Socket[bytes], deadline: float, timeout: float, where: str) -> None:
+    """Wait for the CurveZMQ handshake of a connecting socket, read from its monitor; the errors say why
+    it failed: ``AuthenticationFailed`` (our key refused), ``ConnectTimeout``, ``ConnectError``."""
+    reached = False
+    while True:  # bounded by the deadline
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if reached:
+                raise ConnectTimeout(
+                    f"something answered at {where} but did not complete the CurveZMQ handshake within "
+                    f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
+                )
+            raise ConnectTimeout(f"could not reach a remrepl server at {where} within {timeout:g} s")
+        if not monitor.poll(int(remaining * 1000) + 1):
+            continue
+        event = _monitor_event(monitor.recv_multipart())
+        if event == zmq.EVENT_CONNECTED:
+            reached = True
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            return
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            raise AuthenticationFailed(f"authentication failed: the server at {where} refused the password")
+        elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+            raise ConnectError(
+                f"the CurveZMQ handshake with {where} failed: the server's public key is not the one "
+                "given (a stale connection file?) or it is not a remrepl server"
+            )
+
+
+def probe(info: ConnectionInfo, keys: KeyPair, timeout: float = 2.0) -> None:
+    """Check that the server ``info`` describes is there and admits ``keys``: a CurveZMQ handshake and
+    nothing more (no Hello, so an attached client is not disturbed). Raises as ``connect`` would."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = client_socket(ctx, info.server_public_key, keys, uuid.uuid4().bytes)
+    monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+    try:
+        sock.connect(tcp_endpoint(info.host, info.port))
+        await_handshake(monitor, time.monotonic() + timeout, timeout, f"{info.host}:{info.port}")
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+        sock.close(linger=0)
+        ctx.term()
+
+
 def terminal_input(prompt: str, password: bool) -> str | None:
     """The default input handler: the local terminal (hidden for ``getpass``)."""
     try:
@@ -205,30 +250,7 @@ class Session:
     def _attach(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
-        reached = False
-        while True:  # bounded by the deadline
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if reached:
-                    raise ConnectTimeout(
-                        f"something answered at {self.where} but did not complete the CurveZMQ handshake within "
-                        f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
-                    )
-                raise ConnectTimeout(f"could not reach a remrepl server at {self.where} within {timeout:g} s")
-            if not self._monitor.poll(int(remaining * 1000) + 1):
-                continue
-            event = _monitor_event(self._monitor.recv_multipart())
-            if event == zmq.EVENT_CONNECTED:
-                reached = True
-            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                break
-            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                raise AuthenticationFailed(f"authentication failed: the server at {self.where} refused the password")
-            elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
-                raise ConnectError(
-                    f"the CurveZMQ handshake with {self.where} failed: the server's public key is not the one "
-                    "given (a stale connection file?) or it is not a remrepl server"
-                )
+        await_handshake(self._monitor, deadline, timeout, self.where)
         self.send(Hello())
         while self.welcome is None:
             remaining = deadline - time.monotonic()

@@ -49,7 +49,8 @@ class Repl:
         uptime = int(time.time() - welcome.started_at)
         return (
             f"remrepl: connected to {target} ({welcome.hostname}, Python {welcome.python}, "
-            f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s).\n"
+            f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s, "
+            f"{'a command is still running' if welcome.running else 'idle'}).\n"
             "Ctrl-C interrupts, Ctrl-D or %exit detaches, %shutdown stops the server, %help lists magics."
         )
 
