@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
@@ -15,6 +16,7 @@ from .._files import read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
 from . import records
+from .plots import PlotSaver
 from .session import Session, connect
 
 PASSWORD_ENV = "REMREPL_PASSWORD"
@@ -42,6 +44,21 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_plot_options(parser: argparse.ArgumentParser) -> None:
+    plots = parser.add_argument_group("remote plots (matplotlib's plt.show())")
+    plots.add_argument(
+        "--plots-dir", metavar="DIR", help="save plots in DIR (default: the state directory's plots/, 0700)"
+    )
+    plots.add_argument(
+        "--no-open", dest="open_plots", action="store_false", help="do not open plots with the system viewer"
+    )
+
+
+def _plot_saver(args: argparse.Namespace) -> PlotSaver:
+    directory = Path(os.path.expanduser(args.plots_dir)) if args.plots_dir else None
+    return PlotSaver(directory, open_plots=args.open_plots)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..server import serve
 
@@ -64,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
+    _add_plot_options(connect_parser)
 
     ls_parser = commands.add_parser(
         "ls",
@@ -82,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "launches locally; name another target as --launch=TARGET.",
     )
     _add_connection_options(exec_parser)
+    _add_plot_options(exec_parser)
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
@@ -156,7 +175,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     outcome = "detach"
     try:
         history = private_history(state_dir("history") / re.sub(r"[^\w.-]", "_", target))
-        outcome = Repl(session, history).run(target)
+        outcome = Repl(session, history, on_display=_plot_saver(args)).run(target)
         if outcome == "shutdown":
             session.shutdown()
             print("remrepl: the server was shut down.")
@@ -205,13 +224,20 @@ def cmd_exec(args: argparse.Namespace) -> int:
     source = read_script(args.file)  # before launching anything: a typo costs no server start
     session, launcher, _ = _open_session(args)
     try:
-        return run_script(session, args.file, source, args.args, timeout=args.timeout)
+        return run_script(session, args.file, source, args.args, timeout=args.timeout, on_display=_plot_saver(args))
     finally:
         session.close()
         _finish_launcher(launcher, args.keep, stopped=False, name=args.name)
 
 
-_EXEC_VALUE_OPTIONS = {"--connection-file", "--password-file", "--connect-timeout", "--timeout", "--name"}
+_EXEC_VALUE_OPTIONS = {
+    "--connection-file",
+    "--password-file",
+    "--connect-timeout",
+    "--timeout",
+    "--name",
+    "--plots-dir",
+}
 
 
 def _normalise(argv: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ however fast the user's code prints.
 
 from __future__ import annotations
 
+import base64
 import errno
 import logging
 import os
@@ -36,6 +37,7 @@ from ..protocol import (
     Bye,
     Connection,
     Detach,
+    Display,
     Done,
     Error,
     Execute,
@@ -294,6 +296,10 @@ class Supervisor:
         elif op == "results":
             self._emit_results(msg.get("texts", []))
             self.kernel.send(op="ack")
+        elif op == "display":
+            self._emit(Display, self.running, str(msg.get("mime", "")), _b64(msg.get("data")))
+            if msg.get("ack"):
+                self.kernel.send(op="ack")
         elif op == "input_request":
             prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
             self.pending_input = self._emit(InputRequest, self.running, prompt, password)
@@ -497,6 +503,13 @@ class Supervisor:
             self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
+
+
+def _b64(data: object) -> bytes:
+    try:
+        return base64.b64decode(str(data), validate=True)
+    except ValueError:
+        return b""
 
 
 def _is_hello(payload: list[bytes]) -> bool:

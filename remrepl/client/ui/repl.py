@@ -8,12 +8,14 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import History
 
 from ..._exceptions import ServerError
+from ...protocol import Display
 from ..output import OutputPrinter, forward_sigint, sigint_raises
 from ..session import Execution, Session, terminal_input
 from .prompt import make_prompt_session
@@ -37,10 +39,17 @@ def _prompt_input(prompt: str, password: bool) -> str | None:
 
 
 class Repl:
-    def __init__(self, session: Session, history: History, *, color: bool | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        history: History,
+        *,
+        color: bool | None = None,
+        on_display: Callable[[Display], str] | None = None,
+    ) -> None:
         self.session = session
         self.session.input_handler = _prompt_input
-        self.printer = OutputPrinter(color=sys.stdout.isatty() if color is None else color)
+        self.printer = OutputPrinter(color=sys.stdout.isatty() if color is None else color, on_display=on_display)
         self.prompt: PromptSession[str] = make_prompt_session(history)
 
     def banner(self, target: str) -> str:
