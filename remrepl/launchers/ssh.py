@@ -212,13 +212,10 @@ class SSHLauncher(Launcher):
             status = reader.exit_status()
             err = reader.stderr()
             if status == 127 or "not found" in err or "No such file" in err:
+                said = err.strip(":\n ").splitlines()[-1:] or [f"exit status {status}"]
                 error = RemoteEnvironmentError(
-                    f"no Python at {python!r} on {where}{err}\n"
-                    + (
-                        "install Python 3 there, or name it with --remote-python (--bootstrap makes a venv with it)"
-                        if not self.bootstrap
-                        else f"--bootstrap makes {self.remote_venv} with --remote-python {self.remote_python}"
-                    )
+                    f"no Python at {python!r} on {where} ({said[0]}); install Python 3 there, or name it with "
+                    "--remote-python (--bootstrap then makes a virtual environment with it)"
                 )
                 error.bootstrap_fixes = self.bootstrap
                 raise error

@@ -297,7 +297,7 @@ def _load_key(path: str, options: SSHOptions) -> Any:
 
     try:
         return paramiko.PKey.from_path(path)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError):  # paramiko 4+: cryptography's TypeError
         pass
     except (paramiko.SSHException, OSError, ValueError) as exc:
         options.notify(f"skipping the key {path}: {exc}")
@@ -307,7 +307,7 @@ def _load_key(path: str, options: SSHOptions) -> Any:
         if not passphrase:
             return None
         try:
-            return paramiko.PKey.from_path(path, passphrase)
-        except paramiko.SSHException:
+            return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        except (paramiko.SSHException, ValueError, TypeError):
             options.notify(f"wrong passphrase for {path}")
     return None
