@@ -59,7 +59,8 @@ def test_proxy_jump(ssh_jump: SSHD, ssh_hosts: SSHHosts) -> None:
 
 
 def test_direct_connects_to_the_server_port(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
-    with start("target", ssh_hosts, direct=True) as server, server.connect() as session:
+    server = start("target", ssh_hosts, direct=True)
+    with server, server.connect() as session:
         assert server.tunnel is None and server.info is not None
         assert server.info.port == server.ready["port"]
         assert session.run("1 + 1").value == "2"
