@@ -28,7 +28,7 @@ def test_bootstrap_installs_into_a_fresh_venv_and_reuses_it(ssh_hosts: SSHHosts,
     options = {"ssh_config": str(ssh_hosts.ssh_config), "remote_python": "/usr/bin/python3", "notify": said.append}
     with pytest.raises(RemoteEnvironmentError, match="--bootstrap"):
         SSHLauncher("target", **options).start(30)  # type: ignore[arg-type]
-    for run in range(2):
+    for _ in range(2):
         launcher = SSHLauncher("target", bootstrap=True, remote_venv=str(venv), **options)  # type: ignore[arg-type]
         launcher.start(60)
         with launcher, launcher.connect() as session:
