@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
@@ -30,7 +32,8 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="local",
         metavar="TARGET",
-        help="start a new server first; TARGET 'local' (the default) is a child process of this machine",
+        help="start a new server first; TARGET 'local' (the default) is a child process of this machine, "
+        "[ssh://][USER@]HOST[:PORT] a server on that SSH host",
     )
     where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
     where.add_argument(
@@ -41,6 +44,19 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--connect-timeout", type=float, default=10.0, metavar="SECONDS", help="give up connecting after this long"
+    )
+    ssh = parser.add_argument_group("with --launch [ssh://][USER@]HOST[:PORT]")
+    ssh.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
+    ssh.add_argument(
+        "--accept-new-host-key", action="store_true", help="record an unknown host key (a changed one is still refused)"
+    )
+    ssh.add_argument("--remote-python", metavar="PYTHON", help="the Python to run on the host (default python3)")
+    ssh.add_argument(
+        "--bootstrap", action="store_true", help="install this remrepl into a venv on the host if it is missing there"
+    )
+    ssh.add_argument("--remote-venv", metavar="DIR", help="the venv --bootstrap uses (default ~/.remrepl/venv)")
+    ssh.add_argument(
+        "--direct", action="store_true", help="connect straight to the server's port instead of through SSH"
     )
 
 
@@ -131,9 +147,14 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         state, how = records.status(record, timeout=min(args.connect_timeout, 2.0))
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
+        if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
+            from ..launchers.ssh import connect_record
+
+            return connect_record(record.to_json(), record.info, args.connect_timeout), None, name
         return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
     if args.launch:
-        launcher = launch(args.launch)
+        target, options = _launch_target(args)
+        launcher = launch(target, **options)
         try:
             return launcher.connect(connect_timeout=args.connect_timeout), launcher, launcher.target
         except BaseException:
@@ -142,16 +163,57 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     if not args.connection_file:
         raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
     info = ConnectionInfo.read(args.connection_file)
+    ssh_record = _launcher_record(args.connection_file)
+    if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
+        from ..launchers.ssh import connect_record
+
+        target = str(ssh_record["launcher"].get("target"))
+        return connect_record(ssh_record, info, args.connect_timeout), None, target
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
+
+
+_SSH_FLAGS = ("ssh_config", "accept_new_host_key", "remote_python", "bootstrap", "remote_venv", "direct")
+
+
+def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(target for ``launch``, its options): "local", or an SSH host with the SSH flags."""
+    given = [f"--{name.replace('_', '-')}" for name in _SSH_FLAGS if getattr(args, name)]
+    if args.launch == "local":
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --launch [ssh://][USER@]HOST[:PORT]")
+        return "local", {}
+    target = args.launch if args.launch.startswith("ssh://") else f"ssh://{args.launch}"
+    options: dict[str, Any] = {}
+    for name in _SSH_FLAGS:
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    return target, options
+
+
+def _launcher_record(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if isinstance(data, dict) and isinstance(data.get("launcher"), dict) and data["launcher"].get("kind") == "ssh":
+        return data
+    return {}
+
+
+def _launcher_data(launcher: Launcher) -> records.LauncherData:
+    record = getattr(launcher, "record", None)  # SSH: what rebuilds the tunnel (launchers/ssh.py)
+    data = dict(record()) if callable(record) else {"kind": launcher.target, **launcher.record_data()}
+    return records.LauncherData(str(data.pop("kind", launcher.target)), {k: str(v) for k, v in data.items()})
 
 
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        kind = records.LauncherData(launcher.target, launcher.record_data())
+        kind = _launcher_data(launcher)
         try:
             record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
         except ConfigError as exc:  # a taken name: the server must not be lost for that
@@ -237,6 +299,9 @@ _EXEC_VALUE_OPTIONS = {
     "--timeout",
     "--name",
     "--plots-dir",
+    "--ssh-config",
+    "--remote-python",
+    "--remote-venv",
 }
 
 
@@ -253,6 +318,10 @@ def _normalise(argv: list[str]) -> list[str]:
             continue
         if not arg.startswith("-"):
             return out + argv[i:]  # FILE: what follows belongs to the script
+        if arg == "--launch" and argv[i + 1 : i + 2] and argv[i + 1].startswith("ssh://"):
+            out.append(f"--launch={argv[i + 1]}")  # unambiguous: a script is not named ssh://...
+            i += 2
+            continue
         out.append("--launch=local" if arg == "--launch" else arg)
         i += 1
     return out

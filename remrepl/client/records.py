@@ -8,10 +8,10 @@ connection file (every ``ConnectionInfo`` field at the top level, so ``--connect
     "name": "local-1",                    # letters, digits, "_", "." and "-"; at most 64
     "target": "local",                    # what was launched (shown by `ls`)
     "created_at": 1790000000.0,
-    "launcher": {"kind": "local", "data": {}}
+    "launcher": {"kind": "local"}         # or {"kind": "ssh", "target": ..., "remote_port": ..., ...}
 
-``launcher.data`` holds whatever a launcher needs, besides the connection information, to reach its
-server again (strings only): an SSH launcher keeps its host alias and the remote port there, so that
+``launcher`` holds, besides its ``kind``, whatever that launcher needs to reach its server again (strings
+only; ``LauncherData.data``): an SSH launcher keeps its target and the remote port there, so that
 ``connect NAME`` can rebuild a tunnel. Readers ignore keys they do not know, so later versions can add
 some. A record of a launched server holds the client's secret key: it is as private as an SSH key.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._exceptions import AuthenticationFailed, ConfigError, ConnectError, ConnectTimeout
+from .._exceptions import AuthenticationFailed, ConfigError, ConnectError, ConnectTimeout, RemreplError
 from .._files import state_dir, write_private
 from .._info import ConnectionInfo
 from ..transport import KeyPair
@@ -65,7 +65,7 @@ class SessionRecord:
             "name": self.name,
             "target": self.target,
             "created_at": self.created_at,
-            "launcher": {"kind": self.launcher.kind, "data": dict(self.launcher.data)},
+            "launcher": {**self.launcher.data, "kind": self.launcher.kind},
         }
 
     @classmethod
@@ -75,9 +75,9 @@ class SessionRecord:
         launcher = data.get("launcher")
         if not isinstance(launcher, dict) or not isinstance(launcher.get("kind"), str):
             raise ConfigError(f"{source} is not a session record (no launcher kind)")
-        extra = launcher.get("data", {})
-        if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
-            raise ConfigError(f"{source}: launcher data must map names to strings")
+        extra = {k: v for k, v in launcher.items() if k != "kind"}
+        if not all(isinstance(v, str) for v in extra.values()):
+            raise ConfigError(f"{source}: the launcher's data must map names to strings")
         try:
             created_at = float(data.get("created_at", 0.0))
         except (TypeError, ValueError):
@@ -110,7 +110,8 @@ def path_of(name: str) -> Path:
 
 def new_name(prefix: str) -> str:
     """The first free ``PREFIX-N`` (N = 1, 2, ...)."""
-    prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", prefix)[:50] or "session"
+    host = prefix.removeprefix("ssh://").rsplit("@", 1)[-1].split(":")[0]  # ssh://user@host:22 -> host
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:50].lstrip("_.-") or "session"
     taken = {p.stem for p in records_dir().glob("*.json")}
     n = 1
     while f"{prefix}-{n}" in taken:
@@ -193,14 +194,26 @@ def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
         return "dead", f"pid {info.pid} is not a remrepl server"
     if not info.client_secret_key:
         return "unreachable", "the record holds no key to probe with"
+    close = None
+    if record.launcher.kind == "ssh":  # the server's port is reached through a new SSH tunnel
+        try:
+            from ..launchers.ssh import reattach
+
+            path = reattach({**record.launcher.data, "kind": record.launcher.kind}, info)
+        except RemreplError as exc:
+            return "unreachable", f"SSH: {exc}"
+        info, close = path.info, path.close
     try:
         probe(info, KeyPair.from_secret(info.client_secret_key), timeout)
     except AuthenticationFailed:
         return "dead", "a server answers there but refuses this record's key"
     except ConnectTimeout:
-        if local:
-            return "dead", f"nothing answers at {info.host}:{info.port}"
+        if local or close is not None:  # nothing listens at the server's own port
+            return "dead", f"nothing answers at the server's port {record.info.port}"
         return "unreachable", f"nothing answers at {info.host}:{info.port} within {timeout:g} s"
     except ConnectError:
         return "dead", "another server answers there"
-    return "alive", "pid and handshake" if local else "handshake"
+    finally:
+        if close is not None:
+            close()
+    return "alive", "pid and handshake" if local else "SSH and handshake" if close else "handshake"

@@ -21,21 +21,21 @@ from tests.client.terminal import PROMPT, TmuxTerminal
 
 def test_a_record_is_private_extensible_and_a_connection_file(launcher: LocalLauncher, state_dir: Path) -> None:
     assert launcher.info is not None
-    ssh_like = records.LauncherData("ssh", {"host": "head-node", "remote_port": "40113"})
-    record = records.save(launcher.info, target="ssh:head-node", launcher=ssh_like)
-    assert record.name == "ssh_head-node-1"
-    path = state_dir / "sessions" / "ssh_head-node-1.json"
+    ssh_like = records.LauncherData("ssh", {"target": "ssh://me@head-node", "remote_port": "40113"})
+    record = records.save(launcher.info, target="ssh://me@head-node", launcher=ssh_like)
+    assert record.name == "head-node-1"
+    path = state_dir / "sessions" / "head-node-1.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert (state_dir / "sessions").stat().st_mode & 0o777 == 0o700
     data = json.loads(path.read_text())
-    assert data["launcher"] == {"kind": "ssh", "data": {"host": "head-node", "remote_port": "40113"}}
+    assert data["launcher"] == {"kind": "ssh", "target": "ssh://me@head-node", "remote_port": "40113"}
     assert data["record_version"] == 1
     data["from_a_later_version"] = {"anything": 1}  # unknown keys are ignored
     path.write_text(json.dumps(data))
-    again = records.load("ssh_head-node-1")
+    again = records.load("head-node-1")
     assert again.launcher == ssh_like and again.info == launcher.info
     assert ConnectionInfo.read(path) == launcher.info  # --connection-file RECORD works too
-    assert records.save(launcher.info, target="ssh:head-node", launcher=ssh_like).name == "ssh_head-node-2"
+    assert records.save(launcher.info, target="ssh://me@head-node", launcher=ssh_like).name == "head-node-2"
 
 
 @pytest.mark.parametrize("name", ["", "-x", "a/b", "../up", "x" * 65, "sp ace"])
