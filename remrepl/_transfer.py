@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import secrets
 import shutil
 import stat
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ from ._exceptions import TransferError
 
 CHUNK = 1 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
 WINDOW = 16 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
+WRITE_QUEUE = WINDOW // CHUNK  # chunks waiting for the disk, at most
 PART_SUFFIX = ".remrepl-part"
 
 Kind = Literal["file", "dir"]
@@ -219,7 +222,7 @@ class Receiver:
     def __init__(self, target: Path, kind: Kind) -> None:
         self.target = target
         self.kind = kind
-        self.received = 0  # bytes of file data written
+        self.received = 0  # bytes of file data taken (queued for the writer, or written)
         self.files = 0
         self._open: _OpenFile | None = None
         self._dirs: list[tuple[Path, int]] = []  # modes to set at commit (after writing inside them)
@@ -235,19 +238,48 @@ class Receiver:
                 os.close(os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         except OSError as exc:
             raise TransferError(f"cannot write in {target.parent}: {exc.strerror}") from None
+        # Writing (and hashing) happens in a thread of its own, so the disk works while the next chunks
+        # arrive; the queue is bounded, so a disk slower than the link slows the sender, never memory.
+        self._queue: queue.Queue[Chunk | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._failed: TransferError | None = None
+        self._thread = threading.Thread(target=self._writer, name="remrepl-receiver", daemon=True)
+        self._thread.start()
 
     def write(self, chunk: Chunk) -> None:
-        """Take the next chunk; ``TransferError`` (and nothing kept) if it is wrong or cannot be written."""
+        """Take the next chunk; ``TransferError`` (and nothing kept) if this transfer has failed: a wrong
+        chunk or a write error (found by the writer, so reported at the next ``write`` or ``commit``)."""
         if self._closed:
             raise TransferError("the transfer is over")
-        try:
-            self._write(chunk)
-        except OSError as exc:
+        self._raise_if_failed()
+        self.received += len(chunk.data)
+        self._queue.put(chunk)
+
+    def _writer(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            if self._failed is not None or self._closed:
+                continue  # drain what is left after a failure or an abort
+            try:
+                self._write(chunk)
+            except OSError as exc:
+                self._failed = TransferError(f"cannot write {self._where(chunk.path)}: {exc.strerror}")
+            except TransferError as exc:
+                self._failed = exc
+            except BaseException as exc:  # a bug: report it rather than hang the transfer
+                self._failed = TransferError(f"the writer failed: {type(exc).__name__}: {exc}")
+
+    def _stop_writer(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        failed = self._failed
+        if failed is not None:
             self.abort()
-            raise TransferError(f"cannot write {self._where(chunk.path)}: {exc.strerror}") from None
-        except TransferError:
-            self.abort()
-            raise
+            raise failed
 
     def _where(self, path: str) -> Path:
         return self.target / path if path else self.target
@@ -285,7 +317,6 @@ class Receiver:
             view = view[written:]
         current.digest.update(chunk.data)
         current.written += len(chunk.data)
-        self.received += len(chunk.data)
         if chunk.end:
             self._open = None
             try:
@@ -304,6 +335,8 @@ class Receiver:
         """Move the received tree into place; ``TransferError`` (nothing kept) if it is incomplete."""
         if self._closed:
             raise TransferError("the transfer is over")
+        self._stop_writer()
+        self._raise_if_failed()
         if not self._root_seen or self._open is not None:
             self.abort()
             raise TransferError("the transfer ended before all of its data arrived; nothing was kept")
@@ -329,7 +362,8 @@ class Receiver:
         """Remove everything written so far. Idempotent."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = True  # the writer skips what is still queued
+        self._stop_writer()
         if self._open is not None:
             try:
                 os.close(self._open.fd)

@@ -16,6 +16,8 @@ Four sections, each measured in the same run for every contender:
   latency    Remote code prints ``time.time()`` then sleeps, SAMPLES times; the client notes when each
              line arrives: delay = arrival - printed stamp (same machine, same clock). Median and max in
              ms (target for remrepl: < 50 ms).
+  transfer   A file of MB megabytes uploaded then downloaded: remrepl (Session.upload/download) vs
+             paramiko SFTP put/get against a private sshd (scripts/bench_transfer.py). Target >= 2x.
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
 
@@ -75,10 +77,12 @@ from bench_engines import (  # the sibling module: scripts/ is on sys.path when 
     stream_code,
     timing_summary,
 )
+from bench_transfer import TARGETS as TRANSFER_TARGETS
+from bench_transfer import render_transfer, section_transfer
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "transfer")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -93,6 +97,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("latency", "remrepl_median_ms", "<", 50.0, "print-to-client delay, remrepl median (ms)"),
     ("latency", "remrepl_max_ms", "<", 50.0, "print-to-client delay, remrepl max (ms)"),
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
+    *TRANSFER_TARGETS,
 )
 
 
@@ -331,6 +336,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "stream": section_stream,
     "latency": section_latency,
     "exec": section_exec,
+    "transfer": section_transfer,
 }
 
 
@@ -383,6 +389,7 @@ def meta(args: argparse.Namespace, sections: list[str]) -> JSONDict:
             "latency_samples": args.latency_samples,
             "latency_interval": args.latency_interval,
             "exec_runs": args.exec_runs,
+            "transfer_mb": args.transfer_mb,
             "timeout": args.timeout,
         },
         "environment": {k: os.environ.get(k) for k in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")},
@@ -513,6 +520,11 @@ def render_table(report: JSONDict) -> str:
             ]
         )
         out += _target_lines(targets, "exec")
+    if "transfer" in sections:
+        s = sections["transfer"]
+        out += ["", f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down"]
+        out += _table(render_transfer(s, _num, _engine_cells))
+        out += _target_lines(targets, "transfer")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -545,6 +557,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-interval", type=float, default=0.05, help="sleep between stamped lines (default 0.05 s)"
     )
     parser.add_argument("--exec-runs", type=positive_int, default=5, help="timed `remrepl exec` runs (default 5)")
+    parser.add_argument(
+        "--transfer-mb", type=positive_int, default=200, help="size of the transferred file in MB (default 200)"
+    )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="deadline for each measurement, in seconds (default 300)"
     )
