@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "transfer"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,6 +22,8 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "transfer.upload_over_sftp",
+    "transfer.download_over_sftp",
 }
 TIMEOUT = 180
 
@@ -51,7 +53,18 @@ def is_number(value: object) -> bool:
 @pytest.mark.timeout(TIMEOUT + 30)
 def test_every_section_at_tiny_sizes() -> None:
     report = bench_json(
-        "--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"
+        "--iterations",
+        "20",
+        "--warmup",
+        "5",
+        "--lines",
+        "2000",
+        "--exec-runs",
+        "1",
+        "--latency-samples",
+        "5",
+        "--transfer-mb",
+        "2",
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
@@ -82,6 +95,12 @@ def test_every_section_at_tiny_sizes() -> None:
     for engine in ("remrepl", "python"):
         assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
     assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
+
+    transfer = report["sections"]["transfer"]
+    assert transfer["megabytes"] == 2 and transfer["bytes"] == 2_000_000
+    for engine in ("remrepl", "sftp"):
+        assert transfer[engine]["checksums_match"] is True, transfer[engine]
+        assert all(is_number(transfer[engine][k]) for k in ("upload_mb_per_s", "download_mb_per_s", "upload_s"))
 
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
