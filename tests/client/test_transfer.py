@@ -18,6 +18,7 @@ import pytest
 from remrepl import ConnectionLost, TransferError
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
+from remrepl.protocol import Stream
 from tests.conftest import RunningServer, start_server, stop_server
 
 PART = ".remrepl-part"
@@ -209,3 +210,13 @@ def test_a_client_that_falls_silent_mid_upload_leaves_no_partial_file(tmp_path: 
         assert os.listdir(remote_dir) == []  # ...and cleaned up
     finally:
         stop_server(running)
+
+
+def test_a_transfer_while_code_runs_keeps_the_runs_output_in_order(session: Session, tmp_path: Path) -> None:
+    local = tmp_path / "f.bin"
+    local.write_bytes(os.urandom(3 << 20))
+    execution = session.execute("import time\nfor i in range(5):\n    print(i)\n    time.sleep(0.1)\n")
+    up = session.upload(local, str(tmp_path / "copy.bin"))  # the supervisor moves it; the kernel is busy
+    assert up.sha256 == sha256(local) == sha256(tmp_path / "copy.bin")
+    printed = b"".join(e.data for e in execution if isinstance(e, Stream))
+    assert printed == b"0\n1\n2\n3\n4\n" and execution.done is not None and execution.done.status == "ok"
