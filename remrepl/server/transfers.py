@@ -91,6 +91,8 @@ class ServerTransfers:
         return bool(self._uploads or self._downloads)
 
     def handle(self, event: TransferClientEvent) -> None:
+        if isinstance(event, (Upload, Download)) and not self._may_start(event.xfer_id):
+            return
         try:
             if isinstance(event, Upload):
                 self._start_upload(event)
@@ -111,14 +113,18 @@ class ServerTransfers:
             self._drop(event.xfer_id, str(exc))
             self._send(TransferFailed(event.xfer_id, str(exc)))
 
-    def _check_new(self, xfer_id: str) -> None:
+    def _may_start(self, xfer_id: str) -> bool:
+        """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
         if xfer_id in self._uploads or xfer_id in self._downloads:
-            raise TransferError(f"transfer {xfer_id} is already in progress")
-        if len(self._uploads) + len(self._downloads) >= MAX_TRANSFERS:
-            raise TransferError(f"too many transfers at once (at most {MAX_TRANSFERS})")
+            message = f"transfer {xfer_id} is already in progress"
+        elif len(self._uploads) + len(self._downloads) >= MAX_TRANSFERS:
+            message = f"too many transfers at once (at most {MAX_TRANSFERS})"
+        else:
+            return True
+        self._send(TransferFailed(xfer_id, message))
+        return False
 
     def _start_upload(self, event: Upload) -> None:
-        self._check_new(event.xfer_id)
         target = resolve_target(event.remote, event.name, self._cwd(), event.kind)
         receiver = Receiver(target, event.kind)
         self._uploads[event.xfer_id] = _Upload(receiver, self._clock())
@@ -145,7 +151,6 @@ class ServerTransfers:
         self._send(TransferDone(xfer_id, str(target), receiver.files, receiver.received))
 
     def _start_download(self, event: Download) -> None:
-        self._check_new(event.xfer_id)
         if not event.remote:
             raise TransferError("say which file or directory to download")
         path = Path(os.path.expanduser(event.remote))
