@@ -33,9 +33,10 @@ from typing import Literal
 
 from ._exceptions import TransferError
 
-CHUNK = 1 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
-WINDOW = 16 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
-WRITE_QUEUE = WINDOW // CHUNK  # chunks waiting for the disk, at most
+CHUNK = 4 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
+WINDOW = 6 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
+WRITE_QUEUE = 4  # chunks waiting for the disk, at most
+READ_AHEAD = 2  # chunks a sender reads (and hashes) ahead of the socket
 PART_SUFFIX = ".remrepl-part"
 
 Kind = Literal["file", "dir"]
@@ -134,24 +135,56 @@ def _join(top: str, name: str) -> str:
 
 
 class Sender:
-    """Reads the entries of a plan, one chunk at a time, hashing each file as it goes."""
+    """Reads the entries of a plan, one chunk at a time, hashing each file as it goes.
 
-    def __init__(self, entries: list[Entry], chunk_size: int = CHUNK) -> None:
-        self._chunks = self._generate(entries, chunk_size)
-        self.sent = 0  # bytes of file data read so far
+    A thread reads (and hashes) up to ``READ_AHEAD`` chunks ahead, so the disk and the hash work while
+    the caller sends; ``next_chunk`` hands them out in order.
+    """
+
+    def __init__(self, entries: list[Entry], chunk_size: int = CHUNK, read_ahead: int = READ_AHEAD) -> None:
+        self.sent = 0  # bytes of file data handed out so far
         self.finished = False
+        self._queue: queue.Queue[Chunk | TransferError | None] = queue.Queue(maxsize=read_ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._reader, args=(entries, chunk_size), name="remrepl-sender", daemon=True
+        )
+        self._thread.start()
 
     def next_chunk(self) -> Chunk | None:
         """The next chunk, or None once everything was read. ``TransferError`` if a file cannot be read."""
-        chunk = next(self._chunks, None)
-        if chunk is None:
+        if self.finished:
+            return None
+        item = self._queue.get()
+        if item is None or isinstance(item, TransferError):
             self.finished = True
-        return chunk
+            if item is not None:
+                raise item
+            return None
+        self.sent += len(item.data)
+        return item
 
     def close(self) -> None:
-        """Stop early: close the file being read."""
-        self._chunks.close()
+        """Stop early: the reader closes the file it reads and ends."""
+        self._stop.set()
         self.finished = True
+        while self._thread.is_alive():  # bounded: the reader ends at its next step once it can put
+            try:
+                self._queue.get(timeout=0.05)  # make room for a reader blocked on a full queue
+            except queue.Empty:
+                pass
+
+    def _reader(self, entries: list[Entry], chunk_size: int) -> None:
+        try:
+            for chunk in self._generate(entries, chunk_size):
+                if self._stop.is_set():
+                    return
+                self._queue.put(chunk)
+            self._queue.put(None)
+        except TransferError as exc:
+            self._queue.put(exc)
+        except BaseException as exc:  # a bug: report it rather than hang the transfer
+            self._queue.put(TransferError(f"the reader failed: {type(exc).__name__}: {exc}"))
 
     def _generate(self, entries: list[Entry], chunk_size: int) -> Generator[Chunk, None, None]:
         for entry in entries:
@@ -171,7 +204,6 @@ class Sender:
                     except OSError as exc:
                         raise TransferError(f"cannot read {entry.source}: {exc.strerror}") from None
                     digest.update(data)
-                    self.sent += len(data)
                     if len(data) < chunk_size:  # the end of the file (as it is now)
                         yield Chunk(entry.path, "file", offset, data, True, digest.hexdigest(), entry.mode)
                         break
@@ -211,24 +243,34 @@ def resolve_target(dest: str, name: str, cwd: Path, kind: Kind) -> Path:
 @dataclass
 class _OpenFile:
     path: str
-    fd: int
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     written: int = 0
 
 
+# What the writer thread does, in order: ("mkdir", path, 0) / ("open", path, flags) / ("data", bytes) /
+# ("close", mode); None ends it.
+_Op = tuple[str, "Path | bytes", int]
+
+
 class Receiver:
-    """Writes a transfer into a temporary sibling of ``target``; ``commit`` renames it into place."""
+    """Writes a transfer into a temporary sibling of ``target``; ``commit`` renames it into place.
+
+    ``write`` checks each chunk (order, offsets, paths) and hashes it at once, so a wrong chunk or a
+    checksum mismatch fails right there; the disk work is done by a thread of its own, so the disk writes
+    while the next chunks arrive. Its queue is bounded: a disk slower than the link slows the sender down,
+    memory stays flat. An I/O error of the writer surfaces at the next ``write`` or at ``commit``.
+    """
 
     def __init__(self, target: Path, kind: Kind) -> None:
         self.target = target
         self.kind = kind
-        self.received = 0  # bytes of file data taken (queued for the writer, or written)
+        self.received = 0  # bytes of file data taken
         self.files = 0
+        self.last_sha256 = ""  # of the last file that ended: a one-file transfer's checksum
         self._open: _OpenFile | None = None
         self._dirs: list[tuple[Path, int]] = []  # modes to set at commit (after writing inside them)
         self._root_seen = False
         self._closed = False
-        self.last_sha256 = ""  # of the last file that ended: a one-file transfer's checksum
         token = secrets.token_hex(4)
         self.part = target.parent / f".{target.name}.{token}{PART_SUFFIX}"
         try:
@@ -238,53 +280,23 @@ class Receiver:
                 os.close(os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         except OSError as exc:
             raise TransferError(f"cannot write in {target.parent}: {exc.strerror}") from None
-        # Writing (and hashing) happens in a thread of its own, so the disk works while the next chunks
-        # arrive; the queue is bounded, so a disk slower than the link slows the sender, never memory.
-        self._queue: queue.Queue[Chunk | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._queue: queue.Queue[_Op | None] = queue.Queue(maxsize=WRITE_QUEUE)
         self._failed: TransferError | None = None
         self._thread = threading.Thread(target=self._writer, name="remrepl-receiver", daemon=True)
         self._thread.start()
 
     def write(self, chunk: Chunk) -> None:
-        """Take the next chunk; ``TransferError`` (and nothing kept) if this transfer has failed: a wrong
-        chunk or a write error (found by the writer, so reported at the next ``write`` or ``commit``)."""
+        """Take the next chunk; ``TransferError`` (and nothing kept) if it is wrong or the transfer failed."""
         if self._closed:
             raise TransferError("the transfer is over")
         self._raise_if_failed()
-        self.received += len(chunk.data)
-        self._queue.put(chunk)
-
-    def _writer(self) -> None:
-        while True:
-            chunk = self._queue.get()
-            if chunk is None:
-                return
-            if self._failed is not None or self._closed:
-                continue  # drain what is left after a failure or an abort
-            try:
-                self._write(chunk)
-            except OSError as exc:
-                self._failed = TransferError(f"cannot write {self._where(chunk.path)}: {exc.strerror}")
-            except TransferError as exc:
-                self._failed = exc
-            except BaseException as exc:  # a bug: report it rather than hang the transfer
-                self._failed = TransferError(f"the writer failed: {type(exc).__name__}: {exc}")
-
-    def _stop_writer(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def _raise_if_failed(self) -> None:
-        failed = self._failed
-        if failed is not None:
+        try:
+            self._accept(chunk)
+        except TransferError:
             self.abort()
-            raise failed
+            raise
 
-    def _where(self, path: str) -> Path:
-        return self.target / path if path else self.target
-
-    def _write(self, chunk: Chunk) -> None:
+    def _accept(self, chunk: Chunk) -> None:
         if not self._root_seen:
             if chunk.path != "" or chunk.kind != self.kind:
                 raise TransferError(f"the transfer must start with its root {self.kind}, not {chunk.path!r}")
@@ -298,7 +310,7 @@ class Receiver:
             if self._open is not None:
                 raise TransferError(f"{self._open.path!r} did not end before {chunk.path!r}")
             if chunk.path:
-                local.mkdir(mode=0o700)  # its parent must have come first; FileExistsError for a repeat
+                self._queue.put(("mkdir", local, 0))  # its parent must have come first (else: an error)
             self._dirs.append((local, chunk.mode & 0o777 & ~UMASK))
             return
         current = self._open
@@ -308,28 +320,75 @@ class Receiver:
             if chunk.offset != 0:
                 raise TransferError(f"{chunk.path!r} starts at offset {chunk.offset}")
             flags = os.O_WRONLY | os.O_NOFOLLOW | (os.O_TRUNC if not chunk.path else os.O_CREAT | os.O_EXCL)
-            current = self._open = _OpenFile(chunk.path, os.open(local, flags, 0o600))
+            current = self._open = _OpenFile(chunk.path)
+            self._queue.put(("open", local, flags))
         if chunk.offset != current.written:
             raise TransferError(f"{chunk.path!r}: data at offset {chunk.offset}, expected {current.written}")
-        view = memoryview(chunk.data)
-        while view:
-            written = os.write(current.fd, view)
-            view = view[written:]
-        current.digest.update(chunk.data)
+        current.digest.update(chunk.data)  # here, not in the writer: the two run side by side
         current.written += len(chunk.data)
+        self.received += len(chunk.data)
+        if chunk.data:
+            self._queue.put(("data", chunk.data, 0))
         if chunk.end:
             self._open = None
-            try:
-                if current.digest.hexdigest() != chunk.sha256:
-                    raise TransferError(
-                        f"checksum mismatch for {self._where(chunk.path)}: SHA-256 {current.digest.hexdigest()} "
-                        f"written, {chunk.sha256 or 'none'} sent; nothing was kept"
-                    )
-                os.fchmod(current.fd, chunk.mode & 0o777 & ~UMASK)
-            finally:
-                os.close(current.fd)
+            if current.digest.hexdigest() != chunk.sha256:
+                raise TransferError(
+                    f"checksum mismatch for {self._where(chunk.path)}: SHA-256 {current.digest.hexdigest()} "
+                    f"received, {chunk.sha256 or 'none'} sent; nothing was kept"
+                )
+            self._queue.put(("close", b"", chunk.mode & 0o777 & ~UMASK))
             self.files += 1
             self.last_sha256 = chunk.sha256
+
+    def _where(self, path: str) -> Path:
+        return self.target / path if path else self.target
+
+    def _writer(self) -> None:
+        fd: int | None = None
+        where = self.part
+        try:
+            while (op := self._queue.get()) is not None:
+                if self._failed is not None or self._closed:
+                    continue  # drain what is left after a failure or an abort
+                kind, arg, number = op
+                try:
+                    if kind == "data":
+                        assert fd is not None and isinstance(arg, bytes)
+                        view = memoryview(arg)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                    elif kind == "open":
+                        assert isinstance(arg, Path)
+                        where = arg
+                        fd = os.open(arg, number, 0o600)
+                    elif kind == "close":
+                        assert fd is not None
+                        os.fchmod(fd, number)
+                        os.close(fd)
+                        fd = None
+                    elif kind == "mkdir":
+                        assert isinstance(arg, Path)
+                        where = arg
+                        arg.mkdir(mode=0o700)
+                except OSError as exc:
+                    shown = self.target / where.relative_to(self.part) if where != self.part else self.target
+                    self._failed = TransferError(f"cannot write {shown}: {exc.strerror}")
+                except BaseException as exc:  # a bug: report it rather than hang the transfer
+                    self._failed = TransferError(f"the writer failed: {type(exc).__name__}: {exc}")
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _stop_writer(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        failed = self._failed
+        if failed is not None:
+            self.abort()
+            raise failed
 
     def commit(self) -> Path:
         """Move the received tree into place; ``TransferError`` (nothing kept) if it is incomplete."""
@@ -364,12 +423,7 @@ class Receiver:
             return
         self._closed = True  # the writer skips what is still queued
         self._stop_writer()
-        if self._open is not None:
-            try:
-                os.close(self._open.fd)
-            except OSError:
-                pass
-            self._open = None
+        self._open = None
         if self.kind == "dir":
             for path, _ in self._dirs:  # a read-only directory inside would stop rmtree
                 try:

@@ -390,6 +390,7 @@ def meta(args: argparse.Namespace, sections: list[str]) -> JSONDict:
             "latency_interval": args.latency_interval,
             "exec_runs": args.exec_runs,
             "transfer_mb": args.transfer_mb,
+            "transfer_runs": args.transfer_runs,
             "timeout": args.timeout,
         },
         "environment": {k: os.environ.get(k) for k in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")},
@@ -522,7 +523,7 @@ def render_table(report: JSONDict) -> str:
         out += _target_lines(targets, "exec")
     if "transfer" in sections:
         s = sections["transfer"]
-        out += ["", f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down"]
+        out += ["", f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down (best of {s['runs']})"]
         out += _table(render_transfer(s, _num, _engine_cells))
         out += _target_lines(targets, "transfer")
     if report["errors"]:
@@ -559,6 +560,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exec-runs", type=positive_int, default=5, help="timed `remrepl exec` runs (default 5)")
     parser.add_argument(
         "--transfer-mb", type=positive_int, default=200, help="size of the transferred file in MB (default 200)"
+    )
+    parser.add_argument(
+        "--transfer-runs", type=positive_int, default=3, help="transfers each way, the fastest counts (default 3)"
     )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="deadline for each measurement, in seconds (default 300)"

@@ -39,10 +39,12 @@ def test_a_file_in_small_chunks_arrives_whole_and_checked(tmp_path: Path) -> Non
 def test_a_checksum_mismatch_keeps_nothing(tmp_path: Path) -> None:
     target = tmp_path / "out.bin"
     receiver = Receiver(target, "file")
-    receiver.write(Chunk("", "file", 0, b"hello", end=True, sha256=hashlib.sha256(b"HELLO").hexdigest()))
-    with pytest.raises(TransferError, match="checksum mismatch"):
-        receiver.commit()
+    receiver.write(Chunk("", "file", 0, b"hel"))
+    with pytest.raises(TransferError, match="checksum mismatch"):  # found as the last chunk arrives
+        receiver.write(Chunk("", "file", 3, b"lo", end=True, sha256=hashlib.sha256(b"HELLO").hexdigest()))
     assert not target.exists() and nothing_left(tmp_path)
+    with pytest.raises(TransferError, match="the transfer is over"):
+        receiver.commit()
 
 
 @pytest.mark.parametrize(

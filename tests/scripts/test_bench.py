@@ -65,6 +65,8 @@ def test_every_section_at_tiny_sizes() -> None:
         "5",
         "--transfer-mb",
         "2",
+        "--transfer-runs",
+        "1",
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from remrepl._transfer import CHUNK, WINDOW
 from remrepl.protocol import (
     CancelTransfer,
     Download,
@@ -55,7 +56,7 @@ def test_a_download_waits_for_acks_beyond_its_window(tmp_path: Path) -> None:
     transfers.handle(Download("d", "big"))
     transfers.pump(lambda: True)
     chunks = [e for e in sent if isinstance(e, DownloadChunk)]
-    assert len(chunks) == 16  # the window: 16 MiB in flight
+    assert len(chunks) == WINDOW // CHUNK  # a window's worth in flight, no more
     transfers.handle(DownloadAck("d", 40 << 20))
     transfers.pump(lambda: True)
     assert (
