@@ -147,3 +147,17 @@ def test_ls_shows_dead_servers_and_prune_removes_them(terminal: TmuxTerminal, tm
     assert remrepl("ls").stdout.startswith("no sessions")
     unknown = remrepl("connect", "nope")
     assert unknown.returncode == 1 and "no session named nope" in unknown.stderr
+
+
+def test_bad_session_options_are_refused_before_anything_starts(state_dir: Path) -> None:
+    alone = remrepl("connect", "--launch", "--name", "work")
+    assert alone.returncode == 1 and "--name goes with --launch --keep" in alone.stderr
+    bad = remrepl("connect", "--launch", "--keep", "--name", "no good")
+    assert bad.returncode == 1 and "not a session name: 'no good'" in bad.stderr
+    both = remrepl("connect", "work", "--launch")
+    assert both.returncode == 1 and "give one of NAME, --launch and --connection-file" in both.stderr
+    (state_dir / "sessions").mkdir(exist_ok=True)
+    (state_dir / "sessions" / "broken.json").write_text("{")
+    listing = remrepl("ls")
+    assert listing.returncode == 0 and re.search(r"^broken\s.*unreadable record", listing.stdout, re.M), listing
+    assert not list(state_dir.glob("logs/*"))  # no server was started for any of them
