@@ -27,14 +27,18 @@ import json
 import os
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import zmq
+
 from .._exceptions import AuthenticationFailed, ConfigError, ConnectError, ConnectTimeout, RemreplError
 from .._files import state_dir, write_private
 from .._info import ConnectionInfo
-from ..transport import KeyPair
+from ..transport import KeyPair, client_socket, tcp_endpoint
+from .session import _MONITOR_EVENTS, await_handshake
 
 RECORD_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -184,10 +188,24 @@ def _is_server_process(pid: int) -> bool | None:
     return b"remrepl" in cmdline and (b"remrepl.server" in cmdline or b"serve" in cmdline)
 
 
+def probe(info: ConnectionInfo, keys: KeyPair, timeout: float = 2.0) -> None:
+    """Check that the server ``info`` describes is there and admits ``keys``: a CurveZMQ handshake and
+    nothing more (no Hello, so an attached client is not disturbed). Raises as ``connect`` would."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = client_socket(ctx, info.server_public_key, keys, uuid.uuid4().bytes)
+    monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+    try:
+        sock.connect(tcp_endpoint(info.host, info.port))
+        await_handshake(monitor, time.monotonic() + timeout, timeout, f"{info.host}:{info.port}")
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+        sock.close(linger=0)
+        ctx.term()
+
+
 def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
     """(alive/dead/unreachable, how that was found out)."""
-    from .session import probe  # zmq loads only when needed
-
     info = record.info
     local = record.launcher.kind == "local" and info.host in LOCAL_HOSTS
     if local and _is_server_process(info.pid) is False:

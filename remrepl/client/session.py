@@ -116,22 +116,6 @@ def await_handshake(monitor: zmq.Socket[bytes], deadline: float, timeout: float,
             )
 
 
-def probe(info: ConnectionInfo, keys: KeyPair, timeout: float = 2.0) -> None:
-    """Check that the server ``info`` describes is there and admits ``keys``: a CurveZMQ handshake and
-    nothing more (no Hello, so an attached client is not disturbed). Raises as ``connect`` would."""
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sock = client_socket(ctx, info.server_public_key, keys, uuid.uuid4().bytes)
-    monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
-    try:
-        sock.connect(tcp_endpoint(info.host, info.port))
-        await_handshake(monitor, time.monotonic() + timeout, timeout, f"{info.host}:{info.port}")
-    finally:
-        sock.disable_monitor()
-        monitor.close(linger=0)
-        sock.close(linger=0)
-        ctx.term()
-
-
 def terminal_input(prompt: str, password: bool) -> str | None:
     """The default input handler: the local terminal (hidden for ``getpass``)."""
     try:
