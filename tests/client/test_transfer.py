@@ -7,8 +7,11 @@ What lands at the target is checked byte for byte; failures must leave no partia
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -220,3 +223,45 @@ def test_a_transfer_while_code_runs_keeps_the_runs_output_in_order(session: Sess
     assert up.sha256 == sha256(local) == sha256(tmp_path / "copy.bin")
     printed = b"".join(e.data for e in execution if isinstance(e, Stream))
     assert printed == b"0\n1\n2\n3\n4\n" and execution.done is not None and execution.done.status == "ok"
+
+
+MEMORY_PROBE = """
+import hashlib, json, resource, sys
+import remrepl
+
+source, remote_dir, back_dir = sys.argv[1:4]
+with remrepl.launch() as server, server.connect() as session:
+    session.run("1 + 1")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    up = session.upload(source, remote_dir)
+    down = session.download(up.target, back_dir)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"before_kib": before, "after_kib": after, "up": up.sha256, "down": down.sha256}))
+"""
+
+
+def test_200_mb_through_the_api_with_flat_client_memory(tmp_path: Path) -> None:
+    """The client in a process of its own, so its peak RSS (ru_maxrss) is the transfer's alone."""
+    source = tmp_path / "big.bin"
+    with open(source, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(1 << 20))
+    remote_dir, back_dir = tmp_path / "remote", tmp_path / "back"
+    remote_dir.mkdir()
+    back_dir.mkdir()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(source), str(remote_dir), str(back_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["up"] == report["down"] == sha256(source) == sha256(back_dir / "big.bin")
+        growth_mb = (report["after_kib"] - report["before_kib"]) / 1024
+        assert growth_mb < 100, f"the client's peak memory grew by {growth_mb:.0f} MB moving 2 x 200 MB"
+    finally:
+        for path in (source, remote_dir / "big.bin", back_dir / "big.bin"):
+            path.unlink(missing_ok=True)
