@@ -26,6 +26,7 @@ import secrets
 import shutil
 import stat
 import threading
+import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ CHUNK = 4 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
 WINDOW = 6 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
 WRITE_QUEUE = 4  # chunks waiting for the disk, at most
 READ_AHEAD = 2  # chunks a sender reads (and hashes) ahead of the socket
+CLOSE_WAIT = 5.0  # seconds a stopped sender waits for its reader thread
 PART_SUFFIX = ".remrepl-part"
 
 Kind = Literal["file", "dir"]
@@ -168,11 +170,13 @@ class Sender:
         """Stop early: the reader closes the file it reads and ends."""
         self._stop.set()
         self.finished = True
-        while self._thread.is_alive():  # bounded: the reader ends at its next step once it can put
+        deadline = time.monotonic() + CLOSE_WAIT
+        while self._thread.is_alive() and time.monotonic() < deadline:  # it ends at its next step...
             try:
-                self._queue.get(timeout=0.05)  # make room for a reader blocked on a full queue
+                self._queue.get(timeout=0.05)  # ...once a reader blocked on a full queue can put
             except queue.Empty:
                 pass
+        # past the deadline the (daemon) reader is stuck in a read: it closes its file when that returns
 
     def _reader(self, entries: list[Entry], chunk_size: int) -> None:
         try:
