@@ -241,6 +241,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if outcome == "shutdown":
             session.shutdown()
             print("remrepl: the server was shut down.")
+            if args.session:
+                records.remove(args.session)  # a record of a stopped server would only show as dead
     except (ConnectionLost, SessionClosed) as exc:
         print(f"remrepl: {exc}", file=sys.stderr)
         return 1

@@ -127,8 +127,11 @@ def test_a_command_still_running_is_announced_and_followed(terminal: TmuxTermina
         terminal.wait_for("a command is still running)")
         terminal.wait_for("tick 3")
         terminal.wait_for_line(lambda line: line == PROMPT, "the prompt after the run", timeout=30)
-        terminal.send("C-d")
+        terminal.type("%shutdown")
+        terminal.send("Enter")
         assert terminal.wait_exit() == 0
+        wait_until(lambda: not alive(pid), 10, "the server to stop")
+        assert not records.path_of(name).exists()  # its record went with it
     finally:
         terminate([pid])
 
