@@ -36,7 +36,7 @@ class ProgressBar:
         self.tty = self.stream.isatty() if tty is None else tty
         self.clock = clock
         self.started = clock()
-        self._last_draw = 0.0
+        self._last_draw = float("-inf")  # the first call draws
         self._step = -1
         self._drawn = False
         self._done = self._total = 0
