@@ -44,12 +44,12 @@ class OutputPrinter:
             self._write(self.stderr, self._paint(event.traceback, _RED))
         elif isinstance(event, Notice):
             self._write(self.stderr, self._paint(f"[remrepl] {event.text}\n", _YELLOW))
-        elif isinstance(event, Display):
+        elif isinstance(event, Display):  # where a plot went: a status line, so stderr (stdout may be data)
             self.line_break()
             if self.on_display is not None:
-                self._write(self.stdout, self.on_display(event) + "\n")
+                self._write(self.stderr, self.on_display(event) + "\n")
             else:
-                self._write(self.stdout, f"[plot: {len(event.data)} bytes of {event.mime}, not saved]\n")
+                self._write(self.stderr, f"[plot: {len(event.data)} bytes of {event.mime}, not saved]\n")
 
     def line_break(self) -> None:
         """End a partial line (output without a final newline) before a prompt or a message."""
