@@ -58,6 +58,7 @@ from ..protocol import (
     Role,
     Shutdown,
     Stream,
+    TransferFailed,
     Welcome,
 )
 from ..protocol.events import TransferServerEvent
@@ -306,6 +307,9 @@ class Session:
         if isinstance(event, Welcome):
             self.welcome = event
             self._replay_left = event.replay
+            # Reattached after a lost link (client/reconnect.py): the server has dropped our transfers.
+            for xfer_id, waiting in self._transfers.items():
+                waiting.append(TransferFailed(xfer_id, "the link was lost; the transfer was stopped"))
             return None
         if isinstance(event, Rejected):
             if event.code == "version":
