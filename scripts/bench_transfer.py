@@ -8,8 +8,9 @@ The same file of MB megabytes (random bytes, so nothing compresses) goes up and 
   the run (``scripts/testhosts.py``: its own host key, client key, known_hosts; key login only).
 
 Times run from the call to its return (the file complete at its target); every copy is checked against
-the original's SHA-256 and removed afterwards. Each is repeated RUNS times (``--transfer-runs``) and the
-fastest run counts, for both contenders alike (the machine may be shared; ``*_runs_s`` keep them all).
+the original's SHA-256 and removed afterwards. RUNS runs (``--transfer-runs``), each moving the file with
+both contenders in turn, and the fastest run of each counts (the machine may be shared: interleaving and
+best-of meet both with the same load; ``*_runs_s`` keep every run).
 MB/s are 10^6 bytes/s. Ratios: remrepl / SFTP throughput, upload and download (target >= 2x each).
 """
 
@@ -19,6 +20,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _timed(run: Callable[[], object]) -> float:
+def _timed_call(run: Callable[[Path, Path], object], a: Path, b: Path) -> float:
     start = time.perf_counter()
-    run()
+    run(a, b)
     return time.perf_counter() - start
 
 
@@ -78,55 +80,80 @@ def _check(copy: Path, expected: str, what: str) -> None:
         raise BenchError(f"{what}: SHA-256 {got} differs from the original's {expected}")
 
 
-def remrepl_transfer(session: Any, source: Path, expected: str, workdir: Path, runs: int) -> JSONDict:
-    up, down = workdir / "remrepl-up", workdir / "remrepl-down"
-    up.mkdir()
-    down.mkdir()
-    up_s, down_s = [], []
-    for _ in range(runs):
-        up_s.append(_timed(lambda: session.upload(source, str(up))))
-        down_s.append(_timed(lambda: session.download(str(up / source.name), down)))
-        _check(down / source.name, expected, "remrepl download")
-    _check(up / source.name, expected, "remrepl upload")
-    return _numbers(source.stat().st_size, up_s, down_s)
+@dataclass
+class Contender:
+    """One way of moving the file: ``put(source, remote_dir)``, ``get(remote_file, local_dir)``."""
+
+    name: str
+    put: Callable[[Path, Path], object]
+    get: Callable[[Path, Path], object]
+    up_s: list[float] = field(default_factory=list)
+    down_s: list[float] = field(default_factory=list)
+    error: str = ""
 
 
-def sftp_transfer(source: Path, expected: str, workdir: Path, timeout: float, runs: int) -> JSONDict:
+def remrepl_contender(session: Any) -> Contender:
+    return Contender(
+        "remrepl",
+        lambda source, remote: session.upload(source, str(remote)),
+        lambda remote, local: session.download(str(remote), local),
+    )
+
+
+def sftp_contender(bench: Any) -> Contender:
+    """paramiko SFTP against a private sshd, both closed by the bench's exit stack."""
     import paramiko
     from testhosts import SSHHosts
 
-    up, down = workdir / "sftp-up", workdir / "sftp-down"
-    up.mkdir()
-    down.mkdir()
-    with SSHHosts(workdir / "ssh") as hosts:
-        server = hosts.start("bench")
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(hosts.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        try:
-            client.connect(
-                server.host,
-                server.port,
-                username=hosts.user,
-                key_filename=str(hosts.client_key),
-                look_for_keys=False,
-                allow_agent=False,
-                timeout=timeout,
-                banner_timeout=timeout,
-                auth_timeout=timeout,
-            )
-            sftp = client.open_sftp()
-            sftp.get_channel().settimeout(timeout)  # type: ignore[union-attr]
-            up_s, down_s = [], []
-            for _ in range(runs):
-                up_s.append(_timed(lambda: sftp.put(str(source), str(up / source.name))))
-                down_s.append(_timed(lambda: sftp.get(str(up / source.name), str(down / source.name))))
-                _check(down / source.name, expected, "SFTP get")
-            sftp.close()
-        finally:
-            client.close()
-    _check(up / source.name, expected, "SFTP put")
-    return _numbers(source.stat().st_size, up_s, down_s)
+    hosts = bench.stack.enter_context(SSHHosts(bench.workdir / "ssh"))
+    server = hosts.start("bench")
+    client = paramiko.SSHClient()
+    bench.stack.callback(client.close)
+    client.load_host_keys(str(hosts.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    timeout = bench.args.timeout
+    client.connect(
+        server.host,
+        server.port,
+        username=hosts.user,
+        key_filename=str(hosts.client_key),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=timeout,
+        banner_timeout=timeout,
+        auth_timeout=timeout,
+    )
+    sftp = client.open_sftp()
+    sftp.get_channel().settimeout(timeout)  # type: ignore[union-attr]
+    return Contender(
+        "sftp",
+        lambda source, remote: sftp.put(str(source), str(remote / source.name)),
+        lambda remote, local: sftp.get(str(remote), str(local / remote.name)),
+    )
+
+
+def run_interleaved(contenders: list[Contender], source: Path, expected: str, workdir: Path, runs: int) -> None:
+    """Each run moves the file with every contender in turn (up, then down), so a change in the machine's
+    load meets them alike; every copy is checked, then removed."""
+    for c in contenders:
+        (workdir / f"{c.name}-up").mkdir()
+        (workdir / f"{c.name}-down").mkdir()
+    for _ in range(runs):
+        for step in ("up", "down"):
+            for c in contenders:
+                if c.error:
+                    continue
+                up, down = workdir / f"{c.name}-up", workdir / f"{c.name}-down"
+                try:
+                    if step == "up":
+                        c.up_s.append(_timed_call(c.put, source, up))
+                    else:
+                        c.down_s.append(_timed_call(c.get, up / source.name, down))
+                        _check(down / source.name, expected, f"{c.name} download")
+                        _check(up / source.name, expected, f"{c.name} upload")
+                except Exception as exc:
+                    c.error = f"{type(exc).__name__}: {exc}"
+                    log(f"FAILED transfer: {c.name}: {c.error}")
 
 
 def section_transfer(bench: Any) -> JSONDict:
@@ -134,18 +161,30 @@ def section_transfer(bench: Any) -> JSONDict:
     source = bench.workdir / "transfer.bin"
     log(f"transfer: writing {megabytes} MB of random bytes")
     expected = make_file(source, megabytes)
-    out: JSONDict = {"megabytes": megabytes, "bytes": source.stat().st_size, "runs": runs}
+    size = source.stat().st_size
+    out: JSONDict = {"megabytes": megabytes, "bytes": size, "runs": runs}
+    contenders: list[Contender] = []
     try:
-        out["remrepl"] = bench.measure(
-            "transfer: remrepl upload + download",
-            lambda: remrepl_transfer(bench.remrepl().session, source, expected, bench.workdir, runs),
-        )
-        out["sftp"] = bench.measure(
-            "transfer: paramiko SFTP put + get",
-            lambda: sftp_transfer(source, expected, bench.workdir, bench.args.timeout, runs),
-        )
+        starters: list[tuple[str, Callable[[], Contender]]] = [
+            ("remrepl", lambda: remrepl_contender(bench.remrepl().session)),
+            ("sftp", lambda: sftp_contender(bench)),
+        ]
+        for name, start in starters:
+            try:
+                contenders.append(start())
+            except Exception as exc:
+                out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                bench.errors.append(f"transfer: {name} did not start: {out[name]['error']}")
+        log(f"transfer: {runs} run(s) of {', '.join(c.name for c in contenders)}, interleaved")
+        run_interleaved(contenders, source, expected, bench.workdir, runs)
     finally:
         source.unlink(missing_ok=True)
+    for c in contenders:
+        if c.error:
+            out[c.name] = {"error": c.error}
+            bench.errors.append(f"transfer: {c.name}: {c.error}")
+        else:
+            out[c.name] = _numbers(size, c.up_s, c.down_s)
     out["ratios"] = {
         "upload_over_sftp": ratio(out["remrepl"].get("upload_mb_per_s"), out["sftp"].get("upload_mb_per_s")),
         "download_over_sftp": ratio(out["remrepl"].get("download_mb_per_s"), out["sftp"].get("download_mb_per_s")),
