@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RemreplError,
         ServerError,
         SessionClosed,
+        TransferError,
         VersionMismatch,
     )
     from ._info import ConnectionInfo
@@ -62,6 +63,7 @@ _WHERE = {
             "ConnectTimeout",
             "ConnectionLost",
             "SessionClosed",
+            "TransferError",
             "ExecutionTimeout",
             "ServerError",
             "LaunchError",
@@ -93,6 +95,7 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionClosed",
+    "TransferError",
     "VersionMismatch",
     "connect",
     "launch",

@@ -16,7 +16,13 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ExecutionTimeout              a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
+    ├── TransferError                 a file transfer failed; nothing was left at its target
     ├── LaunchError                   a launcher could not start a server
+    │   ├── SSHError                  the SSH connection to the host failed
+    │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
+    │   │   ├── SSHAuthenticationFailed  the host refused our user or keys
+    │   │   └── HostUnreachable       nothing answered at the address within the deadline
+    │   └── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
 Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
@@ -91,9 +97,36 @@ class ObjectError(RemreplError):
     end or unpickled on the other. Nothing changed on either end."""
 
 
+class TransferError(RemreplError):
+    """A file transfer failed (a missing source, an unwritable target, a checksum mismatch, Ctrl-C); no
+    partial file was left at the target. The message says which side and why."""
+
+
 class LaunchError(RemreplError):
     """A launcher could not start a server; the message carries what the server said."""
 
 
 class ConfigError(RemreplError):
     """Bad user input outside the protocol: a missing file, an unreadable password, bad options."""
+
+
+class SSHError(LaunchError):
+    """The SSH connection to a host failed (paramiko's and the socket's errors, translated)."""
+
+
+class HostKeyError(SSHError):
+    """The host's key is not in known_hosts (and accepting new keys was not asked for), or it changed."""
+
+
+class SSHAuthenticationFailed(SSHError):
+    """The SSH host refused our user name or every key we offered."""
+
+
+class HostUnreachable(SSHError):
+    """Nothing answered at the SSH address (refused, no route, or the connect deadline passed)."""
+
+
+class RemoteEnvironmentError(LaunchError):
+    """The remote host cannot run the server: no Python 3, no remrepl, or another protocol version."""
+
+    bootstrap_fixes = False  # would ``--bootstrap`` (a venv with this remrepl) make it right?

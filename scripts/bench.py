@@ -16,6 +16,8 @@ Four sections, each measured in the same run for every contender:
   latency    Remote code prints ``time.time()`` then sleeps, SAMPLES times; the client notes when each
              line arrives: delay = arrival - printed stamp (same machine, same clock). Median and max in
              ms (target for remrepl: < 50 ms).
+  transfer   A file of MB megabytes uploaded then downloaded: remrepl (Session.upload/download) vs
+             paramiko SFTP put/get against a private sshd (scripts/bench_transfer.py). Target >= 2x.
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
   completion Completion round trip (request to candidates in hand), idle and while the kernel's main thread
@@ -79,10 +81,12 @@ from bench_engines import (
     stream_code,
     timing_summary,
 )
+from bench_transfer import TARGETS as TRANSFER_TARGETS
+from bench_transfer import render_transfer, section_transfer
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -98,6 +102,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("latency", "remrepl_max_ms", "<", 50.0, "print-to-client delay, remrepl max (ms)"),
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
     *bench_completion.TARGETS,
+    *TRANSFER_TARGETS,
 )
 
 
@@ -337,6 +342,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "latency": section_latency,
     "exec": section_exec,
     "completion": bench_completion.section_completion,
+    "transfer": section_transfer,
 }
 
 
@@ -392,6 +398,8 @@ def meta(args: argparse.Namespace, sections: list[str]) -> JSONDict:
             "completions": args.completions,
             "busy_runs": args.busy_runs,
             "busy_seconds": args.busy_seconds,
+            "transfer_mb": args.transfer_mb,
+            "transfer_runs": args.transfer_runs,
             "timeout": args.timeout,
         },
         "environment": {k: os.environ.get(k) for k in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")},
@@ -525,6 +533,11 @@ def render_table(report: JSONDict) -> str:
     if "completion" in sections:
         out += bench_completion.render(sections["completion"], _table, _num, _engine_cells)
         out += _target_lines(targets, "completion")
+    if "transfer" in sections:
+        s = sections["transfer"]
+        out += ["", f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down (best of {s['runs']})"]
+        out += _table(render_transfer(s, _num, _engine_cells))
+        out += _target_lines(targets, "transfer")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -562,6 +575,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--busy-runs", type=positive_int, default=3, help="jupyter completions during a busy run (default 3)"
     )
     parser.add_argument("--busy-seconds", type=float, default=1.0, help="length of each busy jupyter run (default 1 s)")
+    parser.add_argument(
+        "--transfer-mb", type=positive_int, default=200, help="size of the transferred file in MB (default 200)"
+    )
+    parser.add_argument(
+        "--transfer-runs", type=positive_int, default=3, help="transfers each way, the fastest counts (default 3)"
+    )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="deadline for each measurement, in seconds (default 300)"
     )

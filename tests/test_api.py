@@ -25,6 +25,7 @@ def test_public_names() -> None:
         "ServerError",
         "Session",
         "SessionClosed",
+        "TransferError",
         "VersionMismatch",
         "connect",
         "launch",

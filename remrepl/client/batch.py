@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from .._exceptions import ConfigError, ExecutionTimeout
+from ..protocol import Display
 from .output import OutputPrinter, forward_sigint, sigint_raises
 from .session import Session
 
@@ -39,10 +41,18 @@ def read_script(path: str) -> str:
         raise ConfigError(f"{path} is not UTF-8 text") from None
 
 
-def run_script(session: Session, path: str, source: str, args: list[str], *, timeout: float | None = None) -> int:
+def run_script(
+    session: Session,
+    path: str,
+    source: str,
+    args: list[str],
+    *,
+    timeout: float | None = None,
+    on_display: Callable[[Display], str] | None = None,
+) -> int:
     """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
-    124 on timeout)."""
-    printer = OutputPrinter()
+    124 on timeout). ``on_display`` saves plots (``client/plots.py``)."""
+    printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
     with forward_sigint(execution.interrupt):

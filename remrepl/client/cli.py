@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import json
 import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
 from .._files import read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
+from . import records
+from .config import Config
+from .plots import PlotSaver
 from .session import Session, connect
 
 PASSWORD_ENV = "REMREPL_PASSWORD"
@@ -27,15 +34,54 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="local",
         metavar="TARGET",
-        help="start a new server first; TARGET 'local' (the default) is a child process of this machine",
+        help="start a new server first; TARGET 'local' (the default) is a child process of this machine, "
+        "[ssh://][USER@]HOST[:PORT] a server on that SSH host",
     )
     where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
+    where.add_argument(
+        "--name", metavar="NAME", help="with --launch --keep: the session's name for `remrepl connect NAME`"
+    )
     where.add_argument(
         "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else asked)"
     )
     where.add_argument(
         "--connect-timeout", type=float, default=10.0, metavar="SECONDS", help="give up connecting after this long"
     )
+    ssh = parser.add_argument_group("with --launch [ssh://][USER@]HOST[:PORT]")
+    ssh.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
+    ssh.add_argument(
+        "--accept-new-host-key", action="store_true", help="record an unknown host key (a changed one is still refused)"
+    )
+    ssh.add_argument("--remote-python", metavar="PYTHON", help="the Python to run on the host (default python3)")
+    ssh.add_argument(
+        "--bootstrap", action="store_true", help="install this remrepl into a venv on the host if it is missing there"
+    )
+    ssh.add_argument("--remote-venv", metavar="DIR", help="the venv --bootstrap uses (default ~/.remrepl/venv)")
+    ssh.add_argument(
+        "--direct", action="store_true", help="connect straight to the server's port instead of through SSH"
+    )
+
+
+def _add_plot_options(parser: argparse.ArgumentParser) -> None:
+    plots = parser.add_argument_group("remote plots (matplotlib's plt.show())")
+    plots.add_argument(
+        "--plots-dir", metavar="DIR", help="save plots in DIR (default: the state directory's plots/, 0700)"
+    )
+    plots.add_argument(
+        "--no-open", dest="open_plots", action="store_false", help="do not open plots with the system viewer"
+    )
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The configuration file's settings, overridden by the command line's."""
+    from .config import load_config
+
+    config = load_config()
+    if args.plots_dir:
+        config = dataclasses.replace(config, plots_dir=Path(args.plots_dir).expanduser())
+    if not args.open_plots:
+        config = dataclasses.replace(config, open_plots=False)
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,8 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_arguments(serve_parser)
 
-    connect_parser = commands.add_parser("connect", help="open the remote> prompt on a server")
+    connect_parser = commands.add_parser(
+        "connect",
+        help="open the remote> prompt on a server",
+        description="Open the remote> prompt: on the session NAME (see `remrepl ls`), on the server a "
+        "connection file describes, or on a new one (--launch).",
+    )
+    connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
+    _add_plot_options(connect_parser)
+
+    ls_parser = commands.add_parser(
+        "ls",
+        help="list the sessions this machine knows, and whether each is alive",
+        description="List the session records kept by `connect --launch --keep`, probing each server.",
+    )
+    ls_parser.add_argument("--prune", action="store_true", help="remove the records of dead servers")
+    ls_parser.add_argument(
+        "--probe-timeout", type=float, default=2.0, metavar="SECONDS", help="how long to wait for each server"
+    )
 
     exec_parser = commands.add_parser(
         "exec",
@@ -62,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "launches locally; name another target as --launch=TARGET.",
     )
     _add_connection_options(exec_parser)
+    _add_plot_options(exec_parser)
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
@@ -80,32 +144,95 @@ def _password(args: argparse.Namespace) -> str:
 
 def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
     """(session, the launcher if we started the server, a name for the target)."""
-    if args.launch and args.connection_file:
-        raise ConfigError("give either --launch or --connection-file, not both")
+    name = getattr(args, "session", None)
+    if args.name:
+        if not (args.launch and args.keep):
+            raise ConfigError("--name goes with --launch --keep")
+        records.check_name(args.name)
+    if sum(map(bool, (args.launch, args.connection_file, name))) > 1:
+        raise ConfigError("give one of NAME, --launch and --connection-file")
+    if name:
+        record = records.load(name)
+        state, how = records.status(record, timeout=min(args.connect_timeout, 2.0))
+        if state == "dead":
+            raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
+        if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
+            from ..launchers.ssh import connect_record
+
+            return connect_record(record.to_json(), record.info, args.connect_timeout), None, name
+        return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
     if args.launch:
-        launcher = launch(args.launch)
+        target, options = _launch_target(args)
+        launcher = launch(target, **options)
         try:
             return launcher.connect(connect_timeout=args.connect_timeout), launcher, launcher.target
         except BaseException:
             launcher.close()
             raise
     if not args.connection_file:
-        raise ConfigError("say which server: --connection-file FILE, or --launch to start one")
+        raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
     info = ConnectionInfo.read(args.connection_file)
+    ssh_record = _launcher_record(args.connection_file)
+    if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
+        from ..launchers.ssh import connect_record
+
+        target = str(ssh_record["launcher"].get("target"))
+        return connect_record(ssh_record, info, args.connect_timeout), None, target
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
 
 
-def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> None:
+_SSH_FLAGS = ("ssh_config", "accept_new_host_key", "remote_python", "bootstrap", "remote_venv", "direct")
+
+
+def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(target for ``launch``, its options): "local", or an SSH host with the SSH flags."""
+    given = [f"--{name.replace('_', '-')}" for name in _SSH_FLAGS if getattr(args, name)]
+    if args.launch == "local":
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --launch [ssh://][USER@]HOST[:PORT]")
+        return "local", {}
+    target = args.launch if args.launch.startswith("ssh://") else f"ssh://{args.launch}"
+    options: dict[str, Any] = {}
+    for name in _SSH_FLAGS:
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    return target, options
+
+
+def _launcher_record(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if isinstance(data, dict) and isinstance(data.get("launcher"), dict) and data["launcher"].get("kind") == "ssh":
+        return data
+    return {}
+
+
+def _launcher_data(launcher: Launcher) -> records.LauncherData:
+    record = getattr(launcher, "record", None)  # SSH: what rebuilds the tunnel (launchers/ssh.py)
+    data = dict(record()) if callable(record) else {"kind": launcher.target, **launcher.record_data()}
+    return records.LauncherData(str(data.pop("kind", launcher.target)), {k: str(v) for k, v in data.items()})
+
+
+def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        record = state_dir("sessions") / f"{launcher.target}-{launcher.info.pid}.json"
-        launcher.info.write(record, include_secret=True)
+        kind = _launcher_data(launcher)
+        try:
+            record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
+        except ConfigError as exc:  # a taken name: the server must not be lost for that
+            print(f"remrepl: {exc}; saving it under another name", file=sys.stderr)
+            record = records.save(launcher.info, target=launcher.target, launcher=kind)
         launcher.detach()
         print(
-            f"remrepl: the server keeps running; reconnect with:\n  remrepl connect --connection-file {record}",
+            f"remrepl: the server keeps running as session {record.name}; reattach with:\n"
+            f"  remrepl connect {record.name}\n"
+            f"(`remrepl ls` lists the sessions; the record is {records.path_of(record.name)})",
             file=sys.stderr,  # stdout may be a script's output (exec)
         )
     else:
@@ -113,10 +240,9 @@ def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> No
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from .config import load_config
     from .ui import Repl, private_history
 
-    config = load_config()  # before connecting: a typo in the file costs no server start
+    config = _config(args)  # before connecting: a typo in the file costs no server start
     session, launcher, target = _open_session(args)
     outcome = "detach"
     try:
@@ -126,14 +252,44 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if outcome == "shutdown":
             session.shutdown()
             print("remrepl: the server was shut down.")
+            if args.session:
+                records.remove(args.session)  # a record of a stopped server would only show as dead
     except (ConnectionLost, SessionClosed) as exc:
         print(f"remrepl: {exc}", file=sys.stderr)
         return 1
     finally:
         session.close()
-        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown")
+        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name)
     if launcher is not None and not args.keep and outcome == "detach":
         print("remrepl: the server launched for this session was stopped (--keep leaves it running).")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import datetime
+
+    found = records.all_records()
+    if not found:
+        print("no sessions (`remrepl connect --launch --keep` leaves one running)")
+        return 0
+    rows = [["NAME", "TARGET", "SERVER", "PID", "STARTED", "STATUS"]]
+    pruned = []
+    for record, path in found:
+        if record is None:
+            rows.append([path.stem, "?", "?", "?", "?", f"unreadable record {path}"])
+            continue
+        state, how = records.status(record, args.probe_timeout)
+        started = datetime.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
+        where = f"{record.info.host}:{record.info.port}"
+        rows.append([record.name, record.target, where, str(record.info.pid), started, f"{state} ({how})"])
+        if state == "dead" and args.prune:
+            records.remove(record.name)
+            pruned.append(record.name)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for name in pruned:
+        print(f"removed the record of {name}")
     return 0
 
 
@@ -141,15 +297,33 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from .batch import read_script, run_script
 
     source = read_script(args.file)  # before launching anything: a typo costs no server start
+    config = _config(args)
     session, launcher, _ = _open_session(args)
     try:
-        return run_script(session, args.file, source, args.args, timeout=args.timeout)
+        return run_script(
+            session,
+            args.file,
+            source,
+            args.args,
+            timeout=args.timeout,
+            on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
+        )
     finally:
         session.close()
-        _finish_launcher(launcher, args.keep, stopped=False)
+        _finish_launcher(launcher, args.keep, stopped=False, name=args.name)
 
 
-_EXEC_VALUE_OPTIONS = {"--connection-file", "--password-file", "--connect-timeout", "--timeout"}
+_EXEC_VALUE_OPTIONS = {
+    "--connection-file",
+    "--password-file",
+    "--connect-timeout",
+    "--timeout",
+    "--name",
+    "--plots-dir",
+    "--ssh-config",
+    "--remote-python",
+    "--remote-venv",
+}
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -165,6 +339,10 @@ def _normalise(argv: list[str]) -> list[str]:
             continue
         if not arg.startswith("-"):
             return out + argv[i:]  # FILE: what follows belongs to the script
+        if arg == "--launch" and argv[i + 1 : i + 2] and argv[i + 1].startswith("ssh://"):
+            out.append(f"--launch={argv[i + 1]}")  # unambiguous: a script is not named ssh://...
+            i += 2
+            continue
         out.append("--launch=local" if arg == "--launch" else arg)
         i += 1
     return out
@@ -180,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run(args)
         if args.command == "connect":
             return cmd_connect(args)
+        if args.command == "ls":
+            return cmd_ls(args)
         return cmd_exec(args)
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from ..protocol import Error, Notice, OutputEvent, Result, Stream
+from ..protocol import Display, Error, Notice, OutputEvent, Result, Stream
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -20,10 +20,18 @@ class OutputPrinter:
     tells whether a prompt can follow without a newline first.
     """
 
-    def __init__(self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, *, color: bool = False) -> None:
+    def __init__(
+        self,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        *,
+        color: bool = False,
+        on_display: Callable[[Display], str] | None = None,
+    ) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.color = color
+        self.on_display = on_display  # saves a plot, returns the line to show (client/plots.py)
         self.at_line_start = True
 
     def show(self, event: OutputEvent) -> None:
@@ -36,6 +44,12 @@ class OutputPrinter:
             self._write(self.stderr, self._paint(event.traceback, _RED))
         elif isinstance(event, Notice):
             self._write(self.stderr, self._paint(f"[remrepl] {event.text}\n", _YELLOW))
+        elif isinstance(event, Display):  # where a plot went: a status line, so stderr (stdout may be data)
+            self.line_break()
+            if self.on_display is not None:
+                self._write(self.stderr, self.on_display(event) + "\n")
+            else:
+                self._write(self.stderr, f"[plot: {len(event.data)} bytes of {event.mime}, not saved]\n")
 
     def line_break(self) -> None:
         """End a partial line (output without a final newline) before a prompt or a message."""

@@ -39,9 +39,11 @@ from .._exceptions import (
 from .._info import ConnectionInfo
 from ..protocol import (
     OUTPUT_EVENTS,
+    TRANSFER_SERVER_EVENTS,
     Bye,
     Connection,
     Detach,
+    Display,
     Done,
     Error,
     Event,
@@ -59,10 +61,13 @@ from ..protocol import (
     Role,
     Shutdown,
     Stream,
+    TransferFailed,
     Welcome,
 )
+from ..protocol.transfers import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
 from .side import SideChannel, SideRequest, SideRequests
+from .transfer import Progress, TransferResult, download, upload
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -87,6 +92,35 @@ def _monitor_event(frames: list[bytes]) -> int:
     return event
 
 
+def await_handshake(monitor: zmq.Socket[bytes], deadline: float, timeout: float, where: str) -> None:
+    """Wait for the CurveZMQ handshake of a connecting socket, read from its monitor; the errors say why
+    it failed: ``AuthenticationFailed`` (our key refused), ``ConnectTimeout``, ``ConnectError``."""
+    reached = False
+    while True:  # bounded by the deadline
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if reached:
+                raise ConnectTimeout(
+                    f"something answered at {where} but did not complete the CurveZMQ handshake within "
+                    f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
+                )
+            raise ConnectTimeout(f"could not reach a remrepl server at {where} within {timeout:g} s")
+        if not monitor.poll(int(remaining * 1000) + 1):
+            continue
+        event = _monitor_event(monitor.recv_multipart())
+        if event == zmq.EVENT_CONNECTED:
+            reached = True
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            return
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            raise AuthenticationFailed(f"authentication failed: the server at {where} refused the password")
+        elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+            raise ConnectError(
+                f"the CurveZMQ handshake with {where} failed: the server's public key is not the one "
+                "given (a stale connection file?) or it is not a remrepl server"
+            )
+
+
 def terminal_input(prompt: str, password: bool) -> str | None:
     """The default input handler: the local terminal (hidden for ``getpass``)."""
     try:
@@ -106,6 +140,7 @@ class RunResult:
     results: list[str] = field(default_factory=list)
     error: Error | None = None
     notices: list[str] = field(default_factory=list)
+    displays: list[Display] = field(default_factory=list)  # plots (image/png) the run showed
 
     @property
     def value(self) -> str | None:
@@ -183,22 +218,21 @@ class Session(SideRequests):
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
         self.last_seq = 0
-        self._conn = Connection(Role.CLIENT)
+        # A dropped link: this hook may bring it back (``reattach``) and return True (client/reconnect.py).
+        self.on_link_lost: Callable[[Session], bool] | None = None
+        self.on_close: list[Callable[[], None]] = []  # e.g. a tunnel to close with the session
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._socket = client_socket(self._ctx, info.server_public_key, keys, uuid.uuid4().bytes)
-        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
-        self._poller = zmq.Poller()
-        self._poller.register(self._socket, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
         # wake(): another thread cuts a blocking next_event() short (the prompt's output receiver)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        self._poller.register(self._wake_r, zmq.POLLIN)
         self._side: SideChannel | None = None
         self._side_lock = threading.Lock()  # guards creating and closing the side channel
+        self._open_socket()
         self._closed = False
         self._replay_left = 0
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
+        self._held: deque[OutputEvent] = deque()  # output that arrived during a file transfer, shown next
+        self._transfers: dict[str, deque[TransferServerEvent]] = {}  # events of transfers in progress
         self.where = f"{info.host}:{info.port}"
         try:
             self._attach(connect_timeout)
@@ -208,34 +242,29 @@ class Session(SideRequests):
 
     # --- connecting ---------------------------------------------------------------------------
 
-    def _attach(self, timeout: float) -> None:
+    def _open_socket(self) -> None:
+        self._conn = Connection(Role.CLIENT)
+        self._socket = client_socket(self._ctx, self.info.server_public_key, self._keys, uuid.uuid4().bytes)
+        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        self._poller.register(self._wake_r, zmq.POLLIN)
+
+    def reattach(self, timeout: float) -> None:
+        """After a dropped link: a fresh socket attaches again; the server replays what we missed."""
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self._socket.close(linger=0)
+        self._open_socket()
+        self._attach(timeout, resume_from=self.last_seq)
+
+    def _attach(self, timeout: float, resume_from: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
-        reached = False
-        while True:  # bounded by the deadline
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if reached:
-                    raise ConnectTimeout(
-                        f"something answered at {self.where} but did not complete the CurveZMQ handshake within "
-                        f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
-                    )
-                raise ConnectTimeout(f"could not reach a remrepl server at {self.where} within {timeout:g} s")
-            if not self._monitor.poll(int(remaining * 1000) + 1):
-                continue
-            event = _monitor_event(self._monitor.recv_multipart())
-            if event == zmq.EVENT_CONNECTED:
-                reached = True
-            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                break
-            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                raise AuthenticationFailed(f"authentication failed: the server at {self.where} refused the password")
-            elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
-                raise ConnectError(
-                    f"the CurveZMQ handshake with {self.where} failed: the server's public key is not the one "
-                    "given (a stale connection file?) or it is not a remrepl server"
-                )
-        self.send(Hello())
+        await_handshake(self._monitor, deadline, timeout, self.where)
+        self.welcome = None
+        self.send(Hello(resume_from=resume_from))
         while self.welcome is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -251,12 +280,19 @@ class Session(SideRequests):
         try:
             self._socket.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
+            if not isinstance(event, Hello) and self.on_link_lost is not None and self.on_link_lost(self):
+                return self.send(event)
             raise ConnectionLost(f"cannot send to the server at {self.where}: the link is down") from None
 
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
         """The next output event, or None if ``timeout`` passed (or a non-output event was handled)."""
+        if self._held:
+            return self._held.popleft()
         if self._expanded:
             return self._expanded.popleft()
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float | None) -> OutputEvent | None:
         if self._closed:
             raise SessionClosed("the session is closed")
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
@@ -270,6 +306,8 @@ class Session(SideRequests):
         if self._monitor in ready:
             event = _monitor_event(self._monitor.recv_multipart())
             if event == zmq.EVENT_DISCONNECTED and self._socket not in ready:
+                if self.on_link_lost is not None and self.on_link_lost(self):
+                    return None
                 self._teardown()
                 raise ConnectionLost(
                     f"lost the connection to the server at {self.where}; the session (namespace and any run) "
@@ -288,6 +326,9 @@ class Session(SideRequests):
         if isinstance(event, Welcome):
             self.welcome = event
             self._replay_left = event.replay
+            # Reattached after a lost link (client/reconnect.py): the server has dropped our transfers.
+            for xfer_id, waiting in self._transfers.items():
+                waiting.append(TransferFailed(xfer_id, "the link was lost; the transfer was stopped"))
             return None
         if isinstance(event, Rejected):
             if event.code == "version":
@@ -297,6 +338,11 @@ class Session(SideRequests):
         if isinstance(event, Bye):
             self._teardown()
             raise SessionClosed(f"the server ended this session: {event.reason}")
+        if isinstance(event, TRANSFER_SERVER_EVENTS):
+            inbox = self._transfers.get(event.xfer_id)
+            if inbox is not None:  # else a late chunk of a transfer that was stopped
+                inbox.append(event)
+            return None
         assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
@@ -313,6 +359,47 @@ class Session(SideRequests):
             self._wake_w.send(b"w")
         except OSError:
             pass
+
+    # --- file transfers -----------------------------------------------------------------------
+
+    def upload(
+        self, local: str | os.PathLike[str], remote: str | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the local file or directory ``local`` to the server, as ``cp`` would: to ``remote`` (None:
+        the kernel's current directory; an existing directory: inside it). ``progress(done, total)`` is
+        called as bytes are acknowledged. ``TransferError`` if it fails; then nothing is left at the target."""
+        return upload(self, local, remote or "", progress)
+
+    def download(
+        self, remote: str, local: str | os.PathLike[str] | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
+        to ``local`` (None: the current directory; an existing directory: inside it)."""
+        return download(self, remote, local or "", progress)
+
+    def drain_held(self) -> list[OutputEvent]:
+        """Output events that arrived during a transfer and were not read yet (to show them now)."""
+        held = [*self._held]
+        self._held.clear()
+        return held
+
+    def _open_transfer(self, xfer_id: str) -> None:
+        self._transfers[xfer_id] = deque()
+
+    def _close_transfer(self, xfer_id: str) -> None:
+        self._transfers.pop(xfer_id, None)
+
+    def _transfer_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
+        """The next event of transfer ``xfer_id``, waiting at most ``timeout`` s; output arriving
+        meanwhile is held, in order, for ``next_event``."""
+        inbox = self._transfers[xfer_id]
+        if not inbox:
+            event = self._receive(timeout)
+            if event is not None:
+                self._held.append(event)
+                self._held.extend(self._expanded)  # a Done's unpacked results, still in their order
+                self._expanded.clear()
+        return inbox.popleft() if inbox else None
 
     @property
     def replaying(self) -> bool:
@@ -358,6 +445,8 @@ class Session(SideRequests):
                     result.error = event
                 elif isinstance(event, Notice):
                     result.notices.append(event.text)
+                elif isinstance(event, Display) and event.req_id == execution.req_id:
+                    result.displays.append(event)
         except ExecutionTimeout:
             execution.interrupt()
             execution.wait(5.0)
@@ -421,6 +510,8 @@ class Session(SideRequests):
                 self._side.close()
         self._wake_r.close()
         self._wake_w.close()
+        for callback in self.on_close:
+            callback()
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
         self._socket.close(linger=linger_ms)

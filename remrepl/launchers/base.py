@@ -37,6 +37,12 @@ class Launcher(abc.ABC):
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the server to end; its exit status, or None if it still runs after ``timeout``."""
 
+    def record_data(self) -> dict[str, str]:
+        """What ``remrepl connect NAME`` needs, besides the connection information, to reach this server
+        again (kept in the session record's ``launcher.data``): nothing for a local server; an SSH
+        launcher's host alias and remote port, to rebuild its tunnel."""
+        return {}
+
     def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
         """A session on the started server."""
         from ..client.session import connect

@@ -28,6 +28,7 @@ from .events import (
     PROTOCOL_VERSION,
     Bye,
     Detach,
+    Display,
     Done,
     Error,
     Event,
@@ -45,6 +46,7 @@ from .events import (
     Welcome,
 )
 from .side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from .transfers import TRANSFER_CLIENT_EVENTS, TRANSFER_SERVER_EVENTS
 
 
 class Role(enum.Enum):
@@ -84,6 +86,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Restart: {S.IDLE: S.RUNNING},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject)},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Completions, Inspection, ObjectReply)},
+    Display: dict.fromkeys(_ATTACHED, _SAME),
+    # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
+    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
 }
 
 

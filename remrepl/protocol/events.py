@@ -1,12 +1,15 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
 Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart.
-Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye.
+Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye, Display.
 
 Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, answered by Completions, Inspection
 and ObjectReply. A client usually sends them over a second connection opened with ``Hello(side=True)``,
 which the server serves alongside the attached client without taking the session over; the kernel
 answers them from a thread of its own, so they are answered while a run keeps its main thread busy.
+
+File transfers (``transfers.py``): Upload, Download, UploadChunk, UploadEnd, DownloadAck, CancelTransfer
+from the client; TransferReady, DownloadChunk, UploadAck, TransferDone, TransferFailed from the server.
 
 Server events that belong to the session's output (everything a user would see) carry ``seq``, a number
 that grows by one per event over the server's life. The server keeps recent ones in a replay buffer; a
@@ -31,6 +34,12 @@ from .side import (
     Inspection,
     ObjectReply,
     PutObject,
+)
+from .transfers import (
+    TRANSFER_CLIENT_EVENTS,
+    TRANSFER_SERVER_EVENTS,
+    TransferClientEvent,
+    TransferServerEvent,
 )
 
 PROTOCOL_VERSION = 1
@@ -199,13 +208,38 @@ class Bye:
     reason: str
 
 
+@dataclass(frozen=True)
+class Display:
+    """Rich output of the running code that is not text, e.g. a matplotlib figure as ``image/png``."""
+
+    seq: int
+    req_id: str
+    mime: str
+    data: bytes
+
+
 SideClientEvent = Complete | Inspect | GetObject | PutObject
 SideServerEvent = Completions | Inspection | ObjectReply
-ClientEvent = Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | SideClientEvent
-ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Rejected | Bye | SideServerEvent
+ClientEvent = (
+    Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | SideClientEvent | TransferClientEvent
+)
+ServerEvent = (
+    Welcome
+    | Stream
+    | Result
+    | Error
+    | InputRequest
+    | Done
+    | Notice
+    | Rejected
+    | Bye
+    | Display
+    | SideServerEvent
+    | TransferServerEvent
+)
 Event = ClientEvent | ServerEvent
 # Events that are session output: numbered, kept for replay.
-OutputEvent = Stream | Result | Error | InputRequest | Done | Notice
+OutputEvent = Stream | Result | Error | InputRequest | Done | Notice | Display
 
 CLIENT_EVENTS: tuple[type, ...] = (
     Hello,
@@ -216,6 +250,7 @@ CLIENT_EVENTS: tuple[type, ...] = (
     Shutdown,
     Restart,
     *SIDE_CLIENT_EVENTS,
+    *TRANSFER_CLIENT_EVENTS,
 )
 SERVER_EVENTS: tuple[type, ...] = (
     Welcome,
@@ -227,6 +262,8 @@ SERVER_EVENTS: tuple[type, ...] = (
     Notice,
     Rejected,
     Bye,
+    Display,
     *SIDE_SERVER_EVENTS,
+    *TRANSFER_SERVER_EVENTS,
 )
-OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice)
+OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice, Display)

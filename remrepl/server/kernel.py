@@ -11,6 +11,7 @@ stdout and stderr on pipes to the supervisor, FD a socket for control messages, 
                            {"op": "results", "texts"}        expressions' reprs, as the REPL echoes them
                            {"op": "input_request", "prompt", "password"}
                            {"op": "done", "status", "exit_code", "results", "error"}
+                           {"op": "display", "mime", "data", "ack"}  a plot, base64; "ack": answer it
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
@@ -18,12 +19,14 @@ supervisor drains the pipes before handling one. An expression's repr is held ba
 (then it rides in "done": a single message for ``1+1``) or until the code writes anything more; then the
 kernel sends "results" and waits for the "ack", so no later output can reach the pipes before it.
 
-This module imports only the standard library: it is the first thing a new interpreter loads.
+This module imports only the standard library (and ``mpl_hook``, which does too): it is the first thing a
+new interpreter loads.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import builtins
 import getpass
 import io
@@ -38,6 +41,8 @@ import time
 import traceback
 import types
 from typing import Any, NoReturn
+
+from . import mpl_hook
 
 STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for print-heavy code...
 FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
@@ -114,6 +119,8 @@ class Kernel:
         sys.displayhook = self.displayhook
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
+        self._send_lock = threading.Lock()  # plt.show() may come from a user's thread
+        mpl_hook.install(self.display)  # matplotlib is hooked when imported, never imported here
         self._wake = threading.Event()  # set when a run starts while the flusher idles
         self._flusher_idle = False
         threading.Thread(target=self._flush_loop, name="remrepl-flush", daemon=True).start()
@@ -156,7 +163,8 @@ class Kernel:
 
     def send(self, **msg: Any) -> None:
         self.flush()
-        self.control.sendall(json.dumps(msg).encode() + b"\n")
+        with self._send_lock:
+            self.control.sendall(json.dumps(msg).encode() + b"\n")
 
     def receive(self, op: str) -> dict[str, Any]:
         """The next control message of type ``op``, skipping strays (a late ack or reply)."""
@@ -202,8 +210,22 @@ class Kernel:
         assert text is not None
         return text
 
+    def display(self, mime: str, data: bytes) -> None:
+        """Rich output (a plot) of the running code, in order with its text output."""
+        main = threading.current_thread() is _MAIN_THREAD
+        if main and self.pending_results:
+            self.send_results()
+        # From the main thread, wait for the ack (as for "results"): no later print may overtake the plot.
+        self.send(op="display", mime=mime, data=base64.b64encode(data).decode("ascii"), ack=main)
+        if main:
+            self.receive("ack")
+
     def displayhook(self, value: object) -> None:
         if value is None:
+            return
+        if mpl_hook.is_figure(value) and getattr(value, "axes", None):  # a figure with something in it: shown
+            # (an empty one, as ``plt.figure()`` echoes before anything is drawn, keeps its repr)
+            mpl_hook.display_figure(value)
             return
         builtins._ = None  # type: ignore[attr-defined]  # as sys.__displayhook__ does
         text = repr(value)

@@ -12,7 +12,7 @@ import os
 from collections import deque
 from pathlib import Path
 
-from ..protocol import Done, Error, Notice, OutputEvent, Result, Stream
+from ..protocol import Display, Done, Error, Notice, OutputEvent, Result, Stream
 
 DEFAULT_LIMIT = 8 << 20
 
@@ -26,11 +26,14 @@ def _text(event: OutputEvent) -> bytes:
         return event.text.encode() + b"\n"
     if isinstance(event, Done):
         return "".join(r + "\n" for r in event.results).encode()
+    if isinstance(event, Display):
+        return f"[remrepl: a {event.mime} of {len(event.data)} bytes (a plot) could not be kept]\n".encode()
     return b""
 
 
 def _size(event: OutputEvent) -> int:
-    return len(_text(event)) + 64  # the text, and a little for the event itself
+    data = len(event.data) if isinstance(event, Display) else 0
+    return len(_text(event)) + data + 64  # the text, and a little for the event itself
 
 
 class ReplayBuffer:

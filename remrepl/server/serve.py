@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--idle-timeout", type=float, metavar="SECONDS", help="stop after this long without client activity"
     )
+    parser.add_argument(
+        "--transfer-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="abort a file transfer whose client is silent this long, removing its partial file (default 30)",
+    )
     parser.add_argument("--log-level", default="INFO", help="log level for messages on stderr (default INFO)")
 
 
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             idle_timeout=args.idle_timeout,
             tether_fd=0 if args.tether else None,
+            transfer_timeout=args.transfer_timeout,
         )
         info = supervisor.bind()
     except RemreplError as exc:

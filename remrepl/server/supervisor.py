@@ -16,6 +16,7 @@ however fast the user's code prints.
 
 from __future__ import annotations
 
+import base64
 import errno
 import logging
 import os
@@ -40,6 +41,7 @@ from ..protocol import (
     Bye,
     Connection,
     Detach,
+    Display,
     Done,
     Error,
     Execute,
@@ -61,10 +63,12 @@ from ..protocol import (
 )
 from ..protocol.events import Event
 from ..protocol.side import SIDE_REQUESTS
+from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
 from .side_requests import SideRequests
+from .transfers import DEFAULT_IDLE_TIMEOUT, ServerTransfers, process_cwd
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
@@ -87,6 +91,7 @@ class Supervisor:
         python: str = sys.executable,
         overflow_path: str | os.PathLike[str] | None = None,
         tether_fd: int | None = None,
+        transfer_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.host, self.requested_port = host, port
         self.idle_timeout = idle_timeout
@@ -117,6 +122,10 @@ class Supervisor:
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
         self.side = SideRequests(self._send_to, self._send_raw, self._poller)
+        # File transfers: relative remote paths start in the kernel's current directory.
+        self.transfers = ServerTransfers(
+            self._send, lambda: process_cwd(self.kernel.pid if self.kernel else None), idle_timeout=transfer_timeout
+        )
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -164,6 +173,7 @@ class Supervisor:
         self.stopping = True
 
     def close(self) -> None:
+        self.transfers.abort_all("the server is shutting down")
         if self.attached is not None:
             self._send_now(Bye(reason="the server is shutting down"))
         if self.kernel is not None:
@@ -213,6 +223,9 @@ class Supervisor:
             self._on_client_messages()
         if self.backlog:
             self._flush_backlog()
+        if self.transfers.active:
+            self.transfers.pump(lambda: not self.backlog and self.attached is not None)
+            self.transfers.expire()
         if (
             self.idle_timeout is not None
             and not self.running
@@ -314,6 +327,10 @@ class Supervisor:
         elif op == "results":
             self._emit_results(msg.get("texts", []))
             self.kernel.send(op="ack")
+        elif op == "display":
+            self._emit(Display, self.running, str(msg.get("mime", "")), _b64(msg.get("data")))
+            if msg.get("ack"):
+                self.kernel.send(op="ack")
         elif op == "input_request":
             prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
             self.pending_input = self._emit(InputRequest, self.running, prompt, password)
@@ -406,6 +423,7 @@ class Supervisor:
         if self.attached is not None and self.attached != identity:
             self._send_now(Bye(reason="another client attached to this session"))
             self.backlog.clear()
+            self.transfers.abort_all("another client attached")
             log.info("client replaced by a new one")
         self.attached, self.conn = identity, conn
         resume = event.resume_from if event.resume_from is not None else self.replay.acked
@@ -450,6 +468,8 @@ class Supervisor:
                 self._remember(event.req_id)
             else:
                 self._run(event)
+        elif isinstance(event, TRANSFER_CLIENT_EVENTS):  # the supervisor's own work, never the kernel's
+            self.transfers.handle(event)
         elif isinstance(event, Interrupt):
             if self.running and self.kernel is not None:
                 self.kernel.interrupt()
@@ -461,6 +481,7 @@ class Supervisor:
             self.replay.ack(event.ack)
             self.attached = None
             self.backlog.clear()
+            self.transfers.abort_all("the client detached")
             log.info("client detached")
         elif isinstance(event, Shutdown):
             log.info("shutdown requested by the client")
@@ -523,6 +544,7 @@ class Supervisor:
                     raise
                 log.info("client went away without detaching")
                 self.attached = None
+                self.transfers.abort_all("the client went away")
                 break
             self.backlog.popleft()
             self.replay.delivered(seq)
@@ -541,6 +563,13 @@ class Supervisor:
             self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
+
+
+def _b64(data: object) -> bytes:
+    try:
+        return base64.b64decode(str(data), validate=True)
+    except ValueError:
+        return b""
 
 
 def _is_hello(payload: list[bytes]) -> bool:

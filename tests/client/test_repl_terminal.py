@@ -253,15 +253,18 @@ def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, 
     terminal.run("kept = 'still here'")
     terminal.send("C-d")
     assert terminal.wait_exit() == 0
-    match = re.search(r"^\s*remrepl connect --connection-file (\S+)$", terminal.screen(), re.MULTILINE)
+    match = re.search(r"^\s*remrepl connect (\S+)$", terminal.screen(), re.MULTILINE)
     assert match, terminal.screen()
-    record = Path(match.group(1))
+    name = match.group(1)
+    record = state_dir / "sessions" / f"{name}.json"
+    assert f"the record is {record}" in terminal.screen()
     assert record.stat().st_mode & 0o777 == 0o600
     server_pid = int(json.loads(record.read_text())["pid"])
     try:
         assert alive(server_pid)
         assert server_pid in server_processes(state_dir)
 
+        # a record is also a connection file
         terminal.start([*remrepl_command(), "connect", "--connection-file", str(record)])
         terminal.wait_for_line(lambda line: line == PROMPT, "the prompt after reconnecting", timeout=30)
         assert terminal.run("kept") == ["'still here'"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -24,6 +24,8 @@ TARGETS = {
     "exec.remrepl_median_s",
     "completion.remrepl_idle_median_ms",
     "completion.remrepl_busy_median_ms",
+    "transfer.upload_over_sftp",
+    "transfer.download_over_sftp",
 }
 TIMEOUT = 180
 
@@ -55,6 +57,7 @@ def test_every_section_at_tiny_sizes() -> None:
     report = bench_json(
         *("--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"),
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
+        *("--transfer-mb", "2", "--transfer-runs", "1"),
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
@@ -93,6 +96,12 @@ def test_every_section_at_tiny_sizes() -> None:
     for engine in ("remrepl", "jupyter"):
         for state in ("idle", "busy"):
             assert all(is_number(completion[engine][state][key]) for key in ("median_ms", "p99_ms", "max_ms"))
+
+    transfer = report["sections"]["transfer"]
+    assert transfer["megabytes"] == 2 and transfer["bytes"] == 2_000_000
+    for engine in ("remrepl", "sftp"):
+        assert transfer[engine]["checksums_match"] is True, transfer[engine]
+        assert all(is_number(transfer[engine][k]) for k in ("upload_mb_per_s", "download_mb_per_s", "upload_s"))
 
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():

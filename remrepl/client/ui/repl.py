@@ -18,7 +18,9 @@ from prompt_toolkit.history import History
 from ..._exceptions import ServerError
 from ..config import Config
 from ..output import OutputPrinter, forward_sigint, sigint_raises
+from ..plots import PlotSaver
 from ..session import Execution, Session, terminal_input
+from . import transfer_magics  # noqa: F401  (registers %upload and %download)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
 from .magics import MAGICS, Outcome, is_magic, run_magic
@@ -41,7 +43,10 @@ class Repl:
         self.session = session
         self.session.input_handler = _prompt_input
         self.config = config or Config()
-        self.printer = OutputPrinter(color=sys.stdout.isatty() if color is None else color)
+        self.printer = OutputPrinter(
+            color=sys.stdout.isatty() if color is None else color,
+            on_display=PlotSaver(self.config.plots_dir, open_plots=self.config.open_plots),
+        )
         completer = RemoteCompleter(
             session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")], local_names=lambda: self.local_ns
         )
@@ -56,7 +61,8 @@ class Repl:
         uptime = int(time.time() - welcome.started_at)
         return (
             f"remrepl: connected to {target} ({welcome.hostname}, Python {welcome.python}, "
-            f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s).\n"
+            f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s, "
+            f"{'a command is still running' if welcome.running else 'idle'}).\n"
             "Ctrl-C interrupts, Ctrl-D or %exit detaches, %shutdown stops the server, %help lists magics."
         )
 

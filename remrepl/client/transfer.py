@@ -1,0 +1,191 @@
+"""The client's side of file transfers: ``Session.upload`` and ``Session.download`` (and ``%upload`` /
+``%download`` at the prompt, which call them).
+
+The chunks are pipelined: up to ``WINDOW`` bytes travel unacknowledged, so the link stays busy while each
+end hashes and writes. Output of the remote code that arrives meanwhile (a background thread's prints) is
+kept by the session and shown afterwards, in order. Any failure — a server-side error, a checksum
+mismatch, Ctrl-C, a lost link — ends the transfer on both ends and leaves no partial file at the target.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
+
+from .._exceptions import RemreplError, TransferError
+from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from ..protocol import (
+    CancelTransfer,
+    Download,
+    DownloadAck,
+    DownloadChunk,
+    TransferDone,
+    TransferFailed,
+    TransferReady,
+    Upload,
+    UploadAck,
+    UploadChunk,
+    UploadEnd,
+)
+from ..protocol.transfers import TransferServerEvent
+
+if TYPE_CHECKING:
+    from .session import Session
+
+# progress(bytes done, bytes in all)
+Progress = Callable[[int, int], None]
+STALL_SECONDS = 60.0  # no word about a transfer from the server for this long: give up
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What a finished transfer moved. ``sha256``: the checked digest of a single file ("" for a directory)."""
+
+    direction: Literal["upload", "download"]
+    source: str
+    target: str
+    kind: str
+    files: int
+    size: int
+    sha256: str
+    seconds: float
+
+
+def _wait(session: Session, xfer_id: str) -> TransferServerEvent:
+    """The next event of this transfer; output events that come meanwhile are kept for later."""
+    deadline = time.monotonic() + STALL_SECONDS
+    while True:
+        event = session._transfer_event(xfer_id, max(0.0, deadline - time.monotonic()))
+        if event is not None:
+            return event
+        if time.monotonic() > deadline:
+            raise TransferError(f"the server said nothing about the transfer for {STALL_SECONDS:g} s")
+
+
+def _ready(session: Session, xfer_id: str, what: str) -> TransferReady:
+    event = _wait(session, xfer_id)
+    if isinstance(event, TransferFailed):
+        raise TransferError(f"{what} failed on the server: {event.message}")
+    if not isinstance(event, TransferReady):
+        raise TransferError(f"{what}: the server sent {type(event).__name__} before accepting the transfer")
+    return event
+
+
+def _cancel(session: Session, xfer_id: str, reason: str) -> None:
+    try:
+        session.send(CancelTransfer(xfer_id, reason))
+    except RemreplError:
+        pass  # the link is gone: the server aborts the transfer when its client falls silent
+
+
+def upload(
+    session: Session, local: str | os.PathLike[str], remote: str = "", progress: Progress | None = None
+) -> TransferResult:
+    source = Path(os.path.abspath(os.path.expanduser(local)))
+    found = plan(source)
+    xfer_id = uuid.uuid4().hex
+    sender = Sender(found.entries)
+    started = time.monotonic()
+    finished = False
+    session._open_transfer(xfer_id)
+    try:
+        session.send(Upload(xfer_id, remote, source.name, found.kind, found.size))
+        ready = _ready(session, xfer_id, "the upload")
+        acked, ended, sha256 = 0, False, ""
+        if progress is not None:
+            progress(0, found.size)
+        while True:
+            while not sender.finished and sender.sent - acked < WINDOW:
+                chunk = sender.next_chunk()
+                if chunk is None:
+                    break
+                if chunk.end and chunk.kind == "file":
+                    sha256 = chunk.sha256
+                session.send(
+                    UploadChunk(
+                        xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
+                    )
+                )
+            if sender.finished and not ended:
+                session.send(UploadEnd(xfer_id))
+                ended = True
+            event = _wait(session, xfer_id)
+            if isinstance(event, UploadAck):
+                acked = event.received
+                if progress is not None:
+                    progress(acked, found.size)
+            elif isinstance(event, TransferDone):
+                finished = True
+                return TransferResult(
+                    "upload",
+                    str(source),
+                    event.path,
+                    found.kind,
+                    event.files,
+                    event.size,
+                    sha256 if found.kind == "file" else "",
+                    time.monotonic() - started,
+                )
+            elif isinstance(event, TransferFailed):
+                finished = True
+                raise TransferError(f"the upload to {ready.path} failed on the server: {event.message}")
+    finally:
+        sender.close()
+        if not finished:
+            _cancel(session, xfer_id, "stopped by the client")
+        session._close_transfer(xfer_id)
+
+
+def download(
+    session: Session, remote: str, local: str | os.PathLike[str] = "", progress: Progress | None = None
+) -> TransferResult:
+    xfer_id = uuid.uuid4().hex
+    started = time.monotonic()
+    finished = committed = False
+    receiver: Receiver | None = None
+    session._open_transfer(xfer_id)
+    try:
+        session.send(Download(xfer_id, remote))
+        ready = _ready(session, xfer_id, f"the download of {remote}")
+        target = resolve_target(os.fspath(local), PurePosixPath(ready.path).name, Path.cwd(), ready.kind)
+        receiver = Receiver(target, ready.kind)
+        if progress is not None:
+            progress(0, ready.size)
+        while True:
+            event = _wait(session, xfer_id)
+            if isinstance(event, DownloadChunk):
+                chunk = Chunk(event.path, event.kind, event.offset, event.data, event.end, event.sha256, event.mode)
+                receiver.write(chunk)
+                if event.data or event.end:
+                    session.send(DownloadAck(xfer_id, receiver.received))
+                    if progress is not None:
+                        progress(receiver.received, ready.size)
+            elif isinstance(event, TransferDone):
+                finished = True
+                path = receiver.commit()
+                committed = True
+                sha256 = receiver.last_sha256 if ready.kind == "file" else ""
+                return TransferResult(
+                    "download",
+                    ready.path,
+                    str(path),
+                    ready.kind,
+                    receiver.files,
+                    receiver.received,
+                    sha256,
+                    time.monotonic() - started,
+                )
+            elif isinstance(event, TransferFailed):
+                finished = True
+                raise TransferError(f"the download of {ready.path} failed on the server: {event.message}")
+    finally:
+        if receiver is not None and not committed:
+            receiver.abort()
+        if not finished:
+            _cancel(session, xfer_id, "stopped by the client")
+        session._close_transfer(xfer_id)

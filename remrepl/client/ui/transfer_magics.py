@@ -1,0 +1,65 @@
+"""``%upload LOCAL [REMOTE]`` and ``%download REMOTE [LOCAL]`` at the ``remote>`` prompt, registered with
+the other magics (``magics.py``). Ctrl-C stops a transfer; nothing is left at the target.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from ..._exceptions import TransferError
+from ..output import OutputPrinter, sigint_raises
+from ..progress import ProgressBar, human_bytes
+from ..session import Session
+from ..transfer import TransferResult
+from .magics import MagicHost, Outcome, magic, split_args
+
+
+def _transfer(
+    verb: str, printer: OutputPrinter, session: Session, run: Callable[[ProgressBar], TransferResult]
+) -> None:
+    printer.line_break()
+    bar = ProgressBar(f"{verb}ing")
+    try:
+        with sigint_raises():
+            result = run(bar)
+    except TransferError as exc:
+        bar.close()
+        print(f"remrepl: {exc}", file=sys.stderr)
+        return
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"remrepl: the {verb} was interrupted; nothing was left at the target", file=sys.stderr)
+        return
+    finally:
+        for event in session.drain_held():  # output the remote code printed meanwhile
+            printer.show(event)
+    bar.close()
+    files = f"{result.files} file{'s' if result.files != 1 else ''}"
+    rate = human_bytes(result.size / max(result.seconds, 1e-6))
+    checked = f", SHA-256 {result.sha256}" if result.sha256 else ", every file's SHA-256 checked"
+    where = "remote " if verb == "upload" else ""
+    print(f"remrepl: {verb}ed to {where}{result.target} ({human_bytes(result.size)}, {files}, {rate}/s{checked})")
+
+
+@magic("%upload LOCAL [REMOTE]", "copy a local file or directory to the server (default: the remote cwd)")
+def _upload(host: MagicHost, args: str) -> Outcome | None:
+    local, *remote = split_args(args, 1, 2)
+    session = host.session
+    _transfer(
+        "upload", host.printer, session, lambda bar: session.upload(local, remote[0] if remote else None, progress=bar)
+    )
+    return None
+
+
+@magic("%download REMOTE [LOCAL]", "copy a remote file or directory here (default: the local cwd)")
+def _download(host: MagicHost, args: str) -> Outcome | None:
+    remote, *local = split_args(args, 1, 2)
+    session = host.session
+    _transfer(
+        "download",
+        host.printer,
+        session,
+        lambda bar: session.download(remote, local[0] if local else None, progress=bar),
+    )
+    return None

@@ -1,0 +1,133 @@
+"""File transfer events: ``%upload`` / ``%download`` of files and directory trees, by the supervisor.
+
+The supervisor moves the bytes, never user code, so a transfer may run while code runs, and vice versa.
+See ``remrepl/_transfer.py`` for how they are used.
+
+A transfer moves one file or one directory tree as a sequence of entries: the root (path "") first,
+then, for a directory, every sub-directory before what it holds. A file entry's data comes in chunks
+(offset, data), its last chunk has ``end`` and the sender's SHA-256 of the whole file. The receiver
+writes into a temporary sibling of the target and renames it only when everything arrived and matched.
+Flow control: the sender keeps at most a window of bytes unacknowledged (UploadAck / DownloadAck).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EntryKind = Literal["file", "dir"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Start an upload of a ``kind`` (file or directory) named ``name`` locally, ``size`` bytes of file data
+    in all, to ``remote`` on the server ("": the kernel's current directory; an existing directory: inside
+    it; relative paths: from the kernel's current directory)."""
+
+    xfer_id: str
+    remote: str
+    name: str
+    kind: EntryKind
+    size: int
+
+
+@dataclass(frozen=True)
+class Download:
+    """Start a download of ``remote`` (a file or directory; relative to the kernel's current directory)."""
+
+    xfer_id: str
+    remote: str
+
+
+@dataclass(frozen=True)
+class UploadChunk:
+    """A piece of entry ``path`` of an upload (see the transfer notes above)."""
+
+    xfer_id: str
+    path: str
+    kind: EntryKind
+    offset: int
+    data: bytes
+    end: bool = False
+    sha256: str = ""
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class UploadEnd:
+    """Every entry of the upload was sent: check and move it into place."""
+
+    xfer_id: str
+
+
+@dataclass(frozen=True)
+class DownloadAck:
+    """The client has written ``received`` bytes of file data of the download."""
+
+    xfer_id: str
+    received: int
+
+
+@dataclass(frozen=True)
+class CancelTransfer:
+    """Stop a transfer (Ctrl-C, a local error); the server removes what it had written."""
+
+    xfer_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TransferReady:
+    """The server accepted a transfer. ``path``: the absolute path on the server (the upload's target,
+    or the download's source, whose ``kind`` and total ``size`` of file data follow)."""
+
+    xfer_id: str
+    path: str
+    kind: EntryKind
+    size: int
+
+
+@dataclass(frozen=True)
+class DownloadChunk:
+    """A piece of entry ``path`` of a download (fields as in UploadChunk)."""
+
+    xfer_id: str
+    path: str
+    kind: EntryKind
+    offset: int
+    data: bytes
+    end: bool = False
+    sha256: str = ""
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class UploadAck:
+    """The server has written ``received`` bytes of file data of the upload."""
+
+    xfer_id: str
+    received: int
+
+
+@dataclass(frozen=True)
+class TransferDone:
+    """An upload is in place at ``path``, or every chunk of a download was sent."""
+
+    xfer_id: str
+    path: str
+    files: int
+    size: int
+
+
+@dataclass(frozen=True)
+class TransferFailed:
+    """The transfer stopped; the server left nothing at the target. ``message`` says why."""
+
+    xfer_id: str
+    message: str
+
+
+TRANSFER_CLIENT_EVENTS = (Upload, Download, UploadChunk, UploadEnd, DownloadAck, CancelTransfer)
+TRANSFER_SERVER_EVENTS = (TransferReady, DownloadChunk, UploadAck, TransferDone, TransferFailed)
+TransferClientEvent = Upload | Download | UploadChunk | UploadEnd | DownloadAck | CancelTransfer
+TransferServerEvent = TransferReady | DownloadChunk | UploadAck | TransferDone | TransferFailed

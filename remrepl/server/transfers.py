@@ -1,0 +1,212 @@
+"""The supervisor's side of file transfers (``%upload`` / ``%download``): it reads and writes files, it
+never runs user code, so a transfer works while code runs and cannot be broken by what the code does.
+
+Uploads: each ``UploadChunk`` is written (and hashed) as it arrives and acknowledged with ``UploadAck``;
+``UploadEnd`` checks and renames the result into place (``remrepl._transfer.Receiver``). Downloads: the
+supervisor's loop calls ``pump`` every turn, which sends chunks while fewer than ``WINDOW`` bytes are
+unacknowledged and the client's queue is not full, so a big file never sits in memory or in the socket.
+
+A transfer whose client stops talking for ``idle_timeout`` seconds (the link was lost, the client was
+killed) is aborted, and so are all transfers when the client detaches or another client takes over: an
+upload leaves no partial file behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._exceptions import TransferError
+from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from ..protocol import (
+    CancelTransfer,
+    Download,
+    DownloadAck,
+    DownloadChunk,
+    TransferDone,
+    TransferFailed,
+    TransferReady,
+    Upload,
+    UploadAck,
+    UploadChunk,
+    UploadEnd,
+)
+from ..protocol.events import Event
+from ..protocol.transfers import TransferClientEvent
+
+log = logging.getLogger("remrepl.server")
+
+MAX_TRANSFERS = 8  # at once, per server
+DEFAULT_IDLE_TIMEOUT = 30.0
+
+
+@dataclass
+class _Upload:
+    receiver: Receiver
+    last: float
+
+
+@dataclass
+class _Download:
+    sender: Sender
+    path: Path
+    files: int
+    size: int
+    last: float
+    acked: int = 0
+
+
+def process_cwd(pid: int | None) -> Path:
+    """The current directory of process ``pid`` (the kernel's: relative remote paths start there); this
+    process's where /proc cannot say (not Linux, or the process is gone)."""
+    if pid:
+        try:
+            return Path(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            pass
+    return Path.cwd()
+
+
+class ServerTransfers:
+    def __init__(
+        self,
+        send: Callable[[Event], None],
+        cwd: Callable[[], Path],
+        *,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._cwd = cwd
+        self.idle_timeout = idle_timeout
+        self._clock = clock
+        self._uploads: dict[str, _Upload] = {}
+        self._downloads: dict[str, _Download] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self._uploads or self._downloads)
+
+    def handle(self, event: TransferClientEvent) -> None:
+        if isinstance(event, (Upload, Download)) and not self._may_start(event.xfer_id):
+            return
+        try:
+            if isinstance(event, Upload):
+                self._start_upload(event)
+            elif isinstance(event, UploadChunk):
+                self._on_chunk(event)
+            elif isinstance(event, UploadEnd):
+                self._finish_upload(event.xfer_id)
+            elif isinstance(event, Download):
+                self._start_download(event)
+            elif isinstance(event, DownloadAck):
+                download = self._downloads.get(event.xfer_id)
+                if download is not None:
+                    download.acked = max(download.acked, event.received)
+                    download.last = self._clock()
+            elif isinstance(event, CancelTransfer):
+                self._drop(event.xfer_id, f"cancelled by the client{': ' + event.reason if event.reason else ''}")
+        except TransferError as exc:
+            self._drop(event.xfer_id, str(exc))
+            self._send(TransferFailed(event.xfer_id, str(exc)))
+
+    def _may_start(self, xfer_id: str) -> bool:
+        """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
+        if xfer_id in self._uploads or xfer_id in self._downloads:
+            message = f"transfer {xfer_id} is already in progress"
+        elif len(self._uploads) + len(self._downloads) >= MAX_TRANSFERS:
+            message = f"too many transfers at once (at most {MAX_TRANSFERS})"
+        else:
+            return True
+        self._send(TransferFailed(xfer_id, message))
+        return False
+
+    def _start_upload(self, event: Upload) -> None:
+        target = resolve_target(event.remote, event.name, self._cwd(), event.kind)
+        receiver = Receiver(target, event.kind)
+        self._uploads[event.xfer_id] = _Upload(receiver, self._clock())
+        log.info("upload %s to %s (%d bytes)", event.xfer_id[:8], target, event.size)
+        self._send(TransferReady(event.xfer_id, str(target), event.kind, event.size))
+
+    def _on_chunk(self, event: UploadChunk) -> None:
+        upload = self._uploads.get(event.xfer_id)
+        if upload is None:
+            return  # a chunk still in flight after a cancel or a failure
+        upload.last = self._clock()
+        chunk = Chunk(event.path, event.kind, event.offset, event.data, event.end, event.sha256, event.mode)
+        upload.receiver.write(chunk)
+        if event.data or event.end:
+            self._send(UploadAck(event.xfer_id, upload.receiver.received))
+
+    def _finish_upload(self, xfer_id: str) -> None:
+        upload = self._uploads.pop(xfer_id, None)
+        if upload is None:
+            return
+        receiver = upload.receiver
+        target = receiver.commit()
+        log.info("upload %s done: %s", xfer_id[:8], target)
+        self._send(TransferDone(xfer_id, str(target), receiver.files, receiver.received))
+
+    def _start_download(self, event: Download) -> None:
+        if not event.remote:
+            raise TransferError("say which file or directory to download")
+        path = Path(os.path.expanduser(event.remote))
+        path = Path(os.path.abspath(path if path.is_absolute() else self._cwd() / path))
+        found = plan(path)
+        files = sum(1 for e in found.entries if e.kind == "file")
+        self._downloads[event.xfer_id] = _Download(Sender(found.entries), path, files, found.size, self._clock())
+        log.info("download %s of %s (%d bytes)", event.xfer_id[:8], path, found.size)
+        self._send(TransferReady(event.xfer_id, str(path), found.kind, found.size))
+
+    def pump(self, can_send: Callable[[], bool]) -> None:
+        """Send download chunks while the windows and the client's queue allow."""
+        for xfer_id, download in list(self._downloads.items()):
+            try:
+                while can_send() and download.sender.sent - download.acked < WINDOW:
+                    chunk = download.sender.next_chunk()
+                    if chunk is None:
+                        del self._downloads[xfer_id]
+                        download.sender.close()
+                        self._send(TransferDone(xfer_id, str(download.path), download.files, download.sender.sent))
+                        break
+                    self._send(
+                        DownloadChunk(
+                            xfer_id,
+                            chunk.path,
+                            chunk.kind,
+                            chunk.offset,
+                            chunk.data,
+                            chunk.end,
+                            chunk.sha256,
+                            chunk.mode,
+                        )
+                    )
+            except TransferError as exc:
+                self._downloads.pop(xfer_id, None)
+                self._send(TransferFailed(xfer_id, str(exc)))
+
+    def expire(self) -> None:
+        """Abort transfers whose client has been silent for ``idle_timeout`` seconds."""
+        now = self._clock()
+        stale = [k for k, u in self._uploads.items() if now - u.last > self.idle_timeout]
+        stale += [k for k, d in self._downloads.items() if now - d.last > self.idle_timeout]
+        for xfer_id in stale:
+            self._drop(xfer_id, f"no word from the client for {self.idle_timeout:g} s")
+
+    def abort_all(self, reason: str) -> None:
+        for xfer_id in [*self._uploads, *self._downloads]:
+            self._drop(xfer_id, reason)
+
+    def _drop(self, xfer_id: str, reason: str) -> None:
+        upload = self._uploads.pop(xfer_id, None)
+        if upload is not None:
+            upload.receiver.abort()
+            log.info("upload %s stopped (%s); nothing was kept", xfer_id[:8], reason)
+        download = self._downloads.pop(xfer_id, None)
+        if download is not None:
+            download.sender.close()
+            log.info("download %s stopped (%s)", xfer_id[:8], reason)
