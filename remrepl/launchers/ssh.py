@@ -6,9 +6,9 @@
 Steps: connect (``sshlink``: ssh_config, verified host keys, keys and agent); one SSH channel runs the
 remote Python with a small check (Python 3.10+, remrepl importable, same protocol version: exact errors
 otherwise, and ``--bootstrap`` installs this remrepl into a venv there) that goes on to
-``remrepl.launchers.remote start``. The client key (a CURVE public key) goes over the channel's stdin,
+``remrepl.server.ssh_keeper start``. The client key (a CURVE public key) goes over the channel's stdin,
 the ready line comes back over its stdout, so the server key is pinned through the host-key-verified
-link. The channel stays open as the server's tether (see ``remote.py``: ``stop``, ``detach``, and a grace
+link. The channel stays open as the server's tether (see ``server/ssh_keeper.py``: ``stop``, ``detach``, and a grace
 period for a dropped link). The client reaches the server through a local port forward (``tunnel.py``),
 or straight at its port with ``direct=True``.
 
@@ -54,7 +54,7 @@ ok = v == int(sys.argv[1])
 print("remrepl-check", "ok" if ok else "version", v, getattr(remrepl, "__version__", "?"), flush=True)
 if not ok:
     sys.exit(3)
-from remrepl.launchers.remote import main
+from remrepl.server.ssh_keeper import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -262,7 +262,7 @@ class SSHLauncher(Launcher):
         link = connect_ssh(self.ssh_target, self.options)
         try:
             channel = _open_session(link)
-            attach = "import sys; from remrepl.launchers.remote import main; sys.exit(main(sys.argv[1:]))"
+            attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
             tether = shlex.quote(self.ready["tether"])
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)
