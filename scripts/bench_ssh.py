@@ -15,6 +15,7 @@ the "remote" Python is this interpreter):
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -117,7 +118,10 @@ def _round_trips(hosts: SSHHosts, iterations: int, warmup: int, direct: bool) ->
 def section_ssh(bench: BenchLike) -> JSONDict:
     args = bench.args
     out: JSONDict = {"runs": args.exec_runs, "iterations": args.iterations, "script": EXEC_SCRIPT.strip()}
-    with SSHHosts(bench.workdir / "ssh", set_env={"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}) as hosts:
+    remote_env = {"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}
+    if os.environ.get("PYTHONPATH"):  # e.g. the tests' socket guard: remote commands get it too
+        remote_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    with SSHHosts(bench.workdir / "ssh", set_env=remote_env) as hosts:
         started = bench.measure("ssh: start a private sshd", lambda: {"port": hosts.start("bench").port})
         if "error" in started:
             return {**out, "sshd": started, "ratios": {}}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "ssh"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,6 +22,7 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "ssh.exec_over_floor",
 }
 TIMEOUT = 180
 
@@ -83,6 +84,14 @@ def test_every_section_at_tiny_sizes() -> None:
         assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
     assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
 
+    ssh = report["sections"]["ssh"]
+    assert "--launch=ssh://bench" in ssh["command"]
+    for part in ("exec", "floor", "startup"):
+        assert len(ssh[part]["runs_s"]) == 1 and is_number(ssh[part]["median_s"]), ssh[part]
+    for path in ("tunnel", "direct"):
+        assert ssh[path]["samples"] == 20 and is_number(ssh[path]["median_us"]), ssh[path]
+    assert all(is_number(ssh["ratios"][key]) for key in ("exec_over_floor", "tunnel_over_direct"))
+
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] is True
@@ -100,6 +109,10 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("exec", "--exec-runs", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+
+    table = run_bench("ssh", "--exec-runs", "1", "--iterations", "3", "--warmup", "1")
+    assert table.returncode == 0, table.stderr
+    assert "remrepl exec --launch=ssh://bench hi.py" in table.stdout and "tunnel / direct" in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:
