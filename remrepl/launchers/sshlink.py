@@ -94,10 +94,13 @@ class HostSettings:
     keepalive: int
     known_hosts: list[str]  # user files first: accept-new writes to the first
     global_known_hosts: list[str]
+    host_key_alias: str | None = None
 
     @property
     def known_name(self) -> str:
-        """The name known_hosts uses: ``host``, or ``[host]:port`` off port 22."""
+        """The name known_hosts uses: ``HostKeyAlias``, else ``host``, or ``[host]:port`` off port 22."""
+        if self.host_key_alias:
+            return self.host_key_alias
         return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
 
@@ -151,6 +154,7 @@ def resolve(target: SSHTarget, config: paramiko.SSHConfig, timeout: float | None
         keepalive=keepalive,
         known_hosts=[os.path.expanduser(p) for p in user_files],
         global_known_hosts=[os.path.expanduser(p) for p in global_files],
+        host_key_alias=str(found["hostkeyalias"]) if found.get("hostkeyalias") else None,
     )
 
 
@@ -278,10 +282,15 @@ def _keys(hop: HostSettings, options: SSHOptions) -> Any:
     files = list(hop.identity_files)
     if not hop.identities_only:
         try:
-            for key in paramiko.Agent().get_keys():
-                yield f"agent:{key.get_name()}", key
+            agent = paramiko.Agent()
         except paramiko.SSHException:
-            pass
+            agent = None
+        if agent is not None:
+            try:
+                for key in agent.get_keys():
+                    yield f"agent:{key.get_name()}", key
+            finally:
+                agent.close()
         if not files:
             files = [os.path.expanduser(f"~/.ssh/{name}") for name in DEFAULT_IDENTITIES]
     for path in files:
