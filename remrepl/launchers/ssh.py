@@ -27,9 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, SSHError
+from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
 from .._files import write_private
 from .._info import ConnectionInfo
+from ..client.reconnect import ServerGone
 from ..client.session import InputHandler, Session, terminal_input
 from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair
@@ -180,6 +181,8 @@ class SSHLauncher(Launcher):
             args.append("--direct")
         if self.idle_timeout is not None:
             args += ["--idle-timeout", str(self.idle_timeout)]
+        if self.channel is not None:  # a first attempt before --bootstrap
+            self.channel.close()
         channel = self.channel = _open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
         try:
@@ -267,9 +270,12 @@ class SSHLauncher(Launcher):
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)
             answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
-        except BaseException:
+        except RemreplError:
             link.close()
             raise
+        except Exception as exc:  # paramiko's
+            link.close()
+            raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
         if answer != "attached":
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
@@ -344,10 +350,6 @@ class SSHLauncher(Launcher):
             "remote_port": str(self.ready.get("port", "")),
             "direct": "yes" if self.direct else "",
         }
-
-
-class ServerGone(ConnectionLost):
-    """The link came back but the server had stopped."""
 
 
 class _LineReader:
