@@ -11,6 +11,7 @@ returns an ``SSHLink``. paramiko's and the socket's exceptions become remrepl's 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import sys
@@ -46,6 +47,8 @@ def _require_paramiko() -> None:
         import paramiko  # noqa: F401
     except ImportError:
         raise ConfigError("launching over SSH needs paramiko: pip install paramiko") from None
+    # paramiko logs its errors (with tracebacks) as well as raising them; we report them translated.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,8 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
 
     sock = _open_socket(hop, via)
     transport = paramiko.Transport(sock)
+    # ConnectTimeout bounds every stage: the banner, the key exchange and the login.
+    transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = hop.connect_timeout
     try:
         known = hostkeys.known_keys(hop)
         if known:  # ask for a key type we can compare, as OpenSSH does
@@ -238,11 +243,16 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
                 known, transport.get_security_options().key_types
             )
         try:
-            transport.start_client(timeout=hop.connect_timeout)
+            # start_client returns quietly when its own timeout passes first: let the banner timeout fire
+            transport.start_client(timeout=hop.connect_timeout + 1)
+            key = transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
-            raise SSHError(f"SSH handshake with {hop.hostname}:{hop.port} failed: {reason}") from None
-        hostkeys.verify(hop, transport.get_remote_server_key(), known, options)
+            raise SSHError(
+                f"SSH handshake with {hop.hostname}:{hop.port} failed within {hop.connect_timeout:g} s "
+                f"(is it an SSH server?): {reason}"
+            ) from None
+        hostkeys.verify(hop, key, known, options)
         if hop.keepalive > 0:
             transport.set_keepalive(hop.keepalive)
         _authenticate(transport, hop, options)

@@ -7,6 +7,7 @@ and their own state directory; the remote Python is this test's interpreter (rem
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,11 +19,14 @@ from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 
 import remrepl
 from remrepl._exceptions import (
+    ConfigError,
+    ConnectionLost,
     HostKeyError,
     HostUnreachable,
     LaunchError,
     RemoteEnvironmentError,
     SSHAuthenticationFailed,
+    SSHError,
 )
 from remrepl.launchers.ssh import SSHLauncher, connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
@@ -243,3 +247,41 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
         session.close()
     wait_until(lambda: not alive(server.info.pid), 10, "the server to shut down")  # type: ignore[union-attr]
     assert server_processes(private_state / "remote") == []
+
+
+def test_something_that_is_not_ssh_fails_within_the_deadline(ssh_hosts: SSHHosts) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(SSHError, match=r"SSH handshake with 127.0.0.1:\d+ failed within 1 s"):
+            start(f"127.0.0.1:{port}", ssh_hosts, connect_timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("ssh://", "bad SSH target"), ("me@host:notaport", "bad SSH target"), ("ssh://host/path", "bad SSH target")],
+)
+def test_bad_targets_are_refused(target: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        SSHLauncher(target)
+
+
+def test_a_missing_ssh_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read the ssh config .*nothing-here: No such file"):
+        SSHLauncher("target", ssh_config=str(tmp_path / "nothing-here")).start(5)
+
+
+def test_a_server_gone_while_the_link_was_down_ends_the_session(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    said: list[str] = []
+    server = start("target", ssh_hosts, notify=said.append)
+    with server, server.connect() as session:
+        assert server.info is not None and session.run("1").value == "1"
+        os.kill(server.info.pid, 9)
+        for pid in descendants(sshd.process.pid):
+            if read_proc(pid, "cmdline").startswith(b"sshd:"):
+                os.kill(pid, 9)
+        with pytest.raises(ConnectionLost):
+            session.run("2", timeout=60)
+    assert "connection lost — reconnecting" in said
+    assert any(text.startswith("cannot reconnect: the server on") and "is gone" in text for text in said), said
