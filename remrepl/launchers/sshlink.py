@@ -48,7 +48,9 @@ def _require_paramiko() -> None:
     except ImportError:
         raise ConfigError("launching over SSH needs paramiko: pip install paramiko") from None
     # paramiko logs its errors (with tracebacks) as well as raising them; we report them translated.
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    paramiko_log = logging.getLogger("paramiko")
+    if not paramiko_log.handlers:
+        paramiko_log.addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
