@@ -390,8 +390,18 @@ class _LineReader:
 class Reattached:
     """A way back to a detached server from its record: the SSH link and tunnel, and where to connect."""
 
-    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo) -> None:
-        self.link, self.tunnel, self.info = link, tunnel, info
+    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo, options: SSHOptions) -> None:
+        self.link, self.tunnel, self.info, self.options = link, tunnel, info, options
+
+    def relink(self) -> None:
+        """After a drop: a new SSH connection under the same local tunnel port."""
+        if self.tunnel is None:
+            raise ServerGone("a --direct path has no tunnel to rebuild")
+        link = connect_ssh(self.link.target, self.options)
+        old, self.link = self.link, link
+        self.tunnel.use(link.transport)
+        self.tunnel.drop_connections()
+        old.close()
 
     def close(self) -> None:
         if self.tunnel is not None:
@@ -411,13 +421,15 @@ def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host
         link.close()
         raise ConfigError("the SSH launcher record lacks remote_port") from None
     if record.get("direct"):
-        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]))
+        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]), options)
     tunnel = Tunnel(link.transport, remote)
-    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port))
+    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port), options)
 
 
 def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
-    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel."""
+    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel.
+    Like a launcher's session, it reconnects after a dropped link."""
+    from ..client.reconnect import Reconnector
     from ..client.session import connect
 
     launcher = data.get("launcher")
@@ -430,4 +442,6 @@ def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeou
         path.close()
         raise
     session.on_close.append(path.close)
+    if path.tunnel is not None:
+        session.on_link_lost = Reconnector(path.relink)
     return session

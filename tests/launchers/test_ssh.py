@@ -42,6 +42,13 @@ def start(target: str, hosts: SSHHosts, **extra: Any) -> SSHLauncher:
     return launcher
 
 
+def kill_ssh_sessions(sshd: SSHD) -> None:
+    """Kill the sshd processes serving connections (not the commands they started): a dropped link."""
+    for pid in descendants(sshd.process.pid):
+        if read_proc(pid, "cmdline").startswith(b"sshd:"):
+            os.kill(pid, 9)
+
+
 def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     with remrepl.launch("ssh://target", **options(ssh_hosts)) as server:
         assert isinstance(server, SSHLauncher) and server.info is not None
@@ -191,10 +198,7 @@ def test_the_tunnel_killed_mid_run_recovers_and_the_output_is_intact(
             if isinstance(event, remrepl.protocol.Stream):
                 seen.append(event.data.decode())
                 if not killed and len("".join(seen).split()) >= 5:
-                    # The sshd processes serving our connection (not the remote commands under them) die.
-                    for pid in descendants(sshd.process.pid):
-                        if read_proc(pid, "cmdline").startswith(b"sshd:"):
-                            os.kill(pid, 9)
+                    kill_ssh_sessions(sshd)
                     killed = True
         assert execution.done is not None and execution.done.status == "ok"
         assert "".join(seen).split() == [str(i) for i in range(40)]
@@ -242,6 +246,8 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     session = connect_record(data, remrepl.ConnectionInfo.from_json(data))
     try:
         assert session.run("kept").value == "'yes'"
+        kill_ssh_sessions(sshd)  # the reattached path reconnects too
+        assert session.run("kept * 2").value == "'yesyes'"
         session.shutdown()
     finally:
         session.close()
@@ -278,9 +284,7 @@ def test_a_server_gone_while_the_link_was_down_ends_the_session(sshd: SSHD, ssh_
     with server, server.connect() as session:
         assert server.info is not None and session.run("1").value == "1"
         os.kill(server.info.pid, 9)
-        for pid in descendants(sshd.process.pid):
-            if read_proc(pid, "cmdline").startswith(b"sshd:"):
-                os.kill(pid, 9)
+        kill_ssh_sessions(sshd)
         with pytest.raises(ConnectionLost):
             session.run("2", timeout=60)
     assert "connection lost — reconnecting" in said
