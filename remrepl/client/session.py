@@ -394,6 +394,7 @@ class Session:
         """Stop the server (its interpreter and namespace go with it), then close."""
         if self._closed:
             return
+        self.on_link_lost = None  # the server is going away on purpose: no reconnecting to it
         self.send(Shutdown())
         deadline = time.monotonic() + timeout
         try:

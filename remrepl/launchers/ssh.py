@@ -398,6 +398,11 @@ class Reattached:
         if self.tunnel is None:
             raise ServerGone("a --direct path has no tunnel to rebuild")
         link = connect_ssh(self.link.target, self.options)
+        try:  # is the server still there? (a detached server has no keeper to ask)
+            link.transport.open_channel("direct-tcpip", self.tunnel.remote, ("127.0.0.1", 0), timeout=15.0).close()
+        except Exception:
+            link.close()
+            raise ServerGone(f"nothing listens at {self.tunnel.remote[0]}:{self.tunnel.remote[1]} on {link}") from None
         old, self.link = self.link, link
         self.tunnel.use(link.transport)
         self.tunnel.drop_connections()
