@@ -104,7 +104,7 @@ def bootstrap(link: SSHLink, base_python: str, venv: str) -> None:
         f"set -e; [ -x {py} ] || {shell_path(base_python) if '/' in base_python else base_python} -m venv "
         f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
     )
-    status, out, err = run_remote(link, command, INSTALL_TIMEOUT)
+    status, output = run_remote(link, command, INSTALL_TIMEOUT)
     if status != 0:
-        tail = "\n".join((out + err).strip().splitlines()[-15:])
+        tail = "\n".join(output.strip().splitlines()[-15:])
         raise RemoteEnvironmentError(f"--bootstrap failed on {link} (exit status {status}):\n{tail}")

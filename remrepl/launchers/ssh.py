@@ -64,31 +64,34 @@ def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
 
 
-def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str, str]:
-    """Run ``command`` on the host; (exit status, stdout, stderr). ``SSHError`` on a dead link."""
+def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
+    """Run ``command`` on the host; (exit status, stdout and stderr combined). ``LaunchError`` after
+    ``timeout``, ``SSHError`` on a dead link."""
     channel = _open_session(link)
     try:
+        channel.set_combined_stderr(True)  # one stream: a full stderr can never stall the command
         channel.exec_command(command)
         channel.shutdown_write()
-        channel.settimeout(timeout)
-        out, err = bytearray(), bytearray()
+        channel.settimeout(1.0)
+        out = bytearray()
         deadline = time.monotonic() + timeout
-        while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+        while True:
             if time.monotonic() > deadline:
                 raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            if channel.recv_stderr_ready():
-                err += channel.recv_stderr(65536)
-            elif channel.recv_ready() or not channel.exit_status_ready():
-                try:
-                    chunk = channel.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk and not channel.exit_status_ready():
-                    channel.status_event.wait(max(0.0, deadline - time.monotonic()))
-                out += chunk
-        while channel.recv_stderr_ready():
-            err += channel.recv_stderr(65536)
-        return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+            try:
+                chunk = channel.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            out += chunk
+        if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
+            raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
+        return channel.exit_status, out.decode(errors="replace")
+    except Exception as exc:
+        if isinstance(exc, RemreplError):
+            raise
+        raise SSHError(f"running a command on {link} failed: {exc}") from None
     finally:
         channel.close()
 
