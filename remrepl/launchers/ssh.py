@@ -69,7 +69,7 @@ def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
     ``timeout``, ``SSHError`` on a dead link."""
     channel = _open_session(link)
     try:
-        channel.set_combined_stderr(True)  # one stream: a full stderr can never stall the command
+        channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
         channel.exec_command(command)
         channel.shutdown_write()
         channel.settimeout(1.0)
