@@ -289,3 +289,10 @@ def test_a_server_gone_while_the_link_was_down_ends_the_session(sshd: SSHD, ssh_
             session.run("2", timeout=60)
     assert "connection lost — reconnecting" in said
     assert any(text.startswith("cannot reconnect: the server on") and "is gone" in text for text in said), said
+
+
+def test_bootstrap_without_a_python_to_build_on_says_so(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    with pytest.raises(RemoteEnvironmentError, match=r"(?s)--bootstrap failed .*/nonexistent/python3"):
+        start("target", ssh_hosts, remote_python="/nonexistent/python3", bootstrap=True, remote_venv=str(venv))
+    assert not venv.exists()
