@@ -18,6 +18,7 @@ local port) at the new connection; ``client/reconnect.py`` drives it and reattac
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -175,7 +176,9 @@ class SSHLauncher(Launcher):
         return self.info
 
     def _command(self, *args: str) -> str:
-        return f"exec {shell_path(self.python)} -c {shlex.quote(CHECK)} {PROTOCOL_VERSION} {shlex.join(args)}"
+        # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
+        code = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
+        return f"exec {shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
 
     def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
         assert self.link is not None
