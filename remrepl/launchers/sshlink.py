@@ -100,6 +100,7 @@ class HostSettings:
     known_hosts: list[str]  # user files first: accept-new writes to the first
     global_known_hosts: list[str]
     host_key_alias: str | None = None
+    accept_new: bool = False  # ssh_config's StrictHostKeyChecking accept-new ("no" is not honoured)
 
     @property
     def known_name(self) -> str:
@@ -160,6 +161,7 @@ def resolve(target: SSHTarget, config: paramiko.SSHConfig, timeout: float | None
         known_hosts=[os.path.expanduser(p) for p in user_files],
         global_known_hosts=[os.path.expanduser(p) for p in global_files],
         host_key_alias=str(found["hostkeyalias"]) if found.get("hostkeyalias") else None,
+        accept_new=str(found.get("stricthostkeychecking", "")).lower() == "accept-new",
     )
 
 

@@ -87,6 +87,15 @@ def test_unknown_host_key_is_refused_then_accepted_on_request(ssh_hosts: SSHHost
     start("stranger", ssh_hosts).close()  # known now
 
 
+def test_ssh_config_accept_new_records_an_unknown_host(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("stranger", known=False)
+    ssh_hosts.ssh_config.write_text(
+        ssh_hosts.ssh_config.read_text().replace("StrictHostKeyChecking yes", "StrictHostKeyChecking accept-new")
+    )
+    start("stranger", ssh_hosts).close()
+    assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
+
+
 def test_a_changed_host_key_is_a_hard_error_naming_file_and_line(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
     other = " ".join(keygen(tmp_path / "other_host_key", "another host").split()[:2])
     ssh_hosts.start("first")
@@ -296,3 +305,16 @@ def test_bootstrap_without_a_python_to_build_on_says_so(sshd: SSHD, ssh_hosts: S
     with pytest.raises(RemoteEnvironmentError, match=r"(?s)--bootstrap failed .*/nonexistent/python3"):
         start("target", ssh_hosts, remote_python="/nonexistent/python3", bootstrap=True, remote_venv=str(venv))
     assert not venv.exists()
+
+
+def test_hashed_known_hosts_entries_are_recognised(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(ssh_hosts.known_hosts)], check=True, timeout=30)
+    assert "127.0.0.1" not in ssh_hosts.known_hosts.read_text()  # now |1|salt|hash entries
+    start("target", ssh_hosts).close()
+
+
+def test_an_unknown_proxy_jump_hop_is_named(ssh_hosts: SSHHosts) -> None:
+    hop = ssh_hosts.start("hop", known=False)
+    ssh_hosts.start("behind", proxy_jump="hop")
+    with pytest.raises(HostKeyError, match=rf"host key of \[127.0.0.1\]:{hop.port} is unknown"):
+        start("behind", ssh_hosts)
