@@ -111,7 +111,7 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     info = ConnectionInfo.read(args.connection_file)
     record = _launcher_record(args.connection_file)
     if record:  # a server an SSH launcher left running (--keep): through SSH again
-        from ..launchers.ssh import connect_record
+        from ..launchers.ssh_records import connect_record
 
         return connect_record(record, info, args.connect_timeout), None, str(record["launcher"].get("target"))
     password = None if info.client_secret_key else _password(args)

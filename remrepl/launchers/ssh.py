@@ -23,12 +23,13 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
+from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
 from .._files import write_private
 from .._info import ConnectionInfo
 from ..client.reconnect import ServerGone
@@ -39,6 +40,7 @@ from .base import Launcher
 from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
 from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from .tunnel import Tunnel
+from .watchdog import LinkWatchdog
 
 DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
 
@@ -144,6 +146,8 @@ class SSHLauncher(Launcher):
         self.ready: dict[str, Any] = {}
         self._detached = False
         self._exit_status: int | None = None
+        self._relink_lock = threading.Lock()
+        self._watchdog: LinkWatchdog | None = None
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -173,6 +177,7 @@ class SSHLauncher(Launcher):
             self.close()
             raise
         self.info = replace(info, client_secret_key=keys.secret)
+        self._watchdog = LinkWatchdog(lambda: self.link is not None and self.link.active, self.relink, self.notify)
         return self.info
 
     def _command(self, *args: str) -> str:
@@ -264,9 +269,26 @@ class SSHLauncher(Launcher):
         return session
 
     def relink(self) -> None:
-        """A new SSH connection after a drop: tether re-attached, the tunnel (same local port) on it."""
-        if self.link is None or self.tunnel is None or self._detached:
-            raise ConnectionLost("this launcher is closed")
+        """A new SSH connection after a drop: tether re-attached, the tunnel (same local port) on it.
+        Called by the session's reconnector and by the watchdog: whoever comes second finds it done."""
+        with self._relink_lock:
+            if self.link is None or self._detached:
+                raise ServerGone("this launcher is closed")
+            if self.link.active:
+                self._probe_server(self.link)
+                return
+            self._relink()
+
+    def _probe_server(self, link: SSHLink) -> None:
+        """ServerGone unless something listens at the server's address on the host."""
+        where = (str(self.ready["host"]), int(self.ready["port"]))
+        try:
+            link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=15.0).close()
+        except Exception:
+            raise ServerGone(f"the server on {link} is gone: nothing listens at {where[0]}:{where[1]}") from None
+
+    def _relink(self) -> None:
+        assert self.link is not None
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
@@ -286,8 +308,9 @@ class SSHLauncher(Launcher):
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
         self.link, self.channel = link, channel
-        self.tunnel.use(link.transport)
-        self.tunnel.drop_connections()
+        if self.tunnel is not None:
+            self.tunnel.use(link.transport)
+            self.tunnel.drop_connections()
         old.close()
 
     # --- ending -------------------------------------------------------------------------------
@@ -323,6 +346,9 @@ class SSHLauncher(Launcher):
         self._release()
 
     def _release(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         if self.channel is not None and self.channel.exit_status_ready():
             self._exit_status = self.channel.exit_status
         if self.tunnel is not None:
@@ -391,68 +417,3 @@ class _LineReader:
             err += self.channel.recv_stderr(4096)
         text = err.decode(errors="replace").strip()
         return f":\n{text}" if text else ""
-
-
-class Reattached:
-    """A way back to a detached server from its record: the SSH link and tunnel, and where to connect."""
-
-    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo, options: SSHOptions) -> None:
-        self.link, self.tunnel, self.info, self.options = link, tunnel, info, options
-
-    def relink(self) -> None:
-        """After a drop: a new SSH connection under the same local tunnel port."""
-        if self.tunnel is None:
-            raise ServerGone("a --direct path has no tunnel to rebuild")
-        link = connect_ssh(self.link.target, self.options)
-        try:  # is the server still there? (a detached server has no keeper to ask)
-            link.transport.open_channel("direct-tcpip", self.tunnel.remote, ("127.0.0.1", 0), timeout=15.0).close()
-        except Exception:
-            link.close()
-            raise ServerGone(f"nothing listens at {self.tunnel.remote[0]}:{self.tunnel.remote[1]} on {link}") from None
-        old, self.link = self.link, link
-        self.tunnel.use(link.transport)
-        self.tunnel.drop_connections()
-        old.close()
-
-    def close(self) -> None:
-        if self.tunnel is not None:
-            self.tunnel.close()
-        self.link.close()
-
-
-def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host_key: bool = False) -> Reattached:
-    """Rebuild the path to a server from ``SSHLauncher.record()`` and its ConnectionInfo (with keys)."""
-    if record.get("kind") != "ssh":
-        raise ConfigError(f"not an SSH launcher record: kind {record.get('kind')!r}")
-    options = SSHOptions(ssh_config=record.get("ssh_config") or None, accept_new_host_key=accept_new_host_key)
-    link = connect_ssh(SSHTarget.parse(record["target"]), options)
-    try:
-        remote = (record.get("remote_host") or "127.0.0.1", int(record["remote_port"]))
-    except (KeyError, ValueError):
-        link.close()
-        raise ConfigError("the SSH launcher record lacks remote_port") from None
-    if record.get("direct"):
-        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]), options)
-    tunnel = Tunnel(link.transport, remote)
-    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port), options)
-
-
-def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
-    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel.
-    Like a launcher's session, it reconnects after a dropped link."""
-    from ..client.reconnect import Reconnector
-    from ..client.session import connect
-
-    launcher = data.get("launcher")
-    if not isinstance(launcher, dict):
-        raise ConfigError("the record has no launcher section")
-    path = reattach({str(k): str(v) for k, v in launcher.items()}, info)
-    try:
-        session = connect(info=path.info, connect_timeout=connect_timeout)
-    except BaseException:
-        path.close()
-        raise
-    session.on_close.append(path.close)
-    if path.tunnel is not None:
-        session.on_link_lost = Reconnector(path.relink)
-    return session

@@ -28,7 +28,8 @@ from remrepl._exceptions import (
     SSHAuthenticationFailed,
     SSHError,
 )
-from remrepl.launchers.ssh import SSHLauncher, connect_record
+from remrepl.launchers.ssh import SSHLauncher
+from remrepl.launchers.ssh_records import connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
 
 
@@ -318,3 +319,18 @@ def test_an_unknown_proxy_jump_hop_is_named(ssh_hosts: SSHHosts) -> None:
     ssh_hosts.start("behind", proxy_jump="hop")
     with pytest.raises(HostKeyError, match=rf"host key of \[127.0.0.1\]:{hop.port} is unknown"):
         start("behind", ssh_hosts)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_an_idle_link_down_longer_than_the_grace_keeps_the_server(
+    sshd: SSHD, ssh_hosts: SSHHosts, direct: bool
+) -> None:
+    """Nobody talks to the server while the link is down (an idle prompt): the launcher relinks by itself
+    before the server's grace runs out."""
+    server = start("target", ssh_hosts, reconnect_grace=3.0, direct=direct)
+    with server, server.connect() as session:
+        assert server.info is not None and session.run("x = 1") is not None
+        kill_ssh_sessions(sshd)
+        time.sleep(6.0)  # twice the grace: the server would have stopped without a new tether
+        assert alive(server.info.pid)
+        assert session.run("x + 1", timeout=60).value == "2"
