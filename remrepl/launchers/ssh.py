@@ -274,18 +274,23 @@ class SSHLauncher(Launcher):
         with self._relink_lock:
             if self.link is None or self._detached:
                 raise ServerGone("this launcher is closed")
-            if self.link.active:
-                self._probe_server(self.link)
+            if self.link.active and self._probe_server(self.link):
                 return
             self._relink()
 
-    def _probe_server(self, link: SSHLink) -> None:
-        """ServerGone unless something listens at the server's address on the host."""
+    def _probe_server(self, link: SSHLink) -> bool:
+        """Is the link really up? ServerGone if it is but nothing listens at the server's address."""
+        import paramiko
+
         where = (str(self.ready["host"]), int(self.ready["port"]))
         try:
-            link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=15.0).close()
-        except Exception:
+            link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=10.0).close()
+        except paramiko.ChannelException:  # sshd answered: it could not connect there
             raise ServerGone(f"the server on {link} is gone: nothing listens at {where[0]}:{where[1]}") from None
+        except Exception:  # no answer: the link only looked alive (a silent network drop)
+            link.close()
+            return False
+        return True
 
     def _relink(self) -> None:
         assert self.link is not None
