@@ -56,10 +56,11 @@ def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
         assert server.ready["host"] == "127.0.0.1"  # the server listens on the remote's loopback only
         assert server.tunnel is not None and server.info.port == server.tunnel.port
         with server.connect() as session:
-            result = session.run("import os; os.getuid() == int(os.environ.get('SUDO_UID', os.getuid())), 6 * 7")
-            assert result.value == "(True, 42)"
+            assert session.run("6 * 7").value == "42"
         pid = server.info.pid
         assert alive(pid)
+        assert os.stat(f"/proc/{pid}").st_uid == os.getuid()  # the SSH login user (AllowUsers: only us)
+        assert os.getsid(pid) == pid  # in its own session: it survives the SSH session
     wait_until(lambda: not alive(pid), 10, "the server to stop")
     assert server.wait(1) == 0
 
