@@ -222,7 +222,9 @@ def _open_socket(hop: HostSettings, via: paramiko.Transport | None) -> Any:
         except Exception as exc:
             raise HostUnreachable(f"cannot reach {where} through the ProxyJump hop: {exc}") from None
     try:
-        return socket.create_connection((hop.hostname, hop.port), timeout=hop.connect_timeout)
+        sock = socket.create_connection((hop.hostname, hop.port), timeout=hop.connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as OpenSSH: interactive traffic
+        return sock
     except TimeoutError:
         raise HostUnreachable(f"cannot reach {where}: no answer within {hop.connect_timeout:g} s") from None
     except socket.gaierror as exc:

@@ -57,6 +57,7 @@ class Tunnel:
                 sock, peer = self._listener.accept()  # a closed listener raises
             except OSError:
                 return  # closed
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request frames go out at once
             with self._lock:
                 transport = self._transport
             try:
