@@ -202,7 +202,12 @@ class SSHLauncher(Launcher):
             channel.sendall(keys.public + b"\n")
         except Exception as exc:
             raise SSHError(f"cannot start the remote command on {self.link}: {exc}") from None
-        self._check(reader.line("the environment check"), reader)
+        line = reader.line("the environment check")
+        for _ in range(100):  # a login script may print before our command runs: skip its lines
+            if line is None or line.startswith("remrepl-check "):
+                break
+            line = reader.line("the environment check")
+        self._check(line, reader)
         line = reader.line("the server's ready line")
         if line is None:
             raise LaunchError(f"the remote launcher on {self.link} ended without a ready line{reader.stderr()}")

@@ -152,6 +152,13 @@ def test_no_remrepl_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
         start("target", ssh_hosts, remote_python="/usr/bin/python3")
 
 
+def test_chatter_before_the_check_is_skipped(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    chatty = tmp_path / "python3"
+    chatty.write_text(f"#!/bin/sh\necho 'Welcome to the cluster!'\nexec {sys.executable} \"$@\"\n")
+    chatty.chmod(0o755)
+    start("target", ssh_hosts, remote_python=str(chatty)).close()
+
+
 def test_another_protocol_version_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
     fake = tmp_path / "python3"
     fake.write_text("#!/bin/sh\necho 'remrepl-check version 99 9.9.9'\nexit 3\n")
