@@ -71,6 +71,16 @@ def test_proxy_jump(ssh_jump: SSHD, ssh_hosts: SSHHosts) -> None:
     assert "Accepted publickey" in ssh_hosts.servers["hop"].log_text()
 
 
+def test_proxy_jump_through_two_hops(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("hop1")
+    ssh_hosts.start("hop2")
+    ssh_hosts.start("far", proxy_jump="hop1,hop2")
+    with start("far", ssh_hosts) as server, server.connect() as session:
+        assert session.run("'two hops'").value == "'two hops'"
+    for hop in ("hop1", "hop2"):
+        assert "Accepted publickey" in ssh_hosts.servers[hop].log_text()
+
+
 def test_direct_connects_to_the_server_port(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     server = start("target", ssh_hosts, direct=True)
     with server, server.connect() as session:
@@ -140,6 +150,30 @@ def test_a_passphrase_protected_key_asks_for_its_passphrase(sshd: SSHD, ssh_host
 
     start("target", ssh_hosts, ssh_config=str(config), passphrase=passphrase).close()
     assert asked == [str(key)]
+
+
+def test_keys_from_the_ssh_agent(
+    sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_socket = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(agent_socket)], stdout=subprocess.DEVNULL)
+    try:
+        wait_until(agent_socket.exists, 10, "ssh-agent to listen")
+        env = {**os.environ, "SSH_AUTH_SOCK": str(agent_socket)}
+        subprocess.run(["ssh-add", "-q", str(ssh_hosts.client_key)], env=env, check=True, timeout=30)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(agent_socket))
+        config = tmp_path / "ssh_config"  # no IdentityFile, no IdentitiesOnly: the agent's keys are offered
+        config.write_text(
+            "\n".join(
+                line
+                for line in ssh_hosts.ssh_config.read_text().splitlines()
+                if "IdentityFile" not in line and "IdentitiesOnly" not in line
+            )
+        )
+        start("target", ssh_hosts, ssh_config=str(config)).close()
+    finally:
+        agent.terminate()
+        agent.wait(10)
 
 
 def test_no_python_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
