@@ -27,20 +27,25 @@ if TYPE_CHECKING:
         ConnectionLost,
         ConnectTimeout,
         ExecutionTimeout,
+        HostKeyError,
+        HostUnreachable,
         LaunchError,
         LocalProtocolError,
         ObjectError,
         ProtocolError,
+        RemoteEnvironmentError,
         RemoteProtocolError,
         RemreplError,
         ServerError,
         SessionClosed,
+        SSHAuthenticationFailed,
+        SSHError,
         TransferError,
         VersionMismatch,
     )
     from ._info import ConnectionInfo
     from .client.session import Execution, RunResult, Session, connect
-    from .launchers import Launcher, LocalLauncher, launch
+    from .launchers import Launcher, LocalLauncher, SSHLauncher, launch
 
 _WHERE = {
     "connect": "client.session",
@@ -50,6 +55,7 @@ _WHERE = {
     "launch": "launchers",
     "Launcher": "launchers",
     "LocalLauncher": "launchers",
+    "SSHLauncher": "launchers",
     "ConnectionInfo": "_info",
     **dict.fromkeys(
         [
@@ -69,6 +75,11 @@ _WHERE = {
             "LaunchError",
             "ConfigError",
             "ObjectError",
+            "HostKeyError",
+            "HostUnreachable",
+            "RemoteEnvironmentError",
+            "SSHAuthenticationFailed",
+            "SSHError",
         ],
         "_exceptions",
     ),
@@ -83,15 +94,21 @@ __all__ = [
     "ConnectionLost",
     "Execution",
     "ExecutionTimeout",
+    "HostKeyError",
+    "HostUnreachable",
     "LaunchError",
     "Launcher",
     "LocalLauncher",
     "LocalProtocolError",
     "ObjectError",
     "ProtocolError",
+    "RemoteEnvironmentError",
     "RemoteProtocolError",
     "RemreplError",
     "RunResult",
+    "SSHAuthenticationFailed",
+    "SSHError",
+    "SSHLauncher",
     "ServerError",
     "Session",
     "SessionClosed",

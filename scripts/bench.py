@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark remrepl side by side with jupyter_client + ipykernel and a bare pyzmq CURVE echo.
 
-Four sections, each measured in the same run for every contender:
+Seven sections, each measured in the same run for every contender:
 
   roundtrip  Execute ``1+1`` and wait for its reply, N times after a warm-up (median and p95, in µs):
              remrepl (``remrepl.launch()``: local server, CURVE + ZAP, supervisor + kernel process),
@@ -18,6 +18,8 @@ Four sections, each measured in the same run for every contender:
              ms (target for remrepl: < 50 ms).
   transfer   A file of MB megabytes uploaded then downloaded: remrepl (Session.upload/download) vs
              paramiko SFTP put/get against a private sshd (scripts/bench_transfer.py). Target >= 2x.
+  ssh        remrepl over a private sshd on loopback (scripts/bench_ssh.py): ``exec --launch=ssh://`` vs
+             a paramiko connect + exec floor plus the server's start-up; ``1+1`` via the tunnel vs --direct.
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
   completion Completion round trip (request to candidates in hand), idle and while the kernel's main thread
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     pass
 
 import bench_completion  # the sibling modules: scripts/ is on sys.path when this runs
+import bench_ssh
 from bench_engines import (
     BenchError,
     Deadline,
@@ -86,7 +89,7 @@ from bench_transfer import render_transfer, section_transfer
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -103,6 +106,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
     *bench_completion.TARGETS,
     *TRANSFER_TARGETS,
+    *bench_ssh.TARGETS,
 )
 
 
@@ -343,6 +347,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "exec": section_exec,
     "completion": bench_completion.section_completion,
     "transfer": section_transfer,
+    "ssh": bench_ssh.section_ssh,
 }
 
 
@@ -538,6 +543,9 @@ def render_table(report: JSONDict) -> str:
         out += ["", f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down (best of {s['runs']})"]
         out += _table(render_transfer(s, _num, _engine_cells))
         out += _target_lines(targets, "transfer")
+    if "ssh" in sections:
+        out += bench_ssh.render_ssh(sections["ssh"], _num)
+        out += _target_lines(targets, "ssh")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])

@@ -105,7 +105,7 @@ def sftp_contender(bench: Any) -> Contender:
     import paramiko
     from testhosts import SSHHosts
 
-    hosts = bench.stack.enter_context(SSHHosts(bench.workdir / "ssh"))
+    hosts = bench.stack.enter_context(SSHHosts(bench.workdir / "sftp"))
     server = hosts.start("bench")
     client = paramiko.SSHClient()
     bench.stack.callback(client.close)

@@ -157,7 +157,7 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
         if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
-            from ..launchers.ssh import connect_record
+            from ..launchers.ssh_records import connect_record
 
             return connect_record(record.to_json(), record.info, args.connect_timeout), None, name
         return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
@@ -174,7 +174,7 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     info = ConnectionInfo.read(args.connection_file)
     ssh_record = _launcher_record(args.connection_file)
     if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
-        from ..launchers.ssh import connect_record
+        from ..launchers.ssh_records import connect_record
 
         target = str(ssh_record["launcher"].get("target"))
         return connect_record(ssh_record, info, args.connect_timeout), None, target
@@ -213,8 +213,7 @@ def _launcher_record(path: str) -> dict[str, Any]:
 
 
 def _launcher_data(launcher: Launcher) -> records.LauncherData:
-    record = getattr(launcher, "record", None)  # SSH: what rebuilds the tunnel (launchers/ssh.py)
-    data = dict(record()) if callable(record) else {"kind": launcher.target, **launcher.record_data()}
+    data = {"kind": launcher.target, **launcher.record_data()}  # SSH: what rebuilds the tunnel, kind "ssh"
     return records.LauncherData(str(data.pop("kind", launcher.target)), {k: str(v) for k, v in data.items()})
 
 

@@ -215,7 +215,7 @@ def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
     close = None
     if record.launcher.kind == "ssh":  # the server's port is reached through a new SSH tunnel
         try:
-            from ..launchers.ssh import reattach
+            from ..launchers.ssh_records import reattach
 
             path = reattach({**record.launcher.data, "kind": record.launcher.kind}, info)
         except RemreplError as exc:

@@ -6,9 +6,9 @@
 Steps: connect (``sshlink``: ssh_config, verified host keys, keys and agent); one SSH channel runs the
 remote Python with a small check (Python 3.10+, remrepl importable, same protocol version: exact errors
 otherwise, and ``--bootstrap`` installs this remrepl into a venv there) that goes on to
-``remrepl.launchers.remote start``. The client key (a CURVE public key) goes over the channel's stdin,
+``remrepl.server.ssh_keeper start``. The client key (a CURVE public key) goes over the channel's stdin,
 the ready line comes back over its stdout, so the server key is pinned through the host-key-verified
-link. The channel stays open as the server's tether (see ``remote.py``: ``stop``, ``detach``, and a grace
+link. The channel stays open as the server's tether (see ``server/ssh_keeper.py``: ``stop``, ``detach``, and a grace
 period for a dropped link). The client reaches the server through a local port forward (``tunnel.py``),
 or straight at its port with ``direct=True``.
 
@@ -18,18 +18,21 @@ local port) at the new connection; ``client/reconnect.py`` drives it and reattac
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, SSHError
+from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
 from .._files import write_private
 from .._info import ConnectionInfo
+from ..client.reconnect import ServerGone
 from ..client.session import InputHandler, Session, terminal_input
 from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair
@@ -37,6 +40,7 @@ from .base import Launcher
 from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
 from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from .tunnel import Tunnel
+from .watchdog import LinkWatchdog
 
 DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
 
@@ -54,7 +58,7 @@ ok = v == int(sys.argv[1])
 print("remrepl-check", "ok" if ok else "version", v, getattr(remrepl, "__version__", "?"), flush=True)
 if not ok:
     sys.exit(3)
-from remrepl.launchers.remote import main
+from remrepl.server.ssh_keeper import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -63,31 +67,34 @@ def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
 
 
-def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str, str]:
-    """Run ``command`` on the host; (exit status, stdout, stderr). ``SSHError`` on a dead link."""
+def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
+    """Run ``command`` on the host; (exit status, stdout and stderr combined). ``LaunchError`` after
+    ``timeout``, ``SSHError`` on a dead link."""
     channel = _open_session(link)
     try:
+        channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
         channel.exec_command(command)
         channel.shutdown_write()
-        channel.settimeout(timeout)
-        out, err = bytearray(), bytearray()
+        channel.settimeout(1.0)
+        out = bytearray()
         deadline = time.monotonic() + timeout
-        while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+        while True:
             if time.monotonic() > deadline:
                 raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            if channel.recv_stderr_ready():
-                err += channel.recv_stderr(65536)
-            elif channel.recv_ready() or not channel.exit_status_ready():
-                try:
-                    chunk = channel.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk and not channel.exit_status_ready():
-                    channel.status_event.wait(max(0.0, deadline - time.monotonic()))
-                out += chunk
-        while channel.recv_stderr_ready():
-            err += channel.recv_stderr(65536)
-        return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+            try:
+                chunk = channel.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            out += chunk
+        if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
+            raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
+        return channel.exit_status, out.decode(errors="replace")
+    except Exception as exc:
+        if isinstance(exc, RemreplError):
+            raise
+        raise SSHError(f"running a command on {link} failed: {exc}") from None
     finally:
         channel.close()
 
@@ -139,6 +146,8 @@ class SSHLauncher(Launcher):
         self.ready: dict[str, Any] = {}
         self._detached = False
         self._exit_status: int | None = None
+        self._relink_lock = threading.Lock()
+        self._watchdog: LinkWatchdog | None = None
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -168,10 +177,13 @@ class SSHLauncher(Launcher):
             self.close()
             raise
         self.info = replace(info, client_secret_key=keys.secret)
+        self._watchdog = LinkWatchdog(lambda: self.link is not None and self.link.active, self.relink, self.notify)
         return self.info
 
     def _command(self, *args: str) -> str:
-        return f"exec {shell_path(self.python)} -c {shlex.quote(CHECK)} {PROTOCOL_VERSION} {shlex.join(args)}"
+        # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
+        code = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
+        return f"exec {shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
 
     def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
         assert self.link is not None
@@ -180,6 +192,8 @@ class SSHLauncher(Launcher):
             args.append("--direct")
         if self.idle_timeout is not None:
             args += ["--idle-timeout", str(self.idle_timeout)]
+        if self.channel is not None:  # a first attempt before --bootstrap
+            self.channel.close()
         channel = self.channel = _open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
         try:
@@ -188,7 +202,12 @@ class SSHLauncher(Launcher):
             channel.sendall(keys.public + b"\n")
         except Exception as exc:
             raise SSHError(f"cannot start the remote command on {self.link}: {exc}") from None
-        self._check(reader.line("the environment check"), reader)
+        line = reader.line("the environment check")
+        for _ in range(100):  # a login script may print before our command runs: skip its lines
+            if line is None or line.startswith("remrepl-check "):
+                break
+            line = reader.line("the environment check")
+        self._check(line, reader)
         line = reader.line("the server's ready line")
         if line is None:
             raise LaunchError(f"the remote launcher on {self.link} ended without a ready line{reader.stderr()}")
@@ -255,27 +274,53 @@ class SSHLauncher(Launcher):
         return session
 
     def relink(self) -> None:
-        """A new SSH connection after a drop: tether re-attached, the tunnel (same local port) on it."""
-        if self.link is None or self.tunnel is None or self._detached:
-            raise ConnectionLost("this launcher is closed")
+        """A new SSH connection after a drop: tether re-attached, the tunnel (same local port) on it.
+        Called by the session's reconnector and by the watchdog: whoever comes second finds it done."""
+        with self._relink_lock:
+            if self.link is None or self._detached:
+                raise ServerGone("this launcher is closed")
+            if self.link.active and self._probe_server(self.link):
+                return
+            self._relink()
+
+    def _probe_server(self, link: SSHLink) -> bool:
+        """Is the link really up? ServerGone if it is but nothing listens at the server's address."""
+        import paramiko
+
+        where = (str(self.ready["host"]), int(self.ready["port"]))
+        try:
+            link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=10.0).close()
+        except paramiko.ChannelException:  # sshd answered: it could not connect there
+            raise ServerGone(f"the server on {link} is gone: nothing listens at {where[0]}:{where[1]}") from None
+        except Exception:  # no answer: the link only looked alive (a silent network drop)
+            link.close()
+            return False
+        return True
+
+    def _relink(self) -> None:
+        assert self.link is not None
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
             channel = _open_session(link)
-            attach = "import sys; from remrepl.launchers.remote import main; sys.exit(main(sys.argv[1:]))"
+            attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
             tether = shlex.quote(self.ready["tether"])
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)
             answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
-        except BaseException:
+        except RemreplError:
             link.close()
             raise
+        except Exception as exc:  # paramiko's
+            link.close()
+            raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
         if answer != "attached":
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
         self.link, self.channel = link, channel
-        self.tunnel.use(link.transport)
-        self.tunnel.drop_connections()
+        if self.tunnel is not None:
+            self.tunnel.use(link.transport)
+            self.tunnel.drop_connections()
         old.close()
 
     # --- ending -------------------------------------------------------------------------------
@@ -311,6 +356,9 @@ class SSHLauncher(Launcher):
         self._release()
 
     def _release(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         if self.channel is not None and self.channel.exit_status_ready():
             self._exit_status = self.channel.exit_status
         if self.tunnel is not None:
@@ -329,12 +377,12 @@ class SSHLauncher(Launcher):
     # --- records for reattaching later --------------------------------------------------------
 
     def write_record(self, path: str | os.PathLike[str]) -> None:
-        """A 0600 session record: the ConnectionInfo (with the client key) plus ``launcher`` (``record()``)."""
+        """A 0600 session record: the ConnectionInfo (with the client key) plus ``launcher`` (``record_data()``)."""
         assert self.info is not None
-        data = {**self.info.to_json(include_secret=True), "launcher": self.record()}
+        data = {**self.info.to_json(include_secret=True), "launcher": self.record_data()}
         write_private(path, json.dumps(data, indent=2) + "\n")
 
-    def record(self) -> dict[str, str]:
+    def record_data(self) -> dict[str, str]:
         """What ``reattach`` needs besides the ConnectionInfo (strings only, for a session record)."""
         return {
             "kind": "ssh",
@@ -344,10 +392,6 @@ class SSHLauncher(Launcher):
             "remote_port": str(self.ready.get("port", "")),
             "direct": "yes" if self.direct else "",
         }
-
-
-class ServerGone(ConnectionLost):
-    """The link came back but the server had stopped."""
 
 
 class _LineReader:
@@ -383,49 +427,3 @@ class _LineReader:
             err += self.channel.recv_stderr(4096)
         text = err.decode(errors="replace").strip()
         return f":\n{text}" if text else ""
-
-
-class Reattached:
-    """A way back to a detached server from its record: the SSH link and tunnel, and where to connect."""
-
-    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo) -> None:
-        self.link, self.tunnel, self.info = link, tunnel, info
-
-    def close(self) -> None:
-        if self.tunnel is not None:
-            self.tunnel.close()
-        self.link.close()
-
-
-def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host_key: bool = False) -> Reattached:
-    """Rebuild the path to a server from ``SSHLauncher.record()`` and its ConnectionInfo (with keys)."""
-    if record.get("kind") != "ssh":
-        raise ConfigError(f"not an SSH launcher record: kind {record.get('kind')!r}")
-    options = SSHOptions(ssh_config=record.get("ssh_config") or None, accept_new_host_key=accept_new_host_key)
-    link = connect_ssh(SSHTarget.parse(record["target"]), options)
-    try:
-        remote = (record.get("remote_host") or "127.0.0.1", int(record["remote_port"]))
-    except (KeyError, ValueError):
-        link.close()
-        raise ConfigError("the SSH launcher record lacks remote_port") from None
-    if record.get("direct"):
-        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]))
-    tunnel = Tunnel(link.transport, remote)
-    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port))
-
-
-def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
-    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel."""
-    from ..client.session import connect
-
-    launcher = data.get("launcher")
-    if not isinstance(launcher, dict):
-        raise ConfigError("the record has no launcher section")
-    path = reattach({str(k): str(v) for k, v in launcher.items()}, info)
-    try:
-        session = connect(info=path.info, connect_timeout=connect_timeout)
-    except BaseException:
-        path.close()
-        raise
-    session.on_close.append(path.close)
-    return session

@@ -57,6 +57,7 @@ class Tunnel:
                 sock, peer = self._listener.accept()  # a closed listener raises
             except OSError:
                 return  # closed
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request frames go out at once
             with self._lock:
                 transport = self._transport
             try:
@@ -76,7 +77,7 @@ class Tunnel:
     def _pump(self, sock: socket.socket, channel: Any) -> None:
         try:
             while True:
-                ready = select.select([sock, channel], [], [], 5.0)[0]
+                ready = select.select([sock, channel], [], [], 1.0)[0]
                 if not ready:
                     if channel.closed or not channel.get_transport().is_active():
                         return

@@ -7,6 +7,7 @@ and their own state directory; the remote Python is this test's interpreter (rem
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,13 +19,17 @@ from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 
 import remrepl
 from remrepl._exceptions import (
+    ConfigError,
+    ConnectionLost,
     HostKeyError,
     HostUnreachable,
     LaunchError,
     RemoteEnvironmentError,
     SSHAuthenticationFailed,
+    SSHError,
 )
-from remrepl.launchers.ssh import SSHLauncher, connect_record
+from remrepl.launchers.ssh import SSHLauncher
+from remrepl.launchers.ssh_records import connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
 
 
@@ -38,16 +43,24 @@ def start(target: str, hosts: SSHHosts, **extra: Any) -> SSHLauncher:
     return launcher
 
 
+def kill_ssh_sessions(sshd: SSHD) -> None:
+    """Kill the sshd processes serving connections (not the commands they started): a dropped link."""
+    for pid in descendants(sshd.process.pid):
+        if read_proc(pid, "cmdline").startswith(b"sshd:"):
+            os.kill(pid, 9)
+
+
 def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     with remrepl.launch("ssh://target", **options(ssh_hosts)) as server:
         assert isinstance(server, SSHLauncher) and server.info is not None
         assert server.ready["host"] == "127.0.0.1"  # the server listens on the remote's loopback only
         assert server.tunnel is not None and server.info.port == server.tunnel.port
         with server.connect() as session:
-            result = session.run("import os; os.getuid() == int(os.environ.get('SUDO_UID', os.getuid())), 6 * 7")
-            assert result.value == "(True, 42)"
+            assert session.run("6 * 7").value == "42"
         pid = server.info.pid
         assert alive(pid)
+        assert os.stat(f"/proc/{pid}").st_uid == os.getuid()  # the SSH login user (AllowUsers: only us)
+        assert os.getsid(pid) == pid  # in its own session: it survives the SSH session
     wait_until(lambda: not alive(pid), 10, "the server to stop")
     assert server.wait(1) == 0
 
@@ -56,6 +69,16 @@ def test_proxy_jump(ssh_jump: SSHD, ssh_hosts: SSHHosts) -> None:
     with start("behind", ssh_hosts) as server, server.connect() as session:
         assert session.run("'through the hop'").value == "'through the hop'"
     assert "Accepted publickey" in ssh_hosts.servers["hop"].log_text()
+
+
+def test_proxy_jump_through_two_hops(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("hop1")
+    ssh_hosts.start("hop2")
+    ssh_hosts.start("far", proxy_jump="hop1,hop2")
+    with start("far", ssh_hosts) as server, server.connect() as session:
+        assert session.run("'two hops'").value == "'two hops'"
+    for hop in ("hop1", "hop2"):
+        assert "Accepted publickey" in ssh_hosts.servers[hop].log_text()
 
 
 def test_direct_connects_to_the_server_port(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
@@ -74,6 +97,15 @@ def test_unknown_host_key_is_refused_then_accepted_on_request(ssh_hosts: SSHHost
     start("stranger", ssh_hosts, accept_new_host_key=True).close()
     assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
     start("stranger", ssh_hosts).close()  # known now
+
+
+def test_ssh_config_accept_new_records_an_unknown_host(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("stranger", known=False)
+    ssh_hosts.ssh_config.write_text(
+        ssh_hosts.ssh_config.read_text().replace("StrictHostKeyChecking yes", "StrictHostKeyChecking accept-new")
+    )
+    start("stranger", ssh_hosts).close()
+    assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
 
 
 def test_a_changed_host_key_is_a_hard_error_naming_file_and_line(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
@@ -120,6 +152,30 @@ def test_a_passphrase_protected_key_asks_for_its_passphrase(sshd: SSHD, ssh_host
     assert asked == [str(key)]
 
 
+def test_keys_from_the_ssh_agent(
+    sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_socket = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(agent_socket)], stdout=subprocess.DEVNULL)
+    try:
+        wait_until(agent_socket.exists, 10, "ssh-agent to listen")
+        env = {**os.environ, "SSH_AUTH_SOCK": str(agent_socket)}
+        subprocess.run(["ssh-add", "-q", str(ssh_hosts.client_key)], env=env, check=True, timeout=30)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(agent_socket))
+        config = tmp_path / "ssh_config"  # no IdentityFile, no IdentitiesOnly: the agent's keys are offered
+        config.write_text(
+            "\n".join(
+                line
+                for line in ssh_hosts.ssh_config.read_text().splitlines()
+                if "IdentityFile" not in line and "IdentitiesOnly" not in line
+            )
+        )
+        start("target", ssh_hosts, ssh_config=str(config)).close()
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
 def test_no_python_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     with pytest.raises(RemoteEnvironmentError, match=r"no Python at '/nonexistent/python3'.*--remote-python"):
         start("target", ssh_hosts, remote_python="/nonexistent/python3")
@@ -128,6 +184,13 @@ def test_no_python_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
 def test_no_remrepl_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     with pytest.raises(RemoteEnvironmentError, match=r"remrepl is not installed for /usr/bin/python3 .*--bootstrap"):
         start("target", ssh_hosts, remote_python="/usr/bin/python3")
+
+
+def test_chatter_before_the_check_is_skipped(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    chatty = tmp_path / "python3"
+    chatty.write_text(f"#!/bin/sh\necho 'Welcome to the cluster!'\nexec {sys.executable} \"$@\"\n")
+    chatty.chmod(0o755)
+    start("target", ssh_hosts, remote_python=str(chatty)).close()
 
 
 def test_another_protocol_version_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
@@ -187,10 +250,7 @@ def test_the_tunnel_killed_mid_run_recovers_and_the_output_is_intact(
             if isinstance(event, remrepl.protocol.Stream):
                 seen.append(event.data.decode())
                 if not killed and len("".join(seen).split()) >= 5:
-                    # The sshd processes serving our connection (not the remote commands under them) die.
-                    for pid in descendants(sshd.process.pid):
-                        if read_proc(pid, "cmdline").startswith(b"sshd:"):
-                            os.kill(pid, 9)
+                    kill_ssh_sessions(sshd)
                     killed = True
         assert execution.done is not None and execution.done.status == "ok"
         assert "".join(seen).split() == [str(i) for i in range(40)]
@@ -238,8 +298,81 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     session = connect_record(data, remrepl.ConnectionInfo.from_json(data))
     try:
         assert session.run("kept").value == "'yes'"
+        kill_ssh_sessions(sshd)  # the reattached path reconnects too
+        assert session.run("kept * 2").value == "'yesyes'"
         session.shutdown()
     finally:
         session.close()
     wait_until(lambda: not alive(server.info.pid), 10, "the server to shut down")  # type: ignore[union-attr]
     assert server_processes(private_state / "remote") == []
+
+
+def test_something_that_is_not_ssh_fails_within_the_deadline(ssh_hosts: SSHHosts) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(SSHError, match=r"SSH handshake with 127.0.0.1:\d+ failed within 1 s"):
+            start(f"127.0.0.1:{port}", ssh_hosts, connect_timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("ssh://", "bad SSH target"), ("me@host:notaport", "bad SSH target"), ("ssh://host/path", "bad SSH target")],
+)
+def test_bad_targets_are_refused(target: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        SSHLauncher(target)
+
+
+def test_a_missing_ssh_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read the ssh config .*nothing-here: No such file"):
+        SSHLauncher("target", ssh_config=str(tmp_path / "nothing-here")).start(5)
+
+
+def test_a_server_gone_while_the_link_was_down_ends_the_session(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    said: list[str] = []
+    server = start("target", ssh_hosts, notify=said.append)
+    with server, server.connect() as session:
+        assert server.info is not None and session.run("1").value == "1"
+        os.kill(server.info.pid, 9)
+        kill_ssh_sessions(sshd)
+        with pytest.raises(ConnectionLost):
+            session.run("2", timeout=60)
+    assert "connection lost — reconnecting" in said
+    assert any(text.startswith("cannot reconnect: the server on") and "is gone" in text for text in said), said
+
+
+def test_bootstrap_without_a_python_to_build_on_says_so(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    with pytest.raises(RemoteEnvironmentError, match=r"(?s)--bootstrap failed .*/nonexistent/python3"):
+        start("target", ssh_hosts, remote_python="/nonexistent/python3", bootstrap=True, remote_venv=str(venv))
+    assert not venv.exists()
+
+
+def test_hashed_known_hosts_entries_are_recognised(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(ssh_hosts.known_hosts)], check=True, timeout=30)
+    assert "127.0.0.1" not in ssh_hosts.known_hosts.read_text()  # now |1|salt|hash entries
+    start("target", ssh_hosts).close()
+
+
+def test_an_unknown_proxy_jump_hop_is_named(ssh_hosts: SSHHosts) -> None:
+    hop = ssh_hosts.start("hop", known=False)
+    ssh_hosts.start("behind", proxy_jump="hop")
+    with pytest.raises(HostKeyError, match=rf"host key of \[127.0.0.1\]:{hop.port} is unknown"):
+        start("behind", ssh_hosts)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_an_idle_link_down_longer_than_the_grace_keeps_the_server(
+    sshd: SSHD, ssh_hosts: SSHHosts, direct: bool
+) -> None:
+    """Nobody talks to the server while the link is down (an idle prompt): the launcher relinks by itself
+    before the server's grace runs out."""
+    server = start("target", ssh_hosts, reconnect_grace=3.0, direct=direct)
+    with server, server.connect() as session:
+        assert server.info is not None and session.run("x = 1") is not None
+        kill_ssh_sessions(sshd)
+        time.sleep(6.0)  # twice the grace: the server would have stopped without a new tether
+        assert alive(server.info.pid)
+        assert session.run("x + 1", timeout=60).value == "2"

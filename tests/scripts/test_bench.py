@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -26,6 +26,7 @@ TARGETS = {
     "completion.remrepl_busy_median_ms",
     "transfer.upload_over_sftp",
     "transfer.download_over_sftp",
+    "ssh.exec_over_floor",
 }
 TIMEOUT = 180
 
@@ -103,6 +104,14 @@ def test_every_section_at_tiny_sizes() -> None:
         assert transfer[engine]["checksums_match"] is True, transfer[engine]
         assert all(is_number(transfer[engine][k]) for k in ("upload_mb_per_s", "download_mb_per_s", "upload_s"))
 
+    ssh = report["sections"]["ssh"]
+    assert "--launch=ssh://bench" in ssh["command"]
+    for part in ("exec", "floor", "startup"):
+        assert len(ssh[part]["runs_s"]) == 1 and is_number(ssh[part]["median_s"]), ssh[part]
+    for path in ("tunnel", "direct"):
+        assert ssh[path]["samples"] == 20 and is_number(ssh[path]["median_us"]), ssh[path]
+    assert all(is_number(ssh["ratios"][key]) for key in ("exec_over_floor", "tunnel_over_direct"))
+
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] is True
@@ -120,6 +129,10 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("exec", "--exec-runs", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+
+    table = run_bench("ssh", "--exec-runs", "1", "--iterations", "3", "--warmup", "1")
+    assert table.returncode == 0, table.stderr
+    assert "remrepl exec --launch=ssh://bench hi.py" in table.stdout and "tunnel / direct" in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:
