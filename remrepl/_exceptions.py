@@ -16,6 +16,8 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ExecutionTimeout              a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── LaunchError                   a launcher could not start a server
+    ├── ClusterError                  a worker pool could not start or was used after close()
+    │   └── TaskError                 a function run on the cluster raised (names the item)
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
 Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
@@ -91,3 +93,21 @@ class LaunchError(RemreplError):
 
 class ConfigError(RemreplError):
     """Bad user input outside the protocol: a missing file, an unreadable password, bad options."""
+
+
+class ClusterError(RemreplError):
+    """A worker pool could not start, lost all its workers, or was used after ``close()``."""
+
+
+class TaskError(ClusterError):
+    """A function run on the cluster raised; the message names the item and carries the remote traceback.
+
+    ``index`` is the item's position in the input, ``item`` its repr; ``__cause__`` is the original
+    exception when it could be sent back.
+    """
+
+    def __init__(self, message: str, *, index: int, item: str, remote_traceback: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.item = item
+        self.remote_traceback = remote_traceback

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from ..protocol import Error, Notice, OutputEvent, Result, Stream
+from ..protocol import Error, Notice, OutputEvent, Progress, Result, Stream
+from .progress import ProgressDisplay
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -25,8 +26,13 @@ class OutputPrinter:
         self.stderr = stderr or sys.stderr
         self.color = color
         self.at_line_start = True
+        self.progress = ProgressDisplay(self.stderr)  # progress bars of cluster maps, on stderr
 
     def show(self, event: OutputEvent) -> None:
+        if isinstance(event, Progress):
+            self.progress.show(event)
+            return
+        self.progress.clear()  # a bar on the screen goes before any other output
         if isinstance(event, Stream):
             target = self.stdout if event.name == "stdout" else self.stderr
             self._write_bytes(target, event.data)

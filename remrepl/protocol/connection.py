@@ -36,6 +36,7 @@ from .events import (
     InputRequest,
     Interrupt,
     Notice,
+    Progress,
     Rejected,
     Result,
     Shutdown,
@@ -78,6 +79,7 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Error: dict.fromkeys(_ATTACHED, _SAME),
     InputRequest: dict.fromkeys(_ATTACHED, _SAME),
     Notice: dict.fromkeys(_ATTACHED, _SAME),
+    Progress: dict.fromkeys(_ATTACHED, _SAME),
 }
 
 

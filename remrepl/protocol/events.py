@@ -1,7 +1,7 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
 Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown.
-Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye.
+Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye.
 
 Server events that belong to the session's output (everything a user would see) carry ``seq``, a number
 that grows by one per event over the server's life. The server keeps recent ones in a replay buffer; a
@@ -159,6 +159,22 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a long operation of the running code has got (a cluster ``map``): ``done`` of ``total``
+    after ``elapsed`` seconds. ``task`` tells concurrent operations apart; ``final`` says it is over
+    (finished, failed or interrupted) and the client removes what it drew. Throttled by the sender."""
+
+    seq: int
+    req_id: str
+    task: str
+    label: str
+    done: int
+    total: int
+    elapsed: float
+    final: bool = False
+
+
+@dataclass(frozen=True)
 class Rejected:
     """The server refused a request; the session goes on (except for "version")."""
 
@@ -175,11 +191,11 @@ class Bye:
 
 
 ClientEvent = Hello | Execute | Interrupt | InputReply | Detach | Shutdown
-ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Rejected | Bye
+ServerEvent = Welcome | Stream | Result | Error | InputRequest | Done | Notice | Progress | Rejected | Bye
 Event = ClientEvent | ServerEvent
 # Events that are session output: numbered, kept for replay.
-OutputEvent = Stream | Result | Error | InputRequest | Done | Notice
+OutputEvent = Stream | Result | Error | InputRequest | Done | Notice | Progress
 
 CLIENT_EVENTS: tuple[type, ...] = (Hello, Execute, Interrupt, InputReply, Detach, Shutdown)
-SERVER_EVENTS: tuple[type, ...] = (Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye)
-OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice)
+SERVER_EVENTS: tuple[type, ...] = (Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye)
+OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice, Progress)

@@ -11,6 +11,7 @@ line (internal to the server, not the wire protocol):
                            {"op": "results", "texts"}        expressions' reprs, as the REPL echoes them
                            {"op": "input_request", "prompt", "password"}
                            {"op": "done", "status", "exit_code", "results", "error"}
+                           {"op": "progress", "task", "label", "done", "total", "elapsed", "final"}
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
@@ -92,6 +93,8 @@ class Kernel:
         self.running = False
         self.counter = 0
         self.pending_results: list[str] = []
+        global _active
+        _active = self
         self.main = types.ModuleType("__main__")
         self.main.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = self.main  # so pickling and cloudpickle see prompt-defined names
@@ -201,6 +204,15 @@ class Kernel:
         text = self.request_input(prompt, password=True)
         assert text is not None
         return text
+
+    def progress(self, **fields: Any) -> bool:
+        """Send a progress update of the running code (``remrepl.cluster``'s map); False if it cannot."""
+        if not self.running or threading.current_thread() is not _MAIN_THREAD:
+            return False  # the control channel is the main thread's; a progress report is never worth a race
+        if self.pending_results:
+            self.send_results()  # what the run echoed before goes first
+        self.send(op="progress", **fields)
+        return True
 
     def displayhook(self, value: object) -> None:
         if value is None:
@@ -325,6 +337,12 @@ def _load_libc() -> Any:
 
 
 _libc = _load_libc()
+_active: Kernel | None = None  # the kernel of this process, for report_progress
+
+
+def report_progress(**fields: Any) -> bool:
+    """Show progress on the client's terminal (a Progress event); False outside a running kernel."""
+    return _active is not None and _active.progress(**fields)
 
 
 def main(control_fd: int) -> NoReturn:

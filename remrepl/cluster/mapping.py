@@ -1,0 +1,207 @@
+"""``Cluster.map``: an ordered, automatically batched map over Dask futures.
+
+Dask costs a few milliseconds per task, so one task per item is far too slow for small items; a fixed
+chunk size is wrong for every workload but one. The ``Mapper`` sizes batches from what it measures: the
+first batches hold one item each; each finished batch reports its compute time, and the next batch is
+sized to take about ``TARGET_SECONDS`` (growing at most ``GROWTH``-fold at a time), but never more than a
+fair share of what is left, so every worker has work until the end. A few batches per worker thread are
+kept in flight, so a worker never waits for the next one.
+
+Failures: a lost worker is Dask's to handle (its tasks are rerun elsewhere); an exception in the user's
+function ends the map with ``TaskError`` naming the item; KeyboardInterrupt (Ctrl-C) cancels what is
+left. Either way, no batch of this map stays queued on the cluster.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import reprlib
+import time
+import traceback
+import types
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from .._exceptions import ClusterError, TaskError
+from .progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+TARGET_SECONDS = 0.1  # a batch this long makes Dask's per-task cost (~2 ms) negligible
+GROWTH = 8  # a batch is at most this many times the previous one (a misleading first measure costs little)
+IN_FLIGHT_PER_THREAD = 2  # one running, one queued behind it
+_item_repr = reprlib.Repr()
+_item_repr.maxstring = _item_repr.maxother = 60
+
+
+@functools.lru_cache(maxsize=16)
+def _load_function(blob: bytes) -> Callable[..., Any]:
+    fn: Callable[..., Any] = cloudpickle.loads(blob)
+    return fn
+
+
+Outcome = tuple[list[Any], float, "dict[str, Any] | None"]  # results, compute seconds, failure
+
+
+def run_batch(fn_blob: bytes, items_blob: bytes, start: int, star: bool) -> Outcome:
+    """Runs on a worker: ``fn`` over a batch. (results, compute seconds, failure or None)."""
+    fn = _load_function(fn_blob)
+    items: list[Any] = cloudpickle.loads(items_blob)
+    results: list[Any] = []
+    began = time.perf_counter()
+    for offset, item in enumerate(items):
+        try:
+            results.append(fn(*item) if star else fn(item))
+        except Exception as exc:
+            return [], time.perf_counter() - began, _failure(exc, start + offset, item)
+    return results, time.perf_counter() - began, None
+
+
+def _failure(exc: BaseException, index: int, item: Any) -> dict[str, Any]:
+    try:
+        pickled: bytes | None = cloudpickle.dumps(exc)
+    except Exception:  # an exception that cannot travel still gets its traceback home as text
+        pickled = None
+    return {
+        "index": index,
+        "item": _item_repr.repr(item),
+        "summary": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+        # from the user's function on: the first frame is run_batch, ours
+        "traceback": "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+        ),
+        "exception": pickled,
+    }
+
+
+def _from_user_code(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback without its first frame (``run_batch``, ours): the user's function comes first."""
+    return tb.tb_next if tb is not None else None
+
+
+class Mapper:
+    """One ``map`` call: submits batches, collects them in order, reports progress."""
+
+    def __init__(
+        self,
+        client: Client,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        star: bool,
+        threads: int,
+        progress: bool = True,
+        label: str = "",
+    ) -> None:
+        self.client = client
+        self.items = items
+        self.star = star
+        self.window = max(1, threads) * IN_FLIGHT_PER_THREAD
+        self.slots = max(1, threads)
+        try:
+            self.fn_blob = cloudpickle.dumps(fn)
+        except Exception as exc:
+            raise ClusterError(f"cannot send {_item_repr.repr(fn)} to the workers: {exc}") from exc
+        self.token = uuid.uuid4().hex[:12]
+        name = label or getattr(fn, "__name__", "map")
+        self.progress = ProgressReporter(len(items), f"map {name}", enabled=progress)
+        self.next = 0
+        self.size = 1
+        self.per_item: float | None = None  # measured compute seconds per item
+        self.in_flight: dict[Future[Any], tuple[int, int]] = {}
+
+    def run(self) -> list[Any]:
+        from distributed import as_completed
+
+        total = len(self.items)
+        results: list[Any] = [None] * total
+        done = 0
+        pending = as_completed(loop=self.client.loop)
+        try:
+            self._fill(pending)
+            for future in pending:  # bounded: one pass per batch submitted
+                start, count = self.in_flight.pop(future)
+                out, seconds, failure = self._outcome(future)
+                if failure is not None:
+                    raise _task_error(failure)
+                results[start : start + count] = out
+                done += count
+                self._measure(seconds, count)
+                self.progress.update(done)
+                self._fill(pending)
+        finally:
+            if self.in_flight:  # an error or Ctrl-C: nothing of this map may keep running
+                self.client.cancel(list(self.in_flight))
+                self.in_flight.clear()
+            self.progress.close(done)
+        return results
+
+    def _outcome(self, future: Future[Any]) -> Outcome:
+        if future.status == "error":
+            exc = future.exception()
+            raise ClusterError(f"a batch of the map could not run on the cluster: {type(exc).__name__}: {exc}") from exc
+        if future.status == "cancelled":
+            raise ClusterError("a batch of the map was cancelled (the cluster was closed or restarted)")
+        outcome: Outcome = future.result()
+        future.release()
+        return outcome
+
+    def _fill(self, pending: Any) -> None:
+        while self.next < len(self.items) and len(self.in_flight) < self.window:
+            count = self._batch_size()
+            start = self.next
+            batch = list(self.items[start : start + count])
+            future = self.client.submit(
+                run_batch,
+                self.fn_blob,
+                cloudpickle.dumps(batch),
+                start,
+                self.star,
+                key=f"remrepl-map-{self.token}-{start}",
+                pure=False,
+            )
+            self.in_flight[future] = (start, count)
+            pending.add(future)
+            self.next += count
+
+    def _batch_size(self) -> int:
+        remaining = len(self.items) - self.next
+        fair = max(1, math.ceil(remaining / (2 * self.slots)))  # keep work for every slot at the tail
+        want = self.size if self.per_item is None else max(1, int(TARGET_SECONDS / max(self.per_item, 1e-9)))
+        self.size = max(1, min(want, self.size * GROWTH, fair, remaining))
+        return self.size
+
+    def _measure(self, seconds: float, count: int) -> None:
+        if count <= 0:
+            return
+        sample = seconds / count
+        # a running average that follows the workload as it changes, without trusting one batch
+        self.per_item = sample if self.per_item is None else 0.5 * self.per_item + 0.5 * sample
+
+
+def _task_error(failure: dict[str, Any]) -> TaskError:
+    index, item = int(failure["index"]), str(failure["item"])
+    tb = str(failure["traceback"])
+    message = f"the function raised for item {index} ({item}): {failure['summary']}\n\nRemote traceback:\n{tb}"
+    error = TaskError(message.rstrip("\n"), index=index, item=item, remote_traceback=tb)
+    if failure.get("exception"):
+        try:
+            error.__cause__ = cloudpickle.loads(failure["exception"])
+        except Exception:
+            pass
+    return error
+
+
+def as_items(iterables: tuple[Iterable[Any], ...]) -> tuple[Sequence[Any], bool]:
+    """The items to map and whether they are argument tuples (several iterables, as builtin ``map``)."""
+    if not iterables:
+        raise TypeError("map() needs at least one iterable")
+    if len(iterables) == 1:
+        only = iterables[0]
+        return (only if isinstance(only, (list, tuple, range)) else list(only)), False
+    return list(zip(*iterables, strict=False)), True  # as builtin map: the shortest wins

@@ -1,0 +1,117 @@
+"""The worker pool: a Dask scheduler on this machine and workers wherever the backend puts them.
+
+Built on ``distributed.deploy.SpecCluster`` (start, scale, wait, close are Dask's), with our TLS and
+no dashboard: the scheduler listens only on the backend's ``scheduler_host`` (loopback for local
+workers), and only peers holding a certificate from the cluster's own CA get in.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ClusterError
+from .backends import WorkerBackend
+from .tls import ClusterCertificates
+
+if TYPE_CHECKING:
+    from distributed import Client, SpecCluster
+
+START_TIMEOUT = 60.0  # seconds for the scheduler and the first workers to come up
+
+
+def import_distributed() -> None:
+    """Fail early, with the fix in the message, when Dask distributed is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ClusterError(
+            "remrepl.cluster needs Dask distributed on the head node: pip install 'remrepl[cluster]' "
+            f"(or pip install distributed) ({exc})"
+        ) from None
+
+
+class WorkerPool:
+    """Scheduler + workers; ``client`` talks to them. ``close()`` releases everything (idempotent)."""
+
+    def __init__(self, backend: WorkerBackend, *, timeout: float = START_TIMEOUT) -> None:
+        import_distributed()
+        import dask
+        from distributed import Client, Scheduler, SpecCluster
+
+        self.backend = backend
+        self.certs = ClusterCertificates.generate()
+        security = self.certs.security()
+        scheduler = {
+            "cls": Scheduler,
+            "options": {
+                "host": backend.scheduler_host,
+                "port": 0,
+                "protocol": "tls",
+                "security": security,
+                "dashboard": False,  # nothing listens beyond what the workers need
+                "dashboard_address": None,
+            },
+        }
+        self.spec: SpecCluster | None = None
+        self.client: Client | None = None
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": "30s", "logging.distributed": "error"}):
+                self.spec = SpecCluster(
+                    scheduler=scheduler,
+                    worker=backend.worker_spec(self.certs),
+                    workers={},
+                    security=security,
+                    silence_logs=logging.ERROR,
+                    name="remrepl",
+                )
+            self.client = Client(self.spec, security=security, set_as_default=False, timeout=timeout)
+            self.scale(backend.initial_workers)
+            if backend.initial_workers:
+                self.wait(backend.initial_workers, timeout)
+        except BaseException:
+            self.close()  # a half-started pool leaves nothing behind
+            raise
+
+    @property
+    def address(self) -> str:
+        assert self.spec is not None
+        address: str = self.spec.scheduler_address
+        return address
+
+    def scale(self, n: int) -> None:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"scale() takes a whole number of workers >= 0, not {n!r}")
+        if self.spec is None:
+            raise ClusterError("the cluster is closed")
+        self.spec.scale(n)
+
+    def wait(self, n: int, timeout: float = START_TIMEOUT) -> None:
+        """Block until ``n`` workers are connected; ``ClusterError`` after ``timeout`` seconds."""
+        if self.client is None:
+            raise ClusterError("the cluster is closed")
+        try:
+            self.client.wait_for_workers(n, timeout=timeout)
+        except TimeoutError:
+            got = len(self.workers())
+            raise ClusterError(f"only {got} of {n} workers started within {timeout:g} s") from None
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """The scheduler's view: worker address -> info (nthreads, memory_limit, ...)."""
+        if self.client is None:
+            return {}
+        info: dict[str, Any] = self.client.scheduler_info(n_workers=-1)
+        workers: dict[str, dict[str, Any]] = info.get("workers", {})
+        return workers
+
+    def close(self) -> None:
+        client, spec, self.client, self.spec = self.client, self.spec, None, None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            try:
+                if spec is not None:
+                    spec.close()  # stops the workers (SpecCluster waits for the Nannies' processes)
+            finally:
+                self.backend.close()
