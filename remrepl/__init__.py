@@ -8,6 +8,9 @@
 
     session = remrepl.connect("server.json", password="...")       # a server started by `remrepl serve`
 
+    with remrepl.cluster(workers=4) as cl:                         # Dask workers (run it on the head node)
+        squares = cl.map(lambda x: x * x, range(100_000))
+
 Names load on first use, so ``python -m remrepl.server`` and the kernel start without importing the
 client (prompt_toolkit) or each other.
 """
@@ -22,6 +25,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ._exceptions import (
         AuthenticationFailed,
+        ClusterError,
         ConfigError,
         ConnectError,
         ConnectionLost,
@@ -34,10 +38,12 @@ if TYPE_CHECKING:
         RemreplError,
         ServerError,
         SessionClosed,
+        TaskError,
         VersionMismatch,
     )
     from ._info import ConnectionInfo
     from .client.session import Execution, RunResult, Session, connect
+    from .cluster import Cluster, cluster
     from .launchers import Launcher, LocalLauncher, launch
 
 _WHERE = {
@@ -49,6 +55,8 @@ _WHERE = {
     "Launcher": "launchers",
     "LocalLauncher": "launchers",
     "ConnectionInfo": "_info",
+    "cluster": "cluster",
+    "Cluster": "cluster",
     **dict.fromkeys(
         [
             "RemreplError",
@@ -65,6 +73,8 @@ _WHERE = {
             "ServerError",
             "LaunchError",
             "ConfigError",
+            "ClusterError",
+            "TaskError",
         ],
         "_exceptions",
     ),
@@ -72,6 +82,8 @@ _WHERE = {
 
 __all__ = [
     "AuthenticationFailed",
+    "Cluster",
+    "ClusterError",
     "ConfigError",
     "ConnectError",
     "ConnectTimeout",
@@ -90,7 +102,9 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionClosed",
+    "TaskError",
     "VersionMismatch",
+    "cluster",
     "connect",
     "launch",
 ]

@@ -49,8 +49,10 @@ class WorkerPool:
                 "port": 0,
                 "protocol": "tls",
                 "security": security,
-                "dashboard": False,  # nothing listens beyond what the workers need
-                "dashboard_address": None,
+                # No dashboard; Dask's scheduler still serves a few HTTP routes (health, metrics): only on
+                # loopback, whatever address the workers reach it on.
+                "dashboard": False,
+                "dashboard_address": "127.0.0.1:0",
             },
         }
         self.spec: SpecCluster | None = None
