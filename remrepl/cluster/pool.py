@@ -58,17 +58,20 @@ class WorkerPool:
         self.spec: SpecCluster | None = None
         self.client: Client | None = None
         try:
+            worker = backend.worker_spec(self.certs)
             with dask.config.set({"distributed.comm.timeouts.connect": "30s", "logging.distributed": "error"}):
-                self.spec = SpecCluster(
-                    scheduler=scheduler,
-                    worker=backend.worker_spec(self.certs),
-                    workers={},
-                    security=security,
-                    silence_logs=logging.ERROR,
-                    name="remrepl",
-                )
+                try:  # the first workers start here, so a failure to start them raises here (and cleans up)
+                    self.spec = SpecCluster(
+                        scheduler=scheduler,
+                        worker=worker,
+                        workers=dict.fromkeys(range(backend.initial_workers), worker),
+                        security=security,
+                        silence_logs=logging.ERROR,
+                        name="remrepl",
+                    )
+                except Exception as exc:
+                    raise ClusterError(f"the {backend.kind} cluster could not start: {_cause(exc)}") from exc
             self.client = Client(self.spec, security=security, set_as_default=False, timeout=timeout)
-            self.scale(backend.initial_workers)
             if backend.initial_workers:
                 self.wait(backend.initial_workers, timeout)
         except BaseException:
@@ -117,3 +120,10 @@ class WorkerPool:
                     spec.close()  # stops the workers (SpecCluster waits for the Nannies' processes)
             finally:
                 self.backend.close()
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason (Dask wraps a worker's failure in "Nanny failed to start")."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"

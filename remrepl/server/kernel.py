@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 import getpass
+import importlib.machinery
 import io
 import json
 import linecache
@@ -258,6 +259,9 @@ class Kernel:
             if mode == "script":
                 script = types.ModuleType("__main__")
                 script.__dict__.update(__file__=filename, __builtins__=builtins)
+                # A spec named __main__ tells multiprocessing's spawn (Dask workers) not to re-run this
+                # script in the child: the file is the client's and may not even exist here.
+                script.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
                 sys.argv = argv
                 sys.modules["__main__"] = script
                 exec(compile(code, filename, "exec", dont_inherit=True), script.__dict__)
