@@ -65,7 +65,7 @@ def test_a_failed_start_raises_a_cluster_error_and_leaves_nothing_behind() -> No
     from remrepl.cluster import LocalWorkers
 
     before = children_of(os.getpid())
-    with pytest.raises(ClusterError, match="the local cluster could not start: .*lots"):
+    with pytest.raises(ClusterError, match=r"the local cluster could not start: .*lots"):
         remrepl.cluster(backend=LocalWorkers(2, memory_limit="lots"))
     left = [pid for pid in children_of(os.getpid()) - before if is_running(pid)]
     assert not [pid for pid in left if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]

@@ -124,7 +124,7 @@ def test_progress_travels_as_json_and_is_validated() -> None:
     }
     assert decode(encode(event)) == event
     bad = json.dumps({**header, "done": "250"}).encode()
-    with pytest.raises(RemoteProtocolError, match="progress.done has a wrong type"):
+    with pytest.raises(RemoteProtocolError, match=r"progress\.done has a wrong type"):
         decode([bad])
     with pytest.raises(RemoteProtocolError, match="lacks field 'total'"):
         decode([json.dumps({k: v for k, v in header.items() if k != "total"}).encode()])
