@@ -18,6 +18,8 @@ Four sections, each measured in the same run for every contender:
              ms (target for remrepl: < 50 ms).
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
+  cluster    ``remrepl.cluster`` map vs Dask's ``client.map`` vs ``ProcessPoolExecutor.map`` on 2 workers:
+             per-item overhead, efficiency on sleep tasks, gather throughput (scripts/bench_cluster.py).
 
 Run it (the ``bench`` extra installs jupyter_client and ipykernel: ``pip install -e '.[bench]'``):
 
@@ -60,6 +62,7 @@ import zmq
 if TYPE_CHECKING:
     pass
 
+import bench_cluster  # the cluster section (scripts/bench_cluster.py)
 from bench_engines import (  # the sibling module: scripts/ is on sys.path when this runs
     BenchError,
     Deadline,
@@ -78,7 +81,7 @@ from bench_engines import (  # the sibling module: scripts/ is on sys.path when 
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "cluster")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -93,6 +96,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("latency", "remrepl_median_ms", "<", 50.0, "print-to-client delay, remrepl median (ms)"),
     ("latency", "remrepl_max_ms", "<", 50.0, "print-to-client delay, remrepl max (ms)"),
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
+    *bench_cluster.TARGETS,
 )
 
 
@@ -331,6 +335,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "stream": section_stream,
     "latency": section_latency,
     "exec": section_exec,
+    "cluster": bench_cluster.section_cluster,
 }
 
 
@@ -359,7 +364,7 @@ def versions() -> JSONDict:
     from importlib.metadata import PackageNotFoundError, version
 
     found: JSONDict = {}
-    for dist in ("remrepl", "pyzmq", "jupyter_client", "ipykernel"):
+    for dist in ("remrepl", "pyzmq", "jupyter_client", "ipykernel", "distributed"):
         try:
             found[dist] = version(dist)
         except PackageNotFoundError:
@@ -513,6 +518,9 @@ def render_table(report: JSONDict) -> str:
             ]
         )
         out += _target_lines(targets, "exec")
+    if "cluster" in sections:
+        out += bench_cluster.render(sections["cluster"], _table, _num)
+        out += _target_lines(targets, "cluster")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -551,6 +559,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--start-timeout", type=float, default=60.0, help="deadline for starting a server or kernel (default 60)"
     )
+    bench_cluster.add_arguments(parser, positive_int)
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
