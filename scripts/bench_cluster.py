@@ -170,7 +170,7 @@ def render(s: JSONDict, table: Callable[[list[list[str]]], list[str]], num: Call
     return [
         "",
         f"Cluster map on {s['workers']} workers (cluster start {num(s.get('start_s'), '.2f', ' s')}): "
-        f"(a) {s['items']:,} trivial items (Dask: {s['dask_items']:,}); (b) {s['sleeps']} × sleep({s['sleep_s']:g}), "
+        f"(a) {s['items']:,} trivial items (Dask: {s['dask_items']:,}); (b) {s['sleeps']} x sleep({s['sleep_s']:g}), "
         f"ideal {s['ideal_sleep_s']:.2f} s; (c) {s['gather_bytes'] / 1e6:,.0f} MB of results gathered",
         *table(
             [

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "cluster"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,7 +22,13 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "cluster.remrepl_us_per_item",
+    "cluster.remrepl_sleep_efficiency_pct",
 }
+TINY_CLUSTER = (
+    *("--cluster-items", "500", "--cluster-dask-items", "20", "--cluster-sleeps", "6", "--cluster-sleep", "0.01"),
+    *("--cluster-gather-mb", "4", "--cluster-result-mb", "1"),
+)
 TIMEOUT = 180
 
 
@@ -51,8 +57,9 @@ def is_number(value: object) -> bool:
 @pytest.mark.timeout(TIMEOUT + 30)
 def test_every_section_at_tiny_sizes() -> None:
     report = bench_json(
-        "--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"
-    )
+        "--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5",
+        *TINY_CLUSTER,
+    )  # fmt: skip
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
     assert report["meta"]["options"]["iterations"] == 20
@@ -83,6 +90,13 @@ def test_every_section_at_tiny_sizes() -> None:
         assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
     assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
 
+    cluster = report["sections"]["cluster"]
+    assert cluster["items"] == 500 and cluster["dask_items"] == 20 and cluster["gather_bytes"] == 4_000_000
+    for engine in ("remrepl", "dask", "process_pool"):
+        parts = cluster[engine]
+        assert is_number(parts["overhead"]["us_per_item"]) and parts["overhead"]["items"] in (500, 20), parts
+        assert is_number(parts["sleep"]["efficiency_pct"]) and is_number(parts["gather"]["mb_per_s"]), parts
+
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] is True
@@ -100,6 +114,14 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("exec", "--exec-runs", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_cluster_section_alone_as_a_table() -> None:
+    table = run_bench("cluster", *TINY_CLUSTER)
+    assert table.returncode == 0, table.stderr
+    assert "remrepl cl.map" in table.stdout and "dask client.map" in table.stdout
+    assert "ProcessPoolExecutor.map" in table.stdout and "µs/item" in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:
