@@ -81,3 +81,24 @@ def test_a_raising_task_raises_at_the_map_call_in_the_session(clustered: Session
     assert result.error is not None and result.error.ename == "TaskError"
     assert "item 1 ('b')" in result.error.evalue and "KeyError: 'b'" in result.error.evalue
     assert "Remote traceback" in result.error.traceback
+
+
+def test_workers_go_with_the_server() -> None:
+    """A cluster the user never closed does not outlive the server (nor its kernel) that started it."""
+    from tests.cluster.test_lifecycle import is_running
+
+    launcher = LocalLauncher()
+    launcher.start()
+    try:
+        with launcher.connect() as session:
+            assert session.run(START, timeout=90).ok
+            pids = session.run("sorted(cl.client.run(__import__('os').getpid).values())").value
+            assert pids is not None
+            workers = [int(p) for p in pids.strip("[]").split(",")]
+            session.shutdown()
+    finally:
+        launcher.close()
+    deadline = time.monotonic() + 30
+    while any(is_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if is_running(pid)]
