@@ -16,6 +16,11 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ExecutionTimeout              a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── LaunchError                   a launcher could not start a server
+    │   ├── SSHError                  the SSH connection to the host failed
+    │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
+    │   │   ├── SSHAuthenticationFailed  the host refused our user or keys
+    │   │   └── HostUnreachable       nothing answered at the address within the deadline
+    │   └── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
     ├── ClusterError                  a worker pool could not start or was used after close()
     │   └── TaskError                 a function run on the cluster raised (names the item)
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
@@ -111,3 +116,25 @@ class TaskError(ClusterError):
         self.index = index
         self.item = item
         self.remote_traceback = remote_traceback
+
+
+class SSHError(LaunchError):
+    """The SSH connection to a host failed (paramiko's and the socket's errors, translated)."""
+
+
+class HostKeyError(SSHError):
+    """The host's key is not in known_hosts (and accepting new keys was not asked for), or it changed."""
+
+
+class SSHAuthenticationFailed(SSHError):
+    """The SSH host refused our user name or every key we offered."""
+
+
+class HostUnreachable(SSHError):
+    """Nothing answered at the SSH address (refused, no route, or the connect deadline passed)."""
+
+
+class RemoteEnvironmentError(LaunchError):
+    """The remote host cannot run the server: no Python 3, no remrepl, or another protocol version."""
+
+    bootstrap_fixes = False  # would ``--bootstrap`` (a venv with this remrepl) make it right?

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark remrepl side by side with jupyter_client + ipykernel and a bare pyzmq CURVE echo.
 
-Four sections, each measured in the same run for every contender:
+Five sections, each measured in the same run for every contender:
 
   roundtrip  Execute ``1+1`` and wait for its reply, N times after a warm-up (median and p95, in µs):
              remrepl (``remrepl.launch()``: local server, CURVE + ZAP, supervisor + kernel process),
@@ -16,6 +16,8 @@ Four sections, each measured in the same run for every contender:
   latency    Remote code prints ``time.time()`` then sleeps, SAMPLES times; the client notes when each
              line arrives: delay = arrival - printed stamp (same machine, same clock). Median and max in
              ms (target for remrepl: < 50 ms).
+  ssh        remrepl over a private sshd on loopback (scripts/bench_ssh.py): ``exec --launch=ssh://`` vs
+             a paramiko connect + exec floor plus the server's start-up; ``1+1`` via the tunnel vs --direct.
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
   cluster    ``remrepl.cluster`` map vs Dask's ``client.map`` vs ``ProcessPoolExecutor.map`` on 2 workers:
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     pass
 
 import bench_cluster  # the cluster section (scripts/bench_cluster.py)
+import bench_ssh  # the sibling modules: scripts/ is on sys.path when this runs
 from bench_engines import (  # the sibling module: scripts/ is on sys.path when this runs
     BenchError,
     Deadline,
@@ -81,7 +84,7 @@ from bench_engines import (  # the sibling module: scripts/ is on sys.path when 
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec", "cluster")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "ssh", "cluster")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -96,6 +99,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("latency", "remrepl_median_ms", "<", 50.0, "print-to-client delay, remrepl median (ms)"),
     ("latency", "remrepl_max_ms", "<", 50.0, "print-to-client delay, remrepl max (ms)"),
     ("exec", "remrepl_median_s", "<", 1.0, "`remrepl exec --launch` wall time, median (s)"),
+    *bench_ssh.TARGETS,
     *bench_cluster.TARGETS,
 )
 
@@ -335,6 +339,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "stream": section_stream,
     "latency": section_latency,
     "exec": section_exec,
+    "ssh": bench_ssh.section_ssh,
     "cluster": bench_cluster.section_cluster,
 }
 
@@ -518,6 +523,9 @@ def render_table(report: JSONDict) -> str:
             ]
         )
         out += _target_lines(targets, "exec")
+    if "ssh" in sections:
+        out += bench_ssh.render_ssh(sections["ssh"], _num)
+        out += _target_lines(targets, "ssh")
     if "cluster" in sections:
         out += bench_cluster.render(sections["cluster"], _table, _num)
         out += _target_lines(targets, "cluster")

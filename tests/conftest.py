@@ -24,6 +24,10 @@ from remrepl import ConnectionInfo  # noqa: E402
 from remrepl.client.session import Session, connect  # noqa: E402
 from remrepl.launchers import LocalLauncher  # noqa: E402
 
+# Private sshd servers (scripts/testhosts.py), shared with the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from testhosts import SSHD, SSHHosts  # noqa: E402
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -118,3 +122,37 @@ def launcher() -> Iterator[LocalLauncher]:
 def session(launcher: LocalLauncher) -> Iterator[Session]:
     with launcher.connect() as attached:
         yield attached
+
+
+@pytest.fixture
+def ssh_hosts(tmp_path_factory: pytest.TempPathFactory, private_state: Path) -> Iterator[SSHHosts]:
+    """A client key, known_hosts and ssh_config, for private sshd servers started with ``.start(name)``.
+
+    Commands run through them get the socket guard and their own state directory (``remote_state``),
+    as the remote side of a real SSH host would not share our environment.
+    """
+    from tests.client.processes import server_processes, terminate
+
+    remote_state = private_state / "remote"
+    hosts = SSHHosts(
+        tmp_path_factory.mktemp("ssh"),
+        set_env={"PYTHONPATH": str(GUARD_DIR), "REMREPL_STATE_DIR": str(remote_state)},
+    )
+    try:
+        yield hosts
+    finally:
+        hosts.close()
+        terminate(server_processes(remote_state))  # servers that detached from sshd and were left behind
+
+
+@pytest.fixture
+def sshd(ssh_hosts: SSHHosts) -> SSHD:
+    """An sshd on 127.0.0.1, known to ``ssh_hosts.ssh_config`` as ``target``."""
+    return ssh_hosts.start("target")
+
+
+@pytest.fixture
+def ssh_jump(ssh_hosts: SSHHosts) -> SSHD:
+    """An sshd (``behind``) reached through another one (``hop``) with ProxyJump."""
+    ssh_hosts.start("hop")
+    return ssh_hosts.start("behind", proxy_jump="hop")

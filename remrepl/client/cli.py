@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
@@ -27,7 +29,8 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const="local",
         metavar="TARGET",
-        help="start a new server first; TARGET 'local' (the default) is a child process of this machine",
+        help="start a new server first; TARGET 'local' (the default) is a child process of this machine, "
+        "[ssh://][USER@]HOST[:PORT] a server on that SSH host",
     )
     where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
     where.add_argument(
@@ -35,6 +38,19 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--connect-timeout", type=float, default=10.0, metavar="SECONDS", help="give up connecting after this long"
+    )
+    ssh = parser.add_argument_group("with --launch [ssh://][USER@]HOST[:PORT]")
+    ssh.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
+    ssh.add_argument(
+        "--accept-new-host-key", action="store_true", help="record an unknown host key (a changed one is still refused)"
+    )
+    ssh.add_argument("--remote-python", metavar="PYTHON", help="the Python to run on the host (default python3)")
+    ssh.add_argument(
+        "--bootstrap", action="store_true", help="install this remrepl into a venv on the host if it is missing there"
+    )
+    ssh.add_argument("--remote-venv", metavar="DIR", help="the venv --bootstrap uses (default ~/.remrepl/venv)")
+    ssh.add_argument(
+        "--direct", action="store_true", help="connect straight to the server's port instead of through SSH"
     )
 
 
@@ -83,7 +99,8 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     if args.launch and args.connection_file:
         raise ConfigError("give either --launch or --connection-file, not both")
     if args.launch:
-        launcher = launch(args.launch)
+        target, options = _launch_target(args)
+        launcher = launch(target, **options)
         try:
             return launcher.connect(connect_timeout=args.connect_timeout), launcher, launcher.target
         except BaseException:
@@ -92,17 +109,56 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     if not args.connection_file:
         raise ConfigError("say which server: --connection-file FILE, or --launch to start one")
     info = ConnectionInfo.read(args.connection_file)
+    record = _launcher_record(args.connection_file)
+    if record:  # a server an SSH launcher left running (--keep): through SSH again
+        from ..launchers.ssh import connect_record
+
+        return connect_record(record, info, args.connect_timeout), None, str(record["launcher"].get("target"))
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
+
+
+_SSH_FLAGS = ("ssh_config", "accept_new_host_key", "remote_python", "bootstrap", "remote_venv", "direct")
+
+
+def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(target for ``launch``, its options): "local", or an SSH host with the SSH flags."""
+    given = [f"--{name.replace('_', '-')}" for name in _SSH_FLAGS if getattr(args, name)]
+    if args.launch == "local":
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --launch [ssh://][USER@]HOST[:PORT]")
+        return "local", {}
+    target = args.launch if args.launch.startswith("ssh://") else f"ssh://{args.launch}"
+    options: dict[str, Any] = {}
+    for name in _SSH_FLAGS:
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    return target, options
+
+
+def _launcher_record(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if isinstance(data, dict) and isinstance(data.get("launcher"), dict) and data["launcher"].get("kind") == "ssh":
+        return data
+    return {}
 
 
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool) -> None:
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        record = state_dir("sessions") / f"{launcher.target}-{launcher.info.pid}.json"
-        launcher.info.write(record, include_secret=True)
+        name = re.sub(r"[^\w.-]", "_", launcher.target)
+        record = state_dir("sessions") / f"{name}-{launcher.info.pid}.json"
+        write_record = getattr(launcher, "write_record", None)  # SSH: also how to rebuild the tunnel
+        if write_record is not None:
+            write_record(record)
+        else:
+            launcher.info.write(record, include_secret=True)
         launcher.detach()
         print(
             f"remrepl: the server keeps running; reconnect with:\n  remrepl connect --connection-file {record}",
@@ -146,7 +202,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
         _finish_launcher(launcher, args.keep, stopped=False)
 
 
-_EXEC_VALUE_OPTIONS = {"--connection-file", "--password-file", "--connect-timeout", "--timeout"}
+_EXEC_VALUE_OPTIONS = {
+    "--connection-file",
+    "--password-file",
+    "--connect-timeout",
+    "--timeout",
+    "--ssh-config",
+    "--remote-python",
+    "--remote-venv",
+}
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -162,6 +226,10 @@ def _normalise(argv: list[str]) -> list[str]:
             continue
         if not arg.startswith("-"):
             return out + argv[i:]  # FILE: what follows belongs to the script
+        if arg == "--launch" and argv[i + 1 : i + 2] and argv[i + 1].startswith("ssh://"):
+            out.append(f"--launch={argv[i + 1]}")  # unambiguous: a script is not named ssh://...
+            i += 2
+            continue
         out.append("--launch=local" if arg == "--launch" else arg)
         i += 1
     return out

@@ -176,13 +176,12 @@ class Session:
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
         self.last_seq = 0
-        self._conn = Connection(Role.CLIENT)
+        # A dropped link: this hook may bring it back (``reattach``) and return True (client/reconnect.py).
+        self.on_link_lost: Callable[[Session], bool] | None = None
+        self.on_close: list[Callable[[], None]] = []  # e.g. a tunnel to close with the session
+        self._keys = keys
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._socket = client_socket(self._ctx, info.server_public_key, keys, uuid.uuid4().bytes)
-        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
-        self._poller = zmq.Poller()
-        self._poller.register(self._socket, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
+        self._open_socket()
         self._closed = False
         self._replay_left = 0
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
@@ -195,7 +194,23 @@ class Session:
 
     # --- connecting ---------------------------------------------------------------------------
 
-    def _attach(self, timeout: float) -> None:
+    def _open_socket(self) -> None:
+        self._conn = Connection(Role.CLIENT)
+        self._socket = client_socket(self._ctx, self.info.server_public_key, self._keys, uuid.uuid4().bytes)
+        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+
+    def reattach(self, timeout: float) -> None:
+        """After a dropped link: a fresh socket attaches again; the server replays what we missed."""
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self._socket.close(linger=0)
+        self._open_socket()
+        self._attach(timeout, resume_from=self.last_seq)
+
+    def _attach(self, timeout: float, resume_from: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
         reached = False
@@ -222,7 +237,8 @@ class Session:
                     f"the CurveZMQ handshake with {self.where} failed: the server's public key is not the one "
                     "given (a stale connection file?) or it is not a remrepl server"
                 )
-        self.send(Hello())
+        self.welcome = None
+        self.send(Hello(resume_from=resume_from))
         while self.welcome is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -238,6 +254,8 @@ class Session:
         try:
             self._socket.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
+            if not isinstance(event, Hello) and self.on_link_lost is not None and self.on_link_lost(self):
+                return self.send(event)
             raise ConnectionLost(f"cannot send to the server at {self.where}: the link is down") from None
 
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
@@ -250,6 +268,8 @@ class Session:
         if self._monitor in ready:
             event = _monitor_event(self._monitor.recv_multipart())
             if event == zmq.EVENT_DISCONNECTED and self._socket not in ready:
+                if self.on_link_lost is not None and self.on_link_lost(self):
+                    return None
                 self._teardown()
                 raise ConnectionLost(
                     f"lost the connection to the server at {self.where}; the session (namespace and any run) "
@@ -371,6 +391,8 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        for callback in self.on_close:
+            callback()
         self._socket.disable_monitor()
         self._monitor.close(linger=0)
         self._socket.close(linger=linger_ms)

@@ -1,22 +1,40 @@
 """Launchers: start a server somewhere, hand it a key privately, read its ready line, stop it."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
 from .base import Launcher
 from .local import LocalLauncher
 
-__all__ = ["Launcher", "LocalLauncher", "launch"]
+if TYPE_CHECKING:
+    from .ssh import SSHLauncher
+
+__all__ = ["Launcher", "LocalLauncher", "SSHLauncher", "launch"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SSHLauncher":  # paramiko loads only when SSH is used
+        from .ssh import SSHLauncher
+
+        return SSHLauncher
+    raise AttributeError(name)
 
 
 def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any) -> Launcher:
-    """Start a server at ``target`` ("local": a child process of this machine) and return its launcher.
+    """Start a server at ``target`` and return its launcher: "local" (a child process of this machine) or
+    "ssh://[USER@]HOST[:PORT]" (any host your ssh_config knows; options as ``SSHLauncher``'s).
 
     with remrepl.launch() as server, server.connect() as session:
         session.run("x = 1")
     """
-    if target != "local":
-        raise ConfigError(f"unknown launch target {target!r}; this version launches only 'local'")
-    launcher = LocalLauncher(**options)
+    launcher: Launcher
+    if target == "local":
+        launcher = LocalLauncher(**options)
+    elif target.startswith("ssh://"):
+        from .ssh import SSHLauncher
+
+        launcher = SSHLauncher(target, **options)
+    else:
+        raise ConfigError(f"unknown launch target {target!r}: use 'local' or 'ssh://[USER@]HOST[:PORT]'")
     launcher.start(start_timeout)
     return launcher

@@ -1,0 +1,109 @@
+"""``--bootstrap``: ship this machine's remrepl to an SSH host as a wheel and install it into a venv there.
+
+The wheel is built from the installed package itself (its files, its version and its dependencies from
+the installed metadata), so it works from a source checkout and from an installed release alike, and
+the remote runs exactly the code (and protocol) this client speaks. It goes over SFTP to ``~/.remrepl``
+(0700), and the remote's own pip installs it with its dependencies from the remote's package index.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import shlex
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._exceptions import ConfigError, RemoteEnvironmentError
+
+if TYPE_CHECKING:
+    from .sshlink import SSHLink
+
+DEFAULT_VENV = "~/.remrepl/venv"
+INSTALL_TIMEOUT = 600.0
+
+
+def shell_path(path: str) -> str:
+    """``path`` for a POSIX shell, with a leading ``~/`` meaning the remote's home."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
+def venv_python(venv: str) -> str:
+    return venv.rstrip("/") + "/bin/python"
+
+
+def build_wheel(directory: Path) -> Path:
+    """A pure-Python wheel of the installed remrepl, in ``directory``."""
+    import remrepl
+
+    version = remrepl.__version__
+    try:
+        requires = importlib.metadata.metadata("remrepl").get_all("Requires-Dist") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError("--bootstrap needs remrepl installed here (pip install remrepl)") from None
+    requires = [r for r in requires if "extra ==" not in r]  # the remote needs only the runtime
+    package = Path(remrepl.__file__).parent
+    dist_info = f"remrepl-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed", ".json"):
+            files[f"remrepl/{path.relative_to(package).as_posix()}"] = path.read_bytes()
+    metadata = [f"Metadata-Version: 2.1\nName: remrepl\nVersion: {version}\n"]
+    files[f"{dist_info}/METADATA"] = "".join([*metadata, *(f"Requires-Dist: {r}\n" for r in requires)]).encode()
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: remrepl-bootstrap\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    files[f"{dist_info}/entry_points.txt"] = b"[console_scripts]\nremrepl = remrepl.client.cli:main\n"
+    record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in files.items()]
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    wheel = directory / f"remrepl-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def bootstrap(link: SSHLink, base_python: str, venv: str) -> None:
+    """Install this remrepl into ``venv`` on the host (made with ``base_python`` if missing)."""
+    from .ssh import run_remote
+
+    with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
+        wheel = build_wheel(Path(tmp))
+        sftp = link.transport.open_sftp_client()
+        if sftp is None:
+            raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
+        try:
+            home = sftp.normalize(".")
+            remote_dir = f"{home}/.remrepl"
+            try:
+                sftp.stat(remote_dir)
+            except OSError:
+                sftp.mkdir(remote_dir, 0o700)
+            remote_wheel = f"{remote_dir}/{wheel.name}"
+            sftp.put(str(wheel), remote_wheel)
+            sftp.chmod(remote_wheel, 0o600)
+        except OSError as exc:
+            raise RemoteEnvironmentError(f"cannot copy remrepl to {link} over SFTP: {exc}") from None
+        finally:
+            sftp.close()
+    py, wheel_arg = shell_path(venv_python(venv)), shlex.quote(remote_wheel)
+    pip = f"{py} -m pip install --disable-pip-version-check -q"
+    command = (
+        f"set -e; [ -x {py} ] || {shell_path(base_python) if '/' in base_python else base_python} -m venv "
+        f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
+    )
+    status, out, err = run_remote(link, command, INSTALL_TIMEOUT)
+    if status != 0:
+        tail = "\n".join((out + err).strip().splitlines()[-15:])
+        raise RemoteEnvironmentError(f"--bootstrap failed on {link} (exit status {status}):\n{tail}")

@@ -1,0 +1,431 @@
+"""The SSH launcher: a server on any SSH host, reached through a tunnel over the same SSH connection.
+
+    with remrepl.launch("ssh://me@host") as server, server.connect() as session:
+        session.run("import socket; socket.gethostname()")
+
+Steps: connect (``sshlink``: ssh_config, verified host keys, keys and agent); one SSH channel runs the
+remote Python with a small check (Python 3.10+, remrepl importable, same protocol version: exact errors
+otherwise, and ``--bootstrap`` installs this remrepl into a venv there) that goes on to
+``remrepl.launchers.remote start``. The client key (a CURVE public key) goes over the channel's stdin,
+the ready line comes back over its stdout, so the server key is pinned through the host-key-verified
+link. The channel stays open as the server's tether (see ``remote.py``: ``stop``, ``detach``, and a grace
+period for a dropped link). The client reaches the server through a local port forward (``tunnel.py``),
+or straight at its port with ``direct=True``.
+
+A dropped link: ``relink()`` makes a new SSH connection, re-attaches the tether and points the tunnel (same
+local port) at the new connection; ``client/reconnect.py`` drives it and reattaches the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, SSHError
+from .._files import write_private
+from .._info import ConnectionInfo
+from ..client.session import InputHandler, Session, terminal_input
+from ..protocol import PROTOCOL_VERSION
+from ..transport import KeyPair
+from .base import Launcher
+from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
+from .tunnel import Tunnel
+
+DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
+
+# Runs on the remote with its Python: stable across remrepl versions (it only reads PROTOCOL_VERSION),
+# so an old or new remrepl there is reported, not misread. Not secret: it is on the remote's command line.
+CHECK = """import sys
+if sys.version_info < (3, 10):
+    print("remrepl-check old-python", sys.version.split()[0], flush=True); sys.exit(3)
+try:
+    import remrepl, remrepl.protocol
+except ImportError:
+    print("remrepl-check no-remrepl", sys.executable, flush=True); sys.exit(3)
+v = remrepl.protocol.PROTOCOL_VERSION
+ok = v == int(sys.argv[1])
+print("remrepl-check", "ok" if ok else "version", v, getattr(remrepl, "__version__", "?"), flush=True)
+if not ok:
+    sys.exit(3)
+from remrepl.launchers.remote import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _stderr(text: str) -> None:
+    print(f"remrepl: {text}", file=sys.stderr)
+
+
+def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str, str]:
+    """Run ``command`` on the host; (exit status, stdout, stderr). ``SSHError`` on a dead link."""
+    channel = _open_session(link)
+    try:
+        channel.exec_command(command)
+        channel.shutdown_write()
+        channel.settimeout(timeout)
+        out, err = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
+            if channel.recv_stderr_ready():
+                err += channel.recv_stderr(65536)
+            elif channel.recv_ready() or not channel.exit_status_ready():
+                try:
+                    chunk = channel.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk and not channel.exit_status_ready():
+                    channel.status_event.wait(max(0.0, deadline - time.monotonic()))
+                out += chunk
+        while channel.recv_stderr_ready():
+            err += channel.recv_stderr(65536)
+        return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+    finally:
+        channel.close()
+
+
+def _open_session(link: SSHLink) -> Any:
+    try:
+        return link.transport.open_session(timeout=15.0)
+    except Exception as exc:
+        raise SSHError(f"cannot open an SSH channel on {link}: {exc}") from None
+
+
+class SSHLauncher(Launcher):
+    def __init__(
+        self,
+        target: str,
+        *,
+        ssh_config: str | None = None,
+        accept_new_host_key: bool = False,
+        remote_python: str = "python3",
+        bootstrap: bool = False,
+        remote_venv: str = DEFAULT_VENV,
+        direct: bool = False,
+        idle_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        reconnect_grace: float = DEFAULT_GRACE,
+        passphrase: PassphraseHandler = terminal_passphrase,
+        notify: Callable[[str], None] = _stderr,
+    ) -> None:
+        self.ssh_target = SSHTarget.parse(target.removeprefix("ssh://"))
+        self.target = str(self.ssh_target)
+        self.options = SSHOptions(
+            ssh_config=ssh_config,
+            accept_new_host_key=accept_new_host_key,
+            connect_timeout=connect_timeout,
+            passphrase=passphrase,
+            notify=notify,
+        )
+        self.remote_python = remote_python
+        self.bootstrap = bootstrap
+        self.remote_venv = remote_venv
+        self.direct = direct
+        self.idle_timeout = idle_timeout
+        self.reconnect_grace = reconnect_grace
+        self.notify = notify
+        self.link: SSHLink | None = None
+        self.channel: Any = None  # the tether: the keeper's stdin and stdout
+        self.tunnel: Tunnel | None = None
+        self.python = venv_python(remote_venv) if bootstrap else remote_python
+        self.ready: dict[str, Any] = {}
+        self._detached = False
+        self._exit_status: int | None = None
+
+    # --- starting -----------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> ConnectionInfo:
+        if self.link is not None:
+            raise RuntimeError("this launcher has already started its server")
+        keys = KeyPair.generate()
+        self.link = connect_ssh(self.ssh_target, self.options)
+        try:
+            if self.direct and len(self.link.transports) > 1:
+                raise ConfigError("--direct cannot reach a server behind ProxyJump hops; leave it out to tunnel")
+            try:
+                self.ready = self._start_server(keys, timeout)
+            except RemoteEnvironmentError as exc:
+                if not (self.bootstrap and exc.bootstrap_fixes):
+                    raise
+                self.notify(f"installing remrepl into {self.remote_venv} on {self.link} (--bootstrap)")
+                bootstrap(self.link, self.remote_python, self.remote_venv)
+                self.ready = self._start_server(keys, timeout)
+            info = ConnectionInfo.from_json(self.ready, f"the ready line from {self.link}")
+            if self.direct:
+                info = replace(info, host=self.link.settings.hostname)
+            else:
+                self.tunnel = Tunnel(self.link.transport, (info.host, info.port))
+                info = replace(info, host="127.0.0.1", port=self.tunnel.port)
+        except BaseException:
+            self.close()
+            raise
+        self.info = replace(info, client_secret_key=keys.secret)
+        return self.info
+
+    def _command(self, *args: str) -> str:
+        return f"exec {shell_path(self.python)} -c {shlex.quote(CHECK)} {PROTOCOL_VERSION} {shlex.join(args)}"
+
+    def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
+        assert self.link is not None
+        args = ["start", "--grace", str(self.reconnect_grace)]
+        if self.direct:
+            args.append("--direct")
+        if self.idle_timeout is not None:
+            args += ["--idle-timeout", str(self.idle_timeout)]
+        channel = self.channel = _open_session(self.link)
+        reader = _LineReader(channel, time.monotonic() + timeout, self.link)
+        try:
+            channel.exec_command(self._command(*args))
+            # The client key over the channel: never argv, the environment or a file on the remote.
+            channel.sendall(keys.public + b"\n")
+        except Exception as exc:
+            raise SSHError(f"cannot start the remote command on {self.link}: {exc}") from None
+        self._check(reader.line("the environment check"), reader)
+        line = reader.line("the server's ready line")
+        if line is None:
+            raise LaunchError(f"the remote launcher on {self.link} ended without a ready line{reader.stderr()}")
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise LaunchError(f"the remote launcher printed {line[:200]!r} instead of a ready line") from None
+        if data.get("event") == "failed":
+            raise LaunchError(
+                f"the server did not start on {self.link} (exit status {data.get('status')}); its stderr "
+                f"({data.get('log')}):\n{data.get('stderr', '')}"
+            )
+        if data.get("event") != "ready":
+            raise LaunchError(f"the remote launcher printed {line[:200]!r} instead of a ready line")
+        return dict(data)
+
+    def _check(self, line: str | None, reader: _LineReader) -> None:
+        assert self.link is not None
+        where, python = str(self.link), self.python
+        if line is None or not line.startswith("remrepl-check "):
+            status = reader.exit_status()
+            err = reader.stderr()
+            if status == 127 or "not found" in err or "No such file" in err:
+                said = err.strip(":\n ").splitlines()[-1:] or [f"exit status {status}"]
+                error = RemoteEnvironmentError(
+                    f"no Python at {python!r} on {where} ({said[0]}); install Python 3 there, or name it with "
+                    "--remote-python (--bootstrap then makes a virtual environment with it)"
+                )
+                error.bootstrap_fixes = self.bootstrap
+                raise error
+            raise RemoteEnvironmentError(
+                f"{python} on {where} could not run the remrepl check (exit status {status}); is it Python 3?{err}"
+            )
+        words = line.split()
+        if words[1] == "old-python":
+            raise RemoteEnvironmentError(
+                f"{python} on {where} is Python {words[2]}; remrepl needs 3.10 or newer (--remote-python names another)"
+            )
+        if words[1] == "no-remrepl":
+            error = RemoteEnvironmentError(
+                f"remrepl is not installed for {python} on {where}; --bootstrap installs it into a virtual "
+                f"environment there ({self.remote_venv})"
+            )
+            error.bootstrap_fixes = True
+            raise error
+        if words[1] == "version":
+            error = RemoteEnvironmentError(
+                f"the remrepl on {where} ({python}, version {words[3]}) speaks protocol version {words[2]}, this "
+                f"one speaks version {PROTOCOL_VERSION}; --bootstrap installs this remrepl into a virtual "
+                f"environment there ({self.remote_venv}), or upgrade it on both machines"
+            )
+            error.bootstrap_fixes = True
+            raise error
+
+    # --- the session --------------------------------------------------------------------------
+
+    def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
+        """A session that survives a dropped link: it reconnects SSH and the tunnel, and reattaches."""
+        from ..client.reconnect import Reconnector
+
+        session = super().connect(connect_timeout=connect_timeout, input_handler=input_handler)
+        if not self.direct:
+            session.on_link_lost = Reconnector(self.relink, notify=self.notify)
+        return session
+
+    def relink(self) -> None:
+        """A new SSH connection after a drop: tether re-attached, the tunnel (same local port) on it."""
+        if self.link is None or self.tunnel is None or self._detached:
+            raise ConnectionLost("this launcher is closed")
+        old = self.link
+        link = connect_ssh(self.ssh_target, self.options)
+        try:
+            channel = _open_session(link)
+            attach = "import sys; from remrepl.launchers.remote import main; sys.exit(main(sys.argv[1:]))"
+            tether = shlex.quote(self.ready["tether"])
+            command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
+            channel.exec_command(command)
+            answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
+        except BaseException:
+            link.close()
+            raise
+        if answer != "attached":
+            link.close()
+            raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
+        self.link, self.channel = link, channel
+        self.tunnel.use(link.transport)
+        self.tunnel.drop_connections()
+        old.close()
+
+    # --- ending -------------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The remote keeper's exit status (the server's) once it ended; None while it runs."""
+        if self.channel is None:
+            return self._exit_status
+        if not self.channel.status_event.wait(timeout):
+            return None
+        status: int = self.channel.exit_status
+        return status
+
+    def close(self) -> None:
+        """Stop the server (unless detached), then the tunnel and the SSH connection. Idempotent."""
+        if self.channel is not None and not self._detached:
+            try:
+                self.channel.sendall(b"stop\n")
+                self.channel.status_event.wait(15.0)
+            except Exception:
+                pass  # the link is gone: the server stops after its grace period
+        self._release()
+
+    def detach(self) -> None:
+        """Leave the server running by itself (``--keep``): untether it, then close the SSH side."""
+        if self.channel is not None and not self._detached:
+            try:
+                self.channel.sendall(b"detach\n")
+                self.channel.status_event.wait(15.0)
+            except Exception:
+                pass
+        self._detached = True
+        self._release()
+
+    def _release(self) -> None:
+        if self.channel is not None and self.channel.exit_status_ready():
+            self._exit_status = self.channel.exit_status
+        if self.tunnel is not None:
+            self.tunnel.close()
+            self.tunnel = None
+        if self.channel is not None:
+            try:
+                self.channel.close()
+            except Exception:
+                pass
+            self.channel = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+
+    # --- records for reattaching later --------------------------------------------------------
+
+    def write_record(self, path: str | os.PathLike[str]) -> None:
+        """A 0600 session record: the ConnectionInfo (with the client key) plus ``launcher`` (``record()``)."""
+        assert self.info is not None
+        data = {**self.info.to_json(include_secret=True), "launcher": self.record()}
+        write_private(path, json.dumps(data, indent=2) + "\n")
+
+    def record(self) -> dict[str, str]:
+        """What ``reattach`` needs besides the ConnectionInfo (strings only, for a session record)."""
+        return {
+            "kind": "ssh",
+            "target": self.target,
+            "ssh_config": self.options.ssh_config or "",
+            "remote_host": str(self.ready.get("host", "127.0.0.1")),
+            "remote_port": str(self.ready.get("port", "")),
+            "direct": "yes" if self.direct else "",
+        }
+
+
+class ServerGone(ConnectionLost):
+    """The link came back but the server had stopped."""
+
+
+class _LineReader:
+    """Lines from a channel's stdout with one deadline for all of them."""
+
+    def __init__(self, channel: Any, deadline: float, link: SSHLink) -> None:
+        self.channel, self.deadline, self.link = channel, deadline, link
+        self.buffer = b""
+
+    def line(self, what: str) -> str | None:
+        while b"\n" not in self.buffer:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise LaunchError(f"no answer from {self.link} within the deadline, waiting for {what}{self.stderr()}")
+            self.channel.settimeout(remaining)
+            try:
+                chunk = self.channel.recv(4096)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode(errors="replace").strip()
+
+    def exit_status(self) -> int:
+        self.channel.status_event.wait(max(0.1, self.deadline - time.monotonic()))
+        return int(self.channel.exit_status)
+
+    def stderr(self) -> str:
+        err = b""
+        while self.channel.recv_stderr_ready() and len(err) < 65536:
+            err += self.channel.recv_stderr(4096)
+        text = err.decode(errors="replace").strip()
+        return f":\n{text}" if text else ""
+
+
+class Reattached:
+    """A way back to a detached server from its record: the SSH link and tunnel, and where to connect."""
+
+    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo) -> None:
+        self.link, self.tunnel, self.info = link, tunnel, info
+
+    def close(self) -> None:
+        if self.tunnel is not None:
+            self.tunnel.close()
+        self.link.close()
+
+
+def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host_key: bool = False) -> Reattached:
+    """Rebuild the path to a server from ``SSHLauncher.record()`` and its ConnectionInfo (with keys)."""
+    if record.get("kind") != "ssh":
+        raise ConfigError(f"not an SSH launcher record: kind {record.get('kind')!r}")
+    options = SSHOptions(ssh_config=record.get("ssh_config") or None, accept_new_host_key=accept_new_host_key)
+    link = connect_ssh(SSHTarget.parse(record["target"]), options)
+    try:
+        remote = (record.get("remote_host") or "127.0.0.1", int(record["remote_port"]))
+    except (KeyError, ValueError):
+        link.close()
+        raise ConfigError("the SSH launcher record lacks remote_port") from None
+    if record.get("direct"):
+        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]))
+    tunnel = Tunnel(link.transport, remote)
+    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port))
+
+
+def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
+    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel."""
+    from ..client.session import connect
+
+    launcher = data.get("launcher")
+    if not isinstance(launcher, dict):
+        raise ConfigError("the record has no launcher section")
+    path = reattach({str(k): str(v) for k, v in launcher.items()}, info)
+    try:
+        session = connect(info=path.info, connect_timeout=connect_timeout)
+    except BaseException:
+        path.close()
+        raise
+    session.on_close.append(path.close)
+    return session

@@ -1,0 +1,313 @@
+"""One verified, authenticated SSH connection (paramiko), set up the way the user's ssh_config says.
+
+``SSHTarget.parse("[ssh://][USER@]HOST[:PORT]")`` names a host; ``connect_ssh(target, options)`` resolves it
+through ssh_config (HostName, User, Port, IdentityFile, IdentitiesOnly, ProxyJump with any number of hops,
+ConnectTimeout, ServerAliveInterval, UserKnownHostsFile, GlobalKnownHostsFile), checks every hop's host key
+against known_hosts (``accept_new``: OpenSSH's ``StrictHostKeyChecking=accept-new``, never a silent add of a
+changed key), logs in with the ssh-agent's keys and the identity files (asking for passphrases), and
+returns an ``SSHLink``. paramiko's and the socket's exceptions become remrepl's here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .._exceptions import ConfigError, HostUnreachable, SSHAuthenticationFailed, SSHError
+
+if TYPE_CHECKING:
+    import paramiko
+
+DEFAULT_CONNECT_TIMEOUT = 15.0
+DEFAULT_KEEPALIVE = 15  # s: a dead link is noticed even when ssh_config sets no ServerAliveInterval
+DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+MAX_HOPS = 8
+
+# (key file, prompt) -> passphrase or None to skip that key
+PassphraseHandler = Callable[[str], "str | None"]
+
+
+def terminal_passphrase(path: str) -> str | None:
+    """Ask at the terminal; without one, the key is skipped."""
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass(f"Passphrase for key {path}: ")
+
+
+def _require_paramiko() -> None:
+    try:
+        import paramiko  # noqa: F401
+    except ImportError:
+        raise ConfigError("launching over SSH needs paramiko: pip install paramiko") from None
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """What the user typed: a host (or ssh_config alias), maybe a user and a port."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SSHTarget:
+        raw = text if text.startswith("ssh://") else "ssh://" + text
+        try:
+            parts = urlsplit(raw)
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"bad SSH target {text!r}: expected [ssh://][USER@]HOST[:PORT]") from None
+        if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.password:
+            raise ConfigError(f"bad SSH target {text!r}: expected [ssh://][USER@]HOST[:PORT]")
+        host = parts.hostname if "[" not in parts.netloc else parts.netloc.split("[", 1)[1].split("]", 1)[0]
+        # urlsplit lowercases the host; ssh_config aliases are case-sensitive, so keep what was typed.
+        typed = parts.netloc.rsplit("@", 1)[-1]
+        if typed.lower().startswith(host.lower()):
+            host = typed[: len(host)]
+        return cls(host=host, user=parts.username or None, port=port)
+
+    def __str__(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{user}{self.host}{port}"
+
+
+@dataclass
+class HostSettings:
+    """One hop, resolved through ssh_config."""
+
+    alias: str
+    hostname: str
+    port: int
+    user: str
+    identity_files: list[str]
+    identities_only: bool
+    proxy_jump: list[str]
+    connect_timeout: float
+    keepalive: int
+    known_hosts: list[str]  # user files first: accept-new writes to the first
+    global_known_hosts: list[str]
+
+    @property
+    def known_name(self) -> str:
+        """The name known_hosts uses: ``host``, or ``[host]:port`` off port 22."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+
+@dataclass
+class SSHOptions:
+    """How to connect: which ssh_config, whether to record a new host key, how to ask for passphrases."""
+
+    ssh_config: str | None = None  # None: ~/.ssh/config if it exists
+    accept_new_host_key: bool = False
+    connect_timeout: float | None = None  # overrides ssh_config's ConnectTimeout
+    passphrase: PassphraseHandler = terminal_passphrase
+    notify: Callable[[str], None] = field(default=lambda text: print(f"remrepl: {text}", file=sys.stderr))
+
+
+def load_config(path: str | None) -> paramiko.SSHConfig:
+    import paramiko
+
+    config_path = Path(path).expanduser() if path else Path("~/.ssh/config").expanduser()
+    if path is None and not config_path.exists():
+        return paramiko.SSHConfig()
+    try:
+        return paramiko.SSHConfig.from_path(str(config_path))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the ssh config {config_path}: {exc.strerror}") from None
+    except Exception as exc:  # paramiko's parser raises ConfigParseError and friends
+        raise ConfigError(f"cannot parse the ssh config {config_path}: {exc}") from None
+
+
+def resolve(target: SSHTarget, config: paramiko.SSHConfig, timeout: float | None) -> HostSettings:
+    found = config.lookup(target.host)
+    hostname = str(found.get("hostname", target.host))
+    user = target.user or str(found.get("user") or getpass.getuser())
+    try:
+        port = target.port or int(found.get("port", 22))
+        config_timeout = float(found.get("connecttimeout", DEFAULT_CONNECT_TIMEOUT))
+        keepalive = int(found.get("serveraliveinterval", DEFAULT_KEEPALIVE))
+    except ValueError as exc:
+        raise ConfigError(f"bad number in the ssh config for {target.host}: {exc}") from None
+    jump = str(found.get("proxyjump", "none"))
+    user_files = str(found.get("userknownhostsfile", "~/.ssh/known_hosts ~/.ssh/known_hosts2")).split()
+    global_files = str(found.get("globalknownhostsfile", "/etc/ssh/ssh_known_hosts")).split()
+    return HostSettings(
+        alias=target.host,
+        hostname=hostname,
+        port=port,
+        user=user,
+        identity_files=[os.path.expanduser(p) for p in found.get("identityfile", [])],
+        identities_only=str(found.get("identitiesonly", "no")).lower() == "yes",
+        proxy_jump=[] if jump.lower() == "none" else [hop.strip() for hop in jump.split(",") if hop.strip()],
+        connect_timeout=timeout if timeout is not None else config_timeout,
+        keepalive=keepalive,
+        known_hosts=[os.path.expanduser(p) for p in user_files],
+        global_known_hosts=[os.path.expanduser(p) for p in global_files],
+    )
+
+
+class SSHLink:
+    """An authenticated SSH connection to the target (and the hops it went through)."""
+
+    def __init__(self, target: SSHTarget, settings: HostSettings, transports: list[paramiko.Transport]) -> None:
+        self.target = target
+        self.settings = settings
+        self.transports = transports  # hops first, the target's last
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        return self.transports[-1]
+
+    @property
+    def active(self) -> bool:
+        return all(t.is_active() for t in self.transports)
+
+    def close(self) -> None:
+        for transport in reversed(self.transports):
+            try:
+                transport.close()
+            except Exception:
+                pass
+
+    def __str__(self) -> str:
+        return f"{self.settings.user}@{self.settings.hostname}:{self.settings.port}"
+
+
+def connect_ssh(target: SSHTarget, options: SSHOptions) -> SSHLink:
+    """Connect to ``target`` (through its ProxyJump hops), verify host keys, log in."""
+    _require_paramiko()
+    config = load_config(options.ssh_config)
+    settings = resolve(target, config, options.connect_timeout)
+    hops = [resolve(SSHTarget.parse(hop), config, options.connect_timeout) for hop in settings.proxy_jump]
+    if len(hops) > MAX_HOPS:
+        raise ConfigError(f"ProxyJump for {target} has more than {MAX_HOPS} hops")
+    transports: list[paramiko.Transport] = []
+    try:
+        for hop in [*hops, settings]:
+            via = transports[-1] if transports else None
+            transports.append(_login(hop, via, options))
+    except BaseException:
+        for transport in reversed(transports):
+            transport.close()
+        raise
+    return SSHLink(target, settings, transports)
+
+
+def _open_socket(hop: HostSettings, via: paramiko.Transport | None) -> Any:
+    where = f"{hop.hostname}:{hop.port}"
+    if via is not None:
+        try:
+            return via.open_channel(
+                "direct-tcpip", (hop.hostname, hop.port), ("127.0.0.1", 0), timeout=hop.connect_timeout
+            )
+        except Exception as exc:
+            raise HostUnreachable(f"cannot reach {where} through the ProxyJump hop: {exc}") from None
+    try:
+        return socket.create_connection((hop.hostname, hop.port), timeout=hop.connect_timeout)
+    except TimeoutError:
+        raise HostUnreachable(f"cannot reach {where}: no answer within {hop.connect_timeout:g} s") from None
+    except socket.gaierror as exc:
+        raise HostUnreachable(f"cannot resolve {hop.hostname}: {exc.strerror}") from None
+    except OSError as exc:
+        raise HostUnreachable(f"cannot reach {where}: {exc.strerror or exc}") from None
+
+
+def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOptions) -> paramiko.Transport:
+    import paramiko
+
+    from . import hostkeys
+
+    sock = _open_socket(hop, via)
+    transport = paramiko.Transport(sock)
+    try:
+        known = hostkeys.known_keys(hop)
+        if known:  # ask for a key type we can compare, as OpenSSH does
+            transport.get_security_options().key_types = hostkeys.preferred_types(
+                known, transport.get_security_options().key_types
+            )
+        try:
+            transport.start_client(timeout=hop.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise SSHError(f"SSH handshake with {hop.hostname}:{hop.port} failed: {reason}") from None
+        hostkeys.verify(hop, transport.get_remote_server_key(), known, options)
+        if hop.keepalive > 0:
+            transport.set_keepalive(hop.keepalive)
+        _authenticate(transport, hop, options)
+    except BaseException:
+        transport.close()
+        raise
+    return transport
+
+
+def _authenticate(transport: paramiko.Transport, hop: HostSettings, options: SSHOptions) -> None:
+    import paramiko
+
+    where = f"{hop.user}@{hop.hostname}:{hop.port}"
+    tried: list[str] = []
+    for name, key in _keys(hop, options):
+        tried.append(name)
+        try:
+            transport.auth_publickey(hop.user, key)
+        except paramiko.AuthenticationException:
+            continue
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise SSHError(f"SSH login at {where} failed: {exc}") from None
+        if transport.is_authenticated():
+            return
+    offered = ", ".join(tried) if tried else "none (no ssh-agent keys, no identity files)"
+    raise SSHAuthenticationFailed(
+        f"{where} refused the login: user {hop.user!r} with keys {offered}; check User and IdentityFile in the "
+        "ssh config"
+    )
+
+
+def _keys(hop: HostSettings, options: SSHOptions) -> Any:
+    """(name, key) pairs to offer, in OpenSSH's order: identity files named in ssh_config, the agent's keys
+    (unless IdentitiesOnly), then the default identity files."""
+    import paramiko
+
+    files = list(hop.identity_files)
+    if not hop.identities_only:
+        try:
+            for key in paramiko.Agent().get_keys():
+                yield f"agent:{key.get_name()}", key
+        except paramiko.SSHException:
+            pass
+        if not files:
+            files = [os.path.expanduser(f"~/.ssh/{name}") for name in DEFAULT_IDENTITIES]
+    for path in files:
+        if not os.path.exists(path):
+            continue
+        key = _load_key(path, options)
+        if key is not None:
+            yield path, key
+
+
+def _load_key(path: str, options: SSHOptions) -> Any:
+    import paramiko
+
+    try:
+        return paramiko.PKey.from_path(path)
+    except (paramiko.PasswordRequiredException, TypeError):  # paramiko 4+: cryptography's TypeError
+        pass
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        options.notify(f"skipping the key {path}: {exc}")
+        return None
+    for _ in range(3):  # as ssh: three tries at the passphrase
+        passphrase = options.passphrase(path)
+        if not passphrase:
+            return None
+        try:
+            return paramiko.PKey.from_path(path, passphrase.encode())  # type: ignore[arg-type]
+        except (paramiko.SSHException, ValueError, TypeError):
+            options.notify(f"wrong passphrase for {path}")
+    return None

@@ -1,0 +1,187 @@
+"""The ``ssh`` section of scripts/bench.py: remrepl over SSH on loopback, next to its floor.
+
+Against a private sshd on 127.0.0.1 (scripts/testhosts.py: its own host keys, client key and ssh_config;
+the "remote" Python is this interpreter):
+
+  exec       wall time of ``remrepl exec --launch=ssh://bench hi.py`` (``print("hi")``) from start to
+             exit, median of RUNS runs, next to its floor: a paramiko connect (host key checked, key login)
+             + ``exec_command("PYTHON -c 'import remrepl'")`` until its exit status, and the server's own
+             start-up (``remrepl.launch()`` locally: start to ready line). Target: exec <= 1.5 x (floor +
+             start-up).
+  roundtrip  ``1+1`` round trips (median, µs) through the SSH tunnel (the default) and with ``--direct``
+             (CurveZMQ straight to the server's port); ratio tunnel/direct.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench_engines import BenchError, log, ratio, timing_summary
+from testhosts import SSHHosts
+
+JSONDict = dict[str, Any]
+EXEC_SCRIPT = 'print("hi")\n'
+TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
+    ("ssh", "exec_over_floor", "<=", 1.5, "`exec --launch=ssh://` / (paramiko connect+exec floor + server start-up)"),
+)
+
+
+class BenchLike(Protocol):
+    args: Any
+    workdir: Path
+
+    def measure(self, what: str, run: Callable[[], JSONDict]) -> JSONDict: ...
+
+
+def _remrepl_command() -> list[str]:
+    script = Path(sys.executable).with_name("remrepl")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "remrepl.client.cli"]
+
+
+def _timed(cmd: list[str], timeout: float) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0 or result.stdout != b"hi\n":
+        raise BenchError(
+            f"{' '.join(cmd)} exited {result.returncode}: {result.stdout[:200]!r} {result.stderr[-500:]!r}"
+        )
+    return elapsed
+
+
+def _floor_once(hosts: SSHHosts, port: int) -> float:
+    """paramiko connect (RejectPolicy against the known_hosts) + exec ``python -c 'import remrepl'``."""
+    import paramiko
+
+    start = time.perf_counter()
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(hosts.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(
+            "127.0.0.1",
+            port=port,
+            username=hosts.user,
+            key_filename=str(hosts.client_key),
+            look_for_keys=False,
+            allow_agent=False,
+        )
+        _, stdout, _ = client.exec_command(f"{sys.executable} -c 'import remrepl'")
+        status = stdout.channel.recv_exit_status()
+    finally:
+        client.close()
+    if status != 0:
+        raise BenchError(f"the floor command exited {status}")
+    return time.perf_counter() - start
+
+
+def _server_startup_once() -> float:
+    import remrepl
+
+    start = time.perf_counter()
+    server = remrepl.launch()
+    elapsed = time.perf_counter() - start
+    server.close()
+    return elapsed
+
+
+def _median_of(runs: int, once: Callable[[], float]) -> JSONDict:
+    once()  # warm-up: file caches, and a check that it works
+    times = [once() for _ in range(runs)]
+    return {"median_s": statistics.median(times), "max_s": max(times), "runs_s": times}
+
+
+def _round_trips(hosts: SSHHosts, iterations: int, warmup: int, direct: bool) -> JSONDict:
+    from remrepl.launchers.ssh import SSHLauncher
+
+    launcher = SSHLauncher("bench", ssh_config=str(hosts.ssh_config), remote_python=sys.executable, direct=direct)
+    launcher.start(60)
+    try:
+        with launcher.connect() as session:
+            for _ in range(warmup):
+                session.run("1+1")
+            times = []
+            for _ in range(iterations):
+                start = time.perf_counter()
+                value = session.run("1+1").value
+                times.append(time.perf_counter() - start)
+                if value != "2":
+                    raise BenchError(f"1+1 gave {value!r}")
+        return timing_summary(times)
+    finally:
+        launcher.close()
+
+
+def section_ssh(bench: BenchLike) -> JSONDict:
+    args = bench.args
+    out: JSONDict = {"runs": args.exec_runs, "iterations": args.iterations, "script": EXEC_SCRIPT.strip()}
+    with SSHHosts(bench.workdir / "ssh", set_env={"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}) as hosts:
+        started = bench.measure("ssh: start a private sshd", lambda: {"port": hosts.start("bench").port})
+        if "error" in started:
+            return {**out, "sshd": started, "ratios": {}}
+        port = started["port"]
+        log(f"ssh: sshd on 127.0.0.1:{port}")
+        script = bench.workdir / "hi.py"
+        script.write_text(EXEC_SCRIPT)
+        cmd = [
+            *_remrepl_command(),
+            "exec",
+            "--launch=ssh://bench",
+            "--ssh-config",
+            str(hosts.ssh_config),
+            "--remote-python",
+            sys.executable,
+            str(script),
+        ]
+        runs = args.exec_runs
+        out["command"] = cmd
+        out["exec"] = bench.measure(
+            "ssh: remrepl exec --launch=ssh://", lambda: _median_of(runs, lambda: _timed(cmd, args.timeout))
+        )
+        out["floor"] = bench.measure(
+            "ssh: paramiko connect + exec", lambda: _median_of(runs, lambda: _floor_once(hosts, port))
+        )
+        out["startup"] = bench.measure(
+            "ssh: server start-up (local launch)", lambda: _median_of(runs, _server_startup_once)
+        )
+        n, warmup = args.iterations, args.warmup
+        out["tunnel"] = bench.measure("ssh: 1+1 through the tunnel", lambda: _round_trips(hosts, n, warmup, False))
+        out["direct"] = bench.measure("ssh: 1+1 --direct", lambda: _round_trips(hosts, n, warmup, True))
+    floor = out["floor"].get("median_s")
+    startup = out["startup"].get("median_s")
+    out["ratios"] = {
+        "exec_median_s": out["exec"].get("median_s"),
+        "exec_over_floor": ratio(out["exec"].get("median_s"), floor + startup if floor and startup else None),
+        "tunnel_over_direct": ratio(out["tunnel"].get("median_us"), out["direct"].get("median_us")),
+    }
+    return out
+
+
+def render_ssh(section: JSONDict, num: Callable[..., str]) -> list[str]:
+    """Table lines for the section (``num`` is bench.py's number formatter)."""
+
+    def cell(data: JSONDict, key: str, fmt: str, unit: str) -> str:
+        return f"ERROR: {data['error']}"[:100] if "error" in data else num(data.get(key), fmt, unit)
+
+    rows = [
+        ("remrepl exec --launch=ssh://bench hi.py", cell(section.get("exec", {}), "median_s", ".3f", " s")),
+        ("floor: paramiko connect + exec import remrepl", cell(section.get("floor", {}), "median_s", ".3f", " s")),
+        ("server start-up (local launch to ready)", cell(section.get("startup", {}), "median_s", ".3f", " s")),
+        ("1+1 round trip through the SSH tunnel", cell(section.get("tunnel", {}), "median_us", ".0f", " µs")),
+        ("1+1 round trip --direct", cell(section.get("direct", {}), "median_us", ".0f", " µs")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [
+        "",
+        f"SSH on loopback (medians; exec: {section.get('runs')} runs, round trips: {section.get('iterations')})",
+    ]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    ratios = section.get("ratios", {})
+    lines.append(f"  tunnel / direct round trip: {num(ratios.get('tunnel_over_direct'), '.2f', 'x')}")
+    return lines

@@ -1,0 +1,321 @@
+"""Private OpenSSH servers on 127.0.0.1 for tests and benchmarks: never the system's sshd or ssh config.
+
+Where: ``scripts/testhosts.py``, a stdlib-only module. The test suite imports it as ``testhosts``
+(tests/conftest.py puts scripts/ on ``sys.path``; fixtures ``ssh_hosts``, ``sshd`` and ``ssh_jump``);
+a script in scripts/ imports it directly (scripts/ is on ``sys.path`` when a script there runs).
+
+    from testhosts import SSHHosts
+
+    with SSHHosts(tmp_path, set_env={"PYTHONPATH": guard_dir}) as hosts:
+        target = hosts.start("target")                    # an sshd on a free 127.0.0.1 port
+        hop = hosts.start("hop")                          # a second one, as a ProxyJump hop
+        behind = hosts.start("behind", proxy_jump="hop")  # reached through hop
+        subprocess.run(["ssh", "-F", str(hosts.ssh_config), "target", "true"], check=True)
+        # paramiko: hostname=target.host, port=target.port, username=hosts.user,
+        #           key_filename=str(hosts.client_key), known_hosts from hosts.known_hosts
+
+What one ``SSHHosts`` holds, all under its ``root`` directory:
+
+- a client side shared by its servers: an ed25519 key pair (``client_key``, no passphrase), a
+  ``known_hosts`` with every server's host key (as ``[127.0.0.1]:PORT``), and an ``ssh_config`` with one
+  ``Host`` entry per server (HostName, Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
+  StrictHostKeyChecking yes, ProxyJump when asked), usable by OpenSSH (``ssh -F``) and by paramiko;
+- per server (``root/<name>/``): its own ed25519 host key, ``authorized_keys`` (the client key),
+  ``sshd_config`` and log. The server runs ``/usr/sbin/sshd -D -e`` in the foreground, key logins only,
+  ``UsePAM no``, ``AllowUsers`` the current user (so a wrong user is refused), root allowed with keys
+  (``PermitRootLogin prohibit-password``), ``StrictModes no`` (test directories are not owned the way
+  sshd wants), TCP forwarding on (tunnels, ProxyJump), the internal SFTP server.
+
+Commands run through these servers do not inherit the caller's environment: ``set_env`` becomes sshd's
+``SetEnv`` (e.g. ``PYTHONPATH`` for the tests' socket guard, ``REMREPL_STATE_DIR``).
+
+``stop()``/``close()`` end the servers and every process still running under them (found in /proc by
+ancestry), SIGTERM then SIGKILL, with bounded waits. Processes that detached themselves from sshd (a
+double fork, ``setsid``) are the caller's to stop. Needs Debian's ``openssh-server`` (``scripts/test``
+installs it) and ``ssh-keygen``; ``/run/sshd`` (the privilege-separation directory) is created if missing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+SSHD_PATH = "/usr/sbin/sshd"  # sshd re-executes itself per connection: it must be started by its absolute path
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+class TestHostError(RuntimeError):
+    """An sshd for the tests could not be set up."""
+
+
+def keygen(path: Path, comment: str) -> str:
+    """Make an unencrypted ed25519 key pair at ``path`` (+ ``.pub``); the public line."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+    )
+    return path.with_name(path.name + ".pub").read_text().strip()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on (for "host unreachable" tests)."""
+    return free_port()
+
+
+@dataclass
+class SSHD:
+    """One running sshd."""
+
+    name: str
+    host: str
+    port: int
+    directory: Path
+    host_key_line: str  # "ssh-ed25519 AAAA..." (the public host key)
+    process: subprocess.Popen[bytes]
+    proxy_jump: str | None = None
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "sshd.log"
+
+    @property
+    def known_hosts_name(self) -> str:
+        return f"[{self.host}]:{self.port}"
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """End this sshd and the processes under it (sessions, their commands). Idempotent."""
+        pids = [*descendants(self.process.pid), self.process.pid]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while time.monotonic() < deadline and (self.process.poll() is None or any(map(_alive, pids[:-1]))):
+                time.sleep(0.02)
+            if self.process.poll() is not None and not any(map(_alive, pids[:-1])):
+                return
+
+
+class SSHHosts:
+    """A client identity plus the private sshd servers it may reach (see the module docstring)."""
+
+    def __init__(self, root: Path, *, user: str | None = None, set_env: dict[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        self.user = user or getpass.getuser()
+        self.set_env = dict(set_env or {})
+        self.client_key = self.root / "id_ed25519"
+        self.client_public = keygen(self.client_key, "remrepl-tests-client")
+        self.known_hosts = self.root / "known_hosts"
+        self.ssh_config = self.root / "ssh_config"
+        self.known_hosts.write_text("")
+        self.ssh_config.write_text("")
+        os.chmod(self.known_hosts, 0o600)
+        os.chmod(self.ssh_config, 0o600)
+        self.servers: dict[str, SSHD] = {}
+
+    def start(
+        self,
+        name: str,
+        *,
+        proxy_jump: str | None = None,
+        set_env: dict[str, str] | None = None,
+        sshd_options: list[str] | None = None,
+        known: bool = True,
+    ) -> SSHD:
+        """Start an sshd called ``name`` (its ssh_config alias). ``proxy_jump``: the alias of another of
+        these servers to reach it through. ``set_env`` adds to the hosts' ``SetEnv``. ``sshd_options``:
+        extra sshd_config lines. ``known=False`` leaves its host key out of known_hosts."""
+        if name in self.servers:
+            raise TestHostError(f"an sshd called {name!r} already runs")
+        _ensure_privsep_dir()
+        directory = self.root / name
+        directory.mkdir(mode=0o700, exist_ok=True)
+        host_key = directory / "ssh_host_ed25519_key"
+        host_key_line = " ".join(keygen(host_key, f"remrepl-tests-{name}").split()[:2])
+        authorized = directory / "authorized_keys"
+        authorized.write_text(self.client_public + "\n")
+        os.chmod(authorized, 0o600)
+        env = {**self.set_env, **(set_env or {})}
+        last_error = ""
+        for _ in range(5):  # a free port can be taken between our probe and sshd's bind: try another
+            port = free_port()
+            config = directory / "sshd_config"
+            config.write_text(self._sshd_config(port, directory, host_key, authorized, env, sshd_options or []))
+            log = directory / "sshd.log"
+            with open(log, "ab") as log_file:
+                process = subprocess.Popen(
+                    [SSHD_PATH, "-D", "-e", "-f", str(config)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    start_new_session=True,
+                )
+            server = SSHD(name, "127.0.0.1", port, directory, host_key_line, process, proxy_jump, sshd_options or [])
+            if _wait_for_banner(server):
+                self.servers[name] = server
+                if known:
+                    self.add_known_host(server)
+                self._write_ssh_config()
+                return server
+            last_error = server.log_text()
+            server.stop()
+        raise TestHostError(f"sshd {name!r} did not start:\n{last_error}")
+
+    def add_known_host(self, server: SSHD, key_line: str | None = None) -> None:
+        """Append ``server``'s host key (or ``key_line``, e.g. another key, to test a changed one)."""
+        with open(self.known_hosts, "a") as f:
+            f.write(f"{server.known_hosts_name} {key_line or server.host_key_line}\n")
+
+    def _sshd_config(
+        self, port: int, directory: Path, host_key: Path, authorized: Path, env: dict[str, str], extra: list[str]
+    ) -> str:
+        lines = [
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {host_key}",
+            f"PidFile {directory / 'sshd.pid'}",
+            f"AuthorizedKeysFile {authorized}",
+            f"AllowUsers {self.user}",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "StrictModes no",
+            "AllowTcpForwarding yes",
+            "X11Forwarding no",
+            "PrintMotd no",
+            "PermitUserEnvironment no",
+            "MaxStartups 100",
+            "MaxSessions 50",
+            "LogLevel VERBOSE",
+            "Subsystem sftp internal-sftp",
+        ]
+        if env:
+            lines.append("SetEnv " + " ".join(f'"{k}={v}"' for k, v in env.items()))
+        return "\n".join([*extra, *lines]) + "\n"  # sshd keeps the first value of a keyword: extras win
+
+    def _write_ssh_config(self) -> None:
+        blocks = []
+        for server in self.servers.values():
+            block = [
+                f"Host {server.name}",
+                f"    HostName {server.host}",
+                f"    Port {server.port}",
+                f"    User {self.user}",
+                f"    IdentityFile {self.client_key}",
+                "    IdentitiesOnly yes",
+                f"    UserKnownHostsFile {self.known_hosts}",
+                "    StrictHostKeyChecking yes",
+                "    ConnectTimeout 10",
+            ]
+            if server.proxy_jump:
+                block.append(f"    ProxyJump {server.proxy_jump}")
+            blocks.append("\n".join(block))
+        self.ssh_config.write_text("\n\n".join(blocks) + "\n")
+
+    def ssh(self, name: str, command: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` on server ``name`` with OpenSSH's client and this config (BatchMode)."""
+        return subprocess.run(
+            ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", name, command],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def stop(self, name: str) -> None:
+        server = self.servers.pop(name, None)
+        if server is not None:
+            server.stop()
+
+    def close(self) -> None:
+        for name in list(self.servers):
+            self.stop(name)
+
+    def __enter__(self) -> SSHHosts:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _ensure_privsep_dir() -> None:
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+
+
+def _wait_for_banner(server: SSHD) -> bool:
+    """Until sshd answers with its banner (True) or exits / the deadline passes (False)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((server.host, server.port), timeout=1.0) as s:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                if s.recv(64).startswith(b"SSH-"):
+                    return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return []
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children, grandchildren, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 10_000:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

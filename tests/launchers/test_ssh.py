@@ -1,0 +1,245 @@
+"""The SSH launcher against real OpenSSH servers (scripts/testhosts.py): start, reach, stop, and every fault.
+
+The "remote" is this machine: the sshd fixtures run commands as the current user with the socket guard
+and their own state directory; the remote Python is this test's interpreter (remrepl is installed in it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
+
+import remrepl
+from remrepl._exceptions import (
+    HostKeyError,
+    HostUnreachable,
+    LaunchError,
+    RemoteEnvironmentError,
+    SSHAuthenticationFailed,
+)
+from remrepl.launchers.ssh import SSHLauncher, connect_record
+from tests.client.processes import alive, read_proc, server_processes, wait_until
+
+
+def options(hosts: SSHHosts, **extra: Any) -> dict[str, Any]:
+    return {"ssh_config": str(hosts.ssh_config), "remote_python": sys.executable, **extra}
+
+
+def start(target: str, hosts: SSHHosts, **extra: Any) -> SSHLauncher:
+    launcher = SSHLauncher(target, **options(hosts, **extra))
+    launcher.start(30)
+    return launcher
+
+
+def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    with remrepl.launch("ssh://target", **options(ssh_hosts)) as server:
+        assert isinstance(server, SSHLauncher) and server.info is not None
+        assert server.ready["host"] == "127.0.0.1"  # the server listens on the remote's loopback only
+        assert server.tunnel is not None and server.info.port == server.tunnel.port
+        with server.connect() as session:
+            result = session.run("import os; os.getuid() == int(os.environ.get('SUDO_UID', os.getuid())), 6 * 7")
+            assert result.value == "(True, 42)"
+        pid = server.info.pid
+        assert alive(pid)
+    wait_until(lambda: not alive(pid), 10, "the server to stop")
+    assert server.wait(1) == 0
+
+
+def test_proxy_jump(ssh_jump: SSHD, ssh_hosts: SSHHosts) -> None:
+    with start("behind", ssh_hosts) as server, server.connect() as session:
+        assert session.run("'through the hop'").value == "'through the hop'"
+    assert "Accepted publickey" in ssh_hosts.servers["hop"].log_text()
+
+
+def test_direct_connects_to_the_server_port(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    server = start("target", ssh_hosts, direct=True)
+    with server, server.connect() as session:
+        assert server.tunnel is None and server.info is not None
+        assert server.info.port == server.ready["port"]
+        assert session.run("1 + 1").value == "2"
+
+
+def test_unknown_host_key_is_refused_then_accepted_on_request(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("stranger", known=False)
+    with pytest.raises(HostKeyError, match=r"host key of \[127.0.0.1\]:\d+ is unknown .*--accept-new-host-key"):
+        start("stranger", ssh_hosts)
+    assert ssh_hosts.known_hosts.read_text() == ""  # never added silently
+    start("stranger", ssh_hosts, accept_new_host_key=True).close()
+    assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
+    start("stranger", ssh_hosts).close()  # known now
+
+
+def test_a_changed_host_key_is_a_hard_error_naming_file_and_line(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    other = " ".join(keygen(tmp_path / "other_host_key", "another host").split()[:2])
+    ssh_hosts.start("first")
+    server = ssh_hosts.start("moved", known=False)
+    ssh_hosts.add_known_host(server, other)  # line 2 of known_hosts
+    for accept_new in (False, True):
+        with pytest.raises(HostKeyError, match=rf"CHANGED.*{ssh_hosts.known_hosts}:2"):
+            start("moved", ssh_hosts, accept_new_host_key=accept_new)
+
+
+def test_wrong_user_or_key_is_refused(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    with pytest.raises(SSHAuthenticationFailed, match="refused the login: user 'nobody'"):
+        start("nobody@target", ssh_hosts)
+    keygen(tmp_path / "stranger_key", "not authorized")
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        ssh_hosts.ssh_config.read_text().replace(str(ssh_hosts.client_key), str(tmp_path / "stranger_key"))
+    )
+    with pytest.raises(SSHAuthenticationFailed, match="stranger_key"):
+        start("target", ssh_hosts, ssh_config=str(config))
+
+
+def test_an_unreachable_host(ssh_hosts: SSHHosts) -> None:
+    with pytest.raises(HostUnreachable, match=r"cannot reach 127.0.0.1:\d+: Connection refused"):
+        start(f"127.0.0.1:{closed_port()}", ssh_hosts, connect_timeout=5)
+
+
+def test_a_passphrase_protected_key_asks_for_its_passphrase(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    key = tmp_path / "locked_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "sesame", "-f", str(key)], check=True, timeout=30)
+    with open(sshd.directory / "authorized_keys", "a") as f:
+        f.write(key.with_suffix(".pub").read_text())
+    config = tmp_path / "ssh_config"
+    config.write_text(ssh_hosts.ssh_config.read_text().replace(str(ssh_hosts.client_key), str(key)))
+    asked: list[str] = []
+
+    def passphrase(path: str) -> str:
+        asked.append(path)
+        return "sesame"
+
+    start("target", ssh_hosts, ssh_config=str(config), passphrase=passphrase).close()
+    assert asked == [str(key)]
+
+
+def test_no_python_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    with pytest.raises(RemoteEnvironmentError, match=r"no Python at '/nonexistent/python3'.*--remote-python"):
+        start("target", ssh_hosts, remote_python="/nonexistent/python3")
+
+
+def test_no_remrepl_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    with pytest.raises(RemoteEnvironmentError, match=r"remrepl is not installed for /usr/bin/python3 .*--bootstrap"):
+        start("target", ssh_hosts, remote_python="/usr/bin/python3")
+
+
+def test_another_protocol_version_at_the_remote(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'remrepl-check version 99 9.9.9'\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(RemoteEnvironmentError, match=r"version 9.9.9\) speaks protocol version 99.*--bootstrap"):
+        start("target", ssh_hosts, remote_python=str(fake))
+
+
+def test_a_server_that_fails_to_start_shows_its_stderr(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    guard = os.environ["PYTHONPATH"].split(os.pathsep)[0]
+    (hooks / "sitecustomize.py").write_text(
+        f"import sys\nsys.path.insert(0, {guard!r})\nimport netguard\nnetguard.install()\n"
+        "if 'remrepl.server' in sys.orig_argv:\n"
+        "    sys.stderr.write('simulated: the server cannot start here\\n')\n"
+        "    sys.stderr.flush()\n"
+        "    import os\n"
+        "    os._exit(5)\n"
+    )
+    ssh_hosts.start("broken", set_env={"PYTHONPATH": str(hooks)})
+    with pytest.raises(LaunchError, match=r"(?s)did not start .*exit status 5.*simulated: the server cannot start"):
+        start("broken", ssh_hosts)
+
+
+def test_the_key_never_reaches_the_remote_command_line_or_files(
+    sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path
+) -> None:
+    with start("target", ssh_hosts) as server, server.connect() as session:
+        assert server.info is not None and session.run("1").value == "1"
+        secret = server.info.client_secret_key
+        from remrepl.transport import KeyPair
+
+        public = KeyPair.from_secret(secret).public
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                for name in ("cmdline", "environ"):
+                    data = read_proc(int(entry), name)
+                    assert secret not in data and public not in data, f"/proc/{entry}/{name}"
+        remote_files = [*(private_state / "remote").rglob("*"), *Path(ssh_hosts.root).rglob("*")]
+        history = Path.home() / ".bash_history"
+        for path in [*remote_files, history]:
+            if path.is_file():
+                data = path.read_bytes()
+                assert secret not in data and public not in data, str(path)
+
+
+def test_the_tunnel_killed_mid_run_recovers_and_the_output_is_intact(
+    sshd: SSHD, ssh_hosts: SSHHosts, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with start("target", ssh_hosts) as server, server.connect() as session:
+        execution = session.execute("import time\nfor i in range(40):\n    print(i, flush=True)\n    time.sleep(0.1)\n")
+        seen, killed = [], False
+        for event in execution.events(60):
+            if isinstance(event, remrepl.protocol.Stream):
+                seen.append(event.data.decode())
+                if not killed and len("".join(seen).split()) >= 5:
+                    # The sshd processes serving our connection (not the remote commands under them) die.
+                    for pid in descendants(sshd.process.pid):
+                        if read_proc(pid, "cmdline").startswith(b"sshd:"):
+                            os.kill(pid, 9)
+                    killed = True
+        assert execution.done is not None and execution.done.status == "ok"
+        assert "".join(seen).split() == [str(i) for i in range(40)]
+        assert session.on_link_lost is not None and session.on_link_lost.reconnects >= 1  # type: ignore[attr-defined]
+        assert session.run("'still here'").value == "'still here'"
+    err = capfd.readouterr().err
+    assert "connection lost — reconnecting" in err and "reconnected" in err
+
+
+def test_a_dead_launcher_takes_its_server_along_after_the_grace(
+    sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path
+) -> None:
+    code = (
+        "import sys, remrepl\n"
+        f"server = remrepl.launch('ssh://target', ssh_config={str(ssh_hosts.ssh_config)!r}, "
+        f"remote_python={sys.executable!r}, reconnect_grace=1.0)\n"
+        "print(server.info.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    client = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert client.stdout is not None
+    pid = int(client.stdout.readline())
+    assert alive(pid)
+    client.kill()
+    client.wait(10)
+    wait_until(lambda: not alive(pid), 20, "the server to stop once its launcher is gone")
+
+
+def test_detach_leaves_the_server_and_a_record_reattaches(
+    sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path, tmp_path: Path
+) -> None:
+    server = start("target", ssh_hosts, reconnect_grace=1.0)
+    assert server.info is not None
+    with server.connect() as session:
+        session.run("kept = 'yes'")
+    record = tmp_path / "record.json"
+    server.write_record(record)
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+    server.detach()
+    time.sleep(1.5)  # longer than the grace: a detached server does not care
+    assert alive(server.info.pid)
+    import json
+
+    data = json.loads(record.read_text())
+    session = connect_record(data, remrepl.ConnectionInfo.from_json(data))
+    try:
+        assert session.run("kept").value == "'yes'"
+        session.shutdown()
+    finally:
+        session.close()
+    wait_until(lambda: not alive(server.info.pid), 10, "the server to shut down")  # type: ignore[union-attr]
+    assert server_processes(private_state / "remote") == []
