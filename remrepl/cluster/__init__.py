@@ -16,7 +16,6 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from .._exceptions import ClusterError
 from .backends import LocalWorkers, WorkerBackend
 from .core import Cluster, ClusterExecutor
 from .pool import START_TIMEOUT
@@ -30,19 +29,25 @@ def cluster(
     hosts: Sequence[str] | None = None,
     backend: WorkerBackend | None = None,
     timeout: float = START_TIMEOUT,
+    **ssh: Any,
 ) -> Cluster:
     """Start a cluster and wait for its workers.
 
-    ``workers``: local worker processes (default: one per core); ``hosts``: one worker per SSH host
-    (ssh_config aliases or host names; repeat a host for more); ``backend``: any ``WorkerBackend``.
+    ``workers``: local worker processes (default: one per core), or with ``hosts`` the worker processes
+    per host (default 1); ``hosts``: SSH hosts (ssh_config aliases or ``user@host:port``), with the SSH
+    options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter, default
+    ``python3``) and ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
+    ``WorkerBackend``.
     """
+    if ssh and hosts is None:
+        raise TypeError(f"{', '.join(sorted(ssh))}: SSH options go with hosts=")
     chosen = [name for name, value in (("hosts", hosts), ("backend", backend)) if value is not None]
     if len(chosen) > 1:
         raise ValueError(f"cluster() takes one of hosts= and backend=, not {' and '.join(chosen)}")
     if hosts is not None:
         if isinstance(hosts, str):
             raise TypeError("hosts must be a list of host names, not a string")
-        backend = _ssh_backend(list(hosts), workers)
+        backend = _ssh_backend(list(hosts), workers, ssh)
     elif backend is None:
         backend = LocalWorkers(workers)
     elif workers is not None:
@@ -50,8 +55,10 @@ def cluster(
     return Cluster(backend, timeout=timeout)
 
 
-def _ssh_backend(hosts: list[str], workers: int | None) -> WorkerBackend:
-    raise ClusterError("workers on SSH hosts are not available in this build of remrepl yet")
+def _ssh_backend(hosts: list[str], workers: int | None, ssh: dict[str, Any]) -> WorkerBackend:
+    from .ssh import SSHWorkers
+
+    return SSHWorkers(hosts, workers_per_host=1 if workers is None else workers, **ssh)
 
 
 class _CallableModule(types.ModuleType):

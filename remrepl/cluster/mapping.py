@@ -144,7 +144,12 @@ class Mapper:
     def _outcome(self, future: Future[Any]) -> Outcome:
         if future.status == "error":
             exc = future.exception()
-            raise ClusterError(f"a batch of the map could not run on the cluster: {type(exc).__name__}: {exc}") from exc
+            hint = ""
+            if isinstance(exc, ModuleNotFoundError):  # fn (or an item) was pickled by reference to its module
+                hint = f" (the module must be importable on the workers too: install it there, or define {exc.name!r}'s code at the prompt)"
+            raise ClusterError(
+                f"a batch of the map could not run on the cluster: {type(exc).__name__}: {exc}{hint}"
+            ) from exc
         if future.status == "cancelled":
             raise ClusterError("a batch of the map was cancelled (the cluster was closed or restarted)")
         outcome: Outcome = future.result()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "cluster"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "ssh", "cluster"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,6 +22,7 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "ssh.exec_over_floor",
     "cluster.remrepl_us_per_item",
     "cluster.remrepl_sleep_efficiency_pct",
 }
