@@ -146,7 +146,7 @@ class Mapper:
             exc = future.exception()
             hint = ""
             if isinstance(exc, ModuleNotFoundError):  # fn (or an item) was pickled by reference to its module
-                hint = f" (the module must be importable on the workers too: install it there, or define {exc.name!r}'s code at the prompt)"
+                hint = f" (module {exc.name!r} must be importable on the workers too, or define the code at the prompt)"
             raise ClusterError(
                 f"a batch of the map could not run on the cluster: {type(exc).__name__}: {exc}{hint}"
             ) from exc

@@ -56,7 +56,7 @@ def test_an_unknown_host_key_is_refused_and_nothing_is_left(ssh_hosts: SSHHosts)
 
 def test_a_host_without_remrepl_says_what_to_install(ssh_hosts: SSHHosts) -> None:
     ssh_hosts.start("target")
-    with pytest.raises(ClusterError, match="remrepl.cluster. installed"):
+    with pytest.raises(ClusterError, match=r"remrepl\[cluster\] installed"):
         remrepl.cluster(hosts=["target"], ssh_config=str(ssh_hosts.ssh_config), python="/bin/false", timeout=30)
 
 
