@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError
 from .backends import WorkerBackend
-from .mapping import Mapper, as_items
 from .pool import START_TIMEOUT, WorkerPool
 
 if TYPE_CHECKING:
@@ -51,6 +50,8 @@ class Cluster:
         progress bar on the user's terminal (``progress=False``: none). If ``fn`` raises, the map stops
         with ``TaskError`` naming the item; Ctrl-C cancels what is left and the cluster stays usable.
         """
+        from .mapping import Mapper, as_items  # cloudpickle comes with Dask: imported once a cluster runs
+
         items, star = as_items(iterables)
         if not items:
             return []

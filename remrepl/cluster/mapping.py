@@ -15,6 +15,7 @@ left. Either way, no batch of this map stays queued on the cluster.
 from __future__ import annotations
 
 import functools
+import linecache
 import math
 import reprlib
 import time
@@ -67,14 +68,15 @@ def _failure(exc: BaseException, index: int, item: Any) -> dict[str, Any]:
         pickled: bytes | None = cloudpickle.dumps(exc)
     except Exception:  # an exception that cannot travel still gets its traceback home as text
         pickled = None
+    user_tb = _from_user_code(exc.__traceback__)
     return {
         "index": index,
         "item": _item_repr.repr(item),
         "summary": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-        # from the user's function on: the first frame is run_batch, ours
-        "traceback": "".join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
-        ),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, user_tb)),
+        # the frames again, so the head can show source lines the workers lack (code typed at the prompt)
+        "frames": [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(user_tb)],
+        "chained": exc.__cause__ is not None or exc.__context__ is not None,
         "exception": pickled,
     }
 
@@ -191,7 +193,7 @@ class Mapper:
 
 def _task_error(failure: dict[str, Any]) -> TaskError:
     index, item = int(failure["index"]), str(failure["item"])
-    tb = str(failure["traceback"])
+    tb = _with_source_lines(failure)
     message = f"the function raised for item {index} ({item}): {failure['summary']}\n\nRemote traceback:\n{tb}"
     error = TaskError(message.rstrip("\n"), index=index, item=item, remote_traceback=tb)
     if failure.get("exception"):
@@ -200,6 +202,17 @@ def _task_error(failure: dict[str, Any]) -> TaskError:
         except Exception:
             pass
     return error
+
+
+def _with_source_lines(failure: dict[str, Any]) -> str:
+    """The remote traceback, with the lines of code typed at the prompt (which only this process knows)."""
+    text = str(failure["traceback"])
+    frames = failure.get("frames")
+    if failure.get("chained") or not frames or all(line for *_, line in frames):
+        return text  # nothing to add (or a chain of exceptions, which the worker's text shows best)
+    filled = [(name, lineno, fn, line or linecache.getline(name, lineno).strip()) for name, lineno, fn, line in frames]
+    summary = traceback.StackSummary.from_list(filled)
+    return "Traceback (most recent call last):\n" + "".join(summary.format()) + str(failure["summary"]) + "\n"
 
 
 def as_items(iterables: tuple[Iterable[Any], ...]) -> tuple[Sequence[Any], bool]:

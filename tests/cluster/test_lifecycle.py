@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,17 @@ def test_a_failed_start_raises_a_cluster_error_and_leaves_nothing_behind() -> No
         remrepl.cluster(backend=LocalWorkers(2, memory_limit="lots"))
     left = [pid for pid in children_of(os.getpid()) - before if is_running(pid)]
     assert not [pid for pid in left if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def test_without_dask_the_error_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['distributed'] = None; sys.modules['cloudpickle'] = None\n"
+        "import remrepl\n"
+        "try:\n"
+        "    remrepl.cluster(workers=1)\n"
+        "except remrepl.ClusterError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'remrepl[cluster]'" in result.stdout

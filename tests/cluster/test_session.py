@@ -81,6 +81,7 @@ def test_a_raising_task_raises_at_the_map_call_in_the_session(clustered: Session
     assert result.error is not None and result.error.ename == "TaskError"
     assert "item 1 ('b')" in result.error.evalue and "KeyError: 'b'" in result.error.evalue
     assert "Remote traceback" in result.error.traceback
+    assert "{'a': 1, 'c': 3}[x]" in result.error.evalue  # the source line typed at the prompt
 
 
 def test_workers_go_with_the_server() -> None:
