@@ -107,8 +107,8 @@ class ClusterError(RemreplError):
 class TaskError(ClusterError):
     """A function run on the cluster raised; the message names the item and carries the remote traceback.
 
-    ``index`` is the item's position in the input, ``item`` its repr; ``__cause__`` is the original
-    exception when it could be sent back.
+    ``index`` is the item's position in the input, ``item`` its repr; ``exception`` is the original
+    exception when it could be sent back (not chained as ``__cause__``: the message already shows it).
     """
 
     def __init__(self, message: str, *, index: int, item: str, remote_traceback: str) -> None:
@@ -116,6 +116,7 @@ class TaskError(ClusterError):
         self.index = index
         self.item = item
         self.remote_traceback = remote_traceback
+        self.exception: BaseException | None = None
 
 
 class SSHError(LaunchError):

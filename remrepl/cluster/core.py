@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ClusterError
+from .._exceptions import ClusterError, TaskError
 from .backends import WorkerBackend
 from .pool import START_TIMEOUT, WorkerPool
 
@@ -56,9 +56,16 @@ class Cluster:
         if not items:
             return []
         threads = self.threads()
-        if threads == 0:
-            raise ClusterError("the cluster has no workers: cl.scale(n) adds some")
-        return Mapper(self.client, fn, items, star=star, threads=threads, progress=progress).run()
+        if threads == 0:  # none yet (starting, or restarting after a crash), or none asked for
+            pool = self._live()
+            if not pool.requested():
+                raise ClusterError("the cluster has no workers: cl.scale(n) adds some")
+            pool.wait(1)
+            threads = self.threads()
+        try:
+            return Mapper(self.client, fn, items, star=star, threads=threads, progress=progress).run()
+        except TaskError as exc:
+            raise exc.with_traceback(None) from None  # the user's traceback is in the message, not ours
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         """Run ``fn(*args, **kwargs)`` on a worker; a ``concurrent.futures.Future`` of its result."""

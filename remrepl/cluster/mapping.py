@@ -198,7 +198,7 @@ def _task_error(failure: dict[str, Any]) -> TaskError:
     error = TaskError(message.rstrip("\n"), index=index, item=item, remote_traceback=tb)
     if failure.get("exception"):
         try:
-            error.__cause__ = cloudpickle.loads(failure["exception"])
+            error.exception = cloudpickle.loads(failure["exception"]).with_traceback(None)
         except Exception:
             pass
     return error

@@ -17,6 +17,7 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     from distributed import Client, SpecCluster
 
+log = logging.getLogger("remrepl.cluster")
 START_TIMEOUT = 60.0  # seconds for the scheduler and the first workers to come up
 
 
@@ -101,6 +102,10 @@ class WorkerPool:
             got = len(self.workers())
             raise ClusterError(f"only {got} of {n} workers started within {timeout:g} s") from None
 
+    def requested(self) -> int:
+        """How many workers the pool is meant to have (started or not)."""
+        return len(self.spec.worker_spec) if self.spec is not None else 0
+
     def workers(self) -> dict[str, dict[str, Any]]:
         """The scheduler's view: worker address -> info (nthreads, memory_limit, ...)."""
         if self.client is None:
@@ -117,7 +122,7 @@ class WorkerPool:
         finally:
             try:
                 if spec is not None:
-                    spec.close()  # stops the workers (SpecCluster waits for the Nannies' processes)
+                    _close_spec(spec)
             finally:
                 self.backend.close()
 
@@ -127,3 +132,15 @@ def _cause(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
     return f"{type(exc).__name__}: {exc}"
+
+
+def _close_spec(spec: SpecCluster) -> None:
+    """Stop the workers and the scheduler (SpecCluster waits for the workers' processes to end)."""
+    try:
+        spec.close()
+    except Exception as exc:
+        # SpecCluster's worker-status watcher can die of a KeyError when a worker it never listed goes away
+        # (a restarted one); the error surfaces here, after the workers and the scheduler were stopped.
+        # Only its event loop thread is left to stop.
+        log.debug("Dask's SpecCluster.close raised after stopping everything: %r", exc)
+        spec._loop_runner.stop()

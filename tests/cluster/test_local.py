@@ -84,7 +84,7 @@ def test_a_raising_task_names_the_item_with_the_remote_traceback(cl: Cluster) ->
     assert error.index == 5 and error.item == "5"
     assert "item 5" in str(error) and "ZeroDivisionError: division by zero" in str(error)
     assert "in fail_on_five" in error.remote_traceback and "return 1 / (x - 5)" in error.remote_traceback
-    assert isinstance(error.__cause__, ZeroDivisionError)
+    assert isinstance(error.exception, ZeroDivisionError) and error.__cause__ is None
     assert cl.map(square, [3]) == [9]  # the cluster goes on
 
 

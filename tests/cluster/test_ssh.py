@@ -47,11 +47,10 @@ def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts:
 
 def test_an_unknown_host_key_is_refused_and_nothing_is_left(ssh_hosts: SSHHosts) -> None:
     ssh_hosts.start("stranger", known=False)
-    before = children_of(os.getpid())
     with pytest.raises(ClusterError, match="could not start") as info:
         remrepl.cluster(hosts=["stranger"], ssh_config=str(ssh_hosts.ssh_config), python=sys.executable, timeout=30)
     assert isinstance(info.value.__cause__, HostKeyError) or "host key" in str(info.value).lower()
-    assert not [pid for pid in children_of(os.getpid()) - before if is_running(pid)]
+    assert not processes_under(children_of(os.getpid()), b"remrepl.cluster.remote_worker")
 
 
 def test_a_host_without_remrepl_says_what_to_install(ssh_hosts: SSHHosts) -> None:
