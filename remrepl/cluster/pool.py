@@ -88,8 +88,11 @@ class WorkerPool:
     def scale(self, n: int) -> None:
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"scale() takes a whole number of workers >= 0, not {n!r}")
-        if self.spec is None:
+        if self.spec is None or self.client is None:
             raise ClusterError("the cluster is closed")
+        # SpecCluster picks which workers to drop from its own copy of the scheduler's worker list, which
+        # goes stale when its watcher dies (it can, on a restarted worker): give it a fresh one.
+        self.spec.scheduler_info = dict(self.client.scheduler_info(n_workers=-1))
         self.spec.scale(n)
 
     def wait(self, n: int, timeout: float = START_TIMEOUT) -> None:
