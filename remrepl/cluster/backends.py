@@ -69,6 +69,6 @@ class LocalWorkers(WorkerBackend):
                 "memory_limit": self.memory_limit,
                 "dashboard": False,
                 "dashboard_address": None,
-                "silence_logs": 40,  # logging.ERROR: worker chatter must not land in the user's output
+                "silence_logs": 50,  # logging.CRITICAL: worker chatter (heartbeats failing at close) stays off screen
             },
         }

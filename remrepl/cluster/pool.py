@@ -60,7 +60,14 @@ class WorkerPool:
         self.client: Client | None = None
         try:
             worker = backend.worker_spec(self.certs)
-            with dask.config.set({"distributed.comm.timeouts.connect": "30s", "logging.distributed": "error"}):
+            settings = {
+                "distributed.comm.timeouts.connect": "30s",
+                "logging.distributed": "error",
+                # Send every task to a worker at once (no queueing at the scheduler): a map keeps a batch
+                # waiting on each worker, so no worker idles for a scheduler round trip between batches.
+                "distributed.scheduler.worker-saturation": "inf",
+            }
+            with dask.config.set(settings):
                 try:  # the first workers start here, so a failure to start them raises here (and cleans up)
                     self.spec = SpecCluster(
                         scheduler=scheduler,

@@ -43,7 +43,7 @@ async def _serve(config: dict[str, Any], stdin_closed: asyncio.Event) -> None:
         memory_limit=config.get("memory_limit", "auto"),
         dashboard=False,
         dashboard_address=None,
-        silence_logs=40,
+        silence_logs=50,  # logging.CRITICAL: the head reports what matters
     ) as nanny:
         _say(ready=nanny.worker_address)
         finished = asyncio.ensure_future(nanny.finished())
