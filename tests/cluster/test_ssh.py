@@ -64,5 +64,7 @@ def test_bad_ssh_arguments_are_refused_up_front() -> None:
         remrepl.cluster(hosts=["user@host:notaport"])
     with pytest.raises(ValueError, match="non-empty list"):
         remrepl.cluster(hosts=[])
+    with pytest.raises(TypeError, match="bogus"):
+        remrepl.cluster(hosts=["w1"], bogus=1)
     with pytest.raises(TypeError, match="SSH options go with hosts="):
         remrepl.cluster(workers=1, ssh_config="x")
