@@ -4,8 +4,9 @@ Against a private sshd on 127.0.0.1 (scripts/testhosts.py: its own host keys, cl
 the "remote" Python is this interpreter):
 
   exec       wall time of ``remrepl exec --launch=ssh://bench hi.py`` (``print("hi")``) from start to
-             exit, median of RUNS runs, next to its floor: a paramiko connect (host key checked, key login)
-             + ``exec_command("PYTHON -c 'import remrepl'")`` until its exit status, and the server's own
+             exit, median of RUNS runs, next to its floor: a fresh Python doing a paramiko connect (host key
+             checked, key login) + ``exec_command("PYTHON -c 'import remrepl'")`` until its exit status, and the
+             server's own
              start-up (``remrepl.launch()`` locally: start to ready line). Target: exec <= 1.5 x (floor +
              start-up).
   roundtrip  ``1+1`` round trips (median, µs) through the SSH tunnel (the default) and with ``--direct``
@@ -14,6 +15,7 @@ the "remote" Python is this interpreter):
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -55,30 +57,25 @@ def _timed(cmd: list[str], timeout: float) -> float:
     return elapsed
 
 
-def _floor_once(hosts: SSHHosts, port: int) -> float:
-    """paramiko connect (RejectPolicy against the known_hosts) + exec ``python -c 'import remrepl'``."""
-    import paramiko
+FLOOR_CODE = """
+import sys, paramiko
+port, user, key, known, python = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+client = paramiko.SSHClient()
+client.load_host_keys(known)
+client.set_missing_host_key_policy(paramiko.RejectPolicy())
+client.connect("127.0.0.1", port=int(port), username=user, key_filename=key, look_for_keys=False, allow_agent=False)
+_, stdout, _ = client.exec_command(python + " -c 'import remrepl'")
+status = stdout.channel.recv_exit_status()
+client.close()
+print("hi" if status == 0 else status)
+"""
 
-    start = time.perf_counter()
-    client = paramiko.SSHClient()
-    client.load_host_keys(str(hosts.known_hosts))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    try:
-        client.connect(
-            "127.0.0.1",
-            port=port,
-            username=hosts.user,
-            key_filename=str(hosts.client_key),
-            look_for_keys=False,
-            allow_agent=False,
-        )
-        _, stdout, _ = client.exec_command(f"{sys.executable} -c 'import remrepl'")
-        status = stdout.channel.recv_exit_status()
-    finally:
-        client.close()
-    if status != 0:
-        raise BenchError(f"the floor command exited {status}")
-    return time.perf_counter() - start
+
+def _floor_once(hosts: SSHHosts, port: int, timeout: float) -> float:
+    """A fresh Python (as ``remrepl exec`` is one): paramiko connect with RejectPolicy against the known_hosts,
+    key login, ``exec_command("PYTHON -c 'import remrepl'")`` until its exit status."""
+    args = [str(port), hosts.user, str(hosts.client_key), str(hosts.known_hosts), sys.executable]
+    return _timed([sys.executable, "-c", FLOOR_CODE, *args], timeout)
 
 
 def _server_startup_once() -> float:
@@ -121,7 +118,10 @@ def _round_trips(hosts: SSHHosts, iterations: int, warmup: int, direct: bool) ->
 def section_ssh(bench: BenchLike) -> JSONDict:
     args = bench.args
     out: JSONDict = {"runs": args.exec_runs, "iterations": args.iterations, "script": EXEC_SCRIPT.strip()}
-    with SSHHosts(bench.workdir / "ssh", set_env={"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}) as hosts:
+    remote_env = {"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}
+    if os.environ.get("PYTHONPATH"):  # e.g. the tests' socket guard: remote commands get it too
+        remote_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    with SSHHosts(bench.workdir / "ssh", set_env=remote_env) as hosts:
         started = bench.measure("ssh: start a private sshd", lambda: {"port": hosts.start("bench").port})
         if "error" in started:
             return {**out, "sshd": started, "ratios": {}}
@@ -145,7 +145,7 @@ def section_ssh(bench: BenchLike) -> JSONDict:
             "ssh: remrepl exec --launch=ssh://", lambda: _median_of(runs, lambda: _timed(cmd, args.timeout))
         )
         out["floor"] = bench.measure(
-            "ssh: paramiko connect + exec", lambda: _median_of(runs, lambda: _floor_once(hosts, port))
+            "ssh: paramiko connect + exec", lambda: _median_of(runs, lambda: _floor_once(hosts, port, args.timeout))
         )
         out["startup"] = bench.measure(
             "ssh: server start-up (local launch)", lambda: _median_of(runs, _server_startup_once)
@@ -171,7 +171,7 @@ def render_ssh(section: JSONDict, num: Callable[..., str]) -> list[str]:
 
     rows = [
         ("remrepl exec --launch=ssh://bench hi.py", cell(section.get("exec", {}), "median_s", ".3f", " s")),
-        ("floor: paramiko connect + exec import remrepl", cell(section.get("floor", {}), "median_s", ".3f", " s")),
+        ("floor: python, paramiko connect, exec", cell(section.get("floor", {}), "median_s", ".3f", " s")),
         ("server start-up (local launch to ready)", cell(section.get("startup", {}), "median_s", ".3f", " s")),
         ("1+1 round trip through the SSH tunnel", cell(section.get("tunnel", {}), "median_us", ".0f", " µs")),
         ("1+1 round trip --direct", cell(section.get("direct", {}), "median_us", ".0f", " µs")),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConnectionLost, RemreplError
+from .._exceptions import ConnectError, ConnectionLost, RemreplError
 
 if TYPE_CHECKING:
     from .session import Session
@@ -23,6 +23,14 @@ ATTEMPTS = 8
 FIRST_DELAY = 0.25  # s; doubled after every failed attempt
 MAX_DELAY = 8.0
 REATTACH_TIMEOUT = 15.0
+
+
+class ServerGone(ConnectionLost):
+    """The link came back but the server is gone: retrying will not help."""
+
+
+class LinkDroppedAgain(ConnectError):
+    """The link dropped again while reattaching (raised inside the session, retried here)."""
 
 
 def _stderr(text: str) -> None:
@@ -48,8 +56,8 @@ class Reconnector:
         self.reconnects = 0  # how many times the link came back (for tests and curious callers)
 
     def __call__(self, session: Session) -> bool:
-        if self._busy:  # a failure inside our own reattach: let it surface to the loop below
-            return False
+        if self._busy:  # the link dropped during our own reattach: the loop below retries
+            raise LinkDroppedAgain("the link dropped again while reattaching")
         self._busy = True
         try:
             return self._reconnect(session)
@@ -63,10 +71,10 @@ class Reconnector:
             try:
                 self.relink()
                 session.reattach(REATTACH_TIMEOUT)
-            except ConnectionLost as exc:  # the server is gone: retrying will not bring it back
+            except ServerGone as exc:
                 self.notify(f"cannot reconnect: {exc}")
                 return False
-            except RemreplError as exc:
+            except (RemreplError, OSError) as exc:
                 last = str(exc)
                 if attempt < self.attempts:
                     time.sleep(delay)

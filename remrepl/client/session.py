@@ -180,6 +180,8 @@ class Session:
         self.on_link_lost: Callable[[Session], bool] | None = None
         self.on_close: list[Callable[[], None]] = []  # e.g. a tunnel to close with the session
         self._keys = keys
+        self._unfinished: Execute | None = None  # the last run sent whose Done we have not seen
+        self._resent: set[str] = set()  # runs sent again after a reattach
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._open_socket()
         self._closed = False
@@ -209,6 +211,12 @@ class Session:
         self._socket.close(linger=0)
         self._open_socket()
         self._attach(timeout, resume_from=self.last_seq)
+        pending = self._unfinished
+        if pending is not None and self.welcome is not None and self.welcome.running != pending.req_id:
+            # It may have been lost with the link, or have run to the end meanwhile: the server runs a
+            # request id only once (a "duplicate" refusal, ignored below; its output is in the replay).
+            self._resent.add(pending.req_id)
+            self.send(pending)
 
     def _attach(self, timeout: float, resume_from: int | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -251,11 +259,15 @@ class Session:
         if self._closed:
             raise SessionClosed("the session is closed")
         frames = self._conn.send(event)
+        if isinstance(event, Execute):
+            self._unfinished = event
         try:
             self._socket.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             if not isinstance(event, Hello) and self.on_link_lost is not None and self.on_link_lost(self):
-                return self.send(event)
+                if event is not self._unfinished:  # reattach() already sent it again
+                    self.send(event)
+                return
             raise ConnectionLost(f"cannot send to the server at {self.where}: the link is down") from None
 
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
@@ -290,6 +302,8 @@ class Session:
             self._replay_left = event.replay
             return None
         if isinstance(event, Rejected):
+            if event.code == "duplicate" and event.req_id in self._resent:
+                return None
             if event.code == "version":
                 self._teardown()
                 raise ConnectError(f"the server refused this client: {event.message}")
@@ -297,6 +311,8 @@ class Session:
         if isinstance(event, Bye):
             self._teardown()
             raise SessionClosed(f"the server ended this session: {event.reason}")
+        if isinstance(event, Done) and self._unfinished is not None and event.req_id == self._unfinished.req_id:
+            self._unfinished = None
         assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
@@ -378,6 +394,7 @@ class Session:
         """Stop the server (its interpreter and namespace go with it), then close."""
         if self._closed:
             return
+        self.on_link_lost = None  # the server is going away on purpose: no reconnecting to it
         self.send(Shutdown())
         deadline = time.monotonic() + timeout
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.metadata
 import shlex
 import tempfile
 import zipfile
@@ -41,6 +40,8 @@ def venv_python(venv: str) -> str:
 
 def build_wheel(directory: Path) -> Path:
     """A pure-Python wheel of the installed remrepl, in ``directory``."""
+    import importlib.metadata  # 70 ms: only when a wheel is built
+
     import remrepl
 
     version = remrepl.__version__
@@ -103,7 +104,7 @@ def bootstrap(link: SSHLink, base_python: str, venv: str) -> None:
         f"set -e; [ -x {py} ] || {shell_path(base_python) if '/' in base_python else base_python} -m venv "
         f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
     )
-    status, out, err = run_remote(link, command, INSTALL_TIMEOUT)
+    status, output = run_remote(link, command, INSTALL_TIMEOUT)
     if status != 0:
-        tail = "\n".join((out + err).strip().splitlines()[-15:])
+        tail = "\n".join(output.strip().splitlines()[-15:])
         raise RemoteEnvironmentError(f"--bootstrap failed on {link} (exit status {status}):\n{tail}")

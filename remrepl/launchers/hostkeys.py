@@ -110,7 +110,7 @@ def verify(hop: HostSettings, key: Any, known: list[KnownKey], options: SSHOptio
             f"'{name}') and connect again"
         )
     user_file = hop.known_hosts[0] if hop.known_hosts else os.path.expanduser("~/.ssh/known_hosts")
-    if not options.accept_new_host_key:
+    if not (options.accept_new_host_key or hop.accept_new):
         raise HostKeyError(
             f"the host key of {name} is unknown ({key.get_name()} {print_}); it is not in "
             f"{', '.join(hop.known_hosts) or user_file}. Check the fingerprint, then record it with "

@@ -6,9 +6,9 @@
 Steps: connect (``sshlink``: ssh_config, verified host keys, keys and agent); one SSH channel runs the
 remote Python with a small check (Python 3.10+, remrepl importable, same protocol version: exact errors
 otherwise, and ``--bootstrap`` installs this remrepl into a venv there) that goes on to
-``remrepl.launchers.remote start``. The client key (a CURVE public key) goes over the channel's stdin,
+``remrepl.server.ssh_keeper start``. The client key (a CURVE public key) goes over the channel's stdin,
 the ready line comes back over its stdout, so the server key is pinned through the host-key-verified
-link. The channel stays open as the server's tether (see ``remote.py``: ``stop``, ``detach``, and a grace
+link. The channel stays open as the server's tether (see ``server/ssh_keeper.py``: ``stop``, ``detach``, and a grace
 period for a dropped link). The client reaches the server through a local port forward (``tunnel.py``),
 or straight at its port with ``direct=True``.
 
@@ -18,6 +18,7 @@ local port) at the new connection; ``client/reconnect.py`` drives it and reattac
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -27,9 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, SSHError
+from .._exceptions import ConfigError, ConnectionLost, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
 from .._files import write_private
 from .._info import ConnectionInfo
+from ..client.reconnect import ServerGone
 from ..client.session import InputHandler, Session, terminal_input
 from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair
@@ -54,7 +56,7 @@ ok = v == int(sys.argv[1])
 print("remrepl-check", "ok" if ok else "version", v, getattr(remrepl, "__version__", "?"), flush=True)
 if not ok:
     sys.exit(3)
-from remrepl.launchers.remote import main
+from remrepl.server.ssh_keeper import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -63,31 +65,34 @@ def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
 
 
-def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str, str]:
-    """Run ``command`` on the host; (exit status, stdout, stderr). ``SSHError`` on a dead link."""
+def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
+    """Run ``command`` on the host; (exit status, stdout and stderr combined). ``LaunchError`` after
+    ``timeout``, ``SSHError`` on a dead link."""
     channel = _open_session(link)
     try:
+        channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
         channel.exec_command(command)
         channel.shutdown_write()
-        channel.settimeout(timeout)
-        out, err = bytearray(), bytearray()
+        channel.settimeout(1.0)
+        out = bytearray()
         deadline = time.monotonic() + timeout
-        while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+        while True:
             if time.monotonic() > deadline:
                 raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            if channel.recv_stderr_ready():
-                err += channel.recv_stderr(65536)
-            elif channel.recv_ready() or not channel.exit_status_ready():
-                try:
-                    chunk = channel.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk and not channel.exit_status_ready():
-                    channel.status_event.wait(max(0.0, deadline - time.monotonic()))
-                out += chunk
-        while channel.recv_stderr_ready():
-            err += channel.recv_stderr(65536)
-        return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+            try:
+                chunk = channel.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            out += chunk
+        if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
+            raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
+        return channel.exit_status, out.decode(errors="replace")
+    except Exception as exc:
+        if isinstance(exc, RemreplError):
+            raise
+        raise SSHError(f"running a command on {link} failed: {exc}") from None
     finally:
         channel.close()
 
@@ -171,7 +176,9 @@ class SSHLauncher(Launcher):
         return self.info
 
     def _command(self, *args: str) -> str:
-        return f"exec {shell_path(self.python)} -c {shlex.quote(CHECK)} {PROTOCOL_VERSION} {shlex.join(args)}"
+        # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
+        code = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
+        return f"exec {shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
 
     def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
         assert self.link is not None
@@ -180,6 +187,8 @@ class SSHLauncher(Launcher):
             args.append("--direct")
         if self.idle_timeout is not None:
             args += ["--idle-timeout", str(self.idle_timeout)]
+        if self.channel is not None:  # a first attempt before --bootstrap
+            self.channel.close()
         channel = self.channel = _open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
         try:
@@ -262,14 +271,17 @@ class SSHLauncher(Launcher):
         link = connect_ssh(self.ssh_target, self.options)
         try:
             channel = _open_session(link)
-            attach = "import sys; from remrepl.launchers.remote import main; sys.exit(main(sys.argv[1:]))"
+            attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
             tether = shlex.quote(self.ready["tether"])
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)
             answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
-        except BaseException:
+        except RemreplError:
             link.close()
             raise
+        except Exception as exc:  # paramiko's
+            link.close()
+            raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
         if answer != "attached":
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
@@ -346,10 +358,6 @@ class SSHLauncher(Launcher):
         }
 
 
-class ServerGone(ConnectionLost):
-    """The link came back but the server had stopped."""
-
-
 class _LineReader:
     """Lines from a channel's stdout with one deadline for all of them."""
 
@@ -388,8 +396,23 @@ class _LineReader:
 class Reattached:
     """A way back to a detached server from its record: the SSH link and tunnel, and where to connect."""
 
-    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo) -> None:
-        self.link, self.tunnel, self.info = link, tunnel, info
+    def __init__(self, link: SSHLink, tunnel: Tunnel | None, info: ConnectionInfo, options: SSHOptions) -> None:
+        self.link, self.tunnel, self.info, self.options = link, tunnel, info, options
+
+    def relink(self) -> None:
+        """After a drop: a new SSH connection under the same local tunnel port."""
+        if self.tunnel is None:
+            raise ServerGone("a --direct path has no tunnel to rebuild")
+        link = connect_ssh(self.link.target, self.options)
+        try:  # is the server still there? (a detached server has no keeper to ask)
+            link.transport.open_channel("direct-tcpip", self.tunnel.remote, ("127.0.0.1", 0), timeout=15.0).close()
+        except Exception:
+            link.close()
+            raise ServerGone(f"nothing listens at {self.tunnel.remote[0]}:{self.tunnel.remote[1]} on {link}") from None
+        old, self.link = self.link, link
+        self.tunnel.use(link.transport)
+        self.tunnel.drop_connections()
+        old.close()
 
     def close(self) -> None:
         if self.tunnel is not None:
@@ -409,13 +432,15 @@ def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host
         link.close()
         raise ConfigError("the SSH launcher record lacks remote_port") from None
     if record.get("direct"):
-        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]))
+        return Reattached(link, None, replace(info, host=link.settings.hostname, port=remote[1]), options)
     tunnel = Tunnel(link.transport, remote)
-    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port))
+    return Reattached(link, tunnel, replace(info, host="127.0.0.1", port=tunnel.port), options)
 
 
 def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
-    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel."""
+    """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel.
+    Like a launcher's session, it reconnects after a dropped link."""
+    from ..client.reconnect import Reconnector
     from ..client.session import connect
 
     launcher = data.get("launcher")
@@ -428,4 +453,6 @@ def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeou
         path.close()
         raise
     session.on_close.append(path.close)
+    if path.tunnel is not None:
+        session.on_link_lost = Reconnector(path.relink)
     return session

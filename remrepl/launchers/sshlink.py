@@ -11,6 +11,7 @@ returns an ``SSHLink``. paramiko's and the socket's exceptions become remrepl's 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import sys
@@ -46,6 +47,10 @@ def _require_paramiko() -> None:
         import paramiko  # noqa: F401
     except ImportError:
         raise ConfigError("launching over SSH needs paramiko: pip install paramiko") from None
+    # paramiko logs its errors (with tracebacks) as well as raising them; we report them translated.
+    paramiko_log = logging.getLogger("paramiko")
+    if not paramiko_log.handlers:
+        paramiko_log.addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,14 @@ class HostSettings:
     keepalive: int
     known_hosts: list[str]  # user files first: accept-new writes to the first
     global_known_hosts: list[str]
+    host_key_alias: str | None = None
+    accept_new: bool = False  # ssh_config's StrictHostKeyChecking accept-new ("no" is not honoured)
 
     @property
     def known_name(self) -> str:
-        """The name known_hosts uses: ``host``, or ``[host]:port`` off port 22."""
+        """The name known_hosts uses: ``HostKeyAlias``, else ``host``, or ``[host]:port`` off port 22."""
+        if self.host_key_alias:
+            return self.host_key_alias
         return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
 
 
@@ -151,6 +160,8 @@ def resolve(target: SSHTarget, config: paramiko.SSHConfig, timeout: float | None
         keepalive=keepalive,
         known_hosts=[os.path.expanduser(p) for p in user_files],
         global_known_hosts=[os.path.expanduser(p) for p in global_files],
+        host_key_alias=str(found["hostkeyalias"]) if found.get("hostkeyalias") else None,
+        accept_new=str(found.get("stricthostkeychecking", "")).lower() == "accept-new",
     )
 
 
@@ -227,6 +238,8 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
 
     sock = _open_socket(hop, via)
     transport = paramiko.Transport(sock)
+    # ConnectTimeout bounds every stage: the banner, the key exchange and the login.
+    transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = hop.connect_timeout
     try:
         known = hostkeys.known_keys(hop)
         if known:  # ask for a key type we can compare, as OpenSSH does
@@ -234,11 +247,16 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
                 known, transport.get_security_options().key_types
             )
         try:
-            transport.start_client(timeout=hop.connect_timeout)
+            # start_client returns quietly when its own timeout passes first: let the banner timeout fire
+            transport.start_client(timeout=hop.connect_timeout + 1)
+            key = transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
-            raise SSHError(f"SSH handshake with {hop.hostname}:{hop.port} failed: {reason}") from None
-        hostkeys.verify(hop, transport.get_remote_server_key(), known, options)
+            raise SSHError(
+                f"SSH handshake with {hop.hostname}:{hop.port} failed within {hop.connect_timeout:g} s "
+                f"(is it an SSH server?): {reason}"
+            ) from None
+        hostkeys.verify(hop, key, known, options)
         if hop.keepalive > 0:
             transport.set_keepalive(hop.keepalive)
         _authenticate(transport, hop, options)
@@ -278,10 +296,15 @@ def _keys(hop: HostSettings, options: SSHOptions) -> Any:
     files = list(hop.identity_files)
     if not hop.identities_only:
         try:
-            for key in paramiko.Agent().get_keys():
-                yield f"agent:{key.get_name()}", key
+            agent = paramiko.Agent()
         except paramiko.SSHException:
-            pass
+            agent = None
+        if agent is not None:
+            try:
+                for key in agent.get_keys():
+                    yield f"agent:{key.get_name()}", key
+            finally:
+                agent.close()
         if not files:
             files = [os.path.expanduser(f"~/.ssh/{name}") for name in DEFAULT_IDENTITIES]
     for path in files:

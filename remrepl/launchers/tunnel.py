@@ -76,7 +76,7 @@ class Tunnel:
     def _pump(self, sock: socket.socket, channel: Any) -> None:
         try:
             while True:
-                ready = select.select([sock, channel], [], [], 5.0)[0]
+                ready = select.select([sock, channel], [], [], 1.0)[0]
                 if not ready:
                     if channel.closed or not channel.get_transport().is_active():
                         return

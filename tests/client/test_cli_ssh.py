@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
-from testhosts import SSHD, SSHHosts
+from testhosts import SSHD, SSHHosts, descendants
 
-from tests.client.processes import alive, remrepl_command, server_processes, terminate, wait_until
+from tests.client.processes import alive, read_proc, remrepl_command, server_processes, terminate, wait_until
 from tests.client.terminal import PROMPT, TmuxTerminal
 from tests.client.test_cli_exec import run_cli
 
@@ -73,3 +74,21 @@ def test_keep_then_reattach_through_ssh(
         wait_until(lambda: not alive(server_pid), 10, "the server to shut down")
     finally:
         terminate([server_pid])
+
+
+def test_the_prompt_survives_a_dropped_link(sshd: SSHD, ssh_hosts: SSHHosts, terminal: TmuxTerminal) -> None:
+    terminal.start([*remrepl_command(), "connect", "--launch", "target", *ssh_flags(ssh_hosts)])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    start = terminal.mark()
+    terminal.type("import time\nfor i in range(30): print('line', i, flush=True); time.sleep(0.1)\n")
+    terminal.send("Enter")
+    terminal.wait_for("line 3", since=start)
+    for pid in descendants(sshd.process.pid):  # the sshd processes serving the client's connection
+        if read_proc(pid, "cmdline").startswith(b"sshd:"):
+            os.kill(pid, 9)
+    terminal.wait_for("remrepl: connection lost — reconnecting", since=start)
+    terminal.wait_for("remrepl: reconnected", since=start)
+    shown = terminal.wait_prompt(start, timeout=30)
+    lines = [line for line in shown if line.startswith("line ")]
+    assert lines == [f"line {i}" for i in range(30)], terminal.screen()
+    assert terminal.run("6 * 7") == ["42"]

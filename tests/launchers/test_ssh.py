@@ -7,6 +7,7 @@ and their own state directory; the remote Python is this test's interpreter (rem
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,11 +19,14 @@ from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 
 import remrepl
 from remrepl._exceptions import (
+    ConfigError,
+    ConnectionLost,
     HostKeyError,
     HostUnreachable,
     LaunchError,
     RemoteEnvironmentError,
     SSHAuthenticationFailed,
+    SSHError,
 )
 from remrepl.launchers.ssh import SSHLauncher, connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
@@ -36,6 +40,13 @@ def start(target: str, hosts: SSHHosts, **extra: Any) -> SSHLauncher:
     launcher = SSHLauncher(target, **options(hosts, **extra))
     launcher.start(30)
     return launcher
+
+
+def kill_ssh_sessions(sshd: SSHD) -> None:
+    """Kill the sshd processes serving connections (not the commands they started): a dropped link."""
+    for pid in descendants(sshd.process.pid):
+        if read_proc(pid, "cmdline").startswith(b"sshd:"):
+            os.kill(pid, 9)
 
 
 def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
@@ -74,6 +85,15 @@ def test_unknown_host_key_is_refused_then_accepted_on_request(ssh_hosts: SSHHost
     start("stranger", ssh_hosts, accept_new_host_key=True).close()
     assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
     start("stranger", ssh_hosts).close()  # known now
+
+
+def test_ssh_config_accept_new_records_an_unknown_host(ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("stranger", known=False)
+    ssh_hosts.ssh_config.write_text(
+        ssh_hosts.ssh_config.read_text().replace("StrictHostKeyChecking yes", "StrictHostKeyChecking accept-new")
+    )
+    start("stranger", ssh_hosts).close()
+    assert ssh_hosts.servers["stranger"].host_key_line in ssh_hosts.known_hosts.read_text()
 
 
 def test_a_changed_host_key_is_a_hard_error_naming_file_and_line(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
@@ -187,10 +207,7 @@ def test_the_tunnel_killed_mid_run_recovers_and_the_output_is_intact(
             if isinstance(event, remrepl.protocol.Stream):
                 seen.append(event.data.decode())
                 if not killed and len("".join(seen).split()) >= 5:
-                    # The sshd processes serving our connection (not the remote commands under them) die.
-                    for pid in descendants(sshd.process.pid):
-                        if read_proc(pid, "cmdline").startswith(b"sshd:"):
-                            os.kill(pid, 9)
+                    kill_ssh_sessions(sshd)
                     killed = True
         assert execution.done is not None and execution.done.status == "ok"
         assert "".join(seen).split() == [str(i) for i in range(40)]
@@ -238,8 +255,66 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     session = connect_record(data, remrepl.ConnectionInfo.from_json(data))
     try:
         assert session.run("kept").value == "'yes'"
+        kill_ssh_sessions(sshd)  # the reattached path reconnects too
+        assert session.run("kept * 2").value == "'yesyes'"
         session.shutdown()
     finally:
         session.close()
     wait_until(lambda: not alive(server.info.pid), 10, "the server to shut down")  # type: ignore[union-attr]
     assert server_processes(private_state / "remote") == []
+
+
+def test_something_that_is_not_ssh_fails_within_the_deadline(ssh_hosts: SSHHosts) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(SSHError, match=r"SSH handshake with 127.0.0.1:\d+ failed within 1 s"):
+            start(f"127.0.0.1:{port}", ssh_hosts, connect_timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [("ssh://", "bad SSH target"), ("me@host:notaport", "bad SSH target"), ("ssh://host/path", "bad SSH target")],
+)
+def test_bad_targets_are_refused(target: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        SSHLauncher(target)
+
+
+def test_a_missing_ssh_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read the ssh config .*nothing-here: No such file"):
+        SSHLauncher("target", ssh_config=str(tmp_path / "nothing-here")).start(5)
+
+
+def test_a_server_gone_while_the_link_was_down_ends_the_session(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    said: list[str] = []
+    server = start("target", ssh_hosts, notify=said.append)
+    with server, server.connect() as session:
+        assert server.info is not None and session.run("1").value == "1"
+        os.kill(server.info.pid, 9)
+        kill_ssh_sessions(sshd)
+        with pytest.raises(ConnectionLost):
+            session.run("2", timeout=60)
+    assert "connection lost — reconnecting" in said
+    assert any(text.startswith("cannot reconnect: the server on") and "is gone" in text for text in said), said
+
+
+def test_bootstrap_without_a_python_to_build_on_says_so(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    with pytest.raises(RemoteEnvironmentError, match=r"(?s)--bootstrap failed .*/nonexistent/python3"):
+        start("target", ssh_hosts, remote_python="/nonexistent/python3", bootstrap=True, remote_venv=str(venv))
+    assert not venv.exists()
+
+
+def test_hashed_known_hosts_entries_are_recognised(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(ssh_hosts.known_hosts)], check=True, timeout=30)
+    assert "127.0.0.1" not in ssh_hosts.known_hosts.read_text()  # now |1|salt|hash entries
+    start("target", ssh_hosts).close()
+
+
+def test_an_unknown_proxy_jump_hop_is_named(ssh_hosts: SSHHosts) -> None:
+    hop = ssh_hosts.start("hop", known=False)
+    ssh_hosts.start("behind", proxy_jump="hop")
+    with pytest.raises(HostKeyError, match=rf"host key of \[127.0.0.1\]:{hop.port} is unknown"):
+        start("behind", ssh_hosts)

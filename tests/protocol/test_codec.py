@@ -15,7 +15,9 @@ from remrepl.protocol.codec import _BY_NAME
 from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS
 
 ALL_EVENTS = (*CLIENT_EVENTS, *SERVER_EVENTS)
-events = st.one_of(*(st.builds(cls) for cls in ALL_EVENTS))
+# NaN is never equal to itself: a Welcome "started at NaN" could not compare equal after a round trip.
+_FLOATS = {"started_at": st.floats(allow_nan=False)}
+events = st.one_of(*(st.builds(cls, **(_FLOATS if cls.__name__ == "Welcome" else {})) for cls in ALL_EVENTS))
 
 
 @given(events)

@@ -91,6 +91,14 @@ def test_every_section_at_tiny_sizes() -> None:
         assert len(exec_[engine]["runs_s"]) == 1 and is_number(exec_[engine]["median_s"])
     assert exec_["remrepl"]["command"][-3:-1] == ["exec", "--launch"]
 
+    ssh = report["sections"]["ssh"]
+    assert "--launch=ssh://bench" in ssh["command"]
+    for part in ("exec", "floor", "startup"):
+        assert len(ssh[part]["runs_s"]) == 1 and is_number(ssh[part]["median_s"]), ssh[part]
+    for path in ("tunnel", "direct"):
+        assert ssh[path]["samples"] == 20 and is_number(ssh[path]["median_us"]), ssh[path]
+    assert all(is_number(ssh["ratios"][key]) for key in ("exec_over_floor", "tunnel_over_direct"))
+
     cluster = report["sections"]["cluster"]
     assert cluster["items"] == 500 and cluster["dask_items"] == 20 and cluster["gather_bytes"] == 4_000_000
     for engine in ("remrepl", "dask", "process_pool"):
@@ -115,6 +123,10 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("exec", "--exec-runs", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+
+    table = run_bench("ssh", "--exec-runs", "1", "--iterations", "3", "--warmup", "1")
+    assert table.returncode == 0, table.stderr
+    assert "remrepl exec --launch=ssh://bench hi.py" in table.stdout and "tunnel / direct" in table.stdout
 
 
 @pytest.mark.timeout(TIMEOUT + 30)
