@@ -9,6 +9,7 @@ import pytest
 from remrepl.client.output import OutputPrinter
 from remrepl.client.progress import LINE_INTERVAL, ProgressDisplay, describe
 from remrepl.protocol import Done, Progress, Stream
+from tests.client.terminal import TmuxTerminal
 
 
 def progress(done: int, total: int = 100, elapsed: float = 2.0, *, final: bool = False, task: str = "t") -> Progress:
@@ -74,3 +75,17 @@ def test_an_output_printer_on_a_pipe_uses_plain_lines() -> None:
     printer = OutputPrinter(io.StringIO(), err)
     printer.show(progress(100, final=True))
     assert err.getvalue() == "[remrepl] map f: 100/100 (100%) · 50/s · done in 0:02\n"
+
+
+def test_a_map_at_the_prompt_draws_a_bar_and_erases_it(launched: TmuxTerminal) -> None:
+    """In a real terminal: the bar shows while the map runs and leaves nothing behind when it ends."""
+    launched.run("import remrepl, time; cl = remrepl.cluster(workers=2)", timeout=90)
+    start = launched.mark()
+    launched.type("r = cl.map(time.sleep, [0.02] * 300)")
+    launched.send("Enter")
+    bar = launched.wait_for("map sleep: ", since=start, timeout=60)
+    assert any("[#" in line or "[." in line for line in bar), bar  # the bar itself, on a wide terminal
+    between = launched.wait_prompt(start, timeout=90)
+    assert not [line for line in between if "map sleep" in line], between  # erased, no debris
+    assert launched.run("len(r)") == ["300"]
+    launched.run("cl.close()", timeout=60)
