@@ -4,7 +4,8 @@ Dask costs a few milliseconds per task, so one task per item is far too slow for
 chunk size is wrong for every workload but one. The ``Mapper`` sizes batches from what it measures: the
 first batches hold one item each; each finished batch reports its compute time, and the next batch is
 sized to take about ``TARGET_SECONDS`` (growing at most ``GROWTH``-fold at a time), but never more than a
-fair share of what is left, so every worker has work until the end. A few batches per worker thread are
+fair share of what is left, so every worker has work until the end, nor (for big results) more than
+about ``MAX_BATCH_BYTES`` of results, so they stream back while the workers go on. A few batches per worker thread are
 kept in flight, so a worker never waits for the next one.
 
 Failures: a lost worker is Dask's to handle (its tasks are rerun elsewhere); an exception in the user's
@@ -18,6 +19,7 @@ import functools
 import linecache
 import math
 import reprlib
+import sys
 import time
 import traceback
 import types
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 TARGET_SECONDS = 0.25  # a batch this long makes Dask's per-task cost (~2 ms) negligible (~1%)
+MAX_BATCH_BYTES = 16 << 20  # big results travel in batches of about this size: they stream while others compute
 GROWTH = 8  # a batch is at most this many times the previous one (a misleading first measure costs little)
 IN_FLIGHT_PER_THREAD = 2  # one running, one queued behind it
 _item_repr = reprlib.Repr()
@@ -46,7 +49,7 @@ def _load_function(blob: bytes) -> Callable[..., Any]:
     return fn
 
 
-Outcome = tuple[list[Any], float, "dict[str, Any] | None"]  # results, compute seconds, failure
+Outcome = tuple[list[Any], float, int, "dict[str, Any] | None"]  # results, compute seconds, size, failure
 
 
 def run_batch(fn_blob: bytes, items_blob: bytes, start: int, star: bool) -> Outcome:
@@ -59,8 +62,10 @@ def run_batch(fn_blob: bytes, items_blob: bytes, start: int, star: bool) -> Outc
         try:
             results.append(fn(*item) if star else fn(item))
         except Exception as exc:
-            return [], time.perf_counter() - began, _failure(exc, start + offset, item)
-    return results, time.perf_counter() - began, None
+            return [], time.perf_counter() - began, 0, _failure(exc, start + offset, item)
+    seconds = time.perf_counter() - began
+    # sys.getsizeof is shallow but cheap, and right for what big results usually are (bytes, arrays, str)
+    return results, seconds, sum(map(sys.getsizeof, results)), None
 
 
 def _failure(exc: BaseException, index: int, item: Any) -> dict[str, Any]:
@@ -115,6 +120,7 @@ class Mapper:
         self.next = 0
         self.size = 1
         self.per_item: float | None = None  # measured compute seconds per item
+        self.bytes_per_item = 0.0  # measured result size per item
         self.in_flight: dict[Future[Any], tuple[int, int]] = {}
 
     def run(self) -> list[Any]:
@@ -128,12 +134,12 @@ class Mapper:
             self._fill(pending)
             for future in pending:  # bounded: one pass per batch submitted
                 start, count = self.in_flight.pop(future)
-                out, seconds, failure = self._outcome(future)
+                out, seconds, size, failure = self._outcome(future)
                 if failure is not None:
                     raise _task_error(failure)
                 results[start : start + count] = out
                 done += count
-                self._measure(seconds, count)
+                self._measure(seconds, size, count)
                 self.progress.update(done)
                 self._fill(pending)
         finally:
@@ -180,15 +186,18 @@ class Mapper:
         remaining = len(self.items) - self.next
         fair = max(1, math.ceil(remaining / (2 * self.slots)))  # keep work for every slot at the tail
         want = self.size if self.per_item is None else max(1, int(TARGET_SECONDS / max(self.per_item, 1e-9)))
+        if self.bytes_per_item > 0:
+            want = min(want, int(MAX_BATCH_BYTES / self.bytes_per_item))
         self.size = max(1, min(want, self.size * GROWTH, fair, remaining))
         return self.size
 
-    def _measure(self, seconds: float, count: int) -> None:
+    def _measure(self, seconds: float, size: int, count: int) -> None:
         if count <= 0:
             return
         sample = seconds / count
         # a running average that follows the workload as it changes, without trusting one batch
         self.per_item = sample if self.per_item is None else 0.5 * self.per_item + 0.5 * sample
+        self.bytes_per_item = max(size / count, 0.5 * self.bytes_per_item)  # quick to grow, slow to forget
 
 
 def _task_error(failure: dict[str, Any]) -> TaskError:
