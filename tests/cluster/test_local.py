@@ -174,3 +174,11 @@ def test_a_tls_client_with_another_ca_is_refused(cl: Cluster) -> None:
 
     with pytest.raises((OSError, TimeoutError)):
         Client(cl.address, security=Security.temporary(), timeout=3, set_as_default=False)
+
+
+def test_no_key_on_a_worker_command_line_or_in_its_environment(cl: Cluster) -> None:
+    pids = set(cl.client.run(os.getpid).values())
+    assert pids
+    for pid in pids:
+        for name in ("cmdline", "environ"):
+            assert b"PRIVATE KEY" not in Path(f"/proc/{pid}/{name}").read_bytes()

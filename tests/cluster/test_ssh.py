@@ -39,6 +39,9 @@ def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts:
         assert cl.submit(pow, 12, 2).result(timeout=30) == 144
         workers = processes_under(children_of(sshd.process.pid), b"remrepl.cluster.remote_worker")
         assert workers  # the remote worker runs under that sshd, as on a real host
+        for pid in workers:  # its TLS key came down the channel's stdin
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                assert b"PRIVATE KEY" not in f.read()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and [pid for pid in workers if is_running(pid)]:
         time.sleep(0.05)
