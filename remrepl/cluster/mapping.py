@@ -172,7 +172,7 @@ class Mapper:
             future = self.client.submit(
                 run_batch,
                 self.fn_blob,
-                cloudpickle.dumps(batch),
+                _pickle_batch(batch, start),
                 start,
                 self.star,
                 key=f"remrepl-map-{self.token}-{start}",
@@ -198,6 +198,21 @@ class Mapper:
         # a running average that follows the workload as it changes, without trusting one batch
         self.per_item = sample if self.per_item is None else 0.5 * self.per_item + 0.5 * sample
         self.bytes_per_item = max(size / count, 0.5 * self.bytes_per_item)  # quick to grow, slow to forget
+
+
+def _pickle_batch(batch: list[Any], start: int) -> bytes:
+    try:
+        blob: bytes = cloudpickle.dumps(batch)
+    except Exception as exc:
+        for offset, item in enumerate(batch):  # which one: worth the retries, on this error path only
+            try:
+                cloudpickle.dumps(item)
+            except Exception:
+                raise ClusterError(
+                    f"cannot send item {start + offset} ({_item_repr.repr(item)}) to the workers: {exc}"
+                ) from exc
+        raise ClusterError(f"cannot send items {start} to {start + len(batch) - 1} to the workers: {exc}") from exc
+    return blob
 
 
 def _task_error(failure: dict[str, Any]) -> TaskError:

@@ -118,6 +118,8 @@ def test_bad_input_gets_a_clear_error(cl: Cluster) -> None:
     unpicklable = _LockHolder()
     with pytest.raises(ClusterError, match="cannot send"):
         cl.map(unpicklable.method, [1])
+    with pytest.raises(ClusterError, match=r"cannot send item 2 \(<unlocked _thread.lock"):
+        cl.map(square, [1, 2, unpicklable.lock, 4])
     assert cl.map(square, [2]) == [4]  # nothing was lost
 
 
