@@ -25,7 +25,7 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     import paramiko
 
-    from ..launchers.sshlink import SSHLink
+    from ..launchers.sshlink import SSHLink, SSHTarget
 
 READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
 
@@ -56,21 +56,21 @@ class SSHWorkers(WorkerBackend):
         self.python = python
         self.count = len(hosts) * workers_per_host
         self._next = itertools.cycle(self.targets)
-        self.scheduler_host = scheduler_host or self._route_to(hosts[0])
+        self.scheduler_host = scheduler_host or self._route_to(self.targets[0])
 
     @property
     def initial_workers(self) -> int:
         return self.count
 
-    def _route_to(self, host: str) -> str:
-        """This machine's address on the route to ``host`` (as ssh_config resolves it)."""
+    def _route_to(self, target: SSHTarget) -> str:
+        """This machine's address on the route to ``target`` (as ssh_config resolves it)."""
         from ..launchers.sshlink import load_config, resolve
 
-        settings = resolve(self.targets[0], load_config(self.options.ssh_config), None)
+        settings = resolve(target, load_config(self.options.ssh_config), None)
         try:
             address = socket.getaddrinfo(settings.hostname, settings.port, type=socket.SOCK_STREAM)[0][4][0]
         except OSError as exc:
-            raise ConfigError(f"cannot resolve {settings.hostname} (host {host}): {exc}") from None
+            raise ConfigError(f"cannot resolve {settings.hostname} (host {target}): {exc}") from None
         with socket.socket(socket.AF_INET6 if ":" in str(address) else socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.connect((address, settings.port))  # UDP: picks the route, sends nothing
             local: str = probe.getsockname()[0]
@@ -79,7 +79,7 @@ class SSHWorkers(WorkerBackend):
     def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
         return {"cls": SSHWorker, "options": {"backend": self, "certs": certs}}
 
-    def next_target(self) -> Any:
+    def next_target(self) -> SSHTarget:
         return next(self._next)
 
 
