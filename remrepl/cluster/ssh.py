@@ -15,6 +15,7 @@ import itertools
 import json
 import shlex
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -101,12 +102,14 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         self.target = backend.next_target()
         self._link: SSHLink | None = None
         self._channel: paramiko.Channel | None = None
+        self._closing = threading.Event()  # close() came while _start was still connecting
 
     async def start(self) -> None:
         await asyncio.to_thread(self._start)  # paramiko blocks: not on Dask's event loop
         await super().start()
 
     async def close(self) -> None:
+        self._closing.set()
         await asyncio.to_thread(self._stop)
         await super().close()
 
@@ -115,6 +118,8 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
 
         try:
             self._link = connect_ssh(self.target, self.backend.options)
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
             channel = self._link.transport.open_session()
             self._channel = channel
             channel.exec_command(f"exec {shlex.quote(self.backend.python)} -m remrepl.cluster.remote_worker")
@@ -132,6 +137,8 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
             if "ready" not in reply:
                 raise ClusterError(f"the worker on {self.target} did not start: {reply.get('error', reply)}")
             self.address = str(reply["ready"])
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
         except BaseException:
             self._stop()
             raise
