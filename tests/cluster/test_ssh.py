@@ -71,3 +71,19 @@ def test_bad_ssh_arguments_are_refused_up_front() -> None:
         remrepl.cluster(hosts=["w1"], bogus=1)
     with pytest.raises(TypeError, match="SSH options go with hosts="):
         remrepl.cluster(workers=1, ssh_config="x")
+
+
+def test_the_remote_worker_refuses_a_bad_start_message() -> None:
+    import json
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "remrepl.cluster.remote_worker"],
+        input="not json\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"].startswith("bad start message from the head node")
