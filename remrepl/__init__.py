@@ -8,6 +8,9 @@
 
     session = remrepl.connect("server.json", password="...")       # a server started by `remrepl serve`
 
+    with remrepl.cluster(workers=4) as cl:                         # Dask workers (run it on the head node)
+        squares = cl.map(lambda x: x * x, range(100_000))
+
 Names load on first use, so ``python -m remrepl.server`` and the kernel start without importing the
 client (prompt_toolkit) or each other.
 """
@@ -22,6 +25,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ._exceptions import (
         AuthenticationFailed,
+        ClusterError,
         ConfigError,
         ConnectError,
         ConnectionLost,
@@ -40,11 +44,13 @@ if TYPE_CHECKING:
         SessionClosed,
         SSHAuthenticationFailed,
         SSHError,
+        TaskError,
         TransferError,
         VersionMismatch,
     )
     from ._info import ConnectionInfo
     from .client.session import Execution, RunResult, Session, connect
+    from .cluster import Cluster, cluster
     from .launchers import Launcher, LocalLauncher, SSHLauncher, launch
 
 _WHERE = {
@@ -57,6 +63,8 @@ _WHERE = {
     "LocalLauncher": "launchers",
     "SSHLauncher": "launchers",
     "ConnectionInfo": "_info",
+    "cluster": "cluster",
+    "Cluster": "cluster",
     **dict.fromkeys(
         [
             "RemreplError",
@@ -80,6 +88,8 @@ _WHERE = {
             "RemoteEnvironmentError",
             "SSHAuthenticationFailed",
             "SSHError",
+            "ClusterError",
+            "TaskError",
         ],
         "_exceptions",
     ),
@@ -87,6 +97,8 @@ _WHERE = {
 
 __all__ = [
     "AuthenticationFailed",
+    "Cluster",
+    "ClusterError",
     "ConfigError",
     "ConnectError",
     "ConnectTimeout",
@@ -112,8 +124,10 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionClosed",
+    "TaskError",
     "TransferError",
     "VersionMismatch",
+    "cluster",
     "connect",
     "launch",
 ]

@@ -23,6 +23,8 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   │   ├── SSHAuthenticationFailed  the host refused our user or keys
     │   │   └── HostUnreachable       nothing answered at the address within the deadline
     │   └── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
+    ├── ClusterError                  a worker pool could not start or was used after close()
+    │   └── TaskError                 a function run on the cluster raised (names the item)
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
 Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
@@ -108,6 +110,25 @@ class LaunchError(RemreplError):
 
 class ConfigError(RemreplError):
     """Bad user input outside the protocol: a missing file, an unreadable password, bad options."""
+
+
+class ClusterError(RemreplError):
+    """A worker pool could not start, lost all its workers, or was used after ``close()``."""
+
+
+class TaskError(ClusterError):
+    """A function run on the cluster raised; the message names the item and carries the remote traceback.
+
+    ``index`` is the item's position in the input, ``item`` its repr; ``exception`` is the original
+    exception when it could be sent back (not chained as ``__cause__``: the message already shows it).
+    """
+
+    def __init__(self, message: str, *, index: int, item: str, remote_traceback: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.item = item
+        self.remote_traceback = remote_traceback
+        self.exception: BaseException | None = None
 
 
 class SSHError(LaunchError):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark remrepl side by side with jupyter_client + ipykernel and a bare pyzmq CURVE echo.
 
-Seven sections, each measured in the same run for every contender:
+Eight sections, each measured in the same run for every contender:
 
   roundtrip  Execute ``1+1`` and wait for its reply, N times after a warm-up (median and p95, in µs):
              remrepl (``remrepl.launch()``: local server, CURVE + ZAP, supervisor + kernel process),
@@ -25,6 +25,8 @@ Seven sections, each measured in the same run for every contender:
   completion Completion round trip (request to candidates in hand), idle and while the kernel's main thread
              is busy, next to jupyter_client's complete_request (scripts/bench_completion.py). Targets:
              remrepl median < 20 ms idle, < 50 ms busy.
+  cluster    ``remrepl.cluster`` map vs Dask's ``client.map`` vs ``ProcessPoolExecutor.map`` on 2 workers:
+             per-item overhead, efficiency on sleep tasks, gather throughput (scripts/bench_cluster.py).
 
 Run it (the ``bench`` extra installs jupyter_client and ipykernel: ``pip install -e '.[bench]'``):
 
@@ -67,7 +69,8 @@ import zmq
 if TYPE_CHECKING:
     pass
 
-import bench_completion  # the sibling modules: scripts/ is on sys.path when this runs
+import bench_cluster  # the sibling modules: scripts/ is on sys.path when this runs
+import bench_completion
 import bench_ssh
 from bench_engines import (
     BenchError,
@@ -89,7 +92,7 @@ from bench_transfer import render_transfer, section_transfer
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -107,6 +110,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     *bench_completion.TARGETS,
     *TRANSFER_TARGETS,
     *bench_ssh.TARGETS,
+    *bench_cluster.TARGETS,
 )
 
 
@@ -348,6 +352,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "completion": bench_completion.section_completion,
     "transfer": section_transfer,
     "ssh": bench_ssh.section_ssh,
+    "cluster": bench_cluster.section_cluster,
 }
 
 
@@ -376,7 +381,7 @@ def versions() -> JSONDict:
     from importlib.metadata import PackageNotFoundError, version
 
     found: JSONDict = {}
-    for dist in ("remrepl", "pyzmq", "jupyter_client", "ipykernel"):
+    for dist in ("remrepl", "pyzmq", "jupyter_client", "ipykernel", "distributed"):
         try:
             found[dist] = version(dist)
         except PackageNotFoundError:
@@ -546,6 +551,9 @@ def render_table(report: JSONDict) -> str:
     if "ssh" in sections:
         out += bench_ssh.render_ssh(sections["ssh"], _num)
         out += _target_lines(targets, "ssh")
+    if "cluster" in sections:
+        out += bench_cluster.render(sections["cluster"], _table, _num)
+        out += _target_lines(targets, "cluster")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -595,6 +603,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--start-timeout", type=float, default=60.0, help="deadline for starting a server or kernel (default 60)"
     )
+    bench_cluster.add_arguments(parser, positive_int)
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:

@@ -6,6 +6,8 @@ import remrepl
 def test_public_names() -> None:
     assert remrepl.__all__ == [
         "AuthenticationFailed",
+        "Cluster",
+        "ClusterError",
         "ConfigError",
         "ConnectError",
         "ConnectTimeout",
@@ -31,13 +33,24 @@ def test_public_names() -> None:
         "ServerError",
         "Session",
         "SessionClosed",
+        "TaskError",
         "TransferError",
         "VersionMismatch",
+        "cluster",
         "connect",
         "launch",
     ]
     for name in remrepl.__all__:
         assert getattr(remrepl, name) is not None
+
+
+def test_cluster_is_the_function_even_after_importing_its_package() -> None:
+    import remrepl.cluster
+
+    assert callable(remrepl.cluster)
+    from remrepl.cluster import Cluster
+
+    assert remrepl.Cluster is Cluster
 
 
 def test_every_error_is_a_remrepl_error() -> None:

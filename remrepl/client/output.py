@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from ..protocol import Display, Error, Notice, OutputEvent, Result, Stream
+from ..protocol import Display, Error, Notice, OutputEvent, Progress, Result, Stream
+from .progress import ProgressDisplay
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 
@@ -33,8 +34,13 @@ class OutputPrinter:
         self.color = color
         self.on_display = on_display  # saves a plot, returns the line to show (client/plots.py)
         self.at_line_start = True
+        self.progress = ProgressDisplay(self.stderr)  # progress bars of cluster maps, on stderr
 
     def show(self, event: OutputEvent) -> None:
+        if isinstance(event, Progress):
+            self.progress.show(event)
+            return
+        self.progress.clear()  # a bar on the screen goes before any other output
         if isinstance(event, Stream):
             target = self.stdout if event.name == "stdout" else self.stderr
             self._write_bytes(target, event.data)

@@ -38,6 +38,7 @@ from .events import (
     InputRequest,
     Interrupt,
     Notice,
+    Progress,
     Rejected,
     Restart,
     Result,
@@ -89,6 +90,7 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Display: dict.fromkeys(_ATTACHED, _SAME),
     # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
+    Progress: dict.fromkeys(_ATTACHED, _SAME),
 }
 
 

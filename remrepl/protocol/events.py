@@ -1,7 +1,7 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
 Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart.
-Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Rejected, Bye, Display.
+Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye, Display.
 
 Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, answered by Completions, Inspection
 and ObjectReply. A client usually sends them over a second connection opened with ``Hello(side=True)``,
@@ -193,6 +193,22 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a long operation of the running code has got (a cluster ``map``): ``done`` of ``total``
+    after ``elapsed`` seconds. ``task`` tells concurrent operations apart; ``final`` says it is over
+    (finished, failed or interrupted) and the client removes what it drew. Throttled by the sender."""
+
+    seq: int
+    req_id: str
+    task: str
+    label: str
+    done: int
+    total: int
+    elapsed: float
+    final: bool = False
+
+
+@dataclass(frozen=True)
 class Rejected:
     """The server refused a request; the session goes on (except for "version")."""
 
@@ -231,6 +247,7 @@ ServerEvent = (
     | InputRequest
     | Done
     | Notice
+    | Progress
     | Rejected
     | Bye
     | Display
@@ -239,7 +256,7 @@ ServerEvent = (
 )
 Event = ClientEvent | ServerEvent
 # Events that are session output: numbered, kept for replay.
-OutputEvent = Stream | Result | Error | InputRequest | Done | Notice | Display
+OutputEvent = Stream | Result | Error | InputRequest | Done | Notice | Progress | Display
 
 CLIENT_EVENTS: tuple[type, ...] = (
     Hello,
@@ -260,10 +277,11 @@ SERVER_EVENTS: tuple[type, ...] = (
     InputRequest,
     Done,
     Notice,
+    Progress,
     Rejected,
     Bye,
     Display,
     *SIDE_SERVER_EVENTS,
     *TRANSFER_SERVER_EVENTS,
 )
-OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice, Display)
+OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice, Progress, Display)

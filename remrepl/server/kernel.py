@@ -12,6 +12,7 @@ stdout and stderr on pipes to the supervisor, FD a socket for control messages, 
                            {"op": "input_request", "prompt", "password"}
                            {"op": "done", "status", "exit_code", "results", "error"}
                            {"op": "display", "mime", "data", "ack"}  a plot, base64; "ack": answer it
+                           {"op": "progress", "task", "label", "done", "total", "elapsed", "final"}
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
@@ -29,6 +30,7 @@ import ast
 import base64
 import builtins
 import getpass
+import importlib.machinery
 import io
 import json
 import linecache
@@ -97,6 +99,8 @@ class Kernel:
         self.running = False
         self.counter = 0
         self.pending_results: list[str] = []
+        global _active
+        _active = self
         self.main = types.ModuleType("__main__")
         self.main.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = self.main  # so pickling and cloudpickle see prompt-defined names
@@ -220,6 +224,15 @@ class Kernel:
         if main:
             self.receive("ack")
 
+    def progress(self, **fields: Any) -> bool:
+        """Send a progress update of the running code (``remrepl.cluster``'s map); False if it cannot."""
+        if not self.running or threading.current_thread() is not _MAIN_THREAD:
+            return False  # the control channel is the main thread's; a progress report is never worth a race
+        if self.pending_results:
+            self.send_results()  # what the run echoed before goes first
+        self.send(op="progress", **fields)
+        return True
+
     def displayhook(self, value: object) -> None:
         if value is None:
             return
@@ -268,6 +281,9 @@ class Kernel:
             if mode == "script":
                 script = types.ModuleType("__main__")
                 script.__dict__.update(__file__=filename, __builtins__=builtins)
+                # A spec named __main__ tells multiprocessing's spawn (Dask workers) not to re-run this
+                # script in the child: the file is the client's and may not even exist here.
+                script.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
                 sys.argv = argv
                 sys.modules["__main__"] = script
                 exec(compile(code, filename, "exec", dont_inherit=True), script.__dict__)
@@ -347,6 +363,12 @@ def _load_libc() -> Any:
 
 
 _libc = _load_libc()
+_active: Kernel | None = None  # the kernel of this process, for report_progress
+
+
+def report_progress(**fields: Any) -> bool:
+    """Show progress on the client's terminal (a Progress event); False outside a running kernel."""
+    return _active is not None and _active.progress(**fields)
 
 
 def main(control_fd: int, side_fd: int | None = None) -> NoReturn:

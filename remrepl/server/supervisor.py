@@ -51,6 +51,7 @@ from ..protocol import (
     Interrupt,
     Notice,
     OutputEvent,
+    Progress,
     Rejected,
     Restart,
     Result,
@@ -334,6 +335,8 @@ class Supervisor:
         elif op == "input_request":
             prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
             self.pending_input = self._emit(InputRequest, self.running, prompt, password)
+        elif op == "progress":
+            self._on_progress(msg)
         elif op == "done":
             error = msg.get("error")
             if isinstance(error, dict):
@@ -346,6 +349,15 @@ class Supervisor:
                 self._emit_results(results)
                 results = []
             self._finish_run(status, exit_code, tuple(map(str, results)) if isinstance(results, list) else ())
+
+    def _on_progress(self, msg: dict[str, Any]) -> None:
+        try:
+            fields = (str(msg["task"]), str(msg["label"]), int(msg["done"]), int(msg["total"]))
+            elapsed, final = float(msg["elapsed"]), bool(msg.get("final"))
+        except (KeyError, TypeError, ValueError):
+            log.warning("malformed progress message from the kernel: %.200r", msg)
+            return
+        self._emit(Progress, self.running, *fields, elapsed, final)
 
     def _emit_results(self, texts: object) -> None:
         for text in texts if isinstance(texts, list) else []:

@@ -107,3 +107,27 @@ def test_raw_fuzz_never_crashes_the_decoder(frames: list[bytes]) -> None:
     except RemoteProtocolError:
         return
     assert type(event) in ALL_EVENTS
+
+
+def test_progress_travels_as_json_and_is_validated() -> None:
+    from remrepl.protocol import Progress
+
+    event = Progress(3, "r1", "t1", "map f", 250, 1000, 1.25)
+    header = json.loads(encode(event)[0])
+    assert header == {
+        "type": "progress",
+        "seq": 3,
+        "req_id": "r1",
+        "task": "t1",
+        "label": "map f",
+        "done": 250,
+        "total": 1000,
+        "elapsed": 1.25,
+        "final": False,
+    }
+    assert decode(encode(event)) == event
+    bad = json.dumps({**header, "done": "250"}).encode()
+    with pytest.raises(RemoteProtocolError, match=r"progress\.done has a wrong type"):
+        decode([bad])
+    with pytest.raises(RemoteProtocolError, match="lacks field 'total'"):
+        decode([json.dumps({k: v for k, v in header.items() if k != "total"}).encode()])

@@ -161,3 +161,27 @@ def test_any_sequence_either_moves_both_ends_alike_or_is_refused_locally(sequenc
             continue
         receiver.receive(frames)  # what one end may send, the other accepts
         assert pair.client.state is pair.server.state
+
+
+def test_progress_flows_to_the_client_while_attached() -> None:
+    from remrepl.protocol import Progress
+
+    pair = Pair().attached()
+    pair.c2s(Execute("r1", "cl.map(f, xs)"))
+    update = Progress(5, "r1", "t1", "map f", 10, 100, 1.5)
+    assert pair.s2c(update) == update
+    assert pair.s2c(Progress(6, "r1", "t1", "map f", 100, 100, 3.0, final=True)).final  # type: ignore[union-attr]
+    assert states(pair) == (State.RUNNING, State.RUNNING)  # progress does not end the run
+    pair.s2c(Done(7, "r1", "ok"))
+    pair.s2c(Progress(8, "", "t2", "map g", 1, 2, 0.5))  # from a thread the user left running: still fine
+    assert states(pair) == (State.IDLE, State.IDLE)
+
+
+def test_progress_is_a_server_message_only() -> None:
+    from remrepl.protocol import Progress
+
+    pair = Pair().attached()
+    with pytest.raises(LocalProtocolError, match="server message"):
+        pair.client.send(Progress(1, "r", "t", "map", 1, 2, 0.1))
+    with pytest.raises(LocalProtocolError, match="not allowed in state start"):
+        Connection(Role.SERVER).send(Progress(1, "r", "t", "map", 1, 2, 0.1))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -27,7 +27,13 @@ TARGETS = {
     "transfer.upload_over_sftp",
     "transfer.download_over_sftp",
     "ssh.exec_over_floor",
+    "cluster.remrepl_us_per_item",
+    "cluster.remrepl_sleep_efficiency_pct",
 }
+TINY_CLUSTER = (
+    *("--cluster-items", "500", "--cluster-dask-items", "20", "--cluster-sleeps", "6", "--cluster-sleep", "0.01"),
+    *("--cluster-gather-mb", "4", "--cluster-result-mb", "1"),
+)
 TIMEOUT = 180
 
 
@@ -59,6 +65,7 @@ def test_every_section_at_tiny_sizes() -> None:
         *("--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"),
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
         *("--transfer-mb", "2", "--transfer-runs", "1"),
+        *TINY_CLUSTER,
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
@@ -112,6 +119,13 @@ def test_every_section_at_tiny_sizes() -> None:
         assert ssh[path]["samples"] == 20 and is_number(ssh[path]["median_us"]), ssh[path]
     assert all(is_number(ssh["ratios"][key]) for key in ("exec_over_floor", "tunnel_over_direct"))
 
+    cluster = report["sections"]["cluster"]
+    assert cluster["items"] == 500 and cluster["dask_items"] == 20 and cluster["gather_bytes"] == 4_000_000
+    for engine in ("remrepl", "dask", "process_pool"):
+        parts = cluster[engine]
+        assert is_number(parts["overhead"]["us_per_item"]) and parts["overhead"]["items"] in (500, 20), parts
+        assert is_number(parts["sleep"]["efficiency_pct"]) and is_number(parts["gather"]["mb_per_s"]), parts
+
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] is True
@@ -133,6 +147,14 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("ssh", "--exec-runs", "1", "--iterations", "3", "--warmup", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch=ssh://bench hi.py" in table.stdout and "tunnel / direct" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_cluster_section_alone_as_a_table() -> None:
+    table = run_bench("cluster", *TINY_CLUSTER)
+    assert table.returncode == 0, table.stderr
+    assert "remrepl cl.map" in table.stdout and "dask client.map" in table.stdout
+    assert "ProcessPoolExecutor.map" in table.stdout and "µs/item" in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:

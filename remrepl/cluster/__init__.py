@@ -1,0 +1,71 @@
+"""Worker pools on Dask distributed, from inside a remrepl session (or any Python program).
+
+    cl = remrepl.cluster(workers=4)                  # local worker processes (the default)
+    cl = remrepl.cluster(hosts=["w1", "w2"])         # workers started over SSH (ssh_config aliases)
+    squares = cl.map(lambda x: x * x, range(100_000))
+
+``remrepl.cluster`` is both this package and the function that makes a cluster: the module is callable.
+Dask distributed is an optional dependency (``pip install 'remrepl[cluster]'``), imported when a cluster
+starts.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from .backends import LocalWorkers, WorkerBackend
+from .core import Cluster, ClusterExecutor
+from .pool import START_TIMEOUT
+
+__all__ = ["Cluster", "ClusterExecutor", "LocalWorkers", "WorkerBackend", "cluster"]
+
+
+def cluster(
+    workers: int | None = None,
+    *,
+    hosts: Sequence[str] | None = None,
+    backend: WorkerBackend | None = None,
+    timeout: float = START_TIMEOUT,
+    **ssh: Any,
+) -> Cluster:
+    """Start a cluster and wait for its workers.
+
+    ``workers``: local worker processes (default: one per core), or with ``hosts`` the worker processes
+    per host (default 1); ``hosts``: SSH hosts (ssh_config aliases or ``user@host:port``), with the SSH
+    options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter, default
+    ``python3``) and ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
+    ``WorkerBackend``.
+    """
+    if ssh and hosts is None:
+        raise TypeError(f"{', '.join(sorted(ssh))}: SSH options go with hosts=")
+    chosen = [name for name, value in (("hosts", hosts), ("backend", backend)) if value is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"cluster() takes one of hosts= and backend=, not {' and '.join(chosen)}")
+    if hosts is not None:
+        if isinstance(hosts, str):
+            raise TypeError("hosts must be a list of host names, not a string")
+        backend = _ssh_backend(list(hosts), workers, ssh)
+    elif backend is None:
+        backend = LocalWorkers(workers)
+    elif workers is not None:
+        raise ValueError("cluster() takes workers= or backend=, not both")
+    return Cluster(backend, timeout=timeout)
+
+
+def _ssh_backend(hosts: list[str], workers: int | None, ssh: dict[str, Any]) -> WorkerBackend:
+    from .ssh import SSHWorkers
+
+    return SSHWorkers(hosts, workers_per_host=1 if workers is None else workers, **ssh)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``import remrepl.cluster; remrepl.cluster(workers=2)`` work like ``remrepl.cluster(...)``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Cluster:
+        return cluster(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,74 @@
+"""Where workers run: one small interface, one implementation per place.
+
+A backend says how to start one worker (a Dask ``SpecCluster`` worker spec: an object with async
+``start``/``close``, such as ``distributed.Nanny`` or a ``ProcessInterface``); the ``WorkerPool`` in
+``pool.py`` does the rest (start, scale, wait, close) on Dask's own ``SpecCluster``, which also closes
+whatever it started when a later step fails. A new place (EC2 instances) is a new backend.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from typing import Any
+
+from .tls import ClusterCertificates
+
+LOOPBACK = "127.0.0.1"
+
+
+class WorkerBackend(ABC):
+    """Workers somewhere. ``kind`` names the place in ``repr(cluster)``."""
+
+    kind: str = "?"
+
+    #: the address the scheduler listens on: one every worker can reach, and no wider than that
+    scheduler_host: str = LOOPBACK
+
+    @property
+    @abstractmethod
+    def initial_workers(self) -> int:
+        """How many workers to start with."""
+
+    @abstractmethod
+    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
+        """``{"cls": ..., "options": {...}}``: how SpecCluster starts one more worker."""
+
+    def close(self) -> None:  # noqa: B027  (most backends hold nothing of their own)
+        """Release what the backend itself holds (connections, instances) after the workers stopped."""
+
+
+class LocalWorkers(WorkerBackend):
+    """Worker processes on this machine, each one thread (Python code wants processes, not threads)."""
+
+    kind = "local"
+
+    def __init__(self, workers: int | None = None, *, memory_limit: str | int = "auto") -> None:
+        count = (os.cpu_count() or 1) if workers is None else workers
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"workers must be a whole number >= 0, not {workers!r}")
+        self._count = count
+        self.memory_limit = memory_limit
+
+    @property
+    def initial_workers(self) -> int:
+        return self._count
+
+    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
+        from distributed import Nanny
+
+        # The Nanny restarts a worker process that dies; the certificates reach the worker through
+        # multiprocessing's pipe, never a command line.
+        return {
+            "cls": Nanny,
+            "options": {
+                "host": LOOPBACK,
+                "protocol": "tls",
+                "security": certs.security(),
+                "nthreads": 1,
+                "memory_limit": self.memory_limit,
+                "dashboard": False,
+                "dashboard_address": None,
+                "silence_logs": 50,  # logging.CRITICAL: worker chatter (heartbeats failing at close) stays off screen
+            },
+        }

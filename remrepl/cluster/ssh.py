@@ -1,0 +1,190 @@
+"""Workers on SSH hosts: one ``python -m remrepl.cluster.remote_worker`` per worker, over the SSH
+launcher's connection code (ssh_config, known_hosts checks, keys, ProxyJump for the SSH hop).
+
+Each worker has its own SSH connection; its TLS material goes down the channel's stdin. Closing the
+channel (``close()``, or the head node dying) ends the worker on its host. The scheduler listens on
+``scheduler_host``, which every host must reach over TCP; by default the address this machine uses to
+reach the first host. Workers listen on their host's address as the head reaches it (ssh_config's
+HostName), where the head's client fetches results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shlex
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ClusterError, ConfigError
+from .backends import WorkerBackend
+from .tls import ClusterCertificates
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from ..launchers.sshlink import SSHLink, SSHTarget
+
+READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
+
+
+class SSHWorkers(WorkerBackend):
+    """``workers_per_host`` single-threaded worker processes on each of ``hosts`` (ssh_config aliases)."""
+
+    kind = "ssh"
+
+    def __init__(
+        self,
+        hosts: list[str],
+        *,
+        workers_per_host: int = 1,
+        ssh_config: str | None = None,
+        accept_new_host_key: bool = False,
+        python: str = "python3",
+        scheduler_host: str | None = None,
+    ) -> None:
+        from ..launchers.sshlink import SSHOptions, SSHTarget
+
+        if not hosts or not all(isinstance(h, str) and h for h in hosts):
+            raise ValueError(f"hosts must be a non-empty list of host names, not {hosts!r}")
+        if not isinstance(workers_per_host, int) or workers_per_host < 1:
+            raise ValueError(f"workers must be a whole number >= 1 per host, not {workers_per_host!r}")
+        self.targets = [SSHTarget.parse(h) for h in hosts]  # ConfigError for a malformed one, before any work
+        self.options = SSHOptions(ssh_config=ssh_config, accept_new_host_key=accept_new_host_key)
+        self.python = python
+        self.count = len(hosts) * workers_per_host
+        self._next = itertools.cycle(self.targets)
+        self.scheduler_host = scheduler_host or self._route_to(self.targets[0])
+
+    @property
+    def initial_workers(self) -> int:
+        return self.count
+
+    def _route_to(self, target: SSHTarget) -> str:
+        """This machine's address on the route to ``target`` (as ssh_config resolves it)."""
+        from ..launchers.sshlink import load_config, resolve
+
+        settings = resolve(target, load_config(self.options.ssh_config), None)
+        try:
+            address = socket.getaddrinfo(settings.hostname, settings.port, type=socket.SOCK_STREAM)[0][4][0]
+        except OSError as exc:
+            raise ConfigError(f"cannot resolve {settings.hostname} (host {target}): {exc}") from None
+        with socket.socket(socket.AF_INET6 if ":" in str(address) else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((address, settings.port))  # UDP: picks the route, sends nothing
+            local: str = probe.getsockname()[0]
+        return local
+
+    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
+        return {"cls": SSHWorker, "options": {"backend": self, "certs": certs}}
+
+    def next_target(self) -> SSHTarget:
+        return next(self._next)
+
+
+def _process_interface() -> type:
+    from distributed.deploy.spec import ProcessInterface
+
+    return ProcessInterface
+
+
+class SSHWorker(_process_interface()):  # type: ignore[misc]
+    """One remote worker, as Dask's ``SpecCluster`` drives it (a ``ProcessInterface``)."""
+
+    def __init__(self, scheduler: str, *, name: str | int, backend: SSHWorkers, certs: ClusterCertificates) -> None:
+        super().__init__(scheduler, str(name))
+        self.scheduler = scheduler
+        self.name = str(name)
+        self.backend = backend
+        self.certs = certs
+        self.target = backend.next_target()
+        self._link: SSHLink | None = None
+        self._channel: paramiko.Channel | None = None
+        self._closing = threading.Event()  # close() came while _start was still connecting
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._start)  # paramiko blocks: not on Dask's event loop
+        await super().start()
+
+    async def close(self) -> None:
+        self._closing.set()
+        await asyncio.to_thread(self._stop)
+        await super().close()
+
+    def _start(self) -> None:
+        from ..launchers.sshlink import connect_ssh
+
+        try:
+            self._link = connect_ssh(self.target, self.backend.options)
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
+            channel = self._link.transport.open_session()
+            self._channel = channel
+            channel.exec_command(f"exec {shlex.quote(self.backend.python)} -m remrepl.cluster.remote_worker")
+            config = {
+                "scheduler": self.scheduler,
+                "name": f"{self.target.host}-{self.name}",
+                "host": self._link.settings.hostname,
+                "nthreads": 1,
+                "ca_pem": self.certs.ca_pem,
+                "cert_pem": self.certs.worker.cert_pem,
+                "key_pem": self.certs.worker.key_pem,
+            }
+            channel.sendall(json.dumps(config).encode() + b"\n")
+            reply = self._read_line(channel, time.monotonic() + READY_TIMEOUT)
+            if "ready" not in reply:
+                raise ClusterError(f"the worker on {self.target} did not start: {reply.get('error', reply)}")
+            self.address = str(reply["ready"])
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
+        except BaseException:
+            self._stop()
+            raise
+
+    def _read_line(self, channel: paramiko.Channel, deadline: float) -> dict[str, Any]:
+        data = b""
+        while b"\n" not in data:  # bounded by the deadline
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the worker on {self.target} did not start within {READY_TIMEOUT:g} s")
+            if channel.recv_ready():
+                chunk = channel.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            elif channel.exit_status_ready() and not channel.recv_ready():
+                break
+            else:
+                time.sleep(0.02)
+        line = data.split(b"\n", 1)[0]
+        if not line:
+            said = b""
+            while channel.recv_stderr_ready():
+                said += channel.recv_stderr(65536)
+            tail = said.decode(errors="replace").strip()[-800:]
+            raise ClusterError(
+                f"the worker on {self.target} exited before it was ready (is remrepl[cluster] installed for "
+                f"{self.backend.python!r} there?): {tail or 'no output'}"
+            )
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise ClusterError(f"the worker on {self.target} said {line[:200]!r}, not its ready line") from None
+        if not isinstance(reply, dict):
+            raise ClusterError(f"the worker on {self.target} said {line[:200]!r}, not its ready line")
+        return reply
+
+    def _stop(self) -> None:
+        channel, link, self._channel, self._link = self._channel, self._link, None, None
+        if channel is not None:
+            try:
+                channel.shutdown_write()  # EOF on the worker's stdin: it stops
+                deadline = time.monotonic() + 10
+                while not channel.exit_status_ready() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            except Exception:
+                pass  # the link is already gone: so is the worker (its stdin closed)
+            channel.close()
+        if link is not None:
+            link.close()
