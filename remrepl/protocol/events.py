@@ -42,7 +42,7 @@ from .transfers import (
     TransferServerEvent,
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: side requests, restart, file transfers, Display and Progress events
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
