@@ -30,7 +30,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from ._exceptions import TransferError
 
@@ -251,6 +251,21 @@ class _OpenFile:
     written: int = 0
 
 
+# What the hasher thread does, in order: (digest, data) to hash, or an Event to set once all before it is
+# hashed; None ends it.
+_HashOp: TypeAlias = "tuple[hashlib._Hash, bytes] | threading.Event"
+
+
+def _hasher(ops: queue.Queue[_HashOp | None]) -> None:
+    """Hash in a thread of its own: hashlib lets go of the GIL for big buffers, so this runs beside the
+    receiving thread and the writer."""
+    while (op := ops.get()) is not None:
+        if isinstance(op, threading.Event):
+            op.set()
+        else:
+            op[0].update(op[1])
+
+
 # What the writer thread does, in order: ("mkdir", path, 0) / ("open", path, flags) / ("data", bytes) /
 # ("close", mode); None ends it.
 _Op = tuple[str, "Path | bytes", int]
@@ -259,10 +274,12 @@ _Op = tuple[str, "Path | bytes", int]
 class Receiver:
     """Writes a transfer into a temporary sibling of ``target``; ``commit`` renames it into place.
 
-    ``write`` checks each chunk (order, offsets, paths) and hashes it at once, so a wrong chunk or a
-    checksum mismatch fails right there; the disk work is done by a thread of its own, so the disk writes
-    while the next chunks arrive. Its queue is bounded: a disk slower than the link slows the sender down,
-    memory stays flat. An I/O error of the writer surfaces at the next ``write`` or at ``commit``.
+    ``write`` checks each chunk (order, offsets, paths) at once, so a wrong chunk fails right there. The
+    hashing and the disk work are done by a thread each, so the caller's thread (the client's, or the
+    supervisor's poll loop) only receives while the data is hashed and written side by side; a file's last
+    chunk waits for its hash to catch up, so a checksum mismatch still fails the ``write`` of that chunk.
+    Both queues are bounded: a disk slower than the link slows the sender down, memory stays flat. An I/O
+    error of the writer surfaces at the next ``write`` or at ``commit``.
     """
 
     def __init__(self, target: Path, kind: Kind) -> None:
@@ -288,6 +305,9 @@ class Receiver:
         self._failed: TransferError | None = None
         self._thread = threading.Thread(target=self._writer, name="remrepl-receiver", daemon=True)
         self._thread.start()
+        self._hashes: queue.Queue[_HashOp | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._hasher_thread = threading.Thread(target=_hasher, args=(self._hashes,), name="remrepl-hasher", daemon=True)
+        self._hasher_thread.start()
 
     def write(self, chunk: Chunk) -> None:
         """Take the next chunk; ``TransferError`` (and nothing kept) if it is wrong or the transfer failed."""
@@ -328,13 +348,14 @@ class Receiver:
             self._queue.put(("open", local, flags))
         if chunk.offset != current.written:
             raise TransferError(f"{chunk.path!r}: data at offset {chunk.offset}, expected {current.written}")
-        current.digest.update(chunk.data)  # here, not in the writer: the two run side by side
         current.written += len(chunk.data)
         self.received += len(chunk.data)
         if chunk.data:
+            self._hashes.put((current.digest, chunk.data))  # hashed and written side by side
             self._queue.put(("data", chunk.data, 0))
         if chunk.end:
             self._open = None
+            self._hashed()
             if current.digest.hexdigest() != chunk.sha256:
                 raise TransferError(
                     f"checksum mismatch for {self._where(chunk.path)}: SHA-256 {current.digest.hexdigest()} "
@@ -383,7 +404,16 @@ class Receiver:
             if fd is not None:
                 os.close(fd)
 
+    def _hashed(self) -> None:
+        """Wait until the hasher has taken every chunk given to it so far."""
+        done = threading.Event()
+        self._hashes.put(done)
+        done.wait()
+
     def _stop_writer(self) -> None:
+        if self._hasher_thread.is_alive():
+            self._hashes.put(None)
+            self._hasher_thread.join()
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()

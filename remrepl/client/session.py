@@ -278,7 +278,7 @@ class Session(SideRequests):
             raise SessionClosed("the session is closed")
         frames = self._conn.send(event)
         try:
-            self._socket.send_multipart(frames, zmq.NOBLOCK)
+            self._socket.send_multipart(frames, zmq.NOBLOCK, copy=False)  # chunks: no copy (see supervisor)
         except zmq.Again:
             if not isinstance(event, Hello) and self.on_link_lost is not None and self.on_link_lost(self):
                 return self.send(event)

@@ -524,7 +524,9 @@ class Supervisor:
         seq = event.seq if isinstance(event, OUTPUT_EVENTS) else 0
         if not self.backlog and self.attached is not None:
             try:  # the common case: nothing queued, send straight away
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
+                # copy=False: a transfer chunk's megabytes go to libzmq as they are (frames under
+                # zmq.COPY_THRESHOLD are still copied, which is cheaper for them)
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
                 self.replay.delivered(seq)
                 return
             except zmq.ZMQError:
@@ -536,7 +538,7 @@ class Supervisor:
         while self.backlog and self.attached is not None:
             seq, frames = self.backlog[0]
             try:
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break  # the client's queue is full: stop reading the kernel until it drains
             except zmq.ZMQError as exc:
