@@ -27,7 +27,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -140,24 +140,37 @@ class Sender:
     """Reads the entries of a plan, one chunk at a time, hashing each file as it goes.
 
     A thread reads (and hashes) up to ``READ_AHEAD`` chunks ahead, so the disk and the hash work while
-    the caller sends; ``next_chunk`` hands them out in order.
+    the caller sends; ``next_chunk`` hands them out in order. A caller that must not wait for the disk
+    (the supervisor's poll loop) asks with ``block=False`` and is told by ``on_ready`` (called from the
+    reader thread after each chunk it queues) when to ask again.
     """
 
-    def __init__(self, entries: list[Entry], chunk_size: int = CHUNK, read_ahead: int = READ_AHEAD) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        chunk_size: int = CHUNK,
+        read_ahead: int = READ_AHEAD,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.sent = 0  # bytes of file data handed out so far
         self.finished = False
         self._queue: queue.Queue[Chunk | TransferError | None] = queue.Queue(maxsize=read_ahead)
+        self._on_ready = on_ready
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._reader, args=(entries, chunk_size), name="remrepl-sender", daemon=True
         )
         self._thread.start()
 
-    def next_chunk(self) -> Chunk | None:
-        """The next chunk, or None once everything was read. ``TransferError`` if a file cannot be read."""
+    def next_chunk(self, block: bool = True) -> Chunk | None:
+        """The next chunk, or None once everything was read (``finished``) or, with ``block=False``, while
+        the reader has none ready yet. ``TransferError`` if a file cannot be read."""
         if self.finished:
             return None
-        item = self._queue.get()
+        try:
+            item = self._queue.get(block)
+        except queue.Empty:
+            return None
         if item is None or isinstance(item, TransferError):
             self.finished = True
             if item is not None:
@@ -183,12 +196,17 @@ class Sender:
             for chunk in self._generate(entries, chunk_size):
                 if self._stop.is_set():
                     return
-                self._queue.put(chunk)
-            self._queue.put(None)
+                self._put(chunk)
+            self._put(None)
         except TransferError as exc:
-            self._queue.put(exc)
+            self._put(exc)
         except BaseException as exc:  # a bug: report it rather than hang the transfer
-            self._queue.put(TransferError(f"the reader failed: {type(exc).__name__}: {exc}"))
+            self._put(TransferError(f"the reader failed: {type(exc).__name__}: {exc}"))
+
+    def _put(self, item: Chunk | TransferError | None) -> None:
+        self._queue.put(item)
+        if self._on_ready is not None:
+            self._on_ready()  # after the put: a caller woken by it finds the item
 
     def _generate(self, entries: list[Entry], chunk_size: int) -> Generator[Chunk, None, None]:
         for entry in entries:
@@ -199,6 +217,11 @@ class Sender:
                 f = open(entry.source, "rb", buffering=0)  # noqa: SIM115  (closed below, around yields)
             except OSError as exc:
                 raise TransferError(f"cannot read {entry.source}: {exc.strerror}") from None
+            if hasattr(os, "posix_fadvise"):  # read from start to end once: the kernel may read far ahead
+                try:
+                    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                except OSError:
+                    pass  # only advice (some file systems refuse it)
             digest = hashlib.sha256()
             offset = 0
             try:

@@ -124,7 +124,10 @@ class Supervisor:
         self.side = SideRequests(self._send_to, self._send_raw, self._poller)
         # File transfers: relative remote paths start in the kernel's current directory.
         self.transfers = ServerTransfers(
-            self._send, lambda: process_cwd(self.kernel.pid if self.kernel else None), idle_timeout=transfer_timeout
+            self._send,
+            lambda: process_cwd(self.kernel.pid if self.kernel else None),
+            idle_timeout=transfer_timeout,
+            wake=self._wake_loop,
         )
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -188,6 +191,13 @@ class Supervisor:
         self._wake_w.close()
 
     # --- the loop -----------------------------------------------------------------------------
+
+    def _wake_loop(self) -> None:
+        """Make the poll loop turn (callable from any thread)."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass  # full (the loop is awake anyway) or closed (it is shutting down)
 
     def _timeout_ms(self) -> int:
         timeouts = [1.0]
