@@ -279,14 +279,18 @@ class _OpenFile:
 _HashOp: TypeAlias = "tuple[hashlib._Hash, bytes] | threading.Event"
 
 
-def _hasher(ops: queue.Queue[_HashOp | None]) -> None:
+def _hasher(ops: queue.Queue[_HashOp | None], failed: list[BaseException]) -> None:
     """Hash in a thread of its own: hashlib lets go of the GIL for big buffers, so this runs beside the
-    receiving thread and the writer."""
+    receiving thread and the writer. It never stops before its None (a waiter must not hang): a failure
+    is kept in ``failed`` instead."""
     while (op := ops.get()) is not None:
         if isinstance(op, threading.Event):
             op.set()
-        else:
-            op[0].update(op[1])
+        elif not failed:
+            try:
+                op[0].update(op[1])
+            except BaseException as exc:  # a bug (or no memory): fail the transfer, not hang it
+                failed.append(exc)
 
 
 # What the writer thread does, in order: ("mkdir", path, 0) / ("open", path, flags) / ("data", bytes) /
@@ -329,7 +333,10 @@ class Receiver:
         self._thread = threading.Thread(target=self._writer, name="remrepl-receiver", daemon=True)
         self._thread.start()
         self._hashes: queue.Queue[_HashOp | None] = queue.Queue(maxsize=WRITE_QUEUE)
-        self._hasher_thread = threading.Thread(target=_hasher, args=(self._hashes,), name="remrepl-hasher", daemon=True)
+        self._hash_failed: list[BaseException] = []
+        self._hasher_thread = threading.Thread(
+            target=_hasher, args=(self._hashes, self._hash_failed), name="remrepl-hasher", daemon=True
+        )
         self._hasher_thread.start()
 
     def write(self, chunk: Chunk) -> None:
@@ -432,6 +439,9 @@ class Receiver:
         done = threading.Event()
         self._hashes.put(done)
         done.wait()
+        if self._hash_failed:
+            exc = self._hash_failed[0]
+            raise TransferError(f"the hasher failed: {type(exc).__name__}: {exc}")
 
     def _stop_writer(self) -> None:
         if self._hasher_thread.is_alive():

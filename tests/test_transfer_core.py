@@ -165,3 +165,12 @@ def test_a_mismatch_in_one_file_of_a_tree_fails_at_that_file_s_last_chunk(tmp_pa
     with pytest.raises(TransferError, match="over"):
         receiver.write(Chunk("c", "file", 0, b"z", True, hashlib.sha256(b"z").hexdigest()))
     assert not target.exists() and nothing_left(tmp_path)
+
+
+def test_a_failing_hash_fails_the_transfer_instead_of_hanging_it(tmp_path: Path) -> None:
+    """Not bytes (a caller's bug): the hasher thread cannot hash it, the last chunk says so, nothing is kept."""
+    target = tmp_path / "out.bin"
+    receiver = Receiver(target, "file")
+    with pytest.raises(TransferError, match="the hasher failed: TypeError"):
+        receiver.write(Chunk("", "file", 0, "not bytes", True, "0" * 64))  # type: ignore[arg-type]
+    assert not target.exists() and nothing_left(tmp_path)
