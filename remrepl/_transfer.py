@@ -27,10 +27,10 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from ._exceptions import TransferError
 
@@ -140,24 +140,37 @@ class Sender:
     """Reads the entries of a plan, one chunk at a time, hashing each file as it goes.
 
     A thread reads (and hashes) up to ``READ_AHEAD`` chunks ahead, so the disk and the hash work while
-    the caller sends; ``next_chunk`` hands them out in order.
+    the caller sends; ``next_chunk`` hands them out in order. A caller that must not wait for the disk
+    (the supervisor's poll loop) asks with ``block=False`` and is told by ``on_ready`` (called from the
+    reader thread after each chunk it queues) when to ask again.
     """
 
-    def __init__(self, entries: list[Entry], chunk_size: int = CHUNK, read_ahead: int = READ_AHEAD) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        chunk_size: int = CHUNK,
+        read_ahead: int = READ_AHEAD,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.sent = 0  # bytes of file data handed out so far
         self.finished = False
         self._queue: queue.Queue[Chunk | TransferError | None] = queue.Queue(maxsize=read_ahead)
+        self._on_ready = on_ready
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._reader, args=(entries, chunk_size), name="remrepl-sender", daemon=True
         )
         self._thread.start()
 
-    def next_chunk(self) -> Chunk | None:
-        """The next chunk, or None once everything was read. ``TransferError`` if a file cannot be read."""
+    def next_chunk(self, block: bool = True) -> Chunk | None:
+        """The next chunk, or None once everything was read (``finished``) or, with ``block=False``, while
+        the reader has none ready yet. ``TransferError`` if a file cannot be read."""
         if self.finished:
             return None
-        item = self._queue.get()
+        try:
+            item = self._queue.get(block)
+        except queue.Empty:
+            return None
         if item is None or isinstance(item, TransferError):
             self.finished = True
             if item is not None:
@@ -183,12 +196,17 @@ class Sender:
             for chunk in self._generate(entries, chunk_size):
                 if self._stop.is_set():
                     return
-                self._queue.put(chunk)
-            self._queue.put(None)
+                self._put(chunk)
+            self._put(None)
         except TransferError as exc:
-            self._queue.put(exc)
+            self._put(exc)
         except BaseException as exc:  # a bug: report it rather than hang the transfer
-            self._queue.put(TransferError(f"the reader failed: {type(exc).__name__}: {exc}"))
+            self._put(TransferError(f"the reader failed: {type(exc).__name__}: {exc}"))
+
+    def _put(self, item: Chunk | TransferError | None) -> None:
+        self._queue.put(item)
+        if self._on_ready is not None:
+            self._on_ready()  # after the put: a caller woken by it finds the item
 
     def _generate(self, entries: list[Entry], chunk_size: int) -> Generator[Chunk, None, None]:
         for entry in entries:
@@ -199,6 +217,11 @@ class Sender:
                 f = open(entry.source, "rb", buffering=0)  # noqa: SIM115  (closed below, around yields)
             except OSError as exc:
                 raise TransferError(f"cannot read {entry.source}: {exc.strerror}") from None
+            if hasattr(os, "posix_fadvise"):  # read from start to end once: the kernel may read far ahead
+                try:
+                    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                except OSError:
+                    pass  # only advice (some file systems refuse it)
             digest = hashlib.sha256()
             offset = 0
             try:
@@ -251,6 +274,25 @@ class _OpenFile:
     written: int = 0
 
 
+# What the hasher thread does, in order: (digest, data) to hash, or an Event to set once all before it is
+# hashed; None ends it.
+_HashOp: TypeAlias = "tuple[hashlib._Hash, bytes] | threading.Event"
+
+
+def _hasher(ops: queue.Queue[_HashOp | None], failed: list[BaseException]) -> None:
+    """Hash in a thread of its own: hashlib lets go of the GIL for big buffers, so this runs beside the
+    receiving thread and the writer. It never stops before its None (a waiter must not hang): a failure
+    is kept in ``failed`` instead."""
+    while (op := ops.get()) is not None:
+        if isinstance(op, threading.Event):
+            op.set()
+        elif not failed:
+            try:
+                op[0].update(op[1])
+            except BaseException as exc:  # a bug (or no memory): fail the transfer, not hang it
+                failed.append(exc)
+
+
 # What the writer thread does, in order: ("mkdir", path, 0) / ("open", path, flags) / ("data", bytes) /
 # ("close", mode); None ends it.
 _Op = tuple[str, "Path | bytes", int]
@@ -259,10 +301,12 @@ _Op = tuple[str, "Path | bytes", int]
 class Receiver:
     """Writes a transfer into a temporary sibling of ``target``; ``commit`` renames it into place.
 
-    ``write`` checks each chunk (order, offsets, paths) and hashes it at once, so a wrong chunk or a
-    checksum mismatch fails right there; the disk work is done by a thread of its own, so the disk writes
-    while the next chunks arrive. Its queue is bounded: a disk slower than the link slows the sender down,
-    memory stays flat. An I/O error of the writer surfaces at the next ``write`` or at ``commit``.
+    ``write`` checks each chunk (order, offsets, paths) at once, so a wrong chunk fails right there. The
+    hashing and the disk work are done by a thread each, so the caller's thread (the client's, or the
+    supervisor's poll loop) only receives while the data is hashed and written side by side; a file's last
+    chunk waits for its hash to catch up, so a checksum mismatch still fails the ``write`` of that chunk.
+    Both queues are bounded: a disk slower than the link slows the sender down, memory stays flat. An I/O
+    error of the writer surfaces at the next ``write`` or at ``commit``.
     """
 
     def __init__(self, target: Path, kind: Kind) -> None:
@@ -288,6 +332,12 @@ class Receiver:
         self._failed: TransferError | None = None
         self._thread = threading.Thread(target=self._writer, name="remrepl-receiver", daemon=True)
         self._thread.start()
+        self._hashes: queue.Queue[_HashOp | None] = queue.Queue(maxsize=WRITE_QUEUE)
+        self._hash_failed: list[BaseException] = []
+        self._hasher_thread = threading.Thread(
+            target=_hasher, args=(self._hashes, self._hash_failed), name="remrepl-hasher", daemon=True
+        )
+        self._hasher_thread.start()
 
     def write(self, chunk: Chunk) -> None:
         """Take the next chunk; ``TransferError`` (and nothing kept) if it is wrong or the transfer failed."""
@@ -328,13 +378,14 @@ class Receiver:
             self._queue.put(("open", local, flags))
         if chunk.offset != current.written:
             raise TransferError(f"{chunk.path!r}: data at offset {chunk.offset}, expected {current.written}")
-        current.digest.update(chunk.data)  # here, not in the writer: the two run side by side
         current.written += len(chunk.data)
         self.received += len(chunk.data)
         if chunk.data:
+            self._hashes.put((current.digest, chunk.data))  # hashed and written side by side
             self._queue.put(("data", chunk.data, 0))
         if chunk.end:
             self._open = None
+            self._hashed()
             if current.digest.hexdigest() != chunk.sha256:
                 raise TransferError(
                     f"checksum mismatch for {self._where(chunk.path)}: SHA-256 {current.digest.hexdigest()} "
@@ -383,7 +434,19 @@ class Receiver:
             if fd is not None:
                 os.close(fd)
 
+    def _hashed(self) -> None:
+        """Wait until the hasher has taken every chunk given to it so far."""
+        done = threading.Event()
+        self._hashes.put(done)
+        done.wait()
+        if self._hash_failed:
+            exc = self._hash_failed[0]
+            raise TransferError(f"the hasher failed: {type(exc).__name__}: {exc}")
+
     def _stop_writer(self) -> None:
+        if self._hasher_thread.is_alive():
+            self._hashes.put(None)
+            self._hasher_thread.join()
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()

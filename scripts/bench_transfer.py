@@ -9,15 +9,18 @@ The same file of MB megabytes (random bytes, so nothing compresses) goes up and 
 
 Times run from the call to its return (the file complete at its target); every copy is checked against
 the original's SHA-256 and removed afterwards. RUNS runs (``--transfer-runs``), each moving the file with
-both contenders in turn, and the fastest run of each counts (the machine may be shared: interleaving and
-best-of meet both with the same load; ``*_runs_s`` keep every run).
-MB/s are 10^6 bytes/s. Ratios: remrepl / SFTP throughput, upload and download (target >= 2x each).
+both contenders in turn, who goes first alternating from run to run (ABBA: neither always meets the other's
+disk write-back), and the fastest run of each counts; the median is reported too (the machine may be
+shared: interleaving, alternation and best-of meet both with the same load; ``*_runs_s`` keep every run).
+MB/s are 10^6 bytes/s. Ratios: remrepl / SFTP throughput, upload and download (target >= 2x each, on the
+best runs; ``*_median`` ratios on the medians).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +68,8 @@ def _numbers(size: int, up_s: list[float], down_s: list[float]) -> JSONDict:
         "download_s": min(down_s),
         "upload_mb_per_s": size / min(up_s) / MB,
         "download_mb_per_s": size / min(down_s) / MB,
+        "upload_median_mb_per_s": size / statistics.median(up_s) / MB,
+        "download_median_mb_per_s": size / statistics.median(down_s) / MB,
         "upload_runs_s": up_s,
         "download_runs_s": down_s,
         "checksums_match": True,
@@ -134,13 +139,14 @@ def sftp_contender(bench: Any) -> Contender:
 
 def run_interleaved(contenders: list[Contender], source: Path, expected: str, workdir: Path, runs: int) -> None:
     """Each run moves the file with every contender in turn (up, then down), so a change in the machine's
-    load meets them alike; every copy is checked, then removed."""
+    load meets them alike, the first one alternating from run to run; every copy is checked, then removed."""
     for c in contenders:
         (workdir / f"{c.name}-up").mkdir()
         (workdir / f"{c.name}-down").mkdir()
-    for _ in range(runs):
+    for run in range(runs):
+        order = contenders if run % 2 == 0 else contenders[::-1]
         for step in ("up", "down"):
-            for c in contenders:
+            for c in order:
                 if c.error:
                     continue
                 up, down = workdir / f"{c.name}-up", workdir / f"{c.name}-down"
@@ -188,6 +194,12 @@ def section_transfer(bench: Any) -> JSONDict:
     out["ratios"] = {
         "upload_over_sftp": ratio(out["remrepl"].get("upload_mb_per_s"), out["sftp"].get("upload_mb_per_s")),
         "download_over_sftp": ratio(out["remrepl"].get("download_mb_per_s"), out["sftp"].get("download_mb_per_s")),
+        "upload_over_sftp_median": ratio(
+            out["remrepl"].get("upload_median_mb_per_s"), out["sftp"].get("upload_median_mb_per_s")
+        ),
+        "download_over_sftp_median": ratio(
+            out["remrepl"].get("download_median_mb_per_s"), out["sftp"].get("download_median_mb_per_s")
+        ),
     }
     return out
 
@@ -199,12 +211,24 @@ def render_transfer(s: JSONDict, num: Callable[..., str], cells: Callable[..., l
         return [
             num(d["upload_mb_per_s"], ",.1f", " MB/s"),
             num(d["upload_s"], ".2f", " s"),
+            num(d["upload_median_mb_per_s"], ",.1f", " MB/s"),
             num(d["download_mb_per_s"], ",.1f", " MB/s"),
             num(d["download_s"], ".2f", " s"),
+            num(d["download_median_mb_per_s"], ",.1f", " MB/s"),
         ]
 
+    ratios = s["ratios"]
     return [
-        ["", "upload", "", "download", ""],
-        ["remrepl (CurveZMQ, SHA-256 checked)", *cells(s["remrepl"], row, 4)],
-        ["paramiko SFTP (OpenSSH sshd)", *cells(s["sftp"], row, 4)],
+        ["", "upload best", "", "median", "download best", "", "median"],
+        ["remrepl (CurveZMQ, SHA-256 checked)", *cells(s["remrepl"], row, 6)],
+        ["paramiko SFTP (OpenSSH sshd)", *cells(s["sftp"], row, 6)],
+        [
+            "remrepl / SFTP",
+            num(ratios["upload_over_sftp"], ".2f", "x"),
+            "",
+            num(ratios["upload_over_sftp_median"], ".2f", "x"),
+            num(ratios["download_over_sftp"], ".2f", "x"),
+            "",
+            num(ratios["download_over_sftp_median"], ".2f", "x"),
+        ],
     ]

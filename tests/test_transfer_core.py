@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,48 @@ def test_an_unreadable_source_says_so(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(TransferError, match="neither a file nor a directory"):
         plan(tmp_path / "fifo")
+
+
+def test_a_sender_asked_without_blocking_says_when_a_chunk_is_ready(tmp_path: Path) -> None:
+    source = tmp_path / "src.bin"
+    source.write_bytes(os.urandom(10_500))
+    ready = threading.Semaphore(0)
+    sender = Sender(plan(source).entries, 1000, read_ahead=2, on_ready=ready.release)
+    chunks: list[Chunk] = []
+    for _ in range(1000):  # bounded: 11 chunks and the end
+        if sender.finished:
+            break
+        chunk = sender.next_chunk(block=False)
+        if chunk is not None:
+            chunks.append(chunk)
+        elif not sender.finished:  # nothing ready yet: wait for the reader's word, as the supervisor does
+            assert ready.acquire(timeout=10), "the reader did not say a chunk was ready"
+    sender.close()
+    assert sender.finished and b"".join(c.data for c in chunks) == source.read_bytes()
+    assert chunks[-1].end and chunks[-1].sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def test_a_mismatch_in_one_file_of_a_tree_fails_at_that_file_s_last_chunk(tmp_path: Path) -> None:
+    """The hash runs in its own thread; the last chunk of each file waits for it, so the error still comes
+    from that chunk's ``write`` and the next file is never opened."""
+    target = tmp_path / "out"
+    receiver = Receiver(target, "dir")
+    receiver.write(Chunk("", "dir", 0, b"", True, mode=0o755))
+    good = os.urandom(5000)
+    receiver.write(Chunk("a", "file", 0, good[:4096]))
+    receiver.write(Chunk("a", "file", 4096, good[4096:], True, hashlib.sha256(good).hexdigest()))
+    receiver.write(Chunk("b", "file", 0, b"x" * 4096))
+    with pytest.raises(TransferError, match=r"checksum mismatch for .*out/b"):
+        receiver.write(Chunk("b", "file", 4096, b"y", True, hashlib.sha256(b"x" * 4097).hexdigest()))
+    with pytest.raises(TransferError, match="over"):
+        receiver.write(Chunk("c", "file", 0, b"z", True, hashlib.sha256(b"z").hexdigest()))
+    assert not target.exists() and nothing_left(tmp_path)
+
+
+def test_a_failing_hash_fails_the_transfer_instead_of_hanging_it(tmp_path: Path) -> None:
+    """Not bytes (a caller's bug): the hasher thread cannot hash it, the last chunk says so, nothing is kept."""
+    target = tmp_path / "out.bin"
+    receiver = Receiver(target, "file")
+    with pytest.raises(TransferError, match="the hasher failed: TypeError"):
+        receiver.write(Chunk("", "file", 0, "not bytes", True, "0" * 64))  # type: ignore[arg-type]
+    assert not target.exists() and nothing_left(tmp_path)

@@ -288,7 +288,7 @@ class Session(SideRequests):
         if isinstance(event, Execute):
             self._unfinished = event
         try:
-            self._socket.send_multipart(frames, zmq.NOBLOCK)
+            self._socket.send_multipart(frames, zmq.NOBLOCK, copy=False)  # chunks: no copy (see supervisor)
         except zmq.Again:
             if not isinstance(event, Hello) and self.on_link_lost is not None and self.on_link_lost(self):
                 if event is not self._unfinished:  # reattach() already sent it again

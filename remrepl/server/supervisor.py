@@ -125,7 +125,10 @@ class Supervisor:
         self.side = SideRequests(self._send_to, self._send_raw, self._poller)
         # File transfers: relative remote paths start in the kernel's current directory.
         self.transfers = ServerTransfers(
-            self._send, lambda: process_cwd(self.kernel.pid if self.kernel else None), idle_timeout=transfer_timeout
+            self._send,
+            lambda: process_cwd(self.kernel.pid if self.kernel else None),
+            idle_timeout=transfer_timeout,
+            wake=self._wake_loop,
         )
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -189,6 +192,13 @@ class Supervisor:
         self._wake_w.close()
 
     # --- the loop -----------------------------------------------------------------------------
+
+    def _wake_loop(self) -> None:
+        """Make the poll loop turn (callable from any thread)."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass  # full (the loop is awake anyway) or closed (it is shutting down)
 
     def _timeout_ms(self) -> int:
         timeouts = [1.0]
@@ -536,7 +546,9 @@ class Supervisor:
         seq = event.seq if isinstance(event, OUTPUT_EVENTS) else 0
         if not self.backlog and self.attached is not None:
             try:  # the common case: nothing queued, send straight away
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
+                # copy=False: a transfer chunk's megabytes go to libzmq as they are (frames under
+                # zmq.COPY_THRESHOLD are still copied, which is cheaper for them)
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
                 self.replay.delivered(seq)
                 return
             except zmq.ZMQError:
@@ -548,7 +560,7 @@ class Supervisor:
         while self.backlog and self.attached is not None:
             seq, frames = self.backlog[0]
             try:
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK)
+                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break  # the client's queue is full: stop reading the kernel until it drains
             except zmq.ZMQError as exc:

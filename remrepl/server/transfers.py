@@ -79,9 +79,11 @@ class ServerTransfers:
         *,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self._send = send
         self._cwd = cwd
+        self._wake = wake  # wakes the poll loop (from a reader thread) when a download has a chunk ready
         self.idle_timeout = idle_timeout
         self._clock = clock
         self._uploads: dict[str, _Upload] = {}
@@ -158,16 +160,20 @@ class ServerTransfers:
         path = Path(os.path.abspath(path if path.is_absolute() else self._cwd() / path))
         found = plan(path)
         files = sum(1 for e in found.entries if e.kind == "file")
-        self._downloads[event.xfer_id] = _Download(Sender(found.entries), path, files, found.size, self._clock())
+        sender = Sender(found.entries, on_ready=self._wake)
+        self._downloads[event.xfer_id] = _Download(sender, path, files, found.size, self._clock())
         log.info("download %s of %s (%d bytes)", event.xfer_id[:8], path, found.size)
         self._send(TransferReady(event.xfer_id, str(path), found.kind, found.size))
 
     def pump(self, can_send: Callable[[], bool]) -> None:
-        """Send download chunks while the windows and the client's queue allow."""
+        """Send download chunks while the windows and the client's queue allow. With a ``wake`` it never
+        waits for the disk: a chunk not read yet is sent on the turn after its reader's wake-up."""
         for xfer_id, download in list(self._downloads.items()):
             try:
                 while can_send() and download.sender.sent - download.acked < WINDOW:
-                    chunk = download.sender.next_chunk()
+                    chunk = download.sender.next_chunk(block=self._wake is None)
+                    if chunk is None and not download.sender.finished:
+                        break  # not read yet: the reader wakes the loop
                     if chunk is None:
                         del self._downloads[xfer_id]
                         download.sender.close()

@@ -109,7 +109,15 @@ def test_every_section_at_tiny_sizes() -> None:
     assert transfer["megabytes"] == 2 and transfer["bytes"] == 2_000_000
     for engine in ("remrepl", "sftp"):
         assert transfer[engine]["checksums_match"] is True, transfer[engine]
-        assert all(is_number(transfer[engine][k]) for k in ("upload_mb_per_s", "download_mb_per_s", "upload_s"))
+        keys = (
+            "upload_mb_per_s",
+            "download_mb_per_s",
+            "upload_s",
+            "upload_median_mb_per_s",
+            "download_median_mb_per_s",
+        )
+        assert all(is_number(transfer[engine][k]) for k in keys)
+    assert all(is_number(v) for v in transfer["ratios"].values()) and len(transfer["ratios"]) == 4
 
     ssh = report["sections"]["ssh"]
     assert "--launch=ssh://bench" in ssh["command"]
