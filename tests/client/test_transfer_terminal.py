@@ -30,10 +30,7 @@ def peak_rss_kib(pid: int) -> int:
 
 
 def run_magic(terminal: TmuxTerminal, line: str, timeout: float = 120) -> str:
-    start = terminal.mark()
-    terminal.type(line)
-    terminal.send("Enter")
-    return "\n".join(terminal.wait_prompt(start, timeout))
+    return "\n".join(terminal.run(line, timeout))
 
 
 def test_200_mb_up_and_down_with_checksums_and_flat_client_memory(launched: TmuxTerminal, tmp_path: Path) -> None:
