@@ -3,7 +3,8 @@
 One thread, one poll loop over: the ROUTER socket (clients), the ZAP socket (authentication), the
 kernel's control socket, side socket and output pipes, and a wake-up pipe for signals. One client is
 attached at a time; a new Hello takes the session over (the old client gets Bye). Output is numbered and
-kept in the replay buffer, so a client that attaches later sees what it missed.
+kept in the replay buffer, so a client that attaches later sees what it missed. Starting, restarting
+and replacing the kernel, and turning what it sends into output events, is ``KernelLink``'s (``kernel_link.py``).
 
 Side connections (``Hello(side=True)``, same client key, so just as authenticated) do not attach: they
 carry only completion, help and object requests, which go to the kernel's side thread and are answered
