@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bench_engines import ratio
+
 JSONDict = dict[str, Any]
 
 TARGETS = (
@@ -147,15 +149,11 @@ def section_cluster(bench: BenchLike) -> JSONDict:
     result["ratios"] = {
         "remrepl_us_per_item": ours["overhead"].get("us_per_item"),
         "remrepl_sleep_efficiency_pct": ours["sleep"].get("efficiency_pct"),
-        "dask_over_remrepl_per_item": _ratio(dask["overhead"].get("us_per_item"), ours["overhead"].get("us_per_item")),
-        "pool_over_remrepl_per_item": _ratio(pool_["overhead"].get("us_per_item"), ours["overhead"].get("us_per_item")),
-        "remrepl_over_dask_gather": _ratio(ours["gather"].get("mb_per_s"), dask["gather"].get("mb_per_s")),
+        "dask_over_remrepl_per_item": ratio(dask["overhead"].get("us_per_item"), ours["overhead"].get("us_per_item")),
+        "pool_over_remrepl_per_item": ratio(pool_["overhead"].get("us_per_item"), ours["overhead"].get("us_per_item")),
+        "remrepl_over_dask_gather": ratio(ours["gather"].get("mb_per_s"), dask["gather"].get("mb_per_s")),
     }
     return result
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b <= 0 else a / b
 
 
 def render(s: JSONDict, table: Callable[[list[list[str]]], list[str]], num: Callable[..., str]) -> list[str]:

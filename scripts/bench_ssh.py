@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench_commands import remrepl_command, timed_command
 from bench_engines import BenchError, log, ratio, timing_summary
 from testhosts import SSHHosts
 
@@ -39,22 +39,6 @@ class BenchLike(Protocol):
     workdir: Path
 
     def measure(self, what: str, run: Callable[[], JSONDict]) -> JSONDict: ...
-
-
-def _remrepl_command() -> list[str]:
-    script = Path(sys.executable).with_name("remrepl")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "remrepl.client.cli"]
-
-
-def _timed(cmd: list[str], timeout: float) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0 or result.stdout != b"hi\n":
-        raise BenchError(
-            f"{' '.join(cmd)} exited {result.returncode}: {result.stdout[:200]!r} {result.stderr[-500:]!r}"
-        )
-    return elapsed
 
 
 FLOOR_CODE = """
@@ -75,7 +59,7 @@ def _floor_once(hosts: SSHHosts, port: int, timeout: float) -> float:
     """A fresh Python (as ``remrepl exec`` is one): paramiko connect with RejectPolicy against the known_hosts,
     key login, ``exec_command("PYTHON -c 'import remrepl'")`` until its exit status."""
     args = [str(port), hosts.user, str(hosts.client_key), str(hosts.known_hosts), sys.executable]
-    return _timed([sys.executable, "-c", FLOOR_CODE, *args], timeout)
+    return timed_command([sys.executable, "-c", FLOOR_CODE, *args], timeout, b"hi\n")
 
 
 def _server_startup_once() -> float:
@@ -130,7 +114,7 @@ def section_ssh(bench: BenchLike) -> JSONDict:
         script = bench.workdir / "hi.py"
         script.write_text(EXEC_SCRIPT)
         cmd = [
-            *_remrepl_command(),
+            *remrepl_command(),
             "exec",
             "--launch=ssh://bench",
             "--ssh-config",
@@ -142,7 +126,8 @@ def section_ssh(bench: BenchLike) -> JSONDict:
         runs = args.exec_runs
         out["command"] = cmd
         out["exec"] = bench.measure(
-            "ssh: remrepl exec --launch=ssh://", lambda: _median_of(runs, lambda: _timed(cmd, args.timeout))
+            "ssh: remrepl exec --launch=ssh://",
+            lambda: _median_of(runs, lambda: timed_command(cmd, args.timeout, b"hi\n")),
         )
         out["floor"] = bench.measure(
             "ssh: paramiko connect + exec", lambda: _median_of(runs, lambda: _floor_once(hosts, port, args.timeout))

@@ -19,7 +19,7 @@ from .._files import read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
 from . import records
-from .config import Config
+from .config import Config, load_config
 from .plots import PlotSaver
 from .session import Session, connect
 
@@ -74,8 +74,6 @@ def _add_plot_options(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> Config:
     """The configuration file's settings, overridden by the command line's."""
-    from .config import load_config
-
     config = load_config()
     if args.plots_dir:
         config = dataclasses.replace(config, plots_dir=Path(args.plots_dir).expanduser())
@@ -213,8 +211,8 @@ def _launcher_record(path: str) -> dict[str, Any]:
 
 
 def _launcher_data(launcher: Launcher) -> records.LauncherData:
-    data = {"kind": launcher.target, **launcher.record_data()}  # SSH: what rebuilds the tunnel, kind "ssh"
-    return records.LauncherData(str(data.pop("kind", launcher.target)), {k: str(v) for k, v in data.items()})
+    data = dict(launcher.record_data())  # SSH: what rebuilds the tunnel, kind "ssh"; local: nothing
+    return records.LauncherData(data.pop("kind", launcher.target), data)
 
 
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:

@@ -38,7 +38,7 @@ from .._exceptions import AuthenticationFailed, ConfigError, ConnectError, Conne
 from .._files import state_dir, write_private
 from .._info import ConnectionInfo
 from ..transport import KeyPair, client_socket, tcp_endpoint
-from .session import _MONITOR_EVENTS, await_handshake
+from .handshake import MONITOR_EVENTS, await_handshake
 
 RECORD_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -193,7 +193,7 @@ def probe(info: ConnectionInfo, keys: KeyPair, timeout: float = 2.0) -> None:
     nothing more (no Hello, so an attached client is not disturbed). Raises as ``connect`` would."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = client_socket(ctx, info.server_public_key, keys, uuid.uuid4().bytes)
-    monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+    monitor = sock.get_monitor_socket(MONITOR_EVENTS)
     try:
         sock.connect(tcp_endpoint(info.host, info.port))
         await_handshake(monitor, time.monotonic() + timeout, timeout, f"{info.host}:{info.port}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -27,7 +26,6 @@ from types import TracebackType
 import zmq
 
 from .._exceptions import (
-    AuthenticationFailed,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -66,59 +64,13 @@ from ..protocol import (
 )
 from ..protocol.transfers import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+from .handshake import MONITOR_EVENTS, await_handshake
+from .handshake import monitor_event as _monitor_event
+from .session_transfers import SessionTransfers
 from .side import SideChannel, SideRequest, SideRequests
-from .transfer import Progress, TransferResult, download, upload
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
-
-_MONITOR_EVENTS = (
-    zmq.EVENT_CONNECTED
-    | zmq.EVENT_CONNECT_RETRIED
-    | zmq.EVENT_DISCONNECTED
-    | zmq.EVENT_HANDSHAKE_SUCCEEDED
-    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
-
-
-def _monitor_event(frames: list[bytes]) -> int:
-    """The event number of a libzmq monitor message: [uint16 event, uint32 value][endpoint].
-
-    Parsed here because ``zmq.utils.monitor`` imports asyncio: 50 ms on every ``remrepl`` start.
-    """
-    event: int = struct.unpack_from("=H", frames[0])[0]
-    return event
-
-
-def await_handshake(monitor: zmq.Socket[bytes], deadline: float, timeout: float, where: str) -> None:
-    """Wait for the CurveZMQ handshake of a connecting socket, read from its monitor; the errors say why
-    it failed: ``AuthenticationFailed`` (our key refused), ``ConnectTimeout``, ``ConnectError``."""
-    reached = False
-    while True:  # bounded by the deadline
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            if reached:
-                raise ConnectTimeout(
-                    f"something answered at {where} but did not complete the CurveZMQ handshake within "
-                    f"{timeout:g} s (not a remrepl server, or its public key is not the one given)"
-                )
-            raise ConnectTimeout(f"could not reach a remrepl server at {where} within {timeout:g} s")
-        if not monitor.poll(int(remaining * 1000) + 1):
-            continue
-        event = _monitor_event(monitor.recv_multipart())
-        if event == zmq.EVENT_CONNECTED:
-            reached = True
-        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-            return
-        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-            raise AuthenticationFailed(f"authentication failed: the server at {where} refused the password")
-        elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
-            raise ConnectError(
-                f"the CurveZMQ handshake with {where} failed: the server's public key is not the one "
-                "given (a stale connection file?) or it is not a remrepl server"
-            )
 
 
 def terminal_input(prompt: str, password: bool) -> str | None:
@@ -200,10 +152,11 @@ class Execution:
         return self.done
 
 
-class Session(SideRequests):
+class Session(SideRequests, SessionTransfers):
     """One client attachment to a server. Make it with ``remrepl.connect``.
 
-    ``complete``, ``inspect``, ``get`` and ``put`` come from ``SideRequests`` (``side.py``)."""
+    ``complete``, ``inspect``, ``get`` and ``put`` come from ``SideRequests`` (``side.py``); ``upload``,
+    ``download`` and ``drain_held`` from ``SessionTransfers`` (``session_transfers.py``)."""
 
     def __init__(
         self,
@@ -247,7 +200,7 @@ class Session(SideRequests):
     def _open_socket(self) -> None:
         self._conn = Connection(Role.CLIENT)
         self._socket = client_socket(self._ctx, self.info.server_public_key, self._keys, uuid.uuid4().bytes)
-        self._monitor = self._socket.get_monitor_socket(_MONITOR_EVENTS)
+        self._monitor = self._socket.get_monitor_socket(MONITOR_EVENTS)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
@@ -375,47 +328,6 @@ class Session(SideRequests):
             self._wake_w.send(b"w")
         except OSError:
             pass
-
-    # --- file transfers -----------------------------------------------------------------------
-
-    def upload(
-        self, local: str | os.PathLike[str], remote: str | None = None, progress: Progress | None = None
-    ) -> TransferResult:
-        """Copy the local file or directory ``local`` to the server, as ``cp`` would: to ``remote`` (None:
-        the kernel's current directory; an existing directory: inside it). ``progress(done, total)`` is
-        called as bytes are acknowledged. ``TransferError`` if it fails; then nothing is left at the target."""
-        return upload(self, local, remote or "", progress)
-
-    def download(
-        self, remote: str, local: str | os.PathLike[str] | None = None, progress: Progress | None = None
-    ) -> TransferResult:
-        """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
-        to ``local`` (None: the current directory; an existing directory: inside it)."""
-        return download(self, remote, local or "", progress)
-
-    def drain_held(self) -> list[OutputEvent]:
-        """Output events that arrived during a transfer and were not read yet (to show them now)."""
-        held = [*self._held]
-        self._held.clear()
-        return held
-
-    def _open_transfer(self, xfer_id: str) -> None:
-        self._transfers[xfer_id] = deque()
-
-    def _close_transfer(self, xfer_id: str) -> None:
-        self._transfers.pop(xfer_id, None)
-
-    def _transfer_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
-        """The next event of transfer ``xfer_id``, waiting at most ``timeout`` s; output arriving
-        meanwhile is held, in order, for ``next_event``."""
-        inbox = self._transfers[xfer_id]
-        if not inbox:
-            event = self._receive(timeout)
-            if event is not None:
-                self._held.append(event)
-                self._held.extend(self._expanded)  # a Done's unpacked results, still in their order
-                self._expanded.clear()
-        return inbox.popleft() if inbox else None
 
     @property
     def replaying(self) -> bool:

@@ -3,7 +3,8 @@
 One thread, one poll loop over: the ROUTER socket (clients), the ZAP socket (authentication), the
 kernel's control socket, side socket and output pipes, and a wake-up pipe for signals. One client is
 attached at a time; a new Hello takes the session over (the old client gets Bye). Output is numbered and
-kept in the replay buffer, so a client that attaches later sees what it missed.
+kept in the replay buffer, so a client that attaches later sees what it missed. Starting, restarting
+and replacing the kernel, and turning what it sends into output events, is ``KernelLink``'s (``kernel_link.py``).
 
 Side connections (``Hello(side=True)``, same client key, so just as authenticated) do not attach: they
 carry only completion, help and object requests, which go to the kernel's side thread and are answered
@@ -16,7 +17,6 @@ however fast the user's code prints.
 
 from __future__ import annotations
 
-import base64
 import errno
 import logging
 import os
@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
+from typing import Concatenate, ParamSpec
 
 import zmq
 from zmq.utils import z85
@@ -41,23 +41,15 @@ from ..protocol import (
     Bye,
     Connection,
     Detach,
-    Display,
-    Done,
-    Error,
     Execute,
     Hello,
     InputReply,
-    InputRequest,
     Interrupt,
-    Notice,
     OutputEvent,
-    Progress,
     Rejected,
     Restart,
-    Result,
     Role,
     Shutdown,
-    Stream,
     Welcome,
     decode,
     encode,
@@ -66,6 +58,7 @@ from ..protocol.events import Event
 from ..protocol.side import SIDE_REQUESTS
 from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
+from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
 from .side_requests import SideRequests
@@ -79,7 +72,9 @@ MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
 
 
-class Supervisor:
+class Supervisor(KernelLink):
+    """The server of one session; kernel life cycle and kernel messages come from ``KernelLink``."""
+
     def __init__(
         self,
         *,
@@ -260,139 +255,6 @@ class Supervisor:
             self.stopping = True
         self._poller.unregister(self.tether_fd)
         self.tether_fd = None
-
-    # --- kernel side --------------------------------------------------------------------------
-
-    def _start_kernel(self) -> None:
-        self.kernel = KernelProcess(self.python)
-        self._watch_kernel_output(True)
-        self._poller.register(self.kernel.control_fd, zmq.POLLIN)
-        self.side.watch(self.kernel)
-        log.info("kernel started, pid %d", self.kernel.pid)
-
-    def _unwatch_kernel(self, kernel: KernelProcess) -> None:
-        self._watch_kernel_output(False)
-        self._poller.unregister(kernel.control_fd)
-        self.side.unwatch(kernel)
-
-    def _restart_kernel(self, event: Restart) -> None:
-        """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done)."""
-        kernel = self.kernel
-        assert kernel is not None
-        self.running = event.req_id
-        self._remember(event.req_id)
-        self._drain_output()
-        self._unwatch_kernel(kernel)
-        kernel.close()
-        log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
-        self._start_kernel()
-        self._emit(Notice, "The remote interpreter was restarted: names defined before are gone.")
-        self._finish_run("ok", 0)
-
-    def _watch_kernel_output(self, on: bool) -> None:
-        assert self.kernel is not None
-        if on == self._watching_output:
-            return
-        self._watching_output = on
-        for fd in (self.kernel.stdout_fd, self.kernel.stderr_fd):
-            if on:
-                self._poller.register(fd, zmq.POLLIN)
-            else:
-                self._poller.unregister(fd)
-
-    def _drain_output(self) -> None:
-        """Turn what waits in the kernel's pipes into Stream events (stdout first)."""
-        assert self.kernel is not None
-        out = self.kernel.read_output(self.kernel.stdout_fd)
-        if out:
-            self._emit(Stream, self.running, "stdout", out)
-        err = self.kernel.read_output(self.kernel.stderr_fd)
-        if err:
-            self._emit(Stream, self.running, "stderr", err)
-
-    def _on_kernel_messages(self, output_ready: bool) -> None:
-        """Handle what the kernel sent, each message after the output written before it.
-
-        The kernel flushes its pipes before it writes a message, so output that precedes the first
-        message was there when poll() returned: ``output_ready`` says whether there is any. Output
-        before later messages of the batch may have arrived since: drain before each of those.
-        """
-        assert self.kernel is not None
-        messages = self.kernel.read_messages()
-        if messages is None:
-            self._on_kernel_died()
-            return
-        for i, msg in enumerate(messages):
-            if i or output_ready or not self._watching_output:
-                self._drain_output()
-            self._on_kernel_message(msg)
-
-    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
-        assert self.kernel is not None
-        op = msg.get("op")
-        if op == "ready":
-            self.kernel.ready = True
-            if self.pending_execute is not None:
-                self._run(self.pending_execute)
-                self.pending_execute = None
-        elif op == "results":
-            self._emit_results(msg.get("texts", []))
-            self.kernel.send(op="ack")
-        elif op == "display":
-            self._emit(Display, self.running, str(msg.get("mime", "")), _b64(msg.get("data")))
-            if msg.get("ack"):
-                self.kernel.send(op="ack")
-        elif op == "input_request":
-            prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
-            self.pending_input = self._emit(InputRequest, self.running, prompt, password)
-        elif op == "progress":
-            self._on_progress(msg)
-        elif op == "done":
-            error = msg.get("error")
-            if isinstance(error, dict):
-                ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
-                self._emit(Error, self.running, ename, evalue, tb)
-            status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
-            exit_code = int(msg.get("exit_code", 1))
-            results = msg.get("results")
-            if error is not None:  # results before an error must show before its traceback
-                self._emit_results(results)
-                results = []
-            self._finish_run(status, exit_code, tuple(map(str, results)) if isinstance(results, list) else ())
-
-    def _on_progress(self, msg: dict[str, Any]) -> None:
-        try:
-            fields = (str(msg["task"]), str(msg["label"]), int(msg["done"]), int(msg["total"]))
-            elapsed, final = float(msg["elapsed"]), bool(msg.get("final"))
-        except (KeyError, TypeError, ValueError):
-            log.warning("malformed progress message from the kernel: %.200r", msg)
-            return
-        self._emit(Progress, self.running, *fields, elapsed, final)
-
-    def _emit_results(self, texts: object) -> None:
-        for text in texts if isinstance(texts, list) else []:
-            self._emit(Result, self.running, str(text))
-
-    def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
-        self._emit(Done, self.running, status, exit_code, results)
-        self.running = ""
-        self.pending_input = 0
-        self.last_activity = time.monotonic()
-
-    def _on_kernel_died(self) -> None:
-        kernel = self.kernel
-        assert kernel is not None
-        self._drain_output()
-        how = kernel.wait_status()
-        code = kernel.exit_code()
-        self._unwatch_kernel(kernel)
-        kernel.close()
-        log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
-        self._start_kernel()
-        text = f"The remote Python interpreter died ({how}). A new one was started: names defined before are gone."
-        self._emit(Notice, text)
-        if self.running:
-            self._finish_run("died", code or 1)
 
     # --- client side --------------------------------------------------------------------------
 
@@ -587,13 +449,6 @@ class Supervisor:
             self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
-
-
-def _b64(data: object) -> bytes:
-    try:
-        return base64.b64decode(str(data), validate=True)
-    except ValueError:
-        return b""
 
 
 def _is_hello(payload: list[bytes]) -> bool:

@@ -13,29 +13,29 @@ from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid
 from tests.conftest import RunningServer
 
 
+def tab_complete(terminal: TmuxTerminal, typed: str, completed: str) -> int:
+    """Type ``typed``, press Tab and wait until the line reads ``completed``; the screen mark from before."""
+    start = terminal.mark()
+    terminal.type(typed)
+    terminal.send("Tab")
+    terminal.wait_for(f"{PROMPT} {completed}", since=start - 1)
+    return start
+
+
 def test_tab_completes_a_name_only_the_remote_side_has(launched: TmuxTerminal) -> None:
     assert launched.run("only_remote_variable_xyz = 6 * 7") == []
-    start = launched.mark()
-    launched.type("only_remote_vari")
-    launched.send("Tab")
-    launched.wait_for(f"{PROMPT} only_remote_variable_xyz", since=start - 1)
+    start = tab_complete(launched, "only_remote_vari", "only_remote_variable_xyz")
     launched.send("Enter")
     assert launched.wait_prompt(start)[-1] == "42"
 
 
 def test_tab_completes_attributes_and_keys(launched: TmuxTerminal) -> None:
     launched.run("settings = {'remote_key': 1}")
-    start = launched.mark()
-    launched.type("settings['remote_")
-    launched.send("Tab")
-    launched.wait_for(f"{PROMPT} settings['remote_key'", since=start - 1)
+    start = tab_complete(launched, "settings['remote_", "settings['remote_key'")
     launched.type("]")
     launched.send("Enter")
     assert launched.wait_prompt(start)[-1] == "1"
-    start = launched.mark()
-    launched.type("settings.ke")
-    launched.send("Tab")
-    launched.wait_for(f"{PROMPT} settings.keys", since=start - 1)
+    start = tab_complete(launched, "settings.ke", "settings.keys")
     launched.type("()")
     launched.send("Enter")
     assert launched.wait_prompt(start)[-1] == "dict_keys(['remote_key'])"
@@ -70,10 +70,7 @@ def test_put_and_get_round_trip_a_dict_and_a_lambda(launched: TmuxTerminal) -> N
     assert launched.run("%local remote_dict, local_cube(2)") == ["({'k': 9}, 8)"]
     assert launched.run("%who_local") == ["d  local_cube  remote_dict  square"]
     assert launched.run("%who") == ["cube  d  remote_dict  sq"]
-    start = launched.mark()
-    launched.type("%get remote_di")  # Tab after %get completes a remote name
-    launched.send("Tab")
-    launched.wait_for(f"{PROMPT} %get remote_dict", since=start - 1)
+    start = tab_complete(launched, "%get remote_di", "%get remote_dict")  # Tab after %get completes a remote name
     launched.send("C-c")
     launched.wait_prompt(start)
 
@@ -184,10 +181,7 @@ def test_tab_completes_while_a_computation_keeps_the_kernel_busy(launched: TmuxT
     launched.run(spin)
     try:
         wait_busy(kernel_pid(state_dir))
-        start = launched.mark()
-        launched.type("busy_remote_na")
-        launched.send("Tab")
-        launched.wait_for(f"{PROMPT} busy_remote_name", since=start - 1)
+        start = tab_complete(launched, "busy_remote_na", "busy_remote_name")
         launched.send("Enter")
         assert launched.wait_prompt(start)[-1] == "1"
     finally:

@@ -6,7 +6,6 @@ What lands at the target is checked byte for byte; failures must leave no partia
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -23,21 +22,8 @@ from remrepl._transfer import WINDOW
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Stream
+from tests.client.files import leftovers, random_file, sha256
 from tests.conftest import RunningServer, start_server, stop_server
-
-PART = ".remrepl-part"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def leftovers(directory: Path) -> list[str]:
-    return [p.name for p in directory.rglob("*") if PART in p.name]
 
 
 def make_tree(root: Path) -> Path:
@@ -144,10 +130,7 @@ def test_an_unwritable_target_reports_the_remote_error_and_leaves_nothing(sessio
 
 
 def test_a_transfer_interrupted_by_the_client_leaves_no_partial_file(session: Session, tmp_path: Path) -> None:
-    local = tmp_path / "big.bin"
-    with open(local, "wb") as f:
-        for _ in range(64):
-            f.write(os.urandom(1 << 20))
+    local = random_file(tmp_path / "big.bin", 64)
     remote_dir = tmp_path / "remote"
     remote_dir.mkdir()
 
@@ -169,10 +152,7 @@ def test_a_transfer_interrupted_by_the_client_leaves_no_partial_file(session: Se
 
 def test_a_server_that_dies_mid_download_leaves_no_local_partial_file(launcher: LocalLauncher, tmp_path: Path) -> None:
     assert launcher.info is not None
-    local = tmp_path / "big.bin"
-    with open(local, "wb") as f:
-        for _ in range(64):
-            f.write(os.urandom(1 << 20))
+    local = random_file(tmp_path / "big.bin", 64)
     back = tmp_path / "back"
     back.mkdir()
     killed = threading.Event()
@@ -243,10 +223,7 @@ print(json.dumps({"before_kib": before, "after_kib": after, "up": up.sha256, "do
 
 def test_200_mb_through_the_api_with_flat_client_memory(tmp_path: Path) -> None:
     """The client in a process of its own, so its peak RSS (ru_maxrss) is the transfer's alone."""
-    source = tmp_path / "big.bin"
-    with open(source, "wb") as f:
-        for _ in range(200):
-            f.write(os.urandom(1 << 20))
+    source = random_file(tmp_path / "big.bin", 200)
     remote_dir, back_dir = tmp_path / "remote", tmp_path / "back"
     remote_dir.mkdir()
     back_dir.mkdir()

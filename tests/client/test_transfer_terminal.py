@@ -6,24 +6,13 @@ The big test moves 200 MB each way and watches the client process's peak residen
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 
+from tests.client.files import PART, random_file, sha256
 from tests.client.processes import read_proc
 from tests.client.terminal import TmuxTerminal
-
-MB = 1 << 20
-PART = ".remrepl-part"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(MB):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def client_pid(terminal: TmuxTerminal) -> int:
@@ -41,17 +30,11 @@ def peak_rss_kib(pid: int) -> int:
 
 
 def run_magic(terminal: TmuxTerminal, line: str, timeout: float = 120) -> str:
-    start = terminal.mark()
-    terminal.type(line)
-    terminal.send("Enter")
-    return "\n".join(terminal.wait_prompt(start, timeout))
+    return "\n".join(terminal.run(line, timeout))
 
 
 def test_200_mb_up_and_down_with_checksums_and_flat_client_memory(launched: TmuxTerminal, tmp_path: Path) -> None:
-    big = tmp_path / "big.bin"
-    with open(big, "wb") as f:
-        for _ in range(200):
-            f.write(os.urandom(MB))
+    big = random_file(tmp_path / "big.bin", 200)
     remote, back = tmp_path / "remote", tmp_path / "back"
     remote.mkdir()
     back.mkdir()

@@ -1,0 +1,193 @@
+"""The supervisor's side of the kernel: its life cycle (start, restart, death) and what it sends.
+
+A mixin of ``Supervisor`` (``supervisor.py``), which owns the poll loop and the sockets: these methods
+watch the kernel's pipes and control socket in the supervisor's poller, turn its output and messages
+into numbered output events (``_emit``), and replace a kernel that died or that the client restarted.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+
+import zmq
+
+from ..protocol import (
+    Display,
+    Done,
+    Error,
+    Execute,
+    InputRequest,
+    Notice,
+    OutputEvent,
+    Progress,
+    Restart,
+    Result,
+    Stream,
+)
+from .kernel_process import KernelProcess
+from .side_requests import SideRequests
+
+log = logging.getLogger("remrepl.server")
+P = ParamSpec("P")
+
+
+class KernelLink:
+    """Kernel life cycle and kernel messages; ``Supervisor`` sets the attributes and sends the events."""
+
+    python: str
+    kernel: KernelProcess | None
+    running: str  # req_id of the run in progress
+    pending_execute: Execute | None
+    pending_input: int  # seq of the InputRequest the kernel waits on
+    last_activity: float
+    side: SideRequests
+    _poller: zmq.Poller
+    _watching_output: bool  # are the kernel's pipes in the poller (not while backlogged)
+
+    if TYPE_CHECKING:
+
+        def _emit(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int: ...
+        def _run(self, event: Execute) -> None: ...
+        def _remember(self, req_id: str) -> None: ...
+
+    def _start_kernel(self) -> None:
+        self.kernel = KernelProcess(self.python)
+        self._watch_kernel_output(True)
+        self._poller.register(self.kernel.control_fd, zmq.POLLIN)
+        self.side.watch(self.kernel)
+        log.info("kernel started, pid %d", self.kernel.pid)
+
+    def _unwatch_kernel(self, kernel: KernelProcess) -> None:
+        self._watch_kernel_output(False)
+        self._poller.unregister(kernel.control_fd)
+        self.side.unwatch(kernel)
+
+    def _restart_kernel(self, event: Restart) -> None:
+        """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done)."""
+        kernel = self.kernel
+        assert kernel is not None
+        self.running = event.req_id
+        self._remember(event.req_id)
+        self._drain_output()
+        self._unwatch_kernel(kernel)
+        kernel.close()
+        log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
+        self._start_kernel()
+        self._emit(Notice, "The remote interpreter was restarted: names defined before are gone.")
+        self._finish_run("ok", 0)
+
+    def _watch_kernel_output(self, on: bool) -> None:
+        assert self.kernel is not None
+        if on == self._watching_output:
+            return
+        self._watching_output = on
+        for fd in (self.kernel.stdout_fd, self.kernel.stderr_fd):
+            if on:
+                self._poller.register(fd, zmq.POLLIN)
+            else:
+                self._poller.unregister(fd)
+
+    def _drain_output(self) -> None:
+        """Turn what waits in the kernel's pipes into Stream events (stdout first)."""
+        assert self.kernel is not None
+        out = self.kernel.read_output(self.kernel.stdout_fd)
+        if out:
+            self._emit(Stream, self.running, "stdout", out)
+        err = self.kernel.read_output(self.kernel.stderr_fd)
+        if err:
+            self._emit(Stream, self.running, "stderr", err)
+
+    def _on_kernel_messages(self, output_ready: bool) -> None:
+        """Handle what the kernel sent, each message after the output written before it.
+
+        The kernel flushes its pipes before it writes a message, so output that precedes the first
+        message was there when poll() returned: ``output_ready`` says whether there is any. Output
+        before later messages of the batch may have arrived since: drain before each of those.
+        """
+        assert self.kernel is not None
+        messages = self.kernel.read_messages()
+        if messages is None:
+            self._on_kernel_died()
+            return
+        for i, msg in enumerate(messages):
+            if i or output_ready or not self._watching_output:
+                self._drain_output()
+            self._on_kernel_message(msg)
+
+    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
+        assert self.kernel is not None
+        op = msg.get("op")
+        if op == "ready":
+            self.kernel.ready = True
+            if self.pending_execute is not None:
+                self._run(self.pending_execute)
+                self.pending_execute = None
+        elif op == "results":
+            self._emit_results(msg.get("texts", []))
+            self.kernel.send(op="ack")
+        elif op == "display":
+            self._emit(Display, self.running, str(msg.get("mime", "")), _b64(msg.get("data")))
+            if msg.get("ack"):
+                self.kernel.send(op="ack")
+        elif op == "input_request":
+            prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
+            self.pending_input = self._emit(InputRequest, self.running, prompt, password)
+        elif op == "progress":
+            self._on_progress(msg)
+        elif op == "done":
+            error = msg.get("error")
+            if isinstance(error, dict):
+                ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
+                self._emit(Error, self.running, ename, evalue, tb)
+            status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
+            exit_code = int(msg.get("exit_code", 1))
+            results = msg.get("results")
+            if error is not None:  # results before an error must show before its traceback
+                self._emit_results(results)
+                results = []
+            self._finish_run(status, exit_code, tuple(map(str, results)) if isinstance(results, list) else ())
+
+    def _on_progress(self, msg: dict[str, Any]) -> None:
+        try:
+            fields = (str(msg["task"]), str(msg["label"]), int(msg["done"]), int(msg["total"]))
+            elapsed, final = float(msg["elapsed"]), bool(msg.get("final"))
+        except (KeyError, TypeError, ValueError):
+            log.warning("malformed progress message from the kernel: %.200r", msg)
+            return
+        self._emit(Progress, self.running, *fields, elapsed, final)
+
+    def _emit_results(self, texts: object) -> None:
+        for text in texts if isinstance(texts, list) else []:
+            self._emit(Result, self.running, str(text))
+
+    def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
+        self._emit(Done, self.running, status, exit_code, results)
+        self.running = ""
+        self.pending_input = 0
+        self.last_activity = time.monotonic()
+
+    def _on_kernel_died(self) -> None:
+        kernel = self.kernel
+        assert kernel is not None
+        self._drain_output()
+        how = kernel.wait_status()
+        code = kernel.exit_code()
+        self._unwatch_kernel(kernel)
+        kernel.close()
+        log.warning("kernel pid %d died (%s); starting a new one", kernel.pid, how)
+        self._start_kernel()
+        text = f"The remote Python interpreter died ({how}). A new one was started: names defined before are gone."
+        self._emit(Notice, text)
+        if self.running:
+            self._finish_run("died", code or 1)
+
+
+def _b64(data: object) -> bytes:
+    try:
+        return base64.b64decode(str(data), validate=True)
+    except ValueError:
+        return b""
