@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .._exceptions import ConfigError, ExecutionTimeout
-from ..protocol import Display
+from ..protocol import Display, OutputEvent
 from .output import OutputPrinter, forward_sigint, sigint_raises
 from .session import Session
 
@@ -55,18 +55,31 @@ def run_script(
     printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
+    skipped = 0
+
+    def show(events: Iterable[OutputEvent]) -> None:
+        # The script's stdout is the script's: output the server replays from earlier runs (a client that
+        # died before it saw them) is left for `remrepl connect`, which shows it.
+        nonlocal skipped
+        for event in events:
+            if getattr(event, "req_id", "") in (execution.req_id, ""):
+                printer.show(event)
+            else:
+                skipped += 1
+
     with forward_sigint(execution.interrupt):
         try:
-            for event in execution.events(timeout):
-                printer.show(event)
+            show(execution.events(timeout))
         except ExecutionTimeout:
             execution.interrupt()
             print(f"remrepl: {path} ran longer than {timeout:g} s and was interrupted", file=sys.stderr)
             try:
-                for event in execution.events(GRACE_SECONDS):
-                    printer.show(event)
+                show(execution.events(GRACE_SECONDS))
             except ExecutionTimeout:
                 pass
             return EXIT_TIMEOUT
+        finally:
+            if skipped:
+                print(f"remrepl: {skipped} output events of earlier runs were not shown", file=sys.stderr)
     assert execution.done is not None
     return execution.done.exit_code

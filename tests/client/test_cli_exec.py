@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.processes import ServerFixture, alive, leftover_servers, remrepl_command, server_processes, terminate
+from tests.conftest import RunningServer
 
 RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, so a hang fails the test instead of blocking it
 QUICK = 8.0  # "within a few seconds"
@@ -460,3 +461,17 @@ def test_serve_reads_the_password_from_stdin_and_prints_its_ready_line(tmp_path:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_exec_prints_only_its_own_output_not_what_an_earlier_client_missed(
+    server: RunningServer, password_file: Path, script: ScriptMaker
+) -> None:
+    """Output a crashed client never acknowledged is replayed to the next client; a script's stdout must
+    not carry it (``remrepl connect`` shows it), and stderr says it was left out."""
+    crashed = server.connect()
+    assert crashed.run("print('seen by a client that then crashed')").stdout
+    crashed._teardown()  # no Detach, no ack: as if the client had been killed
+    result = run_cli("exec", *server_args(server, password_file), str(script("print('mine')\n")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mine\n"
+    assert "output events of earlier runs were not shown" in result.stderr
