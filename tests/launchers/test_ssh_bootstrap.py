@@ -1,7 +1,7 @@
 """``--bootstrap``: a remote without remrepl gets this remrepl in a fresh venv, reused the next time (slow: one test).
 
-The remote's pip needs a package index: a local mirror when this machine has one (``LOCAL_INDEX``; then the
-socket guard stays on), else the network (the one place a test process goes beyond loopback: pip's).
+The remote's pip needs a package index: the local mirror this kind of machine has (``LOCAL_INDEX``), with the
+socket guard on. Without one the test is skipped, saying why: tests never reach beyond loopback, pip included.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ LOCAL_INDEX = Path("/opt/pypi/simple")
 
 @pytest.mark.timeout(600)
 def test_bootstrap_installs_into_a_fresh_venv_and_reuses_it(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
-    if LOCAL_INDEX.is_dir():
-        ssh_hosts.start("target", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri()})
-    else:
-        ssh_hosts.start("target", set_env={"PYTHONPATH": ""})
+    if not LOCAL_INDEX.is_dir():
+        pytest.skip(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
+    ssh_hosts.start("target", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri()})
     venv = tmp_path / "remote-venv"
     said: list[str] = []
     options = {"ssh_config": str(ssh_hosts.ssh_config), "remote_python": "/usr/bin/python3", "notify": said.append}
