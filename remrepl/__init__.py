@@ -138,6 +138,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'remrepl' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name == "cluster":  # the callable module, not its function: remrepl.cluster.WorkerBackend must stay reachable
+        value = importlib.import_module(".cluster", __name__)
     globals()[name] = value
     return value
 

@@ -1,5 +1,8 @@
 """The public API is curated: this list changes only on purpose."""
 
+import subprocess
+import sys
+
 import remrepl
 
 
@@ -58,3 +61,15 @@ def test_every_error_is_a_remrepl_error() -> None:
         value = getattr(remrepl, name)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, remrepl.RemreplError)
+
+
+def test_cluster_stays_the_module_after_a_call_through_remrepl() -> None:
+    # In a fresh interpreter: the lazy attribute must not shadow the submodule with its function.
+    code = (
+        "import remrepl\n"
+        "assert callable(remrepl.cluster)\n"
+        "import remrepl.cluster as module\n"
+        "from remrepl.cluster import WorkerBackend\n"
+        "assert remrepl.cluster is module and module.WorkerBackend is WorkerBackend\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
