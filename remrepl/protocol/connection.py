@@ -12,8 +12,10 @@ States, from the point of view of one client attachment::
                           +--Rejected/Bye--> CLOSED <--Detach/Shutdown/Bye-+
 
 Output events (Stream, Result, ...) may arrive in IDLE too: replayed output of an earlier run, or prints
-from a thread the user left running. ``Restart`` is a run too (IDLE to RUNNING, until its Done). Side
-requests and their replies (``side.py``) leave the state as it is: they may come while a run goes on.
+from a thread the user left running; and in CLOSED: output the server sent before it saw our Detach or
+Shutdown is still on its way (as Bye may come after we left). ``Restart`` is a run too (IDLE to RUNNING,
+until its Done). Side requests and their replies (``side.py``) leave the state as it is: they may come
+while a run goes on.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ S = State
 _SAME = None  # the event leaves the state as it is
 _ATTACHED = (S.IDLE, S.RUNNING)
 
+_OUTPUT = dict.fromkeys((*_ATTACHED, S.CLOSED), _SAME)  # output may still arrive after we left
+
 # event type -> {state in which it is allowed: state after it}. Who may send it follows from the type.
 TRANSITIONS: dict[type, dict[State, State | None]] = {
     Hello: {S.START: S.AWAIT_WELCOME},
@@ -78,19 +82,19 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Welcome: {S.AWAIT_WELCOME: S.IDLE},  # RUNNING when Welcome.running names a run in progress
     Rejected: {S.AWAIT_WELCOME: S.CLOSED, S.IDLE: _SAME, S.RUNNING: _SAME},  # ends the run it names
     Bye: {S.AWAIT_WELCOME: S.CLOSED, S.IDLE: S.CLOSED, S.RUNNING: S.CLOSED, S.CLOSED: _SAME},
-    Done: dict.fromkeys(_ATTACHED, _SAME),  # ends the run it names; others are replays
-    Stream: dict.fromkeys(_ATTACHED, _SAME),
-    Result: dict.fromkeys(_ATTACHED, _SAME),
-    Error: dict.fromkeys(_ATTACHED, _SAME),
-    InputRequest: dict.fromkeys(_ATTACHED, _SAME),
-    Notice: dict.fromkeys(_ATTACHED, _SAME),
+    Done: _OUTPUT,  # ends the run it names; others are replays
+    Stream: _OUTPUT,
+    Result: _OUTPUT,
+    Error: _OUTPUT,
+    InputRequest: _OUTPUT,
+    Notice: _OUTPUT,
     Restart: {S.IDLE: S.RUNNING},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject)},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Completions, Inspection, ObjectReply)},
-    Display: dict.fromkeys(_ATTACHED, _SAME),
+    Display: _OUTPUT,
     # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
-    Progress: dict.fromkeys(_ATTACHED, _SAME),
+    Progress: _OUTPUT,
 }
 
 

@@ -26,6 +26,7 @@ from remrepl.protocol import (
     Rejected,
     Restart,
     Role,
+    Shutdown,
     State,
     Stream,
     Welcome,
@@ -185,3 +186,13 @@ def test_progress_is_a_server_message_only() -> None:
         pair.client.send(Progress(1, "r", "t", "map", 1, 2, 0.1))
     with pytest.raises(LocalProtocolError, match="not allowed in state start"):
         Connection(Role.SERVER).send(Progress(1, "r", "t", "map", 1, 2, 0.1))
+
+
+def test_output_still_in_flight_after_we_left_is_fine() -> None:
+    """The server may have sent output before it saw our Shutdown; the client takes it, then the Bye."""
+    pair = Pair().attached()
+    pair.client.send(Shutdown())
+    pair.client.receive(encode(Stream(7, "r", "stdout", b"late\n")))
+    pair.client.receive(encode(Done(8, "r", "ok")))
+    pair.client.receive(encode(Bye("the server is shutting down, as asked")))
+    assert pair.client.state is State.CLOSED
