@@ -14,7 +14,19 @@ import zmq
 from remrepl import ObjectError, SessionClosed
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
-from remrepl.protocol import Connection, Done, Execute, Hello, Notice, Rejected, Role, Welcome
+from remrepl.protocol import (
+    Connection,
+    Done,
+    Download,
+    Execute,
+    Hello,
+    Interrupt,
+    Notice,
+    Rejected,
+    Role,
+    Upload,
+    Welcome,
+)
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 
@@ -166,6 +178,32 @@ def test_a_side_connection_does_not_take_the_session_over(launcher: LocalLaunche
         reply = conn.receive(sock.recv_multipart())
         assert isinstance(reply, Rejected) and reply.code == "protocol" and "side connection" in reply.message
         assert session.run("x").value == "41"
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+
+
+def test_a_side_connection_moves_no_files_and_sees_no_output(
+    launcher: LocalLauncher, session: Session, tmp_path: Path
+) -> None:
+    """Transfers, interrupts and output belong to the attached client: a side connection's Upload or
+    Download is refused (nothing is written or read), and the session's output never reaches it."""
+    ctx, sock, conn = raw_side(launcher)
+    try:
+        secret = tmp_path / "secret.txt"
+        secret.write_text("not for side connections")
+        for request in (
+            Upload("x1", str(tmp_path), "planted.txt", "file", 3),
+            Download("x2", str(secret)),
+            Interrupt(),
+        ):
+            sock.send_multipart(conn.send(request))
+            assert sock.poll(10_000)
+            reply = conn.receive(sock.recv_multipart())
+            assert isinstance(reply, Rejected) and "side connection" in reply.message, request
+        assert session.run("print('only for the attached client')").error is None
+        assert not (tmp_path / "planted.txt").exists()
+        assert not sock.poll(300)  # nothing else came: no output, no transfer events
     finally:
         sock.close(linger=0)
         ctx.term()
