@@ -91,12 +91,25 @@ def _dumps(namespace: dict[str, Any], name: str) -> bytes:
         raise NameError(f"name {name!r} is not defined on the remote side")
     import cloudpickle
 
+    from ..protocol.side import MAX_OBJECT_BYTES
+
     data: bytes = cloudpickle.dumps(namespace[name])
+    if len(data) > MAX_OBJECT_BYTES:
+        raise _TooBig(
+            f"{name!r} pickles to {len(data)} bytes: too big to send (at most {MAX_OBJECT_BYTES}); save it to a "
+            "file and %download it"
+        )
     return data
+
+
+class _TooBig(Exception):
+    pass
 
 
 def _message(op: object, header: dict[str, Any], exc: BaseException) -> str:
     name = header.get("name", "")
+    if isinstance(exc, _TooBig):
+        return str(exc)
     if op == "get" and not isinstance(exc, NameError):
         return f"cannot pickle {name!r} ({type(exc).__name__}: {exc})"
     if op == "put":

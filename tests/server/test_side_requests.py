@@ -95,6 +95,18 @@ def test_getting_a_missing_or_unpicklable_object_says_so(session: Session) -> No
         session.get("lock")
 
 
+def test_an_object_too_big_for_one_message_is_refused_clearly_both_ways(session: Session) -> None:
+    """A pickle over the socket's message cap would make libzmq drop the connection (the call then hangs
+    until its timeout): it is refused with a clear error instead, and the session goes on."""
+    session.run("big = b'x' * (70 << 20)")
+    with pytest.raises(ObjectError, match="too big"):
+        session.get("big", timeout=30)
+    with pytest.raises(ObjectError, match="too big"):
+        session.put("big_too", b"y" * (70 << 20), timeout=30)
+    assert session.run("'big_too' in dir(), len(big)").value == f"(False, {70 << 20})"
+    assert session.complete("pri").matches[:1] == ("print",)
+
+
 def test_putting_an_unpicklable_object_changes_nothing(session: Session) -> None:
     session.run("kept = 'before'")
     with pytest.raises(ObjectError, match="cannot pickle"):
