@@ -27,6 +27,7 @@ from remrepl.protocol import (
     Upload,
     Welcome,
 )
+from remrepl.server.kernel_side import Unpacker, pack
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 
@@ -243,3 +244,32 @@ def test_without_jedi_the_standard_library_completes(monkeypatch: pytest.MonkeyP
         reply = session.complete("settings['al")
         assert reply.matches == ("'alpha'",) and reply.start == len("settings[")
         assert "collections" in session.complete("import collec").matches
+
+
+def test_garbage_on_the_kernel_side_channel_does_not_take_the_supervisor_down(session: Session) -> None:
+    """User code can write to the kernel's side socket (its fd is on the kernel's command line): the
+    supervisor drops what it cannot read, fails what was pending, and the session goes on."""
+    code = (
+        "import os\n"
+        "_fd = int(open('/proc/self/cmdline', 'rb').read().split(b'main(')[1].split(b')')[0].split(b',')[1])\n"
+        "os.write(_fd, b'\\x00\\x00\\x00\\x05hello')"
+    )
+    assert session.run(code).error is None
+    assert session.run("6 * 7").value == "42"
+    assert session.complete("pri").matches[:1] == ("print",)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xff\xff\xff",  # a 4 GiB header would be waited for (and buffered)
+        b"\x00\x00\x00\x02[]",  # not an object
+        b'\x00\x00\x00\x0c{"size": -1}',
+        b'\x00\x00\x00\x12{"size": 99999999999}',
+    ],
+)
+def test_the_side_unpacker_refuses_malformed_messages_at_once(data: bytes) -> None:
+    unpacker = Unpacker()
+    with pytest.raises(ValueError, match="malformed"):
+        unpacker.feed(data)
+    assert unpacker.feed(pack({"id": "1"}, b"ok")) == [({"id": "1", "size": 2}, b"ok")]  # and reads on
