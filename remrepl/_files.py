@@ -7,6 +7,7 @@ directories created 0700. ``REMREPL_STATE_DIR`` moves the state directory (tests
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ._exceptions import ConfigError
@@ -20,7 +21,18 @@ def state_dir(*parts: str) -> Path:
         base = os.path.join(xdg, "remrepl")
     path = Path(base, *parts)
     private_dir(path)
+    for level in [Path(base), *(Path(base, *parts[: i + 1]) for i in range(len(parts)))]:
+        _tighten(level)
     return path
+
+
+def _tighten(path: Path) -> None:
+    """Make one of remrepl's own directories 0700 if it is ours and open to others: ``mkdir`` keeps the
+    mode of one that already existed (made by hand, or by an older version), and the keeper's relink
+    socket, records and logs count on nobody else getting in."""
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, 0o700)
 
 
 def private_dir(path: Path) -> None:

@@ -27,7 +27,8 @@ class ConnectionInfo:
     protocol: int = 0
     python: str = ""
     kdf: KdfParams = field(default_factory=KdfParams)
-    client_secret_key: bytes = b""  # Z85; only in launcher records, never printed
+    # Z85; only in launcher records, never printed (repr=False: a repr lands in logs, tracebacks, the REPL)
+    client_secret_key: bytes = field(default=b"", repr=False)
 
     def to_json(self, *, include_secret: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {

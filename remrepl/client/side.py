@@ -20,7 +20,16 @@ import zmq
 from .._exceptions import ConnectionLost, ConnectTimeout, ExecutionTimeout, ObjectError, ServerError, SessionClosed
 from .._info import ConnectionInfo
 from ..protocol import Bye, Connection, Detach, Event, Hello, Rejected, Role, Welcome
-from ..protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from ..protocol.side import (
+    MAX_OBJECT_BYTES,
+    Complete,
+    Completions,
+    GetObject,
+    Inspect,
+    Inspection,
+    ObjectReply,
+    PutObject,
+)
 from ..transport import KeyPair, client_socket, tcp_endpoint
 
 SideRequest = Complete | Inspect | GetObject | PutObject
@@ -145,6 +154,11 @@ class SideRequests:
             data = cloudpickle.dumps(value)
         except Exception as exc:
             raise ObjectError(f"cannot pickle {type(value).__name__} object ({type(exc).__name__}: {exc})") from None
+        if len(data) > MAX_OBJECT_BYTES:
+            raise ObjectError(
+                f"{type(value).__name__} object pickles to {len(data)} bytes: too big to send (at most "
+                f"{MAX_OBJECT_BYTES}); save it to a file and %upload it"
+            )
         reply = self._side_request(PutObject(uuid.uuid4().hex, name, data), timeout)
         assert isinstance(reply, ObjectReply)
         if not reply.ok:

@@ -3,8 +3,10 @@
 Scheduler, workers and the client all present a certificate signed by this CA and accept only peers
 that do (Dask's TLS contexts require client certificates), so nothing without the CA's blessing can talk
 to the cluster — a plain-TCP client, or a TLS client with some other certificate, is refused. The PEMs
-never touch a command line: local workers get them through the pipe that starts them; a remote host gets
-them over SFTP into 0600 files in a 0700 directory.
+never touch a command line or the environment: local workers get them through the pipe that starts them;
+a remote host's worker over its SSH channel's stdin (``remote_worker.py``). Dask loads an in-memory
+certificate and key through a ``tempfile.TemporaryDirectory`` (0700, removed at once: ``ssl`` reads only
+files), so the key is on disk only there and only for that moment.
 """
 
 from __future__ import annotations

@@ -62,6 +62,15 @@ def _matches(pattern_list: Sequence[str], name: str) -> bool:
 
 def known_keys(hop: HostSettings) -> list[KnownKey]:
     """Every known_hosts entry for this hop, user files first."""
+    return _entries(hop, revoked=False)
+
+
+def revoked_keys(hop: HostSettings) -> list[KnownKey]:
+    """The ``@revoked`` entries that apply to this hop: OpenSSH refuses those keys whatever else is known."""
+    return _entries(hop, revoked=True)
+
+
+def _entries(hop: HostSettings, *, revoked: bool) -> list[KnownKey]:
     from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
     found: list[KnownKey] = []
@@ -73,7 +82,11 @@ def known_keys(hop: HostSettings) -> list[KnownKey]:
             continue
         for number, line in enumerate(lines, 1):
             text = line.strip()
-            if not text or text.startswith(("#", "@")):  # markers (@revoked, @cert-authority): not handled
+            if revoked:
+                if not text.startswith("@revoked"):
+                    continue
+                text = text.removeprefix("@revoked").strip()
+            elif not text or text.startswith(("#", "@")):  # @cert-authority is not handled (its hosts are refused)
                 continue
             try:
                 entry = HostKeyEntry.from_line(text, number)
@@ -98,6 +111,11 @@ def preferred_types(known: list[KnownKey], offered: Sequence[str]) -> list[str]:
 def verify(hop: HostSettings, key: Any, known: list[KnownKey], options: SSHOptions) -> None:
     """Accept ``key`` if known_hosts has it; record it if new and ``accept_new``; else ``HostKeyError``."""
     name, print_ = hop.known_name, fingerprint(key)
+    for entry in revoked_keys(hop):  # before anything else: a revoked key is neither accepted nor recorded
+        if entry.key.asbytes() == key.asbytes():
+            raise HostKeyError(
+                f"the host key of {name} ({key.get_name()} {print_}) is REVOKED at {entry.where}: refusing to connect"
+            )
     if any(entry.key.asbytes() == key.asbytes() for entry in known):
         return
     same_type = [entry for entry in known if entry.key.get_name() == key.get_name()]

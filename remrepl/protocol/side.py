@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A pickle travels as one frame, and a frame over the sockets' 64 MiB MAXMSGSIZE makes libzmq drop the
+# connection (the request would then hang until its timeout): bigger objects are refused at the sending end.
+MAX_OBJECT_BYTES = 60 << 20
+
 # --- client -> server ---------------------------------------------------------------------------
 
 

@@ -20,6 +20,11 @@ import threading
 from typing import Any
 
 _LENGTH = struct.Struct("!I")
+# Bounds on one message; ``Unpacker.feed`` raises ValueError beyond them. The supervisor reads what the
+# kernel writes, and user code can write to this socket too: it must not make the supervisor buffer
+# gigabytes or fall over (the objects' own cap, protocol.side.MAX_OBJECT_BYTES, is below MAX_PAYLOAD).
+MAX_HEADER = 16 << 20
+MAX_PAYLOAD = 64 << 20
 # While a side request is served, the kernel's main thread may be spinning in pure Python: switching
 # threads more often than CPython's default 5 ms cuts what a completion waits for the GIL. (A long interval
 # instead would let this thread finish in one go, but every time it releases the GIL for I/O it would
@@ -34,7 +39,8 @@ def pack(header: dict[str, Any], payload: bytes = b"") -> bytes:
 
 
 class Unpacker:
-    """Turns a byte stream into (header, payload) messages as their bytes arrive."""
+    """Turns a byte stream into (header, payload) messages as their bytes arrive; ``ValueError`` (and the
+    buffer dropped) on a malformed one."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
@@ -44,10 +50,19 @@ class Unpacker:
         out = []
         while len(self.buffer) >= _LENGTH.size:
             (length,) = _LENGTH.unpack_from(self.buffer)
+            if length > MAX_HEADER:  # never wait (and buffer) for a header this big: the stream is garbage
+                self.buffer.clear()
+                raise ValueError("a malformed side message")
             if len(self.buffer) < _LENGTH.size + length:
                 break
-            header = json.loads(bytes(self.buffer[_LENGTH.size : _LENGTH.size + length]))
-            size = int(header.get("size", 0))
+            try:
+                header = json.loads(bytes(self.buffer[_LENGTH.size : _LENGTH.size + length]))
+                size = int(header.get("size", 0)) if isinstance(header, dict) else -1
+            except (ValueError, TypeError):  # not JSON, not UTF-8, a size that is no number
+                size = -1
+            if not 0 <= size <= MAX_PAYLOAD:
+                self.buffer.clear()
+                raise ValueError("a malformed side message")
             end = _LENGTH.size + length + size
             if len(self.buffer) < end:
                 break
@@ -91,12 +106,25 @@ def _dumps(namespace: dict[str, Any], name: str) -> bytes:
         raise NameError(f"name {name!r} is not defined on the remote side")
     import cloudpickle
 
+    from ..protocol.side import MAX_OBJECT_BYTES
+
     data: bytes = cloudpickle.dumps(namespace[name])
+    if len(data) > MAX_OBJECT_BYTES:
+        raise _TooBig(
+            f"{name!r} pickles to {len(data)} bytes: too big to send (at most {MAX_OBJECT_BYTES}); save it to a "
+            "file and %download it"
+        )
     return data
+
+
+class _TooBig(Exception):
+    pass
 
 
 def _message(op: object, header: dict[str, Any], exc: BaseException) -> str:
     name = header.get("name", "")
+    if isinstance(exc, _TooBig):
+        return str(exc)
     if op == "get" and not isinstance(exc, NameError):
         return f"cannot pickle {name!r} ({type(exc).__name__}: {exc})"
     if op == "put":

@@ -7,6 +7,7 @@ with a failure whatever is outstanding when the kernel goes away, and never look
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,8 @@ from ..protocol.side import (
     PutObject,
 )
 from .kernel_process import KernelProcess
+
+log = logging.getLogger("remrepl.server")
 
 MAX_SIDE_PEERS = 16  # side connections remembered (a client that vanished without Detach ages out)
 MAX_PENDING = 256  # side requests in flight; more are refused at once
@@ -100,7 +103,13 @@ class SideRequests:
         if flags & zmq.POLLOUT:
             kernel.flush_side()
         if flags & zmq.POLLIN:
-            for header, payload in kernel.read_side():
+            try:
+                replies = kernel.read_side()
+            except ValueError:  # user code wrote to the kernel's side socket: whatever was pending is lost
+                log.warning("unreadable bytes on the kernel's side channel: failing the pending side requests")
+                self.fail_all("the remote interpreter's side channel was disturbed (by the code running?)")
+                replies = []
+            for header, payload in replies:
                 entry = self.pending.pop(str(header.get("id", "")), None)
                 if entry is not None:
                     identity, conn, request = entry

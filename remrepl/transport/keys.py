@@ -8,7 +8,7 @@ handshake: the password never crosses the wire, and no byte of a peer without it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import zmq
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -38,7 +38,7 @@ class KeyPair:
     """A CURVE keypair, both halves Z85-encoded (40 ASCII bytes each)."""
 
     public: bytes
-    secret: bytes
+    secret: bytes = field(repr=False)  # a repr lands in logs, tracebacks and the REPL
 
     @classmethod
     def generate(cls) -> KeyPair:

@@ -14,7 +14,20 @@ import zmq
 from remrepl import ObjectError, SessionClosed
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
-from remrepl.protocol import Connection, Done, Execute, Hello, Notice, Rejected, Role, Welcome
+from remrepl.protocol import (
+    Connection,
+    Done,
+    Download,
+    Execute,
+    Hello,
+    Interrupt,
+    Notice,
+    Rejected,
+    Role,
+    Upload,
+    Welcome,
+)
+from remrepl.server.kernel_side import Unpacker, pack
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 
@@ -81,6 +94,18 @@ def test_getting_a_missing_or_unpicklable_object_says_so(session: Session) -> No
     session.run("import threading; lock = threading.Lock()")
     with pytest.raises(ObjectError, match="cannot pickle 'lock'"):
         session.get("lock")
+
+
+def test_an_object_too_big_for_one_message_is_refused_clearly_both_ways(session: Session) -> None:
+    """A pickle over the socket's message cap would make libzmq drop the connection (the call then hangs
+    until its timeout): it is refused with a clear error instead, and the session goes on."""
+    session.run("big = b'x' * (70 << 20)")
+    with pytest.raises(ObjectError, match="too big"):
+        session.get("big", timeout=30)
+    with pytest.raises(ObjectError, match="too big"):
+        session.put("big_too", b"y" * (70 << 20), timeout=30)
+    assert session.run("'big_too' in dir(), len(big)").value == f"(False, {70 << 20})"
+    assert session.complete("pri").matches[:1] == ("print",)
 
 
 def test_putting_an_unpicklable_object_changes_nothing(session: Session) -> None:
@@ -171,6 +196,32 @@ def test_a_side_connection_does_not_take_the_session_over(launcher: LocalLaunche
         ctx.term()
 
 
+def test_a_side_connection_moves_no_files_and_sees_no_output(
+    launcher: LocalLauncher, session: Session, tmp_path: Path
+) -> None:
+    """Transfers, interrupts and output belong to the attached client: a side connection's Upload or
+    Download is refused (nothing is written or read), and the session's output never reaches it."""
+    ctx, sock, conn = raw_side(launcher)
+    try:
+        secret = tmp_path / "secret.txt"
+        secret.write_text("not for side connections")
+        for request in (
+            Upload("x1", str(tmp_path), "planted.txt", "file", 3),
+            Download("x2", str(secret)),
+            Interrupt(),
+        ):
+            sock.send_multipart(conn.send(request))
+            assert sock.poll(10_000)
+            reply = conn.receive(sock.recv_multipart())
+            assert isinstance(reply, Rejected) and "side connection" in reply.message, request
+        assert session.run("print('only for the attached client')").error is None
+        assert not (tmp_path / "planted.txt").exists()
+        assert not sock.poll(300)  # nothing else came: no output, no transfer events
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+
+
 def test_side_requests_on_a_closed_session_fail_cleanly(launcher: LocalLauncher) -> None:
     session = launcher.connect()
     assert session.complete("pri").matches[:1] == ("print",)
@@ -193,3 +244,32 @@ def test_without_jedi_the_standard_library_completes(monkeypatch: pytest.MonkeyP
         reply = session.complete("settings['al")
         assert reply.matches == ("'alpha'",) and reply.start == len("settings[")
         assert "collections" in session.complete("import collec").matches
+
+
+def test_garbage_on_the_kernel_side_channel_does_not_take_the_supervisor_down(session: Session) -> None:
+    """User code can write to the kernel's side socket (its fd is on the kernel's command line): the
+    supervisor drops what it cannot read, fails what was pending, and the session goes on."""
+    code = (
+        "import os\n"
+        "_fd = int(open('/proc/self/cmdline', 'rb').read().split(b'main(')[1].split(b')')[0].split(b',')[1])\n"
+        "os.write(_fd, b'\\x00\\x00\\x00\\x05hello')"
+    )
+    assert session.run(code).error is None
+    assert session.run("6 * 7").value == "42"
+    assert session.complete("pri").matches[:1] == ("print",)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xff\xff\xff",  # a 4 GiB header would be waited for (and buffered)
+        b"\x00\x00\x00\x02[]",  # not an object
+        b'\x00\x00\x00\x0c{"size": -1}',
+        b'\x00\x00\x00\x12{"size": 99999999999}',
+    ],
+)
+def test_the_side_unpacker_refuses_malformed_messages_at_once(data: bytes) -> None:
+    unpacker = Unpacker()
+    with pytest.raises(ValueError, match="malformed"):
+        unpacker.feed(data)
+    assert unpacker.feed(pack({"id": "1"}, b"ok")) == [({"id": "1", "size": 2}, b"ok")]  # and reads on
