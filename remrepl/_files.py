@@ -66,3 +66,12 @@ def read_secret(path: Path | str, what: str = "password") -> str:
     if not secret:
         raise ConfigError(f"the {what} file {path} is empty")
     return secret
+
+
+PASSWORD_ENV = "REMREPL_PASSWORD"  # the client's password, when no --password-file is given
+
+
+def environment_without_secrets() -> dict[str, str]:
+    """This process's environment minus remrepl's own secrets: for the processes remrepl starts (a local
+    server, the kernel that runs user code), which must never inherit the client's password."""
+    return {name: value for name, value in os.environ.items() if name != PASSWORD_ENV}

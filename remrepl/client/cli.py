@@ -15,15 +15,13 @@ from typing import Any
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
-from .._files import read_secret, state_dir
+from .._files import PASSWORD_ENV, read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
 from . import records
 from .config import Config, load_config
 from .plots import PlotSaver
 from .session import Session, connect
-
-PASSWORD_ENV = "REMREPL_PASSWORD"
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:

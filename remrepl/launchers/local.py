@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .._exceptions import LaunchError, RemreplError
-from .._files import open_private_log, state_dir
+from .._files import environment_without_secrets, open_private_log, state_dir
 from .._info import ConnectionInfo
 from ..transport import KeyPair
 from .base import Launcher
@@ -50,6 +50,7 @@ class LocalLauncher(Launcher):
         try:
             self.process = subprocess.Popen(
                 cmd,
+                env=environment_without_secrets(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_fd,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+from .._files import environment_without_secrets
 from .kernel_side import Unpacker, pack
 
 PIPE_SIZE = 1 << 20
@@ -43,6 +44,7 @@ class KernelProcess:
                 stderr=err_w,
                 pass_fds=(theirs.fileno(), side_theirs.fileno()),
                 cwd=cwd,
+                env=environment_without_secrets(),  # user code runs here: no remrepl secret in its env
                 # its own process group: a Ctrl-C at the server's terminal is the supervisor's to handle
                 start_new_session=True,
             )

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from remrepl.launchers import LocalLauncher
 from tests.conftest import PASSWORD, RunningServer
 
@@ -90,3 +92,15 @@ def test_password_from_stdin_is_not_echoed_anywhere(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert json.loads(out.splitlines()[0])["event"] == "ready"
     assert PASSWORD not in out + err
+
+
+def test_a_password_in_the_clients_environment_never_reaches_the_server_or_user_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``REMREPL_PASSWORD`` is the client's; a server it launches, and the kernel, run without it."""
+    monkeypatch.setenv("REMREPL_PASSWORD", PASSWORD)
+    with LocalLauncher() as launched, launched.connect() as session:
+        assert session.run("import os; 'REMREPL_PASSWORD' in os.environ").value == "False"
+        assert session.run("import subprocess; subprocess.run(['env'], capture_output=True).stdout").value
+        leaks = [pid for pid, text in process_texts().items() if PASSWORD.encode() in text and pid != os.getpid()]
+    assert leaks == []
