@@ -85,6 +85,35 @@ class ClusterInfo:
         return total
 
 
+def _duration(delta: datetime.timedelta | None) -> str:
+    if delta is None:
+        return "-"
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def status_table(clusters: Iterable[ClusterInfo], now: datetime.datetime | None = None) -> list[str]:
+    """``remrepl status``'s lines: one per cluster (its head), costs marked as estimates."""
+    header = ("NAME", "REGION", "STATE", "TYPE", "PUBLIC IP", "WORKERS", "UPTIME", "COST SO FAR (EST.)")
+    rows = [header]
+    for c in clusters:
+        cost = c.cost_so_far(now)
+        rows.append(
+            (
+                c.name,
+                c.region,
+                c.state,
+                (c.head.instance_type + (" spot" if c.head.spot else "")) if c.head else "-",
+                (c.head.public_ip or "-") if c.head else "-",
+                str(sum(1 for w in c.workers if w.state in BILLED)),
+                _duration(c.uptime(now)),
+                f"~${cost:.2f}" if cost is not None else "unknown",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 def _region(session: boto3.Session) -> str:
     return str(session.region_name)
 

@@ -10,7 +10,7 @@ import pytest
 
 from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.images import resolve_image
-from remrepl.launchers.ec2.inventory import ClusterInfo, find_cluster, list_clusters, teardown
+from remrepl.launchers.ec2.inventory import ClusterInfo, find_cluster, list_clusters, status_table, teardown
 from remrepl.launchers.ec2.keys import generated_key
 from remrepl.launchers.ec2.resources import (
     Instance,
@@ -100,6 +100,24 @@ def test_cost_so_far_counts_billed_instances_only() -> None:
     assert unknown.cost_so_far(now) is None
     empty = ClusterInfo("c", "us-east-1", None, [], "sg-1", [], {})
     assert empty.uptime(now) is None and empty.cost_so_far(now) == 0.0 and empty.state == "no head"
+    lines = status_table([info, unknown, empty], now)
+    assert lines[0].split() == [
+        "NAME",
+        "REGION",
+        "STATE",
+        "TYPE",
+        "PUBLIC",
+        "IP",
+        "WORKERS",
+        "UPTIME",
+        "COST",
+        "SO",
+        "FAR",
+        "(EST.)",
+    ]
+    assert lines[1].split() == ["c", "us-east-1", "running", "t3.micro", "-", "0", "2h00m", "~$1.00"]
+    assert lines[2].split() == ["c", "us-east-1", "running", "t3.micro", "spot", "-", "0", "2h00m", "unknown"]
+    assert lines[3].split() == ["c", "us-east-1", "no", "head", "-", "-", "0", "-", "~$0.00"]
 
 
 def test_down_removes_everything_and_twice_is_fine(ec2: Any) -> None:
