@@ -269,8 +269,8 @@ def run_instances_request(ec2: Any, spec: InstanceSpec) -> dict[str, Any]:
         "KeyName": spec.key_name,
         "SecurityGroupIds": [spec.security_group_id],
         "TagSpecifications": tag_specifications(kinds, cluster=spec.cluster, role=spec.role, owner=spec.owner),
-        # IMDSv2 only: a server-side request forgery in user code cannot read the instance role's keys.
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        # IMDSv2 only, one hop: a request forgery in user code (or a container) cannot read the role's keys.
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
     }
     if spec.spot:
         # One-time: once interrupted or shut down it is gone; AWS terminates a one-time Spot Instance on
