@@ -11,6 +11,7 @@ backs off exponentially with jitter, a bounded number of attempts) and bounded c
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 import urllib.error
 import urllib.request
@@ -81,9 +82,16 @@ def _boto3() -> Any:
     return boto3
 
 
+# Region names: "us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", ...
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+
+
 def aws_session(*, region: str | None = None, profile: str | None = None) -> boto3.Session:
     """A boto3 session from the standard chain; ``CloudCredentialsError`` when it finds no region or no
-    credentials (saying where it looked). Nothing is fetched from AWS here."""
+    credentials (saying where it looked), ``ConfigError`` for a malformed region. Nothing is fetched from
+    AWS here."""
+    if region and not _REGION.match(region):
+        raise ConfigError(f"bad --region {region!r}: expected an AWS region name like us-east-1 or eu-west-2")
     boto3 = _boto3()
     import botocore.exceptions
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from remrepl import CapacityError, CloudCredentialsError, CloudError
+from remrepl import CapacityError, CloudCredentialsError, CloudError, ConfigError
 from remrepl.launchers.ec2.aws import (
     aws_errors,
     aws_session,
@@ -32,6 +32,12 @@ def test_identity_from_the_standard_chain(aws: str) -> None:
 
 def test_region_argument_wins(aws: str) -> None:
     assert aws_session(region="eu-west-1").region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize("region", ["us-east1", "US-EAST-1", "eu west 1", "us-east-1; rm"])
+def test_malformed_region_is_refused(aws: str, region: str) -> None:
+    with pytest.raises(ConfigError, match="bad --region"):
+        aws_session(region=region)
 
 
 def test_no_region_is_a_clear_error(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
