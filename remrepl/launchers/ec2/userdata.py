@@ -28,6 +28,8 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3
 """
 _DNF = """\
 dnf install -y -q {python} {python}-pip
+# the OS's own python3 stays 3.9 (dnf needs it, by its full path); `python3` in a login's PATH is ours
+ln -sf /usr/bin/{python} /usr/local/bin/python3
 """
 
 

@@ -22,6 +22,7 @@ def test_installs_python_venv_pip_and_sets_the_backstop(os: str) -> None:
     assert "shutdown -h +181 " in script  # rounded up: never before the lifetime
     if os == "al2023":
         assert "dnf install -y -q python3.11 python3.11-pip" in script
+        assert "ln -sf /usr/bin/python3.11 /usr/local/bin/python3" in script
     else:
         assert "apt-get -o DPkg::Lock::Timeout=600 install" in script
         assert "python3 python3-venv python3-pip" in script
