@@ -346,3 +346,15 @@ def test_identity_file_of_every_host_comes_first(tmp_path: Path) -> None:
     assert line == work_line + " work" and private == str(tmp_path / "work_key")
     # a config that cannot be read gives no key, not an error
     assert user_public_key(ssh, ssh_config=str(tmp_path / "missing"), use_agent=False)[0] == default
+
+
+def test_tags_travel_in_the_creating_calls_never_afterwards(aws_proxy: AWSProxy) -> None:
+    """Tagged AT creation: no CreateTags call at all (a crash between create and tag would leave an
+    untagged resource that status/down cannot find)."""
+    ec2 = client(aws_session(), "ec2")
+    spec = _spec(ec2, role="worker", spot=True, count=2, volume_size=16)
+    launch_instances(ec2, spec)
+    assert aws_proxy.calls["CreateSecurityGroup"] == 1
+    assert aws_proxy.calls["ImportKeyPair"] == 1
+    assert aws_proxy.calls["RunInstances"] == 1
+    assert aws_proxy.calls["CreateTags"] == 0
