@@ -31,6 +31,7 @@ MAX_ATTEMPTS = 5  # attempts per call in all; botocore's standard mode backs off
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 CHECKIP_URL = "https://checkip.amazonaws.com"
+POLICY_HINT = "remrepl's repository has the IAM policy it needs in docs/ec2-iam-policy.json"
 
 # What boto3's chain looks at, for the message when it found nothing.
 _CHAIN = (
@@ -154,7 +155,7 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in CAPACITY_CODES:
             raise CapacityError(f"{text}. {CAPACITY_HINT}", code=code) from None
         if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
-            text += " (the AWS identity lacks this permission; see the IAM policy in docs/ec2-iam-policy.json)"
+            text += f" (the AWS identity lacks this permission; {POLICY_HINT})"
         raise CloudError(text, code=code) from None
     except (bx.NoCredentialsError, bx.PartialCredentialsError) as exc:
         raise CloudCredentialsError(f"{what} failed: {exc}; {_CHAIN}") from None

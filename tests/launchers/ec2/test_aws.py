@@ -198,3 +198,14 @@ def test_caller_cidr_unreachable() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(CloudError, match=r"could not find this machine's public address.*--allow-cidr"):
         caller_cidr(timeout=2, url=f"http://127.0.0.1:{port}/")
+
+
+def test_missing_permission_points_at_the_policy(aws_proxy: AWSProxy) -> None:
+    aws_proxy.fail("DescribeVpcs", "UnauthorizedOperation", "You are not authorized to perform this operation.")
+    ec2 = client(aws_session(), "ec2")
+    with (
+        pytest.raises(CloudError, match=r"UnauthorizedOperation.*docs/ec2-iam-policy\.json") as caught,
+        aws_errors("looking up the default VPC"),
+    ):
+        ec2.describe_vpcs()
+    assert type(caught.value) is CloudError and caught.value.code == "UnauthorizedOperation"
