@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..._exceptions import ConfigError
 from ..._files import state_dir, write_private
 
 KEY_FILE = "id_ed25519"  # under state_dir("ec2")
@@ -73,24 +74,31 @@ def _user_keys(ssh_dir: Path, ssh_config: str | None) -> list[tuple[str, str | N
 
 
 def generated_key() -> tuple[str, str]:
-    """remrepl's own ed25519 key (made on first use, 0600): (public key line, private key path)."""
+    """remrepl's own ed25519 key (made on first use, 0600): (public key line, private key path). An
+    existing private key is never replaced (a running instance may only admit it): a lost ``.pub`` is
+    derived from it again."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     private = state_dir("ec2") / KEY_FILE
     public = private.with_suffix(".pub")
-    if private.exists() and public.exists():
-        line = public.read_text().strip()
-        if usable_public_key(line):
-            return line, str(private)
-    key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    ).decode()
+    if private.exists():
+        try:
+            key = serialization.load_ssh_private_key(private.read_bytes(), password=None)
+        except (ValueError, TypeError, OSError) as exc:
+            raise ConfigError(
+                f"cannot read remrepl's EC2 key {private}: {exc}; move it away to make a new one"
+            ) from None
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ).decode()
+        write_private(private, pem)
     line = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     line += " remrepl-ec2"
-    write_private(private, pem)
-    write_private(public, line + "\n")  # not secret, but 0600 does no harm and keeps the pair alike
+    if not public.exists() or public.read_text().strip() != line:
+        write_private(public, line + "\n")  # not secret, but 0600 does no harm and keeps the pair alike
     return line, str(private)
 
 

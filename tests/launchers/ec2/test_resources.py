@@ -165,6 +165,11 @@ def test_generated_key_is_private_and_kept(private_state: Path) -> None:
     assert Path(private).read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     assert Path(private).parent == private_state / "ec2"
     assert generated_key() == (public, private)  # the same key next time
+    Path(private).with_suffix(".pub").unlink()
+    assert generated_key() == (public, private)  # a lost .pub never replaces the key
+    Path(private).write_text("garbage")
+    with pytest.raises(ConfigError, match="cannot read remrepl's EC2 key"):
+        generated_key()
 
 
 def test_user_key_preferred_over_a_generated_one(tmp_path: Path) -> None:
