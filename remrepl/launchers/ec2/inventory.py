@@ -263,7 +263,15 @@ def teardown(
         if waiting:  # workers must be going before the head is: the head could start new ones
             left = _wait_ended(ec2, waiting, ENDED, deadline=deadline, sleep=sleep)
             report.problems.extend(f"instance {i.id} is still {i.state}" for i in left)
-    everyone = [i.id for i in cluster.instances if i.state != "terminated"]
+    # A head that was still running may have started workers after we listed them: those go too.
+    alive = [*cluster_filter(name), {"Name": "instance-state-name", "Values": list(ALIVE)}]
+    known = {i.id for i in cluster.instances}
+    late = [i for i in describe_filtered(ec2, alive, "listing the cluster's instances again") if i.id not in known]
+    if late_ids := [i.id for i in late if i.state not in ENDED]:
+        notify(f"terminating {len(late_ids)} instance(s) started meanwhile: {', '.join(late_ids)}")
+        terminate(ec2, late_ids)
+        report.terminated.extend(late_ids)
+    everyone = [i.id for i in [*cluster.instances, *late] if i.state != "terminated"]
     if everyone:  # the group can go only once their network interfaces are released
         notify("waiting for the instances to be terminated")
         _wait_ended(ec2, everyone, ("terminated",), deadline=deadline, sleep=sleep)

@@ -189,3 +189,20 @@ def test_group_in_use_past_the_deadline_is_reported(aws_proxy: AWSProxy) -> None
     assert any(lab["group"] in problem and "remrepl down" in problem for problem in report.problems)
     assert any(line.startswith("  LEFT: ") for line in report.lines())
     assert report.key_pairs == ["remrepl-lab"]  # the rest was still done
+
+
+def test_workers_started_while_down_runs_are_terminated_too(ec2: Any) -> None:
+    """The head may launch a worker between down's listing and the head's end: down looks again."""
+    lab = make_cluster(ec2, "lab")
+    image = resolve_image(aws_session(), os="al2023", instance_type="t3.micro")
+    late: list[str] = []
+
+    def notify(message: str) -> None:
+        if message.startswith("terminating 1 head") and not late:  # the head's last act
+            spec = InstanceSpec("lab", "worker", OWNER, image, "t3.micro", "remrepl-lab", lab["group"])
+            late.extend(launch_instances(ec2, spec))
+
+    report = teardown(aws_session(), "lab", notify=notify, deadline=time.monotonic() + 60)
+    assert late and report.ok
+    assert report.terminated == [lab["head"], *late]
+    assert_nothing_left(ec2, "lab")
