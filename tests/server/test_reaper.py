@@ -110,11 +110,13 @@ def test_does_not_fire_while_a_client_is_attached_and_idle(fast_server: RunningS
     assert wait_done()["reason"] == "idle"
 
 
-def test_a_client_killed_without_detaching_does_not_keep_the_machine(
-    fast_server: RunningServer, tmp_path: Path
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
+def test_a_client_gone_without_detaching_does_not_keep_the_machine(
+    how: signal.Signals, fast_server: RunningServer, tmp_path: Path
 ) -> None:
     """The supervisor still counts the client as attached (nothing was sent to it since), but its
-    connection is gone: the activity heartbeat stops (see server/activity.py)."""
+    connection is gone (killed: at once; frozen, like a closed laptop: after the ZeroMQ heartbeat
+    timeout): the activity heartbeat stops (see server/activity.py)."""
     marker = tmp_path / "marker"
     client_code = (
         "import sys, remrepl\n"
@@ -131,11 +133,14 @@ def test_a_client_killed_without_detaching_does_not_keep_the_machine(
     )
     try:
         assert client.stdout is not None and client.stdout.readline() == "1\n"
-        start_reaper(idle_timeout=1.0, command=["touch", str(marker)])
-        client.send_signal(signal.SIGKILL)
-        wait_until(lambda: fired(marker), WAIT, "the reaper's command after the client died")
+        start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
+        outlive(IDLE + 1)
+        assert not fired(marker)  # the client is there, idle
+        client.send_signal(how)
+        wait_until(lambda: fired(marker), WAIT, "the reaper's command after the client went away")
     finally:
         client.kill()
+        client.send_signal(signal.SIGCONT)
         client.wait(10)
         for stream in (client.stdin, client.stdout):
             if stream is not None:
