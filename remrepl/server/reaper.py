@@ -313,6 +313,8 @@ def run_reaper(args: argparse.Namespace, command: Sequence[str]) -> int:
         return 0 if ok else 1
     except _Stopped as exc:
         log.info("stopped by %s", exc)
+        state["state"] = "stopped"  # still holding the lock: a replacement writes its state after this
+        _write_state(paths["state"], state)
         return 0
     finally:
         os.close(lock_fd)

@@ -93,7 +93,7 @@ def test_fires_after_idle_with_no_client(fast_server: RunningServer, tmp_path: P
     wait_until(lambda: fired(marker), WAIT, "the reaper's command")
     result = wait_done()
     assert result["reason"] == "idle" and result["active_servers"] == [fast_server.process.pid]
-    assert not alive(started["pid"])  # it ran its command once and exited
+    wait_until(lambda: not alive(started["pid"]), WAIT, "the reaper to exit")  # it ran its command once
     assert "idle: no activity for" in log_text(private_state)
     assert fast_server.process.poll() is None  # the command was harmless: the server runs on
 
@@ -103,7 +103,7 @@ def test_does_not_fire_while_a_client_is_attached_and_idle(fast_server: RunningS
     with fast_server.connect() as session:
         session.run("x = 1")
         start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
-        outlive(3 * IDLE)
+        outlive(2 * IDLE)
         assert not fired(marker) and status()["running"]
     # detached: now the session is idle, and the reaper acts
     wait_until(lambda: fired(marker), WAIT, "the reaper's command after the client left")
@@ -163,7 +163,7 @@ def test_does_not_fire_while_a_run_goes_on_without_client(fast_server: RunningSe
                 break
     # detached with the run going on (as `exec --keep` or %exit during a run leaves it)
     start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
-    outlive(3 * IDLE)
+    outlive(2 * IDLE)
     assert not fired(marker) and status()["running"]
     go.touch()  # the run ends: nothing is going on any more
     wait_until(lambda: fired(marker), WAIT, "the reaper's command after the run ended")
@@ -340,3 +340,12 @@ def test_the_shell_line_is_what_a_launcher_expects() -> None:
         'exec "$HOME"/.remrepl/venv/bin/python -m remrepl.server.reaper '
         "--idle-timeout 3600.0 --max-lifetime 43200.0 --command true"
     )
+
+
+def test_a_stopped_reaper_says_so(tmp_path: Path, private_state: Path) -> None:
+    started = start_reaper(idle_timeout=3600, command=["touch", str(tmp_path / "marker")])
+    terminate([started["pid"]])
+    now = status()
+    assert not now["running"] and now["state"] == "stopped"
+    assert "stopped by SIGTERM" in log_text(private_state)
+    assert not (tmp_path / "marker").exists()
