@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import time
 from pathlib import Path
-
-import zmq
-from zmq.utils.monitor import recv_monitor_message
+from typing import TYPE_CHECKING
 
 from .._files import state_dir
+
+if TYPE_CHECKING:  # zmq is imported where a server runs, not by the reaper, which only needs activity_dir
+    import zmq
 
 log = logging.getLogger("remrepl.server")
 
@@ -40,6 +42,8 @@ class Activity:
     """Touches this server's activity file while it is in use; watches ``router``'s connections."""
 
     def __init__(self, router: zmq.Socket[bytes], *, interval: float = ACTIVITY_INTERVAL) -> None:
+        import zmq
+
         self.interval = interval
         self.path = activity_dir() / str(os.getpid())
         self.connections: set[int] = set()  # file descriptors of the ROUTER's live TCP connections
@@ -68,12 +72,17 @@ class Activity:
             self._touch()
 
     def _read_monitor(self) -> None:
+        import zmq
+
         while self._monitor is not None and self._monitor.poll(0):
-            event = recv_monitor_message(self._monitor)
-            if event["event"] == zmq.EVENT_ACCEPTED:
-                self.connections.add(int(event["value"]))
+            # libzmq's monitor message: (event: u16, value: i32 -- here the connection's fd), endpoint.
+            # Parsed here: zmq.utils.monitor would import asyncio into the server for nothing.
+            frames = self._monitor.recv_multipart()
+            event, fd = struct.unpack("=Hi", frames[0][:6])
+            if event == zmq.EVENT_ACCEPTED:
+                self.connections.add(fd)
             else:
-                self.connections.discard(int(event["value"]))
+                self.connections.discard(fd)
 
     def _touch(self) -> None:
         try:
@@ -85,6 +94,8 @@ class Activity:
 
     def close(self) -> None:
         """Stop watching (before the context ends: its sockets must all be closed) and remove the file."""
+        import zmq
+
         if self._monitor is not None:
             try:
                 self._router.disable_monitor()
