@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
 from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command, status
@@ -349,3 +350,17 @@ def test_a_stopped_reaper_says_so(tmp_path: Path, private_state: Path) -> None:
     assert not now["running"] and now["state"] == "stopped"
     assert "stopped by SIGTERM" in log_text(private_state)
     assert not (tmp_path / "marker").exists()
+
+
+def test_started_over_ssh_it_outlives_the_ssh_session(
+    sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path, private_state: Path
+) -> None:
+    """As a launcher starts it on a head node: the shell line through a real sshd, then the session ends."""
+    marker = tmp_path / "marker"
+    line = reaper_command(sys.executable, idle_timeout=1.0, max_lifetime=None, command=["touch", str(marker)])
+    done = ssh_hosts.ssh("target", line)
+    assert done.returncode == 0, done.stdout + done.stderr
+    started = json.loads(done.stdout.strip().splitlines()[-1])
+    assert started["action"] == "started"
+    assert started["log"] == str(private_state / "remote" / "reaper" / "reaper.log")  # the remote's state dir
+    wait_until(lambda: fired(marker), WAIT, "the reaper's command, after the SSH session ended")
