@@ -21,7 +21,8 @@ import pytest
 from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
-from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command, status
+from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
+from remrepl.server.reaper_state import status
 from tests.client.processes import alive, server_processes, terminate, wait_until
 from tests.conftest import RunningServer, start_server, stop_server
 
