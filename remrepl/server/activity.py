@@ -1,6 +1,7 @@
 """The server's activity heartbeat: a file whose modification time says "this server is in use".
 
-While a client is attached, a run is in progress or a file transfer goes on, the supervisor touches
+While a client is attached, a run is in progress (one blocked in ``input()`` only while a client is
+there to answer) or a file transfer goes on, the supervisor touches
 ``state_dir()/activity/<pid>`` (at most every ``interval`` seconds, and once at every change of that
 state: so the moment the last client left is recorded too); it removes the file when it exits. The
 reaper (``reaper.py``) reads these files to tell an abandoned machine from one in use: it never talks to
@@ -60,10 +61,16 @@ class Activity:
         self._read_monitor()
         return attached is not None and bool(self.connections)
 
-    def update(self, *, attached: bytes | None, running: bool, transferring: bool) -> None:
-        """Called at every turn of the supervisor's loop (at least once a second): touch the file when due."""
+    def update(self, *, attached: bytes | None, running: bool, asking: bool, transferring: bool) -> None:
+        """Called at every turn of the supervisor's loop (at least once a second): touch the file when due.
+
+        ``asking``: the run waits for the client's answer to ``input()``. With no client there, that run
+        goes nowhere until someone attaches: it does not count (an abandoned ``input()`` must not keep a
+        machine up until its max lifetime).
+        """
         now = time.monotonic()
-        state = (self.client_attached(attached), running, transferring)
+        client = self.client_attached(attached)
+        state = (client, running and (client or not asking), transferring)
         changed = state != self._state
         if changed or (any(state) and now - self._touched >= self.interval):
             if changed and self._state is not None:

@@ -21,6 +21,7 @@ import pytest
 from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
+from remrepl.client.session import connect
 from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
 from remrepl.server.reaper_state import status
 from tests.client.processes import alive, server_processes, terminate, wait_until
@@ -169,6 +170,29 @@ def test_does_not_fire_while_a_run_goes_on_without_client(fast_server: RunningSe
     assert not fired(marker) and status()["running"]
     go.touch()  # the run ends: nothing is going on any more
     wait_until(lambda: fired(marker), WAIT, "the reaper's command after the run ended")
+    assert wait_done()["reason"] == "idle"
+
+
+class LeaveTheQuestion(Exception):
+    pass
+
+
+def test_a_run_waiting_for_input_from_nobody_does_not_keep_the_machine(
+    fast_server: RunningServer, tmp_path: Path
+) -> None:
+    """input() asked, then the client left: the run waits for an answer nobody will give."""
+
+    def walk_away(prompt: str, password: bool) -> str | None:
+        raise LeaveTheQuestion
+
+    marker = tmp_path / "marker"
+    with connect(info=fast_server.info, password=fast_server.password, input_handler=walk_away) as session:
+        start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
+        with pytest.raises(LeaveTheQuestion):
+            for _ in session.execute("answer = input('well? ')").events(WAIT):
+                pass
+    # were it counted as a run in progress, the server would touch its file every second, forever
+    wait_until(lambda: fired(marker), WAIT, "the reaper's command")
     assert wait_done()["reason"] == "idle"
 
 
