@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # zmq is imported where a server runs, not by the reaper, whi
 log = logging.getLogger("remrepl.server")
 
 ACTIVITY_INTERVAL = 15.0  # s between touches while in use (the reaper's idle timeout is minutes)
+CHECK_EVERY = 0.2  # s: how often the state is looked at (a busy loop turns thousands of times a second)
 
 
 def activity_dir() -> Path:
@@ -53,7 +54,7 @@ class Activity:
             zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
         )
         self._state: tuple[bool, bool, bool] | None = None
-        self._touched = float("-inf")
+        self._touched = self._checked = float("-inf")
         self._warned = False
 
     def client_attached(self, attached: bytes | None) -> bool:
@@ -69,6 +70,9 @@ class Activity:
         machine up until its max lifetime).
         """
         now = time.monotonic()
+        if now - self._checked < CHECK_EVERY:
+            return
+        self._checked = now
         client = self.client_attached(attached)
         state = (client, running and (client or not asking), transferring)
         changed = state != self._state
