@@ -99,9 +99,8 @@ def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert path.exists(), (
-        f"the command did not run; the worker said: {process.stderr.read() if process.poll() is not None and process.stderr else '(still running)'}"
-    )
+    said = process.stderr.read() if process.poll() is not None and process.stderr else "(still running)"
+    assert path.exists(), f"the command did not run; the worker said: {said}"
 
 
 def test_a_worker_that_lost_its_scheduler_runs_the_command(
