@@ -2,7 +2,9 @@
 launcher's connection code (ssh_config, known_hosts checks, keys, ProxyJump for the SSH hop).
 
 Each worker has its own SSH connection; its TLS material goes down the channel's stdin. Closing the
-channel (``close()``, or the head node dying) ends the worker on its host. The scheduler listens on
+channel (``close()``, or the head node dying) ends the worker on its host. ``RemoteWorkers`` and
+``SSHWorker`` are also the base of the EC2 backend (``ec2.py``): an EC2 worker is "launch an instance,
+wait until it runs, then start it as here". The scheduler listens on
 ``scheduler_host``, which every host must reach over TCP; by default the address this machine uses to
 reach the first host. Workers listen on their host's address as the head reaches it (ssh_config's
 HostName), where the head's client fetches results.
@@ -26,12 +28,33 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     import paramiko
 
-    from ..launchers.sshlink import SSHLink, SSHTarget
+    from ..launchers.sshlink import SSHLink, SSHOptions, SSHTarget
 
 READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
 
 
-class SSHWorkers(WorkerBackend):
+class RemoteWorkers(WorkerBackend):
+    """Workers started over SSH, one ``remote_worker`` process per SSH channel (see ``SSHWorker``)."""
+
+    options: SSHOptions
+    python: str = "python3"
+    threads: int = 1  # per worker process; 0: one per core of its host
+    worker_args: tuple[str, ...] = ()  # extra arguments of remote_worker (the EC2 dead man's switch)
+
+    def worker_command(self) -> str:
+        from ..launchers.bootstrap import shell_path  # a leading ~/ is the remote's home
+
+        arguments = shlex.join(["-m", "remrepl.cluster.remote_worker", *self.worker_args])
+        return f"{shell_path(self.python)} {arguments}"
+
+    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
+        return {"cls": self.worker_class(), "options": {"backend": self, "certs": certs}}
+
+    def worker_class(self) -> type:
+        return SSHWorker
+
+
+class SSHWorkers(RemoteWorkers):
     """``workers_per_host`` single-threaded worker processes on each of ``hosts`` (ssh_config aliases)."""
 
     kind = "ssh"
@@ -77,9 +100,6 @@ class SSHWorkers(WorkerBackend):
             local: str = probe.getsockname()[0]
         return local
 
-    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
-        return {"cls": SSHWorker, "options": {"backend": self, "certs": certs}}
-
     def next_target(self) -> SSHTarget:
         return next(self._next)
 
@@ -91,15 +111,19 @@ def _process_interface() -> type:
 
 
 class SSHWorker(_process_interface()):  # type: ignore[misc]
-    """One remote worker, as Dask's ``SpecCluster`` drives it (a ``ProcessInterface``)."""
+    """One remote worker, as Dask's ``SpecCluster`` drives it (a ``ProcessInterface``).
 
-    def __init__(self, scheduler: str, *, name: str | int, backend: SSHWorkers, certs: ClusterCertificates) -> None:
+    Subclasses say where it runs: ``_prepare`` (the host to reach), ``_connect`` (how), ``_release`` (what
+    to give back once the worker stopped).
+    """
+
+    def __init__(self, scheduler: str, *, name: str | int, backend: RemoteWorkers, certs: ClusterCertificates) -> None:
         super().__init__(scheduler, str(name))
         self.scheduler = scheduler
         self.name = str(name)
         self.backend = backend
         self.certs = certs
-        self.target = backend.next_target()
+        self.target: SSHTarget | str = "(not chosen yet)"
         self._link: SSHLink | None = None
         self._channel: paramiko.Channel | None = None
         self._closing = threading.Event()  # close() came while _start was still connecting
@@ -113,21 +137,38 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         await asyncio.to_thread(self._stop)
         await super().close()
 
-    def _start(self) -> None:
+    def _prepare(self) -> SSHTarget:
+        """The host to start the worker on."""
+        assert isinstance(self.backend, SSHWorkers)
+        return self.backend.next_target()
+
+    def _connect(self, target: SSHTarget) -> SSHLink:
         from ..launchers.sshlink import connect_ssh
 
+        return connect_ssh(target, self.backend.options)
+
+    def _worker_name(self, target: SSHTarget) -> str:
+        return f"{target.host}-{self.name}"
+
+    def _release(self) -> None:
+        """Give back what ``_prepare`` took, once the worker stopped (nothing, for an SSH host)."""
+
+    def _start(self) -> None:
         try:
-            self._link = connect_ssh(self.target, self.backend.options)
+            target = self.target = self._prepare()
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
+            self._link = self._connect(target)
             if self._closing.is_set():
                 raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
             channel = self._link.transport.open_session()
             self._channel = channel
-            channel.exec_command(f"exec {shlex.quote(self.backend.python)} -m remrepl.cluster.remote_worker")
+            channel.exec_command(f"exec {self.backend.worker_command()}")
             config = {
                 "scheduler": self.scheduler,
-                "name": f"{self.target.host}-{self.name}",
+                "name": self._worker_name(target),
                 "host": self._link.settings.hostname,
-                "nthreads": 1,
+                "nthreads": self.backend.threads,
                 "ca_pem": self.certs.ca_pem,
                 "cert_pem": self.certs.worker.cert_pem,
                 "key_pem": self.certs.worker.key_pem,
@@ -176,9 +217,16 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         return reply
 
     def _stop(self) -> None:
+        try:
+            self._stop_worker()
+        finally:
+            self._release()
+
+    def _stop_worker(self) -> None:
         channel, link, self._channel, self._link = self._channel, self._link, None, None
         if channel is not None:
             try:
+                channel.sendall(b'{"stop": true}\n')  # a close on purpose: no dead man's switch
                 channel.shutdown_write()  # EOF on the worker's stdin: it stops
                 deadline = time.monotonic() + 10
                 while not channel.exit_status_ready() and time.monotonic() < deadline:
