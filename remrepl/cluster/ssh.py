@@ -19,6 +19,7 @@ import shlex
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError, ConfigError
@@ -104,6 +105,28 @@ class SSHWorkers(RemoteWorkers):
         return next(self._next)
 
 
+async def in_thread(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a thread of its own: starting a worker can block for minutes (an EC2 instance), and
+    asyncio's default pool has only a few threads, which would start a large cluster a few at a time."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            done.set_result(None) if error is None else done.set_exception(error)
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, exc)
+        else:
+            loop.call_soon_threadsafe(settle, None)
+
+    threading.Thread(target=run, name="remrepl-worker-ssh", daemon=True).start()
+    await done
+
+
 def _process_interface() -> type:
     from distributed.deploy.spec import ProcessInterface
 
@@ -129,12 +152,12 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         self._closing = threading.Event()  # close() came while _start was still connecting
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._start)  # paramiko blocks: not on Dask's event loop
+        await in_thread(self._start)  # paramiko blocks: not on Dask's event loop
         await super().start()
 
     async def close(self) -> None:
         self._closing.set()
-        await asyncio.to_thread(self._stop)
+        await in_thread(self._stop)
         await super().close()
 
     def _prepare(self) -> SSHTarget:
