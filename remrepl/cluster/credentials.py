@@ -21,7 +21,7 @@ from .._exceptions import CloudCredentialsError, ConfigError
 from ..protocol.aws_credentials import AwsCredentials, decode
 
 if TYPE_CHECKING:
-    import boto3  # noqa: F401  (the annotation)
+    import boto3
 
 _lock = threading.Lock()
 _held: AwsCredentials | None = None
@@ -78,7 +78,7 @@ def _metadata() -> dict[str, str]:
 def _provider() -> Any:
     from botocore.credentials import CredentialProvider, RefreshableCredentials
 
-    class Forwarded(CredentialProvider):  # type: ignore[misc]
+    class Forwarded(CredentialProvider):
         METHOD = CANONICAL_NAME = "remrepl-forwarded"
 
         def load(self) -> Any:
@@ -106,4 +106,4 @@ def aws_session(region: str | None) -> boto3.Session:
             "no AWS credentials on the head node: it has no instance profile, and the client forwarded none "
             "(the EC2 launcher does that when it connects; from Python: session.forward_aws_credentials())"
         )
-    return session  # type: ignore[no-any-return]
+    return session

@@ -1,0 +1,235 @@
+"""EC2 workers against the moto server: instances launched, tagged and terminated for real (boto3 → moto on
+127.0.0.1), each worker started over SSH at its private address (moto's default subnet: 172.31.x.x), which the
+tests' ssh_config maps to a loopback sshd. Real Dask scheduler and workers, real TLS.
+
+Seams (see remrepl/cluster/ec2.py): ``key_source`` makes the head's workers key as in production, then
+appends its public half to the loopback sshd's authorized_keys (what cloud-init does with the key pair on
+a real instance); ``scheduler_host`` is 127.0.0.1 (there is no head instance whose address we have);
+``bootstrap=False`` with this interpreter (the "instances" are this machine). The dead man's switch gets
+a harmless command, never shutdown (we are root here).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import pytest
+from testhosts import SSHD, SSHHosts
+
+import remrepl
+from remrepl import ClusterError, ConfigError
+from remrepl.cluster.ec2 import EC2Workers, HeadContext, generate_key, head_context
+from remrepl.launchers.ec2.aws import aws_session, client
+from remrepl.launchers.ec2.images import resolve_image
+from remrepl.launchers.ec2.resources import ensure_security_group
+from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
+from tests.cluster.test_lifecycle import children_of, is_running
+from tests.cluster.test_ssh import processes_under
+
+CLUSTER = "t1"
+OWNER = "arn:aws:iam::123456789012:user/alice"
+KEY_PAIR = f"remrepl-{CLUSTER}-workers"
+
+
+@dataclass
+class Head:
+    """A pretend head node: its REMREPL_EC2_* settings in our environment, its network in moto."""
+
+    ec2: Any
+    security_group: str
+    subnet: str
+    sshd: SSHD
+    ssh_config: Path
+    fired: Path  # the dead man's switch's harmless command touches this
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "instance_type": "t3.medium",
+            "bootstrap": False,
+            "python": sys.executable,
+            "scheduler_host": "127.0.0.1",
+            "ssh_config": str(self.ssh_config),
+            "on_lost_scheduler": f"touch {shlex.quote(str(self.fired))}",
+            "key_source": self.install_key,
+            **extra,
+        }
+
+    def install_key(self) -> paramiko.PKey:
+        """The head's own key, authorized on the loopback sshd as cloud-init would from the key pair."""
+        key = generate_key()
+        with open(self.sshd.directory / "authorized_keys", "a") as f:
+            f.write(f"{key.get_name()} {key.get_base64()}\n")
+        return key
+
+    def workers(self) -> list[dict[str, Any]]:
+        found = self.ec2.describe_instances(Filters=[{"Name": f"tag:{TAG_ROLE}", "Values": ["worker"]}])
+        return [i for r in found["Reservations"] for i in r["Instances"]]
+
+    def running_workers(self) -> list[dict[str, Any]]:
+        return [i for i in self.workers() if i["State"]["Name"] in ("pending", "running")]
+
+    def key_pairs(self) -> list[str]:
+        return [k["KeyName"] for k in self.ec2.describe_key_pairs()["KeyPairs"]]
+
+    def worker_processes(self) -> list[int]:
+        return processes_under(children_of(self.sshd.process.pid), b"remrepl.cluster.remote_worker")
+
+
+@pytest.fixture
+def head(aws: str, ssh_hosts: SSHHosts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Head:
+    session = aws_session()
+    ec2 = client(session, "ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    group = ensure_security_group(ec2, cluster=CLUSTER, owner=OWNER, allow_cidr=["127.0.0.1/32"], subnet=subnet)
+    image = resolve_image(session, os="al2023", instance_type="t3.medium")
+    sshd = ssh_hosts.start("workers")
+    config = tmp_path / "ssh_config"
+    lines = ["Host 10.* 172.31.*", "HostName 127.0.0.1", f"Port {sshd.port}", "IdentitiesOnly yes", "ConnectTimeout 10"]
+    config.write_text("\n    ".join(lines) + "\n")
+    settings = {
+        "CLUSTER": CLUSTER,
+        "REGION": "us-east-1",
+        "SECURITY_GROUP": group,
+        "SUBNET": subnet,
+        "AMI": image.ami,
+        "SSH_USER": getpass.getuser(),
+        "OWNER": OWNER,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(f"REMREPL_EC2_{name}", value)
+    monkeypatch.delenv("REMREPL_EC2_INSTANCE_ID", raising=False)
+    return Head(ec2, group, subnet, sshd, config, tmp_path / "switch-fired")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None:
+    with remrepl.cluster(ec2=head.options(workers=2)) as cl:
+        assert "ec2 t3.medium: 2 workers" in repr(cl)
+        assert cl.map(lambda x: x * x, range(300)) == [x * x for x in range(300)]
+        instances = head.running_workers()
+        assert len(instances) == 2
+        assert sorted(w["name"] for w in cl.workers().values()) == sorted(i["InstanceId"] for i in instances)
+        for instance in instances:
+            tags = tag_dict(instance["Tags"])
+            assert tags[TAG_CLUSTER] == CLUSTER and tags[TAG_ROLE] == "worker"
+            assert [g["GroupId"] for g in instance["SecurityGroups"]] == [head.security_group]
+            assert instance["SubnetId"] == head.subnet
+            assert instance["KeyName"] == KEY_PAIR
+        assert KEY_PAIR in head.key_pairs()
+        processes = head.worker_processes()
+        assert len(processes) == 2
+        cl.scale(1)  # terminates one instance
+        assert wait_until(lambda: len(head.running_workers()) == 1)
+        assert len(cl.workers()) == 1
+    assert head.running_workers() == []
+    assert KEY_PAIR not in head.key_pairs()
+    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
+    assert not head.fired.exists()  # a close on purpose does not fire the dead man's switch
+
+
+def test_a_worker_instance_terminated_mid_map_costs_a_retry_not_the_result(head: Head) -> None:
+    with remrepl.cluster(ec2=head.options(workers=2)) as cl:
+        victim = next(iter(cl.workers().values()))
+        instance_id, address = victim["name"], victim["id"]
+        pid = cl.client.run(os.getpid, workers=[next(a for a, w in cl.workers().items() if w["id"] == address)])
+        worker_pid = next(iter(pid.values()))
+        result: list[Any] = []
+
+        def slow(x: int) -> int:
+            import time
+
+            time.sleep(0.01)
+            return x + 1
+
+        mapping = threading.Thread(target=lambda: result.append(cl.map(slow, range(400), progress=False)))
+        mapping.start()
+        assert wait_until(lambda: bool(cl.client.processing()) and any(cl.client.processing().values()))
+        head.ec2.terminate_instances(InstanceIds=[instance_id])
+        nanny = int(Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        for victim_pid in (worker_pid, nanny):  # the instance's processes die with it
+            os.kill(victim_pid, signal.SIGKILL)
+        mapping.join(120)
+        assert not mapping.is_alive()
+        assert result == [[x + 1 for x in range(400)]]
+    assert head.running_workers() == []
+
+
+def test_console_host_keys_are_checked_and_a_failed_start_leaves_nothing(head: Head) -> None:
+    right = head.sshd.host_key_line
+    with remrepl.cluster(ec2=head.options(workers=1, host_keys=lambda ec2, i: [right])) as cl:
+        assert cl.submit(pow, 3, 4).result(timeout=60) == 81
+    other = generate_key()
+    with pytest.raises(ClusterError, match="could not start") as info:
+        remrepl.cluster(ec2=head.options(workers=1, host_keys=lambda ec2, i: [f"ssh-ed25519 {other.get_base64()}"]))
+    assert "console" in str(info.value)
+    assert head.running_workers() == []
+    assert KEY_PAIR not in head.key_pairs()
+    assert head.worker_processes() == []
+
+
+def test_ec2_options_are_checked_up_front(head: Head) -> None:
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        remrepl.cluster(ec2=head.options(workers=-1))
+    with pytest.raises(ValueError, match="give workers= once"):
+        remrepl.cluster(3, ec2=head.options(workers=2))
+    with pytest.raises(TypeError, match="bogus"):
+        remrepl.cluster(ec2=head.options(bogus=1))
+    with pytest.raises(TypeError, match="ec2= takes a dict"):
+        remrepl.cluster(ec2="t3.medium")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one of hosts=, backend= and ec2="):
+        remrepl.cluster(hosts=["w1"], ec2={})
+    with pytest.raises(ValueError, match="lost_scheduler_after"):
+        remrepl.cluster(ec2=head.options(lost_scheduler_after=0))
+    assert head.workers() == [] and KEY_PAIR not in head.key_pairs()
+
+
+def test_off_a_head_node_ec2_needs_explicit_settings(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLUSTER", "REGION", "SECURITY_GROUP", "SUBNET", "AMI", "SSH_USER", "OWNER", "INSTANCE_ID"):
+        monkeypatch.delenv(f"REMREPL_EC2_{name}", raising=False)
+    assert head_context() is None
+    with pytest.raises(ConfigError, match=r"REMREPL_EC2_\* settings.*cluster=, security_group=, ami="):
+        EC2Workers(1)
+
+
+def test_head_context_reads_the_environment() -> None:
+    env = {"REMREPL_EC2_CLUSTER": "c", "REMREPL_EC2_SECURITY_GROUP": "sg-1", "REMREPL_EC2_AMI": "ami-1"}
+    assert head_context(env) == HeadContext(cluster="c", security_group="sg-1", ami="ami-1")
+    full = {**env, "REMREPL_EC2_SUBNET": "subnet-1", "REMREPL_EC2_INSTANCE_ID": "i-1", "REMREPL_EC2_REGION": "r"}
+    assert head_context(full) == HeadContext("c", "sg-1", "ami-1", region="r", subnet="subnet-1", instance_id="i-1")
+    assert head_context({}) is None
+    with pytest.raises(ConfigError, match="REMREPL_EC2_AMI not set"):
+        head_context({"REMREPL_EC2_CLUSTER": "c", "REMREPL_EC2_SECURITY_GROUP": "sg-1"})
+
+
+def test_the_scheduler_listens_on_the_head_instances_private_address(
+    head: Head, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = head.ec2.run_instances(
+        ImageId=os.environ["REMREPL_EC2_AMI"], MinCount=1, MaxCount=1, InstanceType="t3.medium", SubnetId=head.subnet
+    )
+    instance = answer["Instances"][0]
+    monkeypatch.setenv("REMREPL_EC2_INSTANCE_ID", instance["InstanceId"])
+    monkeypatch.delenv("REMREPL_EC2_SUBNET")
+    options = head.options(workers=1)
+    del options["scheduler_host"]
+    backend = EC2Workers(**options)
+    assert backend.scheduler_host == instance["PrivateIpAddress"]
+    assert backend.subnet == head.subnet
+    backend.close()  # nothing launched: nothing to do
