@@ -222,6 +222,7 @@ class EC2Workers(RemoteWorkers):
         self._extras = {"volume_size": volume_size, "iam_instance_profile": iam_instance_profile}
         self._lock = threading.Lock()
         self._key: paramiko.PKey | None = None
+        self._closed = False
         self.key_name: str | None = None  # the key pair, once imported
         self.launched: list[str] = []  # every instance id ever launched (close() makes sure they all end)
 
@@ -253,6 +254,8 @@ class EC2Workers(RemoteWorkers):
         from ..launchers.ec2.tags import workers_key_pair_name
 
         with self._lock:
+            if self._closed:
+                raise ClusterError("the EC2 cluster is closed")
             if self._key is None:
                 key = self.key_source()
                 public = f"{key.get_name()} {key.get_base64()} {workers_key_pair_name(self.head.cluster)}"
@@ -288,6 +291,10 @@ class EC2Workers(RemoteWorkers):
         (instance_id,) = launch_instances(self.ec2, self.instance_spec())
         with self._lock:
             self.launched.append(instance_id)
+            closed = self._closed
+        if closed:  # close() ran while AWS was launching it: it is ours to end
+            self.terminate([instance_id])
+            raise ClusterError(f"the EC2 cluster closed while instance {instance_id} was launching")
         return instance_id
 
     def console_keys(self, instance_id: str) -> list[str]:
@@ -307,6 +314,7 @@ class EC2Workers(RemoteWorkers):
 
         problems: list[str] = []
         with self._lock:
+            self._closed = True  # no launch from now on (a worker still starting would make a new key pair)
             ids, key_name, self._key = list(self.launched), self.key_name, None
         try:
             self.terminate(ids)

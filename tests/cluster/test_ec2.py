@@ -135,6 +135,9 @@ def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None
         assert KEY_PAIR in head.key_pairs()
         processes = head.worker_processes()
         assert len(processes) == 2
+        for pid in processes:  # every worker runs with the dead man's switch (here a harmless command)
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            assert argv[argv.index(b"--on-lost-scheduler") + 1] == f"touch {head.fired}".encode()
         cl.scale(1)  # terminates one instance
         assert wait_until(lambda: len(head.running_workers()) == 1)
         assert len(cl.workers()) == 1
