@@ -34,6 +34,7 @@ from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.images import resolve_image
 from remrepl.launchers.ec2.resources import ensure_security_group
 from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
+from tests.awsproxy import AWSProxy
 from tests.cluster.test_lifecycle import children_of, is_running
 from tests.cluster.test_ssh import processes_under
 
@@ -236,3 +237,22 @@ def test_the_scheduler_listens_on_the_head_instances_private_address(
     assert backend.scheduler_host == instance["PrivateIpAddress"]
     assert backend.subnet == head.subnet
     backend.close()  # nothing launched: nothing to do
+
+
+def test_a_launch_that_fails_mid_start_releases_what_was_created(head: Head, aws_proxy: AWSProxy) -> None:
+    aws_proxy.fail("RunInstances", "UnauthorizedOperation", "not allowed", times=1)  # one of the two launches
+    with pytest.raises(ClusterError, match=r"could not start.*UnauthorizedOperation"):
+        remrepl.cluster(ec2=head.options(workers=2))
+    assert aws_proxy.calls["RunInstances"] == 2
+    assert len(head.workers()) == 1  # the other one was launched ...
+    assert head.running_workers() == []  # ... and terminated again
+    assert KEY_PAIR not in head.key_pairs()
+    assert head.worker_processes() == []
+
+
+def test_an_instance_that_never_runs_is_terminated(head: Head, aws_proxy: AWSProxy) -> None:
+    aws_proxy.rewrite("DescribeInstances", b"<name>running</name>", b"<name>pending</name>")
+    with pytest.raises(ClusterError, match="did not reach 'running'"):
+        remrepl.cluster(ec2=head.options(workers=1, ready_timeout=3))
+    assert len(head.workers()) == 1 and head.running_workers() == []
+    assert KEY_PAIR not in head.key_pairs()
