@@ -154,7 +154,7 @@ def aws_errors(what: str) -> Iterator[None]:
         raise CloudCredentialsError(f"{what} failed: {_REGION_HINT}") from None
     except (bx.SSOError, bx.TokenRetrievalError, bx.CredentialRetrievalError) as exc:
         raise CloudCredentialsError(f"{what} failed: {exc} (refresh the credentials, e.g. `aws sso login`)") from None
-    except (bx.ConnectTimeoutError, bx.ReadTimeoutError, bx.EndpointConnectionError) as exc:
+    except (bx.ConnectionError, bx.ReadTimeoutError, bx.HTTPClientError) as exc:  # timeouts, refused, reset
         raise CloudError(f"{what} failed: could not reach AWS: {exc}") from None
     except bx.BotoCoreError as exc:
         raise CloudError(f"{what} failed: {exc}") from None

@@ -1,8 +1,9 @@
 """The SSH key the head node is launched with: the user's own public key, or one remrepl makes.
 
-The user's key is preferred (the one their ssh-agent holds, else ``~/.ssh/id_ed25519.pub``, else
-``~/.ssh/id_rsa.pub``), so their usual SSH setup logs in. Without one, remrepl makes a dedicated ed25519
-key with ``cryptography`` and keeps it 0600 in ``state_dir()/ec2/`` for the next time.
+The user's key is preferred, so their usual SSH setup logs in: among the ``IdentityFile``s their
+ssh_config gives every host (``Host *``), ``~/.ssh/id_ed25519`` and ``~/.ssh/id_rsa`` (the types EC2
+takes), the one their ssh-agent holds, else the first that has a ``.pub`` next to it. Without one,
+remrepl makes a dedicated ed25519 key with ``cryptography`` and keeps it 0600 in ``state_dir()/ec2/``.
 """
 
 from __future__ import annotations
@@ -47,16 +48,26 @@ def _agent_blobs() -> set[str]:
         return set()
 
 
-def _user_keys(ssh_dir: Path) -> list[tuple[str, str | None]]:
-    found = []
-    for name in _USER_KEYS:
-        public = ssh_dir / f"{name}.pub"
+def _identity_files(ssh_config: str | None) -> list[Path]:
+    """The ``IdentityFile``s ssh_config gives every host (``Host *``); none if it cannot be read."""
+    from ..sshlink import load_config
+
+    try:
+        found: str | list[str] = load_config(ssh_config).lookup("*").get("identityfile", [])
+    except Exception:  # an unreadable config is the SSH launcher's to report; here it just gives no key
+        return []
+    paths = [found] if isinstance(found, str) else found
+    return [Path(os.path.expanduser(path)) for path in paths]
+
+
+def _user_keys(ssh_dir: Path, ssh_config: str | None) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    for private in [*_identity_files(ssh_config), *(ssh_dir / name for name in _USER_KEYS)]:
         try:
-            line = public.read_text().strip().splitlines()[0]
+            line = private.with_name(private.name + ".pub").read_text().strip().splitlines()[0]
         except (OSError, IndexError, UnicodeDecodeError):
             continue
-        if usable_public_key(line):
-            private = ssh_dir / name
+        if usable_public_key(line) and all(line.split()[1] != known.split()[1] for known, _ in found):
             found.append((line, str(private) if private.exists() else None))
     return found
 
@@ -83,12 +94,14 @@ def generated_key() -> tuple[str, str]:
     return line, str(private)
 
 
-def user_public_key(ssh_dir: Path | None = None, *, use_agent: bool = True) -> tuple[str, str | None]:
-    """The public key line to import and its private key's path (None when only the agent holds it):
-    the user's ``~/.ssh`` key that their ssh-agent holds, else their ed25519, else their RSA key, else
-    remrepl's own generated key."""
+def user_public_key(
+    ssh_dir: Path | None = None, *, ssh_config: str | None = None, use_agent: bool = True
+) -> tuple[str, str | None]:
+    """The public key line to import and its private key's path (None when only the ``.pub`` is there):
+    the user's key their ssh-agent holds, else the first of their ``Host *`` IdentityFiles, ed25519 and
+    RSA keys, else remrepl's own generated key. ``ssh_config`` as the SSH launcher's (None: ~/.ssh/config)."""
     ssh_dir = ssh_dir if ssh_dir is not None else Path.home() / ".ssh"
-    keys = _user_keys(ssh_dir)
+    keys = _user_keys(ssh_dir, ssh_config)
     if keys and use_agent:
         held = _agent_blobs()
         for line, private in keys:
