@@ -115,24 +115,6 @@ def _seconds(name: str, value: object) -> float:
     return float(value)
 
 
-def _user_data(image: Image, max_lifetime: float | None) -> str:
-    try:
-        from ..launchers.ec2.userdata import user_data  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # TODO(merge): ec2aws's userdata.py is not there yet
-        return ""
-    text: str = user_data(image, max_lifetime=max_lifetime)
-    return text
-
-
-def _console_host_keys(ec2: Any, instance_id: str) -> list[str]:
-    try:
-        from ..launchers.ec2.consolekeys import console_host_keys  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # TODO(merge): ec2aws's consolekeys.py is not there yet
-        return []
-    keys: list[str] = console_host_keys(ec2, instance_id)
-    return keys
-
-
 class EC2Workers(RemoteWorkers):
     """``workers`` EC2 instances, one Dask worker process each (see the module docstring and the README
     for every option). ``key_source`` and ``host_keys`` are seams for tests: where the workers' SSH key
@@ -204,6 +186,7 @@ class EC2Workers(RemoteWorkers):
 
         from ..launchers.ec2.aws import caller_identity, client
         from ..launchers.ec2.images import resolve_image
+        from ..launchers.ec2.userdata import user_data
         from .credentials import aws_session
 
         self.session = aws_session(head.region)
@@ -218,7 +201,7 @@ class EC2Workers(RemoteWorkers):
                 "node (REMREPL_EC2_INSTANCE_ID is not set)"
             )
         self.scheduler_host = str(scheduler_host or head_ip)
-        self.user_data = _user_data(self.image, max_lifetime)
+        self.user_data = user_data(self.image, max_lifetime=max_lifetime)
         self._extras = {"volume_size": volume_size, "iam_instance_profile": iam_instance_profile}
         self._lock = threading.Lock()
         self._key: paramiko.PKey | None = None
@@ -300,7 +283,9 @@ class EC2Workers(RemoteWorkers):
     def console_keys(self, instance_id: str) -> list[str]:
         if self._host_keys is not None:
             return self._host_keys(self.ec2, instance_id)
-        return _console_host_keys(self.ec2, instance_id)
+        from ..launchers.ec2.consolekeys import console_host_keys
+
+        return console_host_keys(self.ec2, instance_id)
 
     def terminate(self, instance_ids: list[str]) -> None:
         from ..launchers.ec2.resources import terminate
