@@ -360,7 +360,7 @@ class EC2Worker(SSHWorker):
         from ..launchers.sshlink import connect_ssh
 
         options = dataclasses.replace(
-            self.backend.options, host_key_check=self._check_host_key, keys=[self.backend.login_key()]
+            self.backend.options, host_key_check=self._check_host_key, keys=(self.backend.login_key(),)
         )
         delay = 1.0
         while True:  # bounded by the deadline

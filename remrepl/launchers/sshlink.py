@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,14 +117,14 @@ class SSHOptions:
 
     ssh_config: str | None = None  # None: ~/.ssh/config if it exists
     accept_new_host_key: bool = False
-    connect_timeout: float | None = None  # overrides ssh_config's ConnectTimeout
-    passphrase: PassphraseHandler = terminal_passphrase
-    notify: Callable[[str], None] = field(default=lambda text: print(f"remrepl: {text}", file=sys.stderr))
     # For hosts whose keys come from elsewhere than known_hosts (new EC2 instances): checks the target's
     # host key (not the ProxyJump hops') instead of known_hosts, raising HostKeyError to refuse it.
     host_key_check: Callable[[HostSettings, Any], None] | None = None
     # In-memory private keys (paramiko PKeys) offered to the target before the agent and identity files.
-    keys: Sequence[Any] = ()
+    keys: tuple[Any, ...] = ()
+    connect_timeout: float | None = None  # overrides ssh_config's ConnectTimeout
+    passphrase: PassphraseHandler = terminal_passphrase
+    notify: Callable[[str], None] = field(default=lambda text: print(f"remrepl: {text}", file=sys.stderr))
 
 
 def load_config(path: str | None) -> paramiko.SSHConfig:
