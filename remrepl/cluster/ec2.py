@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHError
+from .._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHAuthenticationFailed, SSHError
 from .ssh import RemoteWorkers, SSHWorker
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ DEFAULT_INSTANCE_TYPE = "t3.medium"
 DEFAULT_SHUTDOWN = "sudo -n shutdown -h now"  # the instance's shutdown behaviour is terminate
 DEFAULT_LOST_AFTER = 300.0
 READY_TIMEOUT = 900.0  # launch, boot, cloud-init and the bootstrap's pip install
+LOGIN_GRACE = 120.0  # seconds a running sshd may refuse our key (before cloud-init installed it)
 CLOSE_WAIT = 120.0  # seconds close() waits for the instances to be shutting down
 DEFAULT_VENV = "~/.remrepl/venv"
 ENDED = ("shutting-down", "terminated")
@@ -362,7 +363,7 @@ class EC2Worker(SSHWorker):
         options = dataclasses.replace(
             self.backend.options, host_key_check=self._check_host_key, keys=(self.backend.login_key(),)
         )
-        delay = 1.0
+        delay, refused_since = 1.0, None
         while True:  # bounded by the deadline
             try:
                 link = connect_ssh(target, options)
@@ -370,7 +371,10 @@ class EC2Worker(SSHWorker):
             except HostKeyError:
                 raise
             except SSHError as exc:  # not up yet, or the key not yet installed
-                if self._closing.is_set() or time.monotonic() + delay > self._deadline:
+                if isinstance(exc, SSHAuthenticationFailed):  # cloud-init installs the key early: not for long
+                    refused_since = refused_since or time.monotonic()
+                late = refused_since is not None and time.monotonic() - refused_since > LOGIN_GRACE
+                if late or self._closing.is_set() or time.monotonic() + delay > self._deadline:
                     raise ClusterError(
                         f"the worker instance {self.instance_id} ({target.host}) did not accept SSH within "
                         f"{self.backend.ready_timeout:g} s: {exc}"

@@ -256,3 +256,11 @@ def test_an_instance_that_never_runs_is_terminated(head: Head, aws_proxy: AWSPro
         remrepl.cluster(ec2=head.options(workers=1, ready_timeout=3))
     assert len(head.workers()) == 1 and head.running_workers() == []
     assert KEY_PAIR not in head.key_pairs()
+
+
+def test_a_worker_that_refuses_the_heads_key_fails_clearly_and_is_terminated(head: Head) -> None:
+    options = head.options(workers=1, ready_timeout=5, key_source=generate_key)  # a key the sshd never got
+    with pytest.raises(ClusterError, match=r"did not accept SSH within 5 s.*refused the login"):
+        remrepl.cluster(ec2=options)
+    assert len(head.workers()) == 1 and head.running_workers() == []
+    assert KEY_PAIR not in head.key_pairs()
