@@ -241,13 +241,11 @@ class EC2Workers(RemoteWorkers):
             if self._closed:
                 raise ClusterError("the EC2 cluster is closed")
             if self._key is None:
-                key = self.key_source()
-                public = f"{key.get_name()} {key.get_base64()} {workers_key_pair_name(self.head.cluster)}"
-                self.key_name = workers_key_pair_name(self.head.cluster)
-                import_key_pair(
-                    self.ec2, cluster=self.head.cluster, owner=self.owner, public_key=public, name=self.key_name
-                )
-                self._key = key
+                key, name = self.key_source(), workers_key_pair_name(self.head.cluster)
+                public = f"{key.get_name()} {key.get_base64()} {name}"
+                # (a key pair of that name that is not this cluster's is refused, and then never deleted here)
+                import_key_pair(self.ec2, cluster=self.head.cluster, owner=self.owner, public_key=public, name=name)
+                self._key, self.key_name = key, name
             return self._key
 
     def instance_spec(self) -> InstanceSpec:
