@@ -264,3 +264,40 @@ def test_a_worker_that_refuses_the_heads_key_fails_clearly_and_is_terminated(hea
         remrepl.cluster(ec2=options)
     assert len(head.workers()) == 1 and head.running_workers() == []
     assert KEY_PAIR not in head.key_pairs()
+
+
+KERNEL_CODE = """
+import remrepl
+from remrepl.cluster.ec2 import generate_key
+
+def install_key():
+    key = generate_key()
+    with open({authorized!r}, "a") as f:
+        f.write(f"{{key.get_name()}} {{key.get_base64()}}\\n")
+    return key
+
+with remrepl.cluster(ec2=dict(workers=1, key_source=install_key, **{options!r})) as cl:
+    print(repr(cl).split(":")[0], sum(cl.map(abs, range(-50, 50), progress=False)))
+"""
+
+
+def test_a_head_without_credentials_of_its_own_uses_the_forwarded_ones(
+    head: Head, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from remrepl.launchers import LocalLauncher
+
+    lender = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # the head's server (and kernel) have no AWS credentials at all
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    options = {k: v for k, v in head.options().items() if k != "key_source"}
+    code = KERNEL_CODE.format(authorized=str(head.sshd.directory / "authorized_keys"), options=options)
+    with LocalLauncher() as launcher, launcher.connect() as session:
+        before = session.run(code)
+        assert not before.ok and "no instance profile, and the client forwarded none" in str(before.error)
+        session.forward_aws_credentials(lender, duration=900)
+        result = session.run(code, timeout=120)
+        assert result.ok, result.error
+        assert result.stdout.split() == ["<remrepl.Cluster", "ec2", "t3.medium", "2500"]
+    assert head.running_workers() == [] and KEY_PAIR not in head.key_pairs()
