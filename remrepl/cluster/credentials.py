@@ -103,7 +103,8 @@ def aws_session(region: str | None) -> boto3.Session:
     session = boto3.Session(botocore_session=core, region_name=region or None)
     if session.get_credentials() is None:
         raise CloudCredentialsError(
-            "no AWS credentials on the head node: it has no instance profile, and the client forwarded none "
-            "(the EC2 launcher does that when it connects; from Python: session.forward_aws_credentials())"
+            "no AWS credentials on the head node: it has no instance profile, and the client forwarded none to "
+            "this interpreter (the EC2 launcher does when it connects, so reconnect, e.g. after a restart; "
+            "from Python: session.forward_aws_credentials())"
         )
     return session
