@@ -137,6 +137,7 @@ class EC2Workers(RemoteWorkers):
         on_lost_scheduler: str = DEFAULT_SHUTDOWN,
         ready_timeout: float = READY_TIMEOUT,
         bootstrap: bool = True,
+        venv: str = DEFAULT_VENV,
         python: str | None = None,
         scheduler_host: str | None = None,
         ssh_config: str | None = None,
@@ -165,7 +166,8 @@ class EC2Workers(RemoteWorkers):
         self.instance_type, self.spot = instance_type, bool(spot)
         self.kind = f"ec2 {instance_type}{' spot' if spot else ''}"
         self.bootstrap = bool(bootstrap)
-        self.python = python or (f"{DEFAULT_VENV}/bin/python" if bootstrap else "python3")
+        self.venv = venv
+        self.python = python or (f"{venv}/bin/python" if bootstrap else "python3")
         self.key_source, self._host_keys = key_source, host_keys
         self.options = SSHOptions(ssh_config=ssh_config, connect_timeout=10.0, notify=log.info)
 
@@ -396,14 +398,14 @@ class EC2Worker(SSHWorker):
 
         remaining = max(self._deadline - time.monotonic(), 1.0)
         run_remote(link, "command -v cloud-init >/dev/null && cloud-init status --wait >/dev/null || true", remaining)
-        bootstrap(link, self.backend.image.python, DEFAULT_VENV)
+        bootstrap(link, self.backend.image.python, self.backend.venv)
         pins = []
         for package in WORKER_PACKAGES:
             try:
                 pins.append(f"{package}=={importlib.metadata.version(package)}")
             except importlib.metadata.PackageNotFoundError:
                 continue
-        python = shell_path(f"{DEFAULT_VENV}/bin/python")
+        python = shell_path(f"{self.backend.venv}/bin/python")
         remaining = max(self._deadline - time.monotonic(), 1.0)
         status, output = run_remote(
             link, f"{python} -m pip install --disable-pip-version-check -q {' '.join(pins)}", remaining

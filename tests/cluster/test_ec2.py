@@ -15,6 +15,7 @@ import getpass
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -300,4 +301,40 @@ def test_a_head_without_credentials_of_its_own_uses_the_forwarded_ones(
         result = session.run(code, timeout=120)
         assert result.ok, result.error
         assert result.stdout.split() == ["<remrepl.Cluster", "ec2", "t3.medium", "2500"]
+    assert head.running_workers() == [] and KEY_PAIR not in head.key_pairs()
+
+
+LOCAL_INDEX = Path("/opt/pypi/simple")
+
+
+@pytest.mark.timeout(600)
+def test_the_bootstrap_installs_remrepl_on_the_worker_and_a_failed_dask_install_says_so(
+    head: Head, ssh_hosts: SSHHosts, tmp_path: Path
+) -> None:
+    """The default path (bootstrap=True): cloud-init awaited, this remrepl as a wheel over SFTP into a venv,
+    then Dask at the head's versions. The local index has no `distributed` (and tests never reach PyPI),
+    so the last step fails here: it must say so and leave nothing running."""
+    if not LOCAL_INDEX.is_dir():
+        pytest.skip(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
+    sshd = ssh_hosts.start("installing", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri()})
+    head.sshd = sshd  # install_key authorizes the head's key on this one
+    config = tmp_path / "ssh_config_installing"
+    config.write_text(
+        head.ssh_config.read_text().replace(f"Port {ssh_hosts.servers['workers'].port}", f"Port {sshd.port}")
+    )
+    venv = tmp_path / "worker-venv"
+    options = head.options(workers=1, bootstrap=True, venv=str(venv), ready_timeout=300, ssh_config=str(config))
+    del options["python"]
+    with pytest.raises(ClusterError, match=r"installing Dask on the worker instance i-\w+ failed") as info:
+        remrepl.cluster(ec2=options)
+    assert "distributed==" in str(info.value)  # pip's own words: no such distribution here
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import remrepl, sys; print(remrepl.__file__.startswith(sys.prefix))"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert installed.stdout.strip() == "True", installed.stderr  # remrepl itself went in, from the wheel
     assert head.running_workers() == [] and KEY_PAIR not in head.key_pairs()
