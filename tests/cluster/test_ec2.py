@@ -143,6 +143,9 @@ def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None
         cl.scale(1)  # terminates one instance
         assert wait_until(lambda: len(head.running_workers()) == 1)
         assert len(cl.workers()) == 1
+        cl.scale(2)  # launches a new one (and waits for its worker)
+        assert len(cl.workers()) == 2 and len(head.running_workers()) == 2 and len(head.workers()) == 3
+        assert cl.map(str, range(50)) == [str(x) for x in range(50)]
     assert head.running_workers() == []
     assert KEY_PAIR not in head.key_pairs()
     assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
