@@ -2,12 +2,13 @@
 launcher's connection code (ssh_config, known_hosts checks, keys, ProxyJump for the SSH hop).
 
 Each worker has its own SSH connection; its TLS material goes down the channel's stdin. Closing the
-channel (``close()``, or the head node dying) ends the worker on its host. ``RemoteWorkers`` and
-``SSHWorker`` are also the base of the EC2 backend (``ec2.py``): an EC2 worker is "launch an instance,
-wait until it runs, then start it as here". The scheduler listens on
+channel (``close()``, or the head node dying) ends the worker on its host. The scheduler listens on
 ``scheduler_host``, which every host must reach over TCP; by default the address this machine uses to
 reach the first host. Workers listen on their host's address as the head reaches it (ssh_config's
 HostName), where the head's client fetches results.
+
+``RemoteWorkers`` and ``SSHWorker`` are also the base of the EC2 backend (``ec2.py``): an EC2 worker is
+"launch an instance, wait until it runs, then start it as here".
 """
 
 from __future__ import annotations
@@ -112,16 +113,23 @@ async def in_thread(fn: Callable[[], None]) -> None:
     done: asyncio.Future[None] = loop.create_future()
 
     def settle(error: BaseException | None) -> None:
-        if not done.done():
-            done.set_result(None) if error is None else done.set_exception(error)
+        if done.done():
+            return  # the awaiting task was cancelled meanwhile
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
     def run() -> None:
+        error: BaseException | None = None
         try:
             fn()
         except BaseException as exc:
-            loop.call_soon_threadsafe(settle, exc)
-        else:
-            loop.call_soon_threadsafe(settle, None)
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:
+            pass  # the event loop is gone (the cluster was torn down): nobody waits for this any more
 
     threading.Thread(target=run, name="remrepl-worker-ssh", daemon=True).start()
     await done
