@@ -1,8 +1,8 @@
 """AWS credentials the client forwards to the kernel: a reserved ``PutObject`` with a JSON payload.
 
 Why this carrier: ``PutObject`` already travels only inside an authenticated, CURVE-encrypted session,
-from a side connection, to the kernel's side thread (never the supervisor, which does not look inside
-and logs nothing of it), and it runs while the kernel's main thread is busy. The reserved name is no
+on a side connection, through the supervisor (which passes the payload on without looking inside or
+logging it) to the kernel's side thread, which answers while the kernel's main thread is busy. The reserved name is no
 Python identifier, so ``Session.put`` (and ``%put``) can never send it and it never binds a name in the
 user's namespace: the kernel's side thread hands the payload to ``remrepl.cluster.credentials`` instead.
 The payload is JSON, never a pickle. So no new event, codec or state-machine entry is needed.
