@@ -14,7 +14,7 @@ import datetime
 import uuid
 from typing import Any
 
-from .._exceptions import CloudCredentialsError, ConfigError, ObjectError
+from .._exceptions import CloudCredentialsError, ObjectError
 from ..protocol import Event
 from ..protocol.aws_credentials import CREDENTIALS_NAME, AwsCredentials, encode
 from ..protocol.side import ObjectReply, PutObject
@@ -51,14 +51,10 @@ class AwsCredentialForwarding:
 
 def temporary_credentials(session: Any, duration: int) -> AwsCredentials:
     """Temporary credentials from ``session``'s (see ``forward_aws_credentials``)."""
-    try:
-        from ..launchers.ec2.aws import aws_errors, client
-    except ImportError:  # pragma: no cover - boto3 itself is checked below
-        raise ConfigError("forwarding AWS credentials needs boto3: pip install 'remrepl[ec2]'") from None
-    if session is None:
-        from ..launchers.ec2.aws import aws_session
+    from ..launchers.ec2.aws import aws_errors, aws_session, client  # boto3 itself only when used
 
-        session = aws_session()
+    if session is None:
+        session = aws_session()  # ConfigError without boto3, CloudCredentialsError without credentials
     found = session.get_credentials()
     if found is None:
         raise CloudCredentialsError("no AWS credentials here to forward (boto3's standard chain found none)")
