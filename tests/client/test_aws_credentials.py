@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from remrepl import ObjectError
+from remrepl import CloudCredentialsError, ObjectError
 from remrepl.client.session import Session
 from remrepl.protocol.aws_credentials import CREDENTIALS_NAME
 from remrepl.protocol.side import ObjectReply, PutObject
@@ -67,3 +67,10 @@ def test_malformed_credentials_are_refused_and_change_nothing(aws: str, session:
     assert session.run("from remrepl.cluster import credentials; print(credentials.forwarded())").stdout == "None\n"
     with pytest.raises(ObjectError, match="valid Python name"):
         session.put(CREDENTIALS_NAME, b"{}")  # the user's put() can never send the reserved name
+
+
+def test_nothing_to_forward_is_a_clear_error(aws: str, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(CloudCredentialsError, match="no AWS credentials found"):
+        session.forward_aws_credentials()
