@@ -82,12 +82,12 @@ class Cluster:
     # --- size ---------------------------------------------------------------------------------
 
     def scale(self, n: int, *, wait: bool = True, timeout: float | None = None) -> None:
-        """Grow or shrink to ``n`` workers; by default wait until ``n`` are connected (``timeout`` seconds:
-        by default as long as the cluster's start)."""
+        """Grow or shrink to ``n`` workers (EC2: instances); by default wait until they are connected
+        (``timeout`` seconds: by default as long as the cluster's start)."""
         pool = self._live()
         pool.scale(n)
         if wait and n:
-            pool.wait(n, self._timeout if timeout is None else timeout)
+            pool.wait(n * pool.backend.processes, self._timeout if timeout is None else timeout)
 
     def workers(self) -> dict[str, dict[str, Any]]:
         """The connected workers: address -> Dask's worker info (nthreads, memory_limit, ...)."""

@@ -117,7 +117,7 @@ def _seconds(name: str, value: object) -> float:
 
 
 class EC2Workers(RemoteWorkers):
-    """``workers`` EC2 instances, one Dask worker process each (see the module docstring and the README
+    """``workers`` EC2 instances, ``processes`` Dask worker processes on each (see the module docstring and the README
     for every option). ``key_source`` and ``host_keys`` are seams for tests: where the workers' SSH key
     comes from (default ``generate_key``) and how an instance's host keys are learnt (default its console)."""
 
@@ -129,7 +129,8 @@ class EC2Workers(RemoteWorkers):
         *,
         instance_type: str = DEFAULT_INSTANCE_TYPE,
         spot: bool = False,
-        threads: int = 0,
+        processes: int | None = None,
+        threads: int = 1,
         volume_size: int | None = None,
         iam_instance_profile: str | None = None,
         max_lifetime: float | None = None,
@@ -154,6 +155,8 @@ class EC2Workers(RemoteWorkers):
 
         self.count = _whole("workers", workers, 0)
         self.threads = _whole("threads", threads, 0)
+        if processes is not None:
+            _whole("processes", processes, 1)
         if not isinstance(instance_type, str) or not instance_type:
             raise ValueError(f"instance_type must be an EC2 instance type such as 't3.medium', not {instance_type!r}")
         if volume_size is not None:
@@ -196,6 +199,7 @@ class EC2Workers(RemoteWorkers):
         self.ec2 = client(self.session, "ec2")
         self.image: Image = resolve_image(self.session, ami=head.ami, instance_type=instance_type)
         self.ssh_user = head.ssh_user or self.image.ssh_user
+        self.processes = processes or self._vcpus()
         self.owner = head.owner or caller_identity(self.session).arn
         self.subnet, head_ip = self._head_network()
         if not (scheduler_host or head_ip):
@@ -218,6 +222,15 @@ class EC2Workers(RemoteWorkers):
 
     def worker_class(self) -> type:
         return EC2Worker
+
+    def _vcpus(self) -> int:
+        """The instance type's vCPUs: one single-threaded worker process each (Python code wants processes)."""
+        from ..launchers.ec2.aws import aws_errors
+
+        with aws_errors(f"looking up instance type {self.instance_type}"):
+            types = self.ec2.describe_instance_types(InstanceTypes=[self.instance_type])["InstanceTypes"]
+        vcpus = types[0].get("VCpuInfo", {}).get("DefaultVCpus") if types else None
+        return int(vcpus) if vcpus else 1
 
     def _head_network(self) -> tuple[str | None, str | None]:
         """(the workers' subnet, the head's private address): the head instance's own, from EC2."""

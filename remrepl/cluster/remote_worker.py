@@ -1,11 +1,12 @@
 """A Dask worker on an SSH host, started by the head node as ``python -m remrepl.cluster.remote_worker``.
 
 The head writes one JSON line to our stdin over the SSH channel: the scheduler's address, this worker's
-name and listen host, and the TLS material (CA, certificate and key as PEM text). Nothing secret is on
-the command line, in the environment or in a file: Dask takes the PEMs in memory. We print one JSON
-line, ``{"ready": worker address}`` (or ``{"error": ...}``), then run until stdin closes — the head closed
-the channel, or the SSH connection died with the head — and stop the worker then. A head that closes
-the worker on purpose writes ``{"stop": true}`` first.
+name, listen host, threads and processes (several Dask workers, each its own process), and the TLS
+material (CA, certificate and key as PEM text). Nothing secret is on the command line, in the
+environment or in a file: Dask takes the PEMs in memory. We print one JSON line, ``{"ready": address,
+"workers": [addresses]}`` (or ``{"error": ...}``), then run until stdin closes — the head closed the
+channel, or the SSH connection died with the head — and stop the workers then. A head that closes them
+on purpose writes ``{"stop": true}`` first.
 
 Dead man's switch (EC2 workers): with ``--on-lost-scheduler COMMAND`` a watchdog asks the scheduler who
 it is (a TLS ``identity`` call) every few seconds; once it has not answered for ``--lost-scheduler-after``
@@ -46,23 +47,31 @@ def _security(config: dict[str, Any]) -> Any:
 
 
 async def _serve(config: dict[str, Any], stdin_closed: asyncio.Event) -> None:
+    """Run ``config["processes"]`` workers (each a Nanny and its worker process; names ``NAME-0``, ...
+    when more than one) until they all ended or stdin closed."""
+    import contextlib
+
     from distributed import Nanny
 
-    nthreads = int(config.get("nthreads", 1))
-    async with Nanny(
-        config["scheduler"],
-        name=config["name"],
-        host=config["host"],
-        protocol="tls",
-        security=_security(config),
-        nthreads=nthreads if nthreads > 0 else None,  # 0: one thread per core of this machine
-        memory_limit=config.get("memory_limit", "auto"),
-        dashboard=False,
-        dashboard_address=None,
-        silence_logs=50,  # logging.CRITICAL: the head reports what matters
-    ) as nanny:
-        _say(ready=nanny.worker_address)
-        finished = asyncio.ensure_future(nanny.finished())
+    nthreads, processes = int(config.get("nthreads", 1)), int(config.get("processes", 1))
+    async with contextlib.AsyncExitStack() as stack:
+        nannies = []
+        for i in range(max(processes, 1)):
+            nanny = Nanny(
+                config["scheduler"],
+                name=config["name"] if processes <= 1 else f"{config['name']}-{i}",
+                host=config["host"],
+                protocol="tls",
+                security=_security(config),
+                nthreads=nthreads if nthreads > 0 else None,  # 0: one thread per core of this machine
+                memory_limit=config.get("memory_limit", "auto"),  # auto: this machine's share per thread
+                dashboard=False,
+                dashboard_address=None,
+                silence_logs=50,  # logging.CRITICAL: the head reports what matters
+            )
+            nannies.append(await stack.enter_async_context(nanny))
+        _say(ready=nannies[0].worker_address, workers=[n.worker_address for n in nannies])
+        finished = asyncio.ensure_future(asyncio.gather(*(n.finished() for n in nannies)))
         closed = asyncio.ensure_future(stdin_closed.wait())
         await asyncio.wait([finished, closed], return_when=asyncio.FIRST_COMPLETED)
         for task in (finished, closed):

@@ -200,6 +200,7 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
                 "name": self._worker_name(target),
                 "host": self._link.settings.hostname,
                 "nthreads": self.backend.threads,
+                "processes": self.backend.processes,
                 "ca_pem": self.certs.ca_pem,
                 "cert_pem": self.certs.worker.cert_pem,
                 "key_pem": self.certs.worker.key_pem,

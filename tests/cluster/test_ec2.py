@@ -58,6 +58,7 @@ class Head:
     def options(self, **extra: Any) -> dict[str, Any]:
         return {
             "instance_type": "t3.medium",
+            "processes": 1,  # (default: one per vCPU of the type, 2 here: see test_console_host_keys_...)
             "bootstrap": False,
             "python": sys.executable,
             "scheduler_host": "127.0.0.1",
@@ -181,8 +182,12 @@ def test_a_worker_instance_terminated_mid_map_costs_a_retry_not_the_result(head:
 
 def test_console_host_keys_are_checked_and_a_failed_start_leaves_nothing(head: Head) -> None:
     right = head.sshd.host_key_line
-    with remrepl.cluster(ec2=head.options(workers=1, host_keys=lambda ec2, i: [right])) as cl:
-        assert cl.submit(pow, 3, 4).result(timeout=60) == 81
+    with remrepl.cluster(ec2=head.options(workers=1, processes=None, host_keys=lambda ec2, i: [right])) as cl:
+        assert "ec2 t3.medium: 2 workers, 2 cores" in repr(cl)  # one single-threaded process per vCPU
+        (instance,) = head.running_workers()
+        names = sorted(w["name"] for w in cl.workers().values())
+        assert names == [f"{instance['InstanceId']}-0", f"{instance['InstanceId']}-1"]
+        assert cl.map(lambda x: -x, range(100)) == [-x for x in range(100)]
     other = generate_key()
     with pytest.raises(ClusterError, match="could not start") as info:
         remrepl.cluster(ec2=head.options(workers=1, host_keys=lambda ec2, i: [f"ssh-ed25519 {other.get_base64()}"]))
