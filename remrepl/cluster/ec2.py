@@ -453,10 +453,23 @@ class EC2Worker(SSHWorker):
                 f"(now {key.get_name()} {fingerprint(key)}): refusing to connect"
             )
 
+    def _stop(self) -> None:
+        """Terminate the instance first: only once AWS took that is the worker told to stop on purpose.
+        If AWS refused (credentials expired, say), its dead man's switch stays armed and the instance ends
+        itself once the scheduler is gone."""
+        terminated = self._terminate()
+        self._stop_worker(disarm=terminated)
+
     def _release(self) -> None:
+        self._terminate()
+
+    def _terminate(self) -> bool:
         instance_id, self.instance_id = self.instance_id, None
-        if instance_id is not None:
-            try:
-                self.backend.terminate([instance_id])
-            except CloudError as exc:  # close() tries again, and says so if that fails too
-                log.warning("terminating worker instance %s: %s", instance_id, exc)
+        if instance_id is None:
+            return True
+        try:
+            self.backend.terminate([instance_id])
+        except CloudError as exc:  # close() tries again, and says so if that fails too
+            log.warning("terminating worker instance %s: %s", instance_id, exc)
+            return False
+        return True

@@ -254,11 +254,13 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         finally:
             self._release()
 
-    def _stop_worker(self) -> None:
+    def _stop_worker(self, *, disarm: bool = True) -> None:
+        """Stop the remote worker; ``disarm``: tell it so (else its dead man's switch, if any, stays on)."""
         channel, link, self._channel, self._link = self._channel, self._link, None, None
         if channel is not None:
             try:
-                channel.sendall(b'{"stop": true}\n')  # a close on purpose: no dead man's switch
+                if disarm:
+                    channel.sendall(b'{"stop": true}\n')  # a close on purpose: no dead man's switch
                 channel.shutdown_write()  # EOF on the worker's stdin: it stops
                 deadline = time.monotonic() + 10
                 while not channel.exit_status_ready() and time.monotonic() < deadline:

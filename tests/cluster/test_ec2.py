@@ -143,7 +143,7 @@ def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None
             assert argv[argv.index(b"--on-lost-scheduler") + 1] == f"touch {head.fired}".encode()
         cl.scale(1)  # terminates one instance
         assert wait_until(lambda: len(head.running_workers()) == 1)
-        assert len(cl.workers()) == 1
+        assert wait_until(lambda: len(cl.workers()) == 1)  # the instance ends first, then its worker
         cl.scale(2)  # launches a new one (and waits for its worker)
         assert len(cl.workers()) == 2 and len(head.running_workers()) == 2 and len(head.workers()) == 3
         assert cl.map(str, range(50)) == [str(x) for x in range(50)]
@@ -346,3 +346,16 @@ def test_the_bootstrap_installs_remrepl_on_the_worker_and_a_failed_dask_install_
     )
     assert installed.stdout.strip() == "True", installed.stderr  # remrepl itself went in, from the wheel
     assert head.running_workers() == [] and KEY_PAIR not in head.key_pairs()
+
+
+def test_when_aws_will_not_terminate_the_dead_mans_switch_stays_armed(head: Head, aws_proxy: AWSProxy) -> None:
+    cl = remrepl.cluster(ec2=head.options(workers=1, lost_scheduler_after=1))
+    processes = head.worker_processes()
+    assert processes
+    aws_proxy.fail("TerminateInstances", "UnauthorizedOperation", "not allowed", times=None)
+    with pytest.raises(ClusterError, match=r"not all cleaned up.*remrepl down t1"):
+        cl.close()
+    assert KEY_PAIR not in head.key_pairs()
+    assert len(head.running_workers()) == 1  # AWS refused: the instance runs on ...
+    assert wait_until(head.fired.exists)  # ... and its worker, without a scheduler, ran the command
+    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
