@@ -388,9 +388,10 @@ class EC2Worker(SSHWorker):
                     refused_since = refused_since or time.monotonic()
                 late = refused_since is not None and time.monotonic() - refused_since > LOGIN_GRACE
                 if late or self._closing.is_set() or time.monotonic() + delay > self._deadline:
+                    within = f"{LOGIN_GRACE:g} s of refusals" if late else f"{self.backend.ready_timeout:g} s"
                     raise ClusterError(
                         f"the worker instance {self.instance_id} ({target.host}) did not accept SSH within "
-                        f"{self.backend.ready_timeout:g} s: {exc}"
+                        f"{within}: {exc}"
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 1.5, 5.0)
