@@ -64,6 +64,7 @@ from ..protocol import (
 )
 from ..protocol.transfers import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+from .aws_credentials import AwsCredentialForwarding
 from .handshake import MONITOR_EVENTS, await_handshake
 from .handshake import monitor_event as _monitor_event
 from .session_transfers import SessionTransfers
@@ -152,7 +153,7 @@ class Execution:
         return self.done
 
 
-class Session(SideRequests, SessionTransfers):
+class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
     """One client attachment to a server. Make it with ``remrepl.connect``.
 
     ``complete``, ``inspect``, ``get`` and ``put`` come from ``SideRequests`` (``side.py``); ``upload``,

@@ -25,6 +25,9 @@ class WorkerBackend(ABC):
     #: the address the scheduler listens on: one every worker can reach, and no wider than that
     scheduler_host: str = LOOPBACK
 
+    #: Dask workers (processes) per started worker spec: an EC2 instance runs several
+    processes: int = 1
+
     @property
     @abstractmethod
     def initial_workers(self) -> int:

@@ -25,6 +25,7 @@ class Cluster:
 
     def __init__(self, backend: WorkerBackend, *, timeout: float = START_TIMEOUT) -> None:
         self._pool: WorkerPool | None = WorkerPool(backend, timeout=timeout)
+        self._timeout = timeout  # also scale()'s default: as long as a worker of this kind takes to start
         self.kind = backend.kind
         self.address = self._pool.address
         self._executor: ClusterExecutor | None = None
@@ -80,12 +81,13 @@ class Cluster:
 
     # --- size ---------------------------------------------------------------------------------
 
-    def scale(self, n: int, *, wait: bool = True, timeout: float = START_TIMEOUT) -> None:
-        """Grow or shrink to ``n`` workers; by default wait until ``n`` are connected."""
+    def scale(self, n: int, *, wait: bool = True, timeout: float | None = None) -> None:
+        """Grow or shrink to ``n`` workers (EC2: instances); by default wait until they are connected
+        (``timeout`` seconds: by default as long as the cluster's start)."""
         pool = self._live()
         pool.scale(n)
         if wait and n:
-            pool.wait(n, timeout)
+            pool.wait(n * pool.backend.processes, self._timeout if timeout is None else timeout)
 
     def workers(self) -> dict[str, dict[str, Any]]:
         """The connected workers: address -> Dask's worker info (nthreads, memory_limit, ...)."""

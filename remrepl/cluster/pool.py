@@ -81,7 +81,7 @@ class WorkerPool:
                     raise ClusterError(f"the {backend.kind} cluster could not start: {_cause(exc)}") from exc
             self.client = Client(self.spec, security=security, set_as_default=False, timeout=timeout)
             if backend.initial_workers:
-                self.wait(backend.initial_workers, timeout)
+                self.wait(backend.initial_workers * backend.processes, timeout)
         except BaseException:
             self.close()  # a half-started pool leaves nothing behind
             raise

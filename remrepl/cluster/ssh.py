@@ -6,6 +6,9 @@ channel (``close()``, or the head node dying) ends the worker on its host. The s
 ``scheduler_host``, which every host must reach over TCP; by default the address this machine uses to
 reach the first host. Workers listen on their host's address as the head reaches it (ssh_config's
 HostName), where the head's client fetches results.
+
+``RemoteWorkers`` and ``SSHWorker`` are also the base of the EC2 backend (``ec2.py``): an EC2 worker is
+"launch an instance, wait until it runs, then start it as here".
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shlex
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError, ConfigError
@@ -26,12 +30,33 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     import paramiko
 
-    from ..launchers.sshlink import SSHLink, SSHTarget
+    from ..launchers.sshlink import SSHLink, SSHOptions, SSHTarget
 
 READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
 
 
-class SSHWorkers(WorkerBackend):
+class RemoteWorkers(WorkerBackend):
+    """Workers started over SSH, one ``remote_worker`` process per SSH channel (see ``SSHWorker``)."""
+
+    options: SSHOptions
+    python: str = "python3"
+    threads: int = 1  # per worker process; 0: one per core of its host
+    worker_args: tuple[str, ...] = ()  # extra arguments of remote_worker (the EC2 dead man's switch)
+
+    def worker_command(self) -> str:
+        from ..launchers.bootstrap import shell_path  # a leading ~/ is the remote's home
+
+        arguments = shlex.join(["-m", "remrepl.cluster.remote_worker", *self.worker_args])
+        return f"{shell_path(self.python)} {arguments}"
+
+    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
+        return {"cls": self.worker_class(), "options": {"backend": self, "certs": certs}}
+
+    def worker_class(self) -> type:
+        return SSHWorker
+
+
+class SSHWorkers(RemoteWorkers):
     """``workers_per_host`` single-threaded worker processes on each of ``hosts`` (ssh_config aliases)."""
 
     kind = "ssh"
@@ -77,11 +102,37 @@ class SSHWorkers(WorkerBackend):
             local: str = probe.getsockname()[0]
         return local
 
-    def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
-        return {"cls": SSHWorker, "options": {"backend": self, "certs": certs}}
-
     def next_target(self) -> SSHTarget:
         return next(self._next)
+
+
+async def in_thread(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a thread of its own: starting a worker can block for minutes (an EC2 instance), and
+    asyncio's default pool has only a few threads, which would start a large cluster a few at a time."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return  # the awaiting task was cancelled meanwhile
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            fn()
+        except BaseException as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:
+            pass  # the event loop is gone (the cluster was torn down): nobody waits for this any more
+
+    threading.Thread(target=run, name="remrepl-worker-ssh", daemon=True).start()
+    await done
 
 
 def _process_interface() -> type:
@@ -91,43 +142,65 @@ def _process_interface() -> type:
 
 
 class SSHWorker(_process_interface()):  # type: ignore[misc]
-    """One remote worker, as Dask's ``SpecCluster`` drives it (a ``ProcessInterface``)."""
+    """One remote worker, as Dask's ``SpecCluster`` drives it (a ``ProcessInterface``).
 
-    def __init__(self, scheduler: str, *, name: str | int, backend: SSHWorkers, certs: ClusterCertificates) -> None:
+    Subclasses say where it runs: ``_prepare`` (the host to reach), ``_connect`` (how), ``_release`` (what
+    to give back once the worker stopped).
+    """
+
+    def __init__(self, scheduler: str, *, name: str | int, backend: RemoteWorkers, certs: ClusterCertificates) -> None:
         super().__init__(scheduler, str(name))
         self.scheduler = scheduler
         self.name = str(name)
         self.backend = backend
         self.certs = certs
-        self.target = backend.next_target()
+        self.target: SSHTarget | str = "(not chosen yet)"
         self._link: SSHLink | None = None
         self._channel: paramiko.Channel | None = None
         self._closing = threading.Event()  # close() came while _start was still connecting
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._start)  # paramiko blocks: not on Dask's event loop
+        await in_thread(self._start)  # paramiko blocks: not on Dask's event loop
         await super().start()
 
     async def close(self) -> None:
         self._closing.set()
-        await asyncio.to_thread(self._stop)
+        await in_thread(self._stop)
         await super().close()
 
-    def _start(self) -> None:
+    def _prepare(self) -> SSHTarget:
+        """The host to start the worker on."""
+        assert isinstance(self.backend, SSHWorkers)
+        return self.backend.next_target()
+
+    def _connect(self, target: SSHTarget) -> SSHLink:
         from ..launchers.sshlink import connect_ssh
 
+        return connect_ssh(target, self.backend.options)
+
+    def _worker_name(self, target: SSHTarget) -> str:
+        return f"{target.host}-{self.name}"
+
+    def _release(self) -> None:
+        """Give back what ``_prepare`` took, once the worker stopped (nothing, for an SSH host)."""
+
+    def _start(self) -> None:
         try:
-            self._link = connect_ssh(self.target, self.backend.options)
+            target = self.target = self._prepare()
+            if self._closing.is_set():
+                raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
+            self._link = self._connect(target)
             if self._closing.is_set():
                 raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
             channel = self._link.transport.open_session()
             self._channel = channel
-            channel.exec_command(f"exec {shlex.quote(self.backend.python)} -m remrepl.cluster.remote_worker")
+            channel.exec_command(f"exec {self.backend.worker_command()}")
             config = {
                 "scheduler": self.scheduler,
-                "name": f"{self.target.host}-{self.name}",
+                "name": self._worker_name(target),
                 "host": self._link.settings.hostname,
-                "nthreads": 1,
+                "nthreads": self.backend.threads,
+                "processes": self.backend.processes,
                 "ca_pem": self.certs.ca_pem,
                 "cert_pem": self.certs.worker.cert_pem,
                 "key_pem": self.certs.worker.key_pem,
@@ -176,9 +249,18 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         return reply
 
     def _stop(self) -> None:
+        try:
+            self._stop_worker()
+        finally:
+            self._release()
+
+    def _stop_worker(self, *, disarm: bool = True) -> None:
+        """Stop the remote worker; ``disarm``: tell it so (else its dead man's switch, if any, stays on)."""
         channel, link, self._channel, self._link = self._channel, self._link, None, None
         if channel is not None:
             try:
+                if disarm:
+                    channel.sendall(b'{"stop": true}\n')  # a close on purpose: no dead man's switch
                 channel.shutdown_write()  # EOF on the worker's stdin: it stops
                 deadline = time.monotonic() + 10
                 while not channel.exit_status_ready() and time.monotonic() < deadline:

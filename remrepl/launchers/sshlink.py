@@ -11,6 +11,7 @@ returns an ``SSHLink``. paramiko's and the socket's exceptions become remrepl's 
 from __future__ import annotations
 
 import getpass
+import itertools
 import logging
 import os
 import socket
@@ -116,6 +117,11 @@ class SSHOptions:
 
     ssh_config: str | None = None  # None: ~/.ssh/config if it exists
     accept_new_host_key: bool = False
+    # For hosts whose keys come from elsewhere than known_hosts (new EC2 instances): checks the target's
+    # host key (not the ProxyJump hops') instead of known_hosts, raising HostKeyError to refuse it.
+    host_key_check: Callable[[HostSettings, Any], None] | None = None
+    # In-memory private keys (paramiko PKeys) offered to the target before the agent and identity files.
+    keys: tuple[Any, ...] = ()
     connect_timeout: float | None = None  # overrides ssh_config's ConnectTimeout
     passphrase: PassphraseHandler = terminal_passphrase
     notify: Callable[[str], None] = field(default=lambda text: print(f"remrepl: {text}", file=sys.stderr))
@@ -204,7 +210,7 @@ def connect_ssh(target: SSHTarget, options: SSHOptions) -> SSHLink:
     try:
         for hop in [*hops, settings]:
             via = transports[-1] if transports else None
-            transports.append(_login(hop, via, options))
+            transports.append(_login(hop, via, options, target=hop is settings))
     except BaseException:
         for transport in reversed(transports):
             transport.close()
@@ -233,7 +239,9 @@ def _open_socket(hop: HostSettings, via: paramiko.Transport | None) -> Any:
         raise HostUnreachable(f"cannot reach {where}: {exc.strerror or exc}") from None
 
 
-def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOptions) -> paramiko.Transport:
+def _login(
+    hop: HostSettings, via: paramiko.Transport | None, options: SSHOptions, *, target: bool = True
+) -> paramiko.Transport:
     import paramiko
 
     from . import hostkeys
@@ -242,8 +250,9 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
     transport = paramiko.Transport(sock)
     # ConnectTimeout bounds every stage: the banner, the key exchange and the login.
     transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = hop.connect_timeout
+    check = options.host_key_check if target else None
     try:
-        known = hostkeys.known_keys(hop)
+        known = hostkeys.known_keys(hop) if check is None else []
         if known:  # ask for a key type we can compare, as OpenSSH does
             transport.get_security_options().key_types = hostkeys.preferred_types(
                 known, transport.get_security_options().key_types
@@ -258,22 +267,26 @@ def _login(hop: HostSettings, via: paramiko.Transport | None, options: SSHOption
                 f"SSH handshake with {hop.hostname}:{hop.port} failed within {hop.connect_timeout:g} s "
                 f"(is it an SSH server?): {reason}"
             ) from None
-        hostkeys.verify(hop, key, known, options)
+        if check is not None:
+            check(hop, key)
+        else:
+            hostkeys.verify(hop, key, known, options)
         if hop.keepalive > 0:
             transport.set_keepalive(hop.keepalive)
-        _authenticate(transport, hop, options)
+        _authenticate(transport, hop, options, target=target)
     except BaseException:
         transport.close()
         raise
     return transport
 
 
-def _authenticate(transport: paramiko.Transport, hop: HostSettings, options: SSHOptions) -> None:
+def _authenticate(transport: paramiko.Transport, hop: HostSettings, options: SSHOptions, *, target: bool) -> None:
     import paramiko
 
     where = f"{hop.user}@{hop.hostname}:{hop.port}"
     tried: list[str] = []
-    for name, key in _keys(hop, options):
+    memory = [(f"in-memory {key.get_name()} key", key) for key in (options.keys if target else ())]
+    for name, key in itertools.chain(memory, _keys(hop, options)):  # lazily: keys may ask for passphrases
         tried.append(name)
         try:
             transport.auth_publickey(hop.user, key)
