@@ -26,6 +26,7 @@ def test_public_names() -> None:
         "LocalProtocolError",
         "ObjectError",
         "ProtocolError",
+        "ReadinessError",
         "RemoteEnvironmentError",
         "RemoteProtocolError",
         "RemreplError",
