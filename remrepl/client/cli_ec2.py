@@ -196,7 +196,9 @@ def _session(args: argparse.Namespace) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..launchers.ec2.inventory import list_clusters
+    from ..launchers.ec2._standins import layer  # TODO(merge): ec2aws's inventory directly
+
+    list_clusters = layer("inventory").list_clusters
 
     session = _session(args)
     clusters = list_clusters(session)
@@ -226,7 +228,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..launchers.ec2.inventory import list_clusters, teardown
+    from ..launchers.ec2._standins import layer  # TODO(merge): ec2aws's inventory directly
+
+    inventory = layer("inventory")
+    list_clusters, teardown = inventory.list_clusters, inventory.teardown
 
     if bool(args.name) == bool(args.all):
         raise ConfigError("say which cluster: remrepl down NAME, or --all")

@@ -47,7 +47,7 @@ def test_a_key_matching_the_console_fingerprint_is_accepted_and_recorded_under_t
 
 def test_a_full_public_key_from_the_console_works_too(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
     own, said = tmp_path / "ec2_known_hosts", []
-    expected = (f"ecdsa-sha2-nistp256 AAAAnotthisone", f"{sshd.host_key_line} root@head")
+    expected = ("ecdsa-sha2-nistp256 AAAAnotthisone", f"{sshd.host_key_line} root@head")
     connect_ssh(SSHTarget.parse("target"), options(ssh_hosts, own, said, expected_host_keys=expected)).close()
     assert ALIAS in own.read_text()
 

@@ -40,6 +40,7 @@ from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
 from ..ssh import SSHLauncher, run_remote
 from ..sshlink import SSHLink, SSHTarget, load_config
+from ._standins import layer  # TODO(merge): import ec2aws's modules directly once merged
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
 
@@ -151,7 +152,8 @@ class EC2Launcher(Launcher):
         """The head, found or created, up to an SSH link with remrepl installed: (link, the head's Python
         to run, the environment for its server)."""
         from .aws import aws_errors, aws_session, caller_identity, client
-        from .inventory import find_cluster
+
+        find_cluster = layer("inventory").find_cluster
 
         with self.timings.stage("identity"):
             self.aws = aws_session(region=self.settings.region, profile=self.settings.profile)
@@ -196,9 +198,9 @@ class EC2Launcher(Launcher):
     def _create(self) -> tuple[str, str, str, str]:
         from .aws import caller_cidr, caller_identity
         from .images import resolve_image
-        from .pricing import hourly_price
         from .resources import InstanceSpec, ensure_security_group, import_key_pair, launch_instances, user_public_key
-        from .userdata import user_data
+
+        hourly_price, user_data = layer("pricing").hourly_price, layer("userdata").user_data
 
         s = self.settings
         identity = caller_identity(self.aws)
@@ -268,8 +270,9 @@ class EC2Launcher(Launcher):
 
     def _ready(self, ssh_user: str) -> SSHLink:
         from .aws import aws_errors
-        from .consolekeys import console_host_keys
         from .resources import wait_running
+
+        console_host_keys = layer("consolekeys").console_host_keys
 
         instance_id = self.head if isinstance(self.head, str) else self.head.id
         with self.timings.stage("instance running"):
@@ -395,8 +398,7 @@ class EC2Launcher(Launcher):
         self._teardown()
 
     def _teardown(self) -> None:
-        from .inventory import teardown
-
+        teardown = layer("inventory").teardown
         if self.aws is None:
             return
         with _no_interrupts(self.notify), self.timings.stage("teardown"):

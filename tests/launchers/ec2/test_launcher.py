@@ -1,0 +1,157 @@
+"""The EC2 launcher for real: moto on 127.0.0.1 for AWS, a loopback sshd for the head node (its public IP
+mapped there by ssh_config), and every fault of readiness."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import netguard
+import pytest
+from testhosts import SSHD, SSHHosts, closed_port
+
+from remrepl._exceptions import ConfigError, ReadinessError
+from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
+from tests.client.processes import server_processes, terminate
+from tests.launchers.ec2.helpers import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
+
+__all__ = ["head_sshd"]  # a fixture
+
+
+def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path) -> None:
+    said: list[str] = []
+    launcher = EC2Launcher("demo", settings=settings(ssh_hosts.ssh_config), notify=said.append)
+    launcher.start()
+    try:
+        assert launcher.created and launcher.head.public_ip.startswith("54.214.")
+        assert open_ingress() == []
+        (instance,) = head_instances("demo")
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert tags["remrepl:cluster"] == "demo" and tags["remrepl:role"] == "head" and tags["remrepl:owner"]
+        with launcher.connect() as session:
+            code = "import os; {k[12:]: v for k, v in sorted(os.environ.items()) if k.startswith('REMREPL_EC2_')}"
+            env = eval(session.run(code).value)  # noqa: S307 - a dict of strings from our own kernel
+        assert env["CLUSTER"] == "demo" and env["INSTANCE_ID"] == launcher.head.id
+        assert env["REGION"] == "us-east-1" and env["SECURITY_GROUP"].startswith("sg-")
+        assert env["SSH_USER"] == ssh_hosts.user  # the ssh_config's User wins over the image's ec2-user
+        assert env["AMI"].startswith("ami-") and env["OWNER"].startswith("arn:aws:")
+        # the host key was accepted for this new instance only, under its instance id, and the user told
+        assert Path(known_hosts_file()).read_text() == f"{launcher.head.id} {head_sshd.host_key_line}\n"
+        assert any("accepting the first key it presents, for this new instance only" in text for text in said)
+    finally:
+        launcher.close()
+    assert leftovers().none, leftovers()
+    assert set(launcher.timings.stages) >= {"identity", "create", "instance running", "SSH port", "SSH login"}
+    terminate(server_processes(private_state / "remote"))  # any reaper
+
+
+def test_a_running_cluster_is_reused_and_not_torn_down_by_who_reused_it(head_sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    first = EC2Launcher("reuse", settings=settings(ssh_hosts.ssh_config), keep=True, notify=lambda _: None)
+    first.start()
+    first.close()
+    (instance,) = head_instances("reuse")
+    assert instance["State"]["Name"] == "running"
+    said: list[str] = []
+    second = EC2Launcher("reuse", settings=settings(ssh_hosts.ssh_config), notify=said.append)
+    second.start()
+    with second.connect() as session:
+        assert session.run("6 * 7").value == "42"
+    second.close()
+    assert not second.created and any("is up" in text for text in said), said
+    assert [i["State"]["Name"] for i in head_instances("reuse")] == ["running"]
+    third = EC2Launcher("reuse", settings=settings(ssh_hosts.ssh_config), keep=True, notify=lambda _: None)
+    third.created, third.aws = True, second.aws  # take it down the way `remrepl down` does
+    third._teardown()
+    assert leftovers().none
+
+
+def test_ssh_never_answering_fails_at_the_ssh_port_stage_and_cleans_up(
+    aws: str, ssh_hosts: SSHHosts, tmp_path: Path
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 54.214.*\n    HostName 127.0.0.1\n    Port {closed_port()}\n")
+    timeouts = {"SSH port": 1.5}
+    said: list[str] = []
+    launcher = EC2Launcher("nossh", settings=settings(config, stage_timeouts=timeouts), notify=said.append)
+    with pytest.raises(ReadinessError) as caught:
+        launcher.start()
+    assert caught.value.stage == "SSH port"
+    assert str(caught.value).startswith("SSH port: 127.0.0.1:") and "did not answer with SSH in time" in str(
+        caught.value
+    )
+    assert any("deleting what was created" in text for text in said)
+    assert leftovers().none, leftovers()
+
+
+def test_an_instance_terminated_while_waiting_for_ssh_ends_the_wait(aws: str, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 54.214.*\n    HostName 127.0.0.1\n    Port {closed_port()}\n")
+    launcher = EC2Launcher("gone", settings=settings(config, stage_timeouts={"SSH port": 60}), notify=lambda _: None)
+
+    def terminate_by_hand() -> None:
+        for _ in range(200):
+            found = [i["InstanceId"] for i in head_instances("gone") if i["State"]["Name"] == "running"]
+            if found:
+                ec2().terminate_instances(InstanceIds=found)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=terminate_by_hand)
+    killer.start()
+    started = time.monotonic()
+    with pytest.raises(ReadinessError, match=r"^SSH port: the instance i-\w+ is terminated") as caught:
+        launcher.start()
+    killer.join(10)
+    assert caught.value.stage == "SSH port" and time.monotonic() - started < 50
+    assert leftovers().none, leftovers()
+
+
+def test_a_public_ip_missing_from_ssh_config_hits_the_socket_guard_not_the_network(aws: str, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host elsewhere\n    HostName 127.0.0.1\n")
+    launcher = EC2Launcher("guarded", settings=settings(config), notify=lambda _: None)
+    with pytest.raises(netguard.NetworkGuardError, match=r"tests may reach only loopback, not 54\.214\."):
+        launcher.start()
+    assert leftovers().none, leftovers()
+
+
+def test_keep_on_failure_keeps_what_was_made(aws: str, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 54.214.*\n    HostName 127.0.0.1\n    Port {closed_port()}\n")
+    said: list[str] = []
+    launcher = EC2Launcher(
+        "kept", settings=settings(config, stage_timeouts={"SSH port": 0.5}, keep_on_failure=True), notify=said.append
+    )
+    with pytest.raises(ReadinessError):
+        launcher.start()
+    assert any("remrepl down kept" in text for text in said)
+    left = leftovers()
+    assert len(left.instances) == 1 and left.groups == ["remrepl-kept"] and left.key_pairs == ["remrepl-kept"]
+
+
+def test_no_confirmation_without_a_terminal_and_nothing_created(aws: str, tmp_path: Path) -> None:
+    launcher = EC2Launcher("asked", settings=settings(tmp_path / "none", yes=False), notify=lambda _: None)
+    with pytest.raises(ConfigError, match="standard input is not a terminal.*pass --yes"):
+        launcher.start()
+    assert leftovers().none
+
+
+def test_a_declined_confirmation_creates_nothing(aws: str, tmp_path: Path) -> None:
+    shown: list[str] = []
+
+    def decline(summary: str) -> bool:
+        shown.append(summary)
+        return False
+
+    launcher = EC2Launcher("no", settings=settings(tmp_path / "none", yes=False), confirm=decline, notify=print)
+    with pytest.raises(ConfigError, match="not confirmed"):
+        launcher.start()
+    assert "account        123456789012" in shown[0] and "t3.small" in shown[0] and "127.0.0.1/32" in shown[0]
+    assert leftovers().none
+
+
+@pytest.mark.parametrize("name", ["Upper", "under_score", "-dash", "x" * 33, ""])
+def test_bad_cluster_names_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match="bad cluster name"):
+        EC2Launcher(name, notify=lambda _: None)
