@@ -35,7 +35,7 @@ def options(hosts: SSHHosts, own: Path, said: list[str], **extra: object) -> SSH
 def test_a_key_matching_the_console_fingerprint_is_accepted_and_recorded_under_the_alias(
     sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path
 ) -> None:
-    own, said = tmp_path / "ec2_known_hosts", []
+    own, said = tmp_path / "ec2_known_hosts", list[str]()
     print_ = fingerprint(key_of(sshd.host_key_line))
     connect_ssh(SSHTarget.parse("target"), options(ssh_hosts, own, said, expected_host_keys=(print_,))).close()
     assert own.read_text() == f"{ALIAS} {sshd.host_key_line}\n"
@@ -46,7 +46,7 @@ def test_a_key_matching_the_console_fingerprint_is_accepted_and_recorded_under_t
 
 
 def test_a_full_public_key_from_the_console_works_too(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
-    own, said = tmp_path / "ec2_known_hosts", []
+    own, said = tmp_path / "ec2_known_hosts", list[str]()
     expected = ("ecdsa-sha2-nistp256 AAAAnotthisone", f"{sshd.host_key_line} root@head")
     connect_ssh(SSHTarget.parse("target"), options(ssh_hosts, own, said, expected_host_keys=expected)).close()
     assert ALIAS in own.read_text()
@@ -55,7 +55,7 @@ def test_a_full_public_key_from_the_console_works_too(sshd: SSHD, ssh_hosts: SSH
 def test_a_key_not_matching_the_console_fingerprints_is_refused(
     sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path
 ) -> None:
-    own, said = tmp_path / "ec2_known_hosts", []
+    own, said = tmp_path / "ec2_known_hosts", list[str]()
     other = key_of(keygen(tmp_path / "other", "other"))
     wrong = (fingerprint(other), "SHA256:" + "A" * 43)
     with pytest.raises(HostKeyError, match=r"is NOT one of the keys the host printed on its console"):
@@ -72,7 +72,7 @@ def test_a_key_not_matching_the_console_fingerprints_is_refused(
 def test_without_console_keys_the_first_key_is_accepted_only_when_asked(
     sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path
 ) -> None:
-    own, said = tmp_path / "ec2_known_hosts", []
+    own, said = tmp_path / "ec2_known_hosts", list[str]()
     # ssh_config's own known_hosts knows the key as [127.0.0.1]:PORT, but the alias's file is ours: unknown
     with pytest.raises(HostKeyError, match=rf"the host key of {ALIAS} is unknown"):
         connect_ssh(SSHTarget.parse("target"), options(ssh_hosts, own, said))
@@ -81,7 +81,7 @@ def test_without_console_keys_the_first_key_is_accepted_only_when_asked(
 
 
 def test_a_changed_key_for_the_instance_id_is_refused(sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
-    own, said = tmp_path / "ec2_known_hosts", []
+    own, said = tmp_path / "ec2_known_hosts", list[str]()
     other = keygen(tmp_path / "other", "other").split()
     own.write_text(f"{ALIAS} {other[0]} {other[1]}\n")
     print_ = fingerprint(key_of(sshd.host_key_line))

@@ -77,7 +77,7 @@ class ClusterInfo:
     def uptime(self) -> float | None:
         if self.head is None or self.head.launch_time is None or self.head.state != "running":
             return None
-        return (datetime.datetime.now(datetime.timezone.utc) - self.head.launch_time).total_seconds()
+        return float((datetime.datetime.now(datetime.timezone.utc) - self.head.launch_time).total_seconds())
 
     def cost_so_far(self) -> float | None:
         return None

@@ -22,6 +22,7 @@ an instance this launcher has just created (and the user is told so), never for 
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -359,9 +360,9 @@ class EC2Launcher(Launcher):
         s = self.settings
         if s.idle_timeout is None and s.max_lifetime is None:
             return
-        try:
-            from ...server.reaper import reaper_command
-        except ImportError:  # TODO(merge): replace with the reaper branch's remrepl.server.reaper.reaper_command
+        try:  # the reaper branch's; its stand-in until that is merged (TODO(merge))
+            reaper_command = importlib.import_module("remrepl.server.reaper").reaper_command
+        except ModuleNotFoundError:
             from ._reaper_standin import reaper_command
         line = reaper_command(
             python, idle_timeout=s.idle_timeout, max_lifetime=s.max_lifetime, command=list(s.head_shutdown_command)

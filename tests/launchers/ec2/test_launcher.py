@@ -3,6 +3,7 @@ mapped there by ssh_config), and every fault of readiness."""
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts
         assert tags["remrepl:cluster"] == "demo" and tags["remrepl:role"] == "head" and tags["remrepl:owner"]
         with launcher.connect() as session:
             code = "import os; {k[12:]: v for k, v in sorted(os.environ.items()) if k.startswith('REMREPL_EC2_')}"
-            env = eval(session.run(code).value)  # noqa: S307 - a dict of strings from our own kernel
+            env = ast.literal_eval(session.run(code).value)
         assert env["CLUSTER"] == "demo" and env["INSTANCE_ID"] == launcher.head.id
         assert env["REGION"] == "us-east-1" and env["SECURITY_GROUP"].startswith("sg-")
         assert env["SSH_USER"] == ssh_hosts.user  # the ssh_config's User wins over the image's ec2-user
@@ -132,7 +133,7 @@ def test_keep_on_failure_keeps_what_was_made(aws: str, tmp_path: Path) -> None:
 
 def test_no_confirmation_without_a_terminal_and_nothing_created(aws: str, tmp_path: Path) -> None:
     launcher = EC2Launcher("asked", settings=settings(tmp_path / "none", yes=False), notify=lambda _: None)
-    with pytest.raises(ConfigError, match="standard input is not a terminal.*pass --yes"):
+    with pytest.raises(ConfigError, match=r"standard input is not a terminal.*pass --yes"):
         launcher.start()
     assert leftovers().none
 
