@@ -25,6 +25,9 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ._exceptions import (
         AuthenticationFailed,
+        CapacityError,
+        CloudCredentialsError,
+        CloudError,
         ClusterError,
         ConfigError,
         ConnectError,
@@ -92,6 +95,9 @@ _WHERE = {
             "SSHError",
             "ClusterError",
             "TaskError",
+            "CloudError",
+            "CloudCredentialsError",
+            "CapacityError",
         ],
         "_exceptions",
     ),
@@ -99,6 +105,9 @@ _WHERE = {
 
 __all__ = [
     "AuthenticationFailed",
+    "CapacityError",
+    "CloudCredentialsError",
+    "CloudError",
     "Cluster",
     "ClusterError",
     "ConfigError",

@@ -26,6 +26,9 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   └── ReadinessError            an EC2 head did not get ready: ``.stage`` names the stage that failed
     ├── ClusterError                  a worker pool could not start or was used after close()
     │   └── TaskError                 a function run on the cluster raised (names the item)
+    ├── CloudError                    an AWS call failed (names the operation and AWS's error code)
+    │   ├── CloudCredentialsError     no (or expired) AWS credentials or region
+    │   └── CapacityError             AWS has no capacity for the instance type here right now
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
 
 Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
@@ -161,3 +164,21 @@ class ReadinessError(LaunchError):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(f"{stage}: {message}")
         self.stage = stage
+
+
+class CloudError(RemreplError):
+    """An AWS call failed; the message names the operation and AWS's error code (``code``, or "" when the
+    failure was not an AWS error response: a timeout, a connection failure)."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CloudCredentialsError(CloudError):
+    """No AWS credentials or region were found (the message says where boto3 looked), or they expired."""
+
+
+class CapacityError(CloudError):
+    """AWS has no capacity for this instance type in this zone right now (InsufficientInstanceCapacity and
+    the like): try another instance type, subnet or zone, or later."""

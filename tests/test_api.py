@@ -9,6 +9,9 @@ import remrepl
 def test_public_names() -> None:
     assert remrepl.__all__ == [
         "AuthenticationFailed",
+        "CapacityError",
+        "CloudCredentialsError",
+        "CloudError",
         "Cluster",
         "ClusterError",
         "ConfigError",
