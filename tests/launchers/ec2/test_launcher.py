@@ -101,10 +101,11 @@ def test_an_instance_terminated_while_waiting_for_ssh_ends_the_wait(aws: str, tm
     killer = threading.Thread(target=terminate_by_hand)
     killer.start()
     started = time.monotonic()
-    with pytest.raises(ReadinessError, match=r"^SSH port: the instance i-\w+ is terminated") as caught:
+    with pytest.raises(ReadinessError, match=r"instance i-\w+ is terminated") as caught:
         launcher.start()
     killer.join(10)
-    assert caught.value.stage == "SSH port" and time.monotonic() - started < 50
+    # usually while SSH is awaited; "instance running" if the hand was quicker than the first describe
+    assert caught.value.stage in ("SSH port", "instance running") and time.monotonic() - started < 50
     assert leftovers().none, leftovers()
 
 
