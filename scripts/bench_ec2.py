@@ -83,7 +83,9 @@ def moto_server(workdir: Path) -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError("the moto server did not start (pip install 'moto[ec2,ssm]' flask flask-cors)")
+                    raise BenchError(
+                        "the moto server did not start (pip install 'moto[ec2,ssm]' flask flask-cors)"
+                    ) from None
                 time.sleep(0.1)
         yield endpoint
     finally:
@@ -182,7 +184,17 @@ def section_ec2(bench: BenchLike) -> JSONDict:
     return out
 
 
-ORDER = ("identity", "create", "instance running", "SSH port", "SSH login", "reaper", "server ready", "teardown")
+ORDER = (
+    "identity",
+    "plan",
+    "create",
+    "instance running",
+    "SSH port",
+    "SSH login",
+    "reaper",
+    "server ready",
+    "teardown",
+)
 
 
 def render(section: JSONDict, num: Callable[..., str]) -> list[str]:

@@ -3,11 +3,9 @@ moto on 127.0.0.1 for AWS, a loopback sshd for the head (its public IP mapped th
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from testhosts import SSHD, SSHHosts, closed_port

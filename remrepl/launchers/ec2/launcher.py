@@ -204,13 +204,14 @@ class EC2Launcher(Launcher):
         hourly_price, user_data = layer("pricing").hourly_price, layer("userdata").user_data
 
         s = self.settings
-        identity = caller_identity(self.aws)
-        image_options: dict[str, Any] = {"ami": s.ami, "instance_type": s.instance_type}
-        if s.os is not None:
-            image_options["os"] = s.os
-        image = resolve_image(self.aws, **image_options)
-        price = hourly_price(self.aws, s.instance_type, spot=s.spot, region=self.aws.region_name)
-        cidrs = list(s.allow_cidr) or [caller_cidr()]
+        with self.timings.stage("plan"):  # STS, the image, the price: not the time the user takes to answer
+            identity = caller_identity(self.aws)
+            image_options: dict[str, Any] = {"ami": s.ami, "instance_type": s.instance_type}
+            if s.os is not None:
+                image_options["os"] = s.os
+            image = resolve_image(self.aws, **image_options)
+            price = hourly_price(self.aws, s.instance_type, spot=s.spot, region=self.aws.region_name)
+            cidrs = list(s.allow_cidr) or [caller_cidr()]
         summary = "\n".join(
             [
                 f"launch the head node of EC2 cluster {self.name}:",
