@@ -111,6 +111,8 @@ def add_commands(commands: Any) -> None:
     )
     up.add_argument("name", nargs="?", metavar="NAME", help="the cluster's name (lowercase letters, digits, '-')")
     up.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
+    up.add_argument("--remote-python", metavar="PYTHON", help="the head's Python for the venv (default python3)")
+    up.add_argument("--remote-venv", metavar="DIR", help="where remrepl goes on the head (default ~/.remrepl/venv)")
     add_launch_options(up, title="the head node")
     status = commands.add_parser(
         "status",
