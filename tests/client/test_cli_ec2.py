@@ -139,3 +139,25 @@ def test_bad_input_is_a_clear_error(aws: str, private_state: Path, tmp_path: Pat
 def test_status_with_no_clusters(aws: str) -> None:
     status = run_cli("status")
     assert (status.returncode, status.stdout) == (0, "no remrepl clusters in us-east-1 (`remrepl up` starts one)\n")
+
+
+def test_exec_keep_leaves_the_cluster_and_a_session_record_that_reattaches(
+    head_sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path, tmp_path: Path
+) -> None:
+    write_config(private_state, ssh_hosts.ssh_config, yes=True, allow_cidr=[ALLOW])
+    script = tmp_path / "ran.py"
+    script.write_text("print('ran')\n")
+    try:
+        ran = run_cli("exec", "--launch", "ec2:kept", "--keep", "--name", "kept-head", str(script))
+        assert (ran.returncode, ran.stdout) == (0, "ran\n"), ran.stderr
+        assert "remrepl connect kept-head" in ran.stderr
+        assert [i["State"]["Name"] for i in head_instances("kept")] == ["running"]
+        listing = run_cli("ls")  # probed through SSH again: the instance id as HostKeyAlias, remrepl's known_hosts
+        assert re.search(r"^kept-head\s+.*alive", listing.stdout, re.MULTILINE), listing
+        record = private_state / "sessions" / "kept-head.json"
+        again = run_cli("exec", "--connection-file", str(record), str(script))
+        assert (again.returncode, again.stdout) == (0, "ran\n"), again.stderr
+    finally:
+        run_cli("down", "kept")
+        terminate(server_processes(private_state / "remote"))
+    assert leftovers().none, leftovers()

@@ -4,6 +4,7 @@ mapped there by ssh_config), and every fault of readiness."""
 from __future__ import annotations
 
 import ast
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,8 +13,9 @@ import netguard
 import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
-from remrepl._exceptions import ConfigError, ReadinessError
+from remrepl._exceptions import CapacityError, ConfigError, ReadinessError
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
+from tests.awsproxy import AWSProxy
 from tests.client.processes import server_processes, terminate
 from tests.launchers.ec2.helpers import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
 
@@ -157,3 +159,52 @@ def test_a_declined_confirmation_creates_nothing(aws: str, tmp_path: Path) -> No
 def test_bad_cluster_names_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match="bad cluster name"):
         EC2Launcher(name, notify=lambda _: None)
+
+
+def test_no_capacity_is_a_clear_error_and_what_was_made_is_deleted(
+    aws_proxy: AWSProxy, ssh_hosts: SSHHosts, tmp_path: Path
+) -> None:
+    aws_proxy.fail("RunInstances", "InsufficientInstanceCapacity", "We currently do not have capacity", times=None)
+    said: list[str] = []
+    launcher = EC2Launcher("full", settings=settings(tmp_path / "none"), notify=said.append)
+    with pytest.raises(CapacityError, match="InsufficientInstanceCapacity") as caught:
+        launcher.start()
+    assert "--instance-type" in str(caught.value)  # the hint: another type (or subnet)
+    assert aws_proxy.calls["RunInstances"] >= 2  # retried with a back-off first
+    assert any("deleting what was created" in text for text in said)
+    assert leftovers().none, leftovers()  # the security group and key pair made before are gone
+
+
+def test_remrepl_installed_stage_uses_the_venv_when_it_has_this_remrepl(
+    head_sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    wrapper = venv / "bin" / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    said: list[str] = []
+    options = settings(ssh_hosts.ssh_config, bootstrap=True, remote_venv=str(venv), remote_python="/nonexistent")
+    launcher = EC2Launcher("venv", settings=options, notify=said.append)
+    launcher.start()
+    try:
+        with launcher.connect() as session:
+            assert session.run("6 * 7").value == "42"
+        assert "remrepl installed" in launcher.timings.stages
+        assert not any("installing remrepl" in text for text in said)  # it was there already
+    finally:
+        launcher.close()
+    assert leftovers().none
+
+
+def test_a_failed_install_names_the_stage_and_cleans_up(head_sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+    options = settings(
+        ssh_hosts.ssh_config, bootstrap=True, remote_venv=str(tmp_path / "nothing"), remote_python="/nonexistent/py3"
+    )
+    said: list[str] = []
+    launcher = EC2Launcher("noinstall", settings=options, notify=said.append)
+    with pytest.raises(ReadinessError, match=r"^remrepl installed: --bootstrap failed") as caught:
+        launcher.start()
+    assert caught.value.stage == "remrepl installed"
+    assert any("installing remrepl" in text for text in said)
+    assert leftovers().none, leftovers()
