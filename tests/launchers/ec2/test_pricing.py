@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from remrepl.launchers.ec2.aws import aws_session
+from remrepl.launchers.ec2.pricing import estimate, hourly_price
+
+
+def test_spot_price_from_the_history(aws: str) -> None:
+    found = estimate(aws_session(), "t3.micro", spot=True, region="us-east-1")
+    assert found is not None and found.usd_per_hour > 0 and "spot" in found.source
+
+
+def test_on_demand_from_the_table_when_the_price_list_fails(aws: str) -> None:
+    # moto has no Price List API: remrepl falls back to its table and says which region that is for
+    found = estimate(aws_session(), "t3.micro", spot=False, region="eu-west-1")
+    assert found is not None and found.usd_per_hour == pytest.approx(0.0104)
+    assert "us-east-1" in found.source and "eu-west-1" in found.source
+    assert "estimate" in found.describe()
+    assert hourly_price(aws_session(), "t4g.micro", spot=False, region="us-east-1") == pytest.approx(0.0084)
+
+
+def test_unknown_price(aws: str) -> None:
+    assert hourly_price(aws_session(), "u-24tb1.112xlarge", spot=False, region="us-east-1") is None
