@@ -33,6 +33,7 @@ EC2_FLAGS = (
     "yes",
     "keep_on_failure",
 )
+DOWN_TIMEOUT = 600.0  # s for one cluster's teardown
 VALUE_OPTIONS = {
     "--region",
     "--profile",
@@ -198,9 +199,7 @@ def _session(args: argparse.Namespace) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..launchers.ec2._standins import layer  # TODO(merge): ec2aws's inventory directly
-
-    list_clusters = layer("inventory").list_clusters
+    from ..launchers.ec2.inventory import list_clusters
 
     session = _session(args)
     clusters = list_clusters(session)
@@ -218,7 +217,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 head.state if head is not None else "no head",
                 head.instance_type if head is not None else "-",
                 (head.public_ip or "-") if head is not None else "-",
-                format_duration(uptime) if uptime else "-",
+                format_duration(uptime.total_seconds()) if uptime is not None else "-",
                 f"~${cost:.2f}" if cost is not None else "?",
                 str(len([w for w in info.workers if w.state in ("pending", "running")])),
             ]
@@ -230,19 +229,26 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..launchers.ec2._standins import layer  # TODO(merge): ec2aws's inventory directly
-
-    inventory = layer("inventory")
-    list_clusters, teardown = inventory.list_clusters, inventory.teardown
+    from ..launchers.ec2.inventory import list_clusters, teardown
 
     if bool(args.name) == bool(args.all):
         raise ConfigError("say which cluster: remrepl down NAME, or --all")
     session = _session(args)
-    names = [check_name(args.name)] if args.name else [info.name for info in list_clusters(session)]
+    names = [check_name(args.name)] if args.name else [c.name for c in list_clusters(session, prices=False)]
     if not names:
         print(f"no remrepl clusters in {session.region_name}: nothing to do")
+    status = 0
     for name in names:
         start = time.monotonic()
-        teardown(session, name, notify=lambda text: print(f"remrepl: {text}", file=sys.stderr), deadline=start + 600)
-        print(f"cluster {name} is down ({time.monotonic() - start:.1f}s)")
-    return 0
+        notify = lambda text: print(f"remrepl: {text}", file=sys.stderr)  # noqa: E731
+        report = teardown(session, name, notify=notify, deadline=start + DOWN_TIMEOUT)
+        print("\n".join(report.lines()))
+        if report.ok:
+            print(f"cluster {name} is down ({time.monotonic() - start:.1f}s)")
+        else:
+            status = 1
+            print(
+                f"remrepl: some of cluster {name} is left (see LEFT above); run `remrepl down {name}` again",
+                file=sys.stderr,
+            )
+    return status

@@ -41,7 +41,6 @@ from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
 from ..ssh import SSHLauncher, run_remote
 from ..sshlink import SSHLink, SSHTarget, load_config
-from ._standins import layer  # TODO(merge): import ec2aws's modules directly once merged
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
 
@@ -153,14 +152,13 @@ class EC2Launcher(Launcher):
         """The head, found or created, up to an SSH link with remrepl installed: (link, the head's Python
         to run, the environment for its server)."""
         from .aws import aws_errors, aws_session, caller_identity, client
-
-        find_cluster = layer("inventory").find_cluster
+        from .inventory import find_cluster
 
         with self.timings.stage("identity"):
             self.aws = aws_session(region=self.settings.region, profile=self.settings.profile)
             self._ec2 = client(self.aws, "ec2")
             with aws_errors("looking for the cluster"):
-                existing = find_cluster(self.aws, self.name)
+                existing = find_cluster(self.aws, self.name, prices=False)
         head = existing.head if existing is not None else None
         if head is not None and head.state in ("pending", "running"):
             self.notify(f"cluster {self.name} is up ({head.id}, {head.public_ip}): connecting to it")
@@ -199,9 +197,9 @@ class EC2Launcher(Launcher):
     def _create(self) -> tuple[str, str, str, str]:
         from .aws import caller_cidr, caller_identity
         from .images import resolve_image
+        from .pricing import hourly_price
         from .resources import InstanceSpec, ensure_security_group, import_key_pair, launch_instances, user_public_key
-
-        hourly_price, user_data = layer("pricing").hourly_price, layer("userdata").user_data
+        from .userdata import user_data
 
         s = self.settings
         with self.timings.stage("plan"):  # STS, the image, the price: not the time the user takes to answer
@@ -272,9 +270,8 @@ class EC2Launcher(Launcher):
 
     def _ready(self, ssh_user: str) -> SSHLink:
         from .aws import aws_errors
+        from .consolekeys import console_host_keys
         from .resources import wait_running
-
-        console_host_keys = layer("consolekeys").console_host_keys
 
         instance_id = self.head if isinstance(self.head, str) else self.head.id
         with self.timings.stage("instance running"):
@@ -400,12 +397,17 @@ class EC2Launcher(Launcher):
         self._teardown()
 
     def _teardown(self) -> None:
-        teardown = layer("inventory").teardown
+        from .inventory import teardown
+
         if self.aws is None:
             return
         with _no_interrupts(self.notify), self.timings.stage("teardown"):
-            teardown(self.aws, self.name, notify=self.notify, deadline=time.monotonic() + TEARDOWN_TIMEOUT)
+            report = teardown(self.aws, self.name, notify=self.notify, deadline=time.monotonic() + TEARDOWN_TIMEOUT)
         self.created = False
+        for line in report.lines():
+            self.notify(line.strip())
+        if not report.ok:
+            self.notify(f"`remrepl down {self.name}` retries what is left")
 
     def close(self) -> None:
         """Stop the server; then, unless ``keep`` or detached, tear down the cluster this launcher created."""
