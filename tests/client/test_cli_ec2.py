@@ -161,3 +161,16 @@ def test_exec_keep_leaves_the_cluster_and_a_session_record_that_reattaches(
         run_cli("down", "kept")
         terminate(server_processes(private_state / "remote"))
     assert leftovers().none, leftovers()
+
+
+def test_connect_launch_ec2_tears_down_the_cluster_it_created_at_exit(
+    head_sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path, terminal: TmuxTerminal
+) -> None:
+    write_config(private_state, ssh_hosts.ssh_config, yes=True, allow_cidr=[ALLOW])
+    terminal.start([*remrepl_command(), "connect", "--launch", "ec2:fresh"])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the prompt on a new EC2 head", timeout=60)
+    assert terminal.run("6 * 7") == ["42"]
+    terminal.send("C-d")
+    assert terminal.wait_exit() == 0
+    assert leftovers().none, leftovers()
+    terminate(server_processes(private_state / "remote"))

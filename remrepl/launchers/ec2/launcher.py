@@ -44,7 +44,7 @@ from ..sshlink import SSHLink, SSHTarget, load_config
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
 
-STATE_POLL = 5.0  # s between checks that the instance still exists while SSH is awaited
+STATE_POLL = 2.0  # s between checks that the instance still exists while SSH is awaited
 TEARDOWN_TIMEOUT = 600.0
 CLOUD_INIT_LOG = "/var/log/cloud-init-output.log"
 
