@@ -174,3 +174,28 @@ def test_connect_launch_ec2_tears_down_the_cluster_it_created_at_exit(
     assert terminal.wait_exit() == 0
     assert leftovers().none, leftovers()
     terminate(server_processes(private_state / "remote"))
+
+
+def test_up_asks_at_the_terminal_and_no_means_nothing_is_created(
+    aws: str, private_state: Path, terminal: TmuxTerminal
+) -> None:
+    write_config(private_state, private_state / "no_ssh_config")
+    terminal.start([*remrepl_command(), "up", "asked", "--allow-cidr", ALLOW])
+    terminal.wait_for("Launch it? [y/N]", timeout=30)
+    assert (
+        "account        123456789012" in terminal.screen()
+        and "SSH allowed    from 127.0.0.1/32 only" in terminal.screen()
+    )
+    terminal.type("n")
+    terminal.send("Enter")
+    assert terminal.wait_exit() == 1
+    assert "not launched: the launch was not confirmed" in terminal.screen()
+    assert leftovers().none
+
+
+def test_ssh_open_to_the_world_is_refused_before_anything_is_created(aws: str, private_state: Path) -> None:
+    write_config(private_state, private_state / "no_ssh_config")
+    for cidr in ("0.0.0.0/0", "::/0", "not-an-address"):
+        up = run_cli("up", "open", "--yes", "--allow-cidr", cidr)
+        assert up.returncode == 1 and "--allow-cidr" in up.stderr and "Traceback" not in up.stderr, up.stderr
+    assert leftovers().none

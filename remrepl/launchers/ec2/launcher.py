@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ..._exceptions import ConfigError, LaunchError, ReadinessError, RemreplError
+from ..._exceptions import ConfigError, HostKeyError, LaunchError, ReadinessError, RemreplError
 from ..._files import state_dir
 from ..._info import ConnectionInfo
 from ...protocol import PROTOCOL_VERSION
@@ -198,7 +198,14 @@ class EC2Launcher(Launcher):
         from .aws import caller_cidr, caller_identity
         from .images import resolve_image
         from .pricing import hourly_price
-        from .resources import InstanceSpec, ensure_security_group, import_key_pair, launch_instances, user_public_key
+        from .resources import (
+            InstanceSpec,
+            check_cidrs,
+            ensure_security_group,
+            import_key_pair,
+            launch_instances,
+            user_public_key,
+        )
         from .userdata import user_data
 
         s = self.settings
@@ -209,7 +216,7 @@ class EC2Launcher(Launcher):
                 image_options["os"] = s.os
             image = resolve_image(self.aws, **image_options)
             price = hourly_price(self.aws, s.instance_type, spot=s.spot, region=self.aws.region_name)
-            cidrs = list(s.allow_cidr) or [caller_cidr()]
+            cidrs = check_cidrs(s.allow_cidr) if s.allow_cidr else [caller_cidr()]  # before anything exists
         summary = "\n".join(
             [
                 f"launch the head node of EC2 cluster {self.name}:",
@@ -311,7 +318,17 @@ class EC2Launcher(Launcher):
             )
         with self.timings.stage("SSH login"):
             deadline = time.monotonic() + self.deadlines["SSH login"]
-            return wait_login(self.ssh_target, options, deadline, still_there=self._gone)
+            try:
+                return wait_login(self.ssh_target, options, deadline, still_there=self._gone)
+            except HostKeyError as exc:
+                if console or self.created:
+                    raise
+                raise HostKeyError(
+                    f"{exc}.\nThe head {instance_id} of cluster {self.name} is not in remrepl's known_hosts "
+                    f"({known_hosts_file()}) and its console shows no host key fingerprints: remrepl accepts a "
+                    "first key only for an instance it has just created. Add its key there under the instance "
+                    f"id if you can check it, or `remrepl down {self.name}` and start it again"
+                ) from None
 
     def _gone(self) -> str | None:
         """Why waiting for SSH is pointless (the instance is shutting down or gone), at most every few s."""

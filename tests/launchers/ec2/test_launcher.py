@@ -13,7 +13,7 @@ import netguard
 import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
-from remrepl._exceptions import CapacityError, ConfigError, ReadinessError
+from remrepl._exceptions import CapacityError, ConfigError, HostKeyError, ReadinessError
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
 from tests.awsproxy import AWSProxy
 from tests.client.processes import server_processes, terminate
@@ -208,3 +208,17 @@ def test_a_failed_install_names_the_stage_and_cleans_up(head_sshd: SSHD, ssh_hos
     assert caught.value.stage == "remrepl installed"
     assert any("installing remrepl" in text for text in said)
     assert leftovers().none, leftovers()
+
+
+def test_an_older_head_whose_key_is_unknown_is_refused_not_accepted(head_sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    first = EC2Launcher("older", settings=settings(ssh_hosts.ssh_config), keep=True, notify=lambda _: None)
+    first.start()
+    first.close()
+    Path(known_hosts_file()).unlink()  # e.g. another machine: it never saw this head's key
+    second = EC2Launcher("older", settings=settings(ssh_hosts.ssh_config), notify=lambda _: None)
+    with pytest.raises(HostKeyError, match=r"accepts a first key only for an instance it has just created"):
+        second.start()
+    assert [i["State"]["Name"] for i in head_instances("older")] == ["running"]  # not ours: left alone
+    first.created, first.keep = True, False
+    first.close()
+    assert leftovers().none
