@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="abort a file transfer whose client is silent this long, removing its partial file (default 30)",
     )
+    parser.add_argument(
+        "--activity-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="touch the activity file (for the reaper) this often while in use (default 15)",
+    )
     parser.add_argument("--log-level", default="INFO", help="log level for messages on stderr (default INFO)")
 
 
@@ -85,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s remrepl-server %(levelname)s %(message)s"
     )
     keys, kdf = KeyPair.generate(), KdfParams()
+    if not args.activity_interval > 0:
+        print("remrepl serve: --activity-interval must be a positive number of seconds", file=sys.stderr)
+        return 2
     try:
         key = _client_key(args, kdf, keys.public)
         supervisor = Supervisor(
@@ -96,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             tether_fd=0 if args.tether else None,
             transfer_timeout=args.transfer_timeout,
+            activity_interval=args.activity_interval,
         )
         info = supervisor.bind()
     except RemreplError as exc:

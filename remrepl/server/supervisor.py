@@ -58,6 +58,7 @@ from ..protocol.events import Event
 from ..protocol.side import SIDE_REQUESTS
 from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
+from .activity import ACTIVITY_INTERVAL, Activity
 from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
@@ -88,6 +89,7 @@ class Supervisor(KernelLink):
         overflow_path: str | os.PathLike[str] | None = None,
         tether_fd: int | None = None,
         transfer_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        activity_interval: float = ACTIVITY_INTERVAL,
     ) -> None:
         self.host, self.requested_port = host, port
         self.idle_timeout = idle_timeout
@@ -98,6 +100,7 @@ class Supervisor(KernelLink):
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.zap = ZapHandler(self.ctx, ZapPolicy([z85.decode(k) for k in client_public_keys]))
         self.router = server_socket(self.ctx, self.keys)
+        self.activity = Activity(self.router, interval=activity_interval)  # the reaper's evidence of use
         self.port = 0
         path = Path(overflow_path) if overflow_path else state_dir() / f"overflow-{os.getpid()}.log"
         self.replay = ReplayBuffer(overflow_path=path)
@@ -175,6 +178,7 @@ class Supervisor(KernelLink):
         self.transfers.abort_all("the server is shutting down")
         if self.attached is not None:
             self._send_now(Bye(reason="the server is shutting down"))
+        self.activity.close()
         if self.kernel is not None:
             self.kernel.close()
             self.kernel = None
@@ -232,6 +236,7 @@ class Supervisor(KernelLink):
         if self.transfers.active:
             self.transfers.pump(lambda: not self.backlog and self.attached is not None)
             self.transfers.expire()
+        self.activity.update(attached=self.attached, running=bool(self.running), transferring=self.transfers.active)
         if (
             self.idle_timeout is not None
             and not self.running
