@@ -159,7 +159,7 @@ class RemoteEnvironmentError(LaunchError):
 
 class ReadinessError(LaunchError):
     """An EC2 head node did not get ready in time; ``stage`` names the stage that failed ("instance running",
-    "SSH port", "SSH login", "remrepl installed", "server ready") and the message says why."""
+    "SSH port", "SSH login", "remrepl installed", "reaper", "server ready") and the message says why."""
 
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(f"{stage}: {message}")

@@ -22,7 +22,7 @@ an instance this launcher has just created (and the user is told so), never for 
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import signal
 import sys
@@ -375,17 +375,26 @@ class EC2Launcher(Launcher):
         s = self.settings
         if s.idle_timeout is None and s.max_lifetime is None:
             return
-        try:  # the reaper branch's; its stand-in until that is merged (TODO(merge))
-            reaper_command = importlib.import_module("remrepl.server.reaper").reaper_command
-        except ModuleNotFoundError:
-            from ._reaper_standin import reaper_command
+        from ...server.reaper import reaper_command
+
         line = reaper_command(
             python, idle_timeout=s.idle_timeout, max_lifetime=s.max_lifetime, command=list(s.head_shutdown_command)
         )
         with self.timings.stage("reaper"):
             status, out = run_remote(link, line, 30.0)
-        if status != 0:
-            raise ReadinessError("remrepl installed", f"the reaper did not start on the head: {out.strip()[-500:]}")
+        answer: dict[str, Any] = {}
+        for text in out.splitlines():  # its JSON line, after whatever a login script printed
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                continue
+            answer = parsed if isinstance(parsed, dict) else answer
+        if status != 0 or answer.get("action") not in ("started", "replaced"):
+            raise ReadinessError("reaper", f"the reaper did not start on the head: {out.strip()[-500:]}")
+        self.notify(
+            f"the head ends itself after {format_duration(s.idle_timeout)} idle, max lifetime "
+            f"{format_duration(s.max_lifetime)} (reaper pid {answer.get('pid')})"
+        )
 
     # --- failure, close -------------------------------------------------------------------------
 
