@@ -8,6 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
 from tests.client.processes import remrepl_command, server_processes, terminate, wait_until
@@ -70,7 +71,10 @@ def test_exec_launch_ec2_creates_runs_and_terminates_everything(
     terminate(server_processes(private_state / "remote"))
 
 
-def test_ctrl_c_during_up_deletes_what_was_created(aws: str, private_state: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "term", "hup"])
+def test_an_interrupt_during_up_deletes_what_was_created(
+    sig: signal.Signals, aws: str, private_state: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "ssh_config"
     config.write_text(f"Host 54.214.*\n    HostName 127.0.0.1\n    Port {closed_port()}\n")
     write_config(private_state, config, stage_timeouts={"SSH port": 60})
@@ -83,7 +87,7 @@ def test_ctrl_c_during_up_deletes_what_was_created(aws: str, private_state: Path
     )
     try:
         wait_until(lambda: bool(head_instances("interrupted")), 30, "the instance to be launched")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -126,21 +126,22 @@ class EC2Launcher(Launcher):
     def start(self, timeout: float = 30.0) -> ConnectionInfo:
         link: SSHLink | None = None
         try:
-            link, python, environment = self.up()
-            self.ssh = SSHLauncher(
-                f"ssh://{self.ssh_target}",
-                ssh_config=self.settings.ssh_config,
-                remote_python=python,
-                notify=self.notify,
-                host_key_alias=self.head.id,
-                known_hosts_file=known_hosts_file(),
-                environment=environment,
-            )
-            ssh = self.ssh
-            with self.timings.stage("server ready"):
-                deadline = time.monotonic() + max(timeout, self.deadlines["server ready"])
-                run_stage("server ready", deadline, lambda left: ssh.start(left, link=link))
-            link = None  # the SSH launcher's now
+            with _signals_interrupt():
+                link, python, environment = self.up()
+                self.ssh = SSHLauncher(
+                    f"ssh://{self.ssh_target}",
+                    ssh_config=self.settings.ssh_config,
+                    remote_python=python,
+                    notify=self.notify,
+                    host_key_alias=self.head.id,
+                    known_hosts_file=known_hosts_file(),
+                    environment=environment,
+                )
+                ssh = self.ssh
+                with self.timings.stage("server ready"):
+                    deadline = time.monotonic() + max(timeout, self.deadlines["server ready"])
+                    run_stage("server ready", deadline, lambda left: ssh.start(left, link=link))
+                link = None  # the SSH launcher's now
         except BaseException as exc:
             self._failed(exc, link)
             raise
@@ -462,6 +463,25 @@ class EC2Launcher(Launcher):
 
 
 @contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While the head is being made, SIGTERM and SIGHUP (a closed terminal) interrupt like Ctrl-C, so that
+    what was created is deleted instead of leaking when the launcher is killed that way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
 def _no_interrupts(notify: Notify) -> Iterator[None]:
     """Ctrl-C while cloud resources are being deleted would leak them: say so and go on."""
     if threading.current_thread() is not threading.main_thread():
@@ -469,10 +489,11 @@ def _no_interrupts(notify: Notify) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: object) -> None:
-        notify("still deleting the cloud resources; Ctrl-C is ignored until that is done")
+        notify("still deleting the cloud resources; interruptions are ignored until that is done")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
