@@ -36,6 +36,7 @@ from typing import Any
 from ..._exceptions import ConfigError, HostKeyError, LaunchError, ReadinessError, RemreplError
 from ..._files import state_dir
 from ..._info import ConnectionInfo
+from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
@@ -452,10 +453,11 @@ class EC2Launcher(Launcher):
     def wait(self, timeout: float | None = None) -> int | None:
         return self.ssh.wait(timeout) if self.ssh is not None else None
 
-    def connect(self, **kwargs: Any) -> Any:
+    def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
+        """A session on the head's server (through the SSH tunnel; it reconnects after a dropped link)."""
         if self.ssh is None:
             raise RuntimeError("start() the launcher first")
-        return self.ssh.connect(**kwargs)
+        return self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler)
 
     def record_data(self) -> dict[str, str]:
         data = self.ssh.record_data() if self.ssh is not None else {}
