@@ -34,7 +34,7 @@ def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts
         assert tags["remrepl:cluster"] == "demo" and tags["remrepl:role"] == "head" and tags["remrepl:owner"]
         with launcher.connect() as session:
             code = "import os; {k[12:]: v for k, v in sorted(os.environ.items()) if k.startswith('REMREPL_EC2_')}"
-            env = ast.literal_eval(session.run(code).value)
+            env = ast.literal_eval(str(session.run(code).value))
         assert env["CLUSTER"] == "demo" and env["INSTANCE_ID"] == launcher.head.id
         assert env["REGION"] == "us-east-1" and env["SECURITY_GROUP"].startswith("sg-")
         assert env["SSH_USER"] == ssh_hosts.user  # the ssh_config's User wins over the image's ec2-user
