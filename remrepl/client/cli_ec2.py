@@ -10,11 +10,13 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
-from ..launchers.ec2.settings import EC2Settings, check_name, format_duration, parse_duration
 from .config import load_config
+
+if TYPE_CHECKING:  # the EC2 package loads only when an EC2 command runs: other commands start faster
+    from ..launchers.ec2.settings import EC2Settings
 
 # flag dest -> EC2Settings field (the same name), for --launch ec2 and `up`
 EC2_FLAGS = (
@@ -51,6 +53,8 @@ VALUE_OPTIONS = {
 
 def _duration(what: str) -> Any:
     def parse(text: str) -> float:
+        from ..launchers.ec2.settings import parse_duration
+
         try:
             value = parse_duration(text, what)
         except ConfigError as exc:
@@ -135,6 +139,8 @@ def add_commands(commands: Any) -> None:
 
 def settings_from(args: argparse.Namespace) -> EC2Settings:
     """Defaults, then config.toml's [ec2], then the flags given."""
+    from ..launchers.ec2.settings import EC2Settings
+
     values: dict[str, Any] = dict(load_config().ec2)
     for name in EC2_FLAGS:
         value = getattr(args, name, None)
@@ -174,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from ..launchers.ec2.launcher import EC2Launcher
+    from ..launchers.ec2.settings import check_name, format_duration
 
     name = check_name(args.name) if args.name else None
     launcher = EC2Launcher(name, settings=settings_from(args), keep=True)
@@ -200,6 +207,7 @@ def _session(args: argparse.Namespace) -> Any:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..launchers.ec2.inventory import list_clusters
+    from ..launchers.ec2.settings import format_duration
 
     session = _session(args)
     clusters = list_clusters(session)
@@ -230,6 +238,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from ..launchers.ec2.inventory import list_clusters, teardown
+    from ..launchers.ec2.settings import check_name
 
     if bool(args.name) == bool(args.all):
         raise ConfigError("say which cluster: remrepl down NAME, or --all")
