@@ -84,6 +84,8 @@ def test_an_interrupt_during_up_deletes_what_was_created(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a shell's background job (a CI script's `&`) would inherit SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_until(lambda: bool(head_instances("interrupted")), 30, "the instance to be launched")

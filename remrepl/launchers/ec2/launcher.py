@@ -467,7 +467,8 @@ class EC2Launcher(Launcher):
 @contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """While the head is being made, SIGTERM and SIGHUP (a closed terminal) interrupt like Ctrl-C, so that
-    what was created is deleted instead of leaking when the launcher is killed that way."""
+    what was created is deleted instead of leaking when the launcher is killed that way. A signal the caller
+    chose to ignore (``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -475,7 +476,8 @@ def _signals_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    wanted = [sig for sig in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
     try:
         yield
     finally:
