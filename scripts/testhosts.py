@@ -253,6 +253,7 @@ class SSHHosts:
             server = self.servers[name]
             mapped = [f"Host {pattern}", f"    HostName {server.host}", f"    Port {server.port}"]
             mapped += [f"    User {self.user}", f"    IdentityFile {self.client_key}", "    IdentitiesOnly yes"]
+            mapped += [f"    ProxyJump {server.proxy_jump}"] if server.proxy_jump else []
             blocks.append("\n".join([*mapped, "    ConnectTimeout 10"]))
         self.ssh_config.write_text("\n\n".join(blocks) + "\n")
 

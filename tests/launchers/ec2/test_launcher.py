@@ -14,6 +14,7 @@ import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
 from remrepl._exceptions import CapacityError, ConfigError, HostKeyError, ReadinessError
+from remrepl.launchers.ec2 import launcher as launcher_module
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
 from tests.awsproxy import AWSProxy
 from tests.client.processes import read_proc, server_processes, terminate
@@ -201,7 +202,12 @@ def test_remrepl_installed_stage_uses_the_venv_when_it_has_this_remrepl(
     assert leftovers().none
 
 
-def test_a_failed_install_names_the_stage_and_cleans_up(head_sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path) -> None:
+def test_a_failed_install_names_the_stage_shows_the_cloud_init_log_and_cleans_up(
+    head_sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud_init_log = tmp_path / "cloud-init-output.log"  # the head's log, read over SSH with tail
+    cloud_init_log.write_text("".join(f"cloud-init line {i}\n" for i in range(40)))
+    monkeypatch.setattr(launcher_module, "CLOUD_INIT_LOG", str(cloud_init_log))
     options = settings(
         ssh_hosts.ssh_config, bootstrap=True, remote_venv=str(tmp_path / "nothing"), remote_python="/nonexistent/py3"
     )
@@ -211,6 +217,8 @@ def test_a_failed_install_names_the_stage_and_cleans_up(head_sshd: SSHD, ssh_hos
         launcher.start()
     assert caught.value.stage == "remrepl installed"
     assert any("installing remrepl" in text for text in said)
+    (shown,) = [text for text in said if text.startswith(f"the end of {cloud_init_log} on the head:")]
+    assert shown.splitlines()[1:] == [f"cloud-init line {i}" for i in range(15, 40)]
     assert leftovers().none, leftovers()
 
 
@@ -225,4 +233,19 @@ def test_an_older_head_whose_key_is_unknown_is_refused_not_accepted(head_sshd: S
     assert [i["State"]["Name"] for i in head_instances("older")] == ["running"]  # not ours: left alone
     first.created, first.keep = True, False
     first.close()
+    assert leftovers().none
+
+
+def test_a_head_behind_a_bastion_proxyjump(aws: str, ssh_hosts: SSHHosts) -> None:
+    ssh_hosts.start("bastion")
+    ssh_hosts.start("head", proxy_jump="bastion")
+    ssh_hosts.map("54.214.*", "head")  # Host 54.214.* ... ProxyJump bastion
+    launcher = EC2Launcher("jump", settings=settings(ssh_hosts.ssh_config), notify=lambda _: None)
+    launcher.start()
+    try:
+        with launcher.connect() as session:
+            assert session.run("'through the bastion'").value == "'through the bastion'"
+    finally:
+        launcher.close()
+    assert "Accepted publickey" in ssh_hosts.servers["bastion"].log_text()
     assert leftovers().none
