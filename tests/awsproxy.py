@@ -4,7 +4,7 @@ publishes (Canonical's Ubuntu AMI ids). Everything else goes through to moto unc
 remrepl make real HTTP calls and parse real error responses; nothing is mocked inside the process.
 
     proxy.fail("RunInstances", "InsufficientInstanceCapacity", times=2)   # the next 2 RunInstances fail
-    proxy.answer("AmazonSSM.GetParameter", {"Parameter": {...}}, match="ubuntu")
+    proxy.publish_parameter("/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id", ami)
     proxy.rewrite("DescribeInstances", b"<name>running</name>", b"<name>pending</name>")  # stuck pending
     proxy.calls["RunInstances"]                                          # how many reached the proxy
 """
@@ -76,6 +76,12 @@ class AWSProxy:
         ``match`` get ``payload`` with status 200."""
         body = json.dumps(payload, default=str).encode()
         self._add(_Rule(target, 200, body, "application/x-amz-json-1.1", times, match))
+
+    def publish_parameter(self, name: str, value: str) -> None:
+        """SSM GetParameter ``name`` answers ``value``, as for AWS's public parameters moto lacks (e.g.
+        Canonical's ``/aws/service/canonical/ubuntu/...`` AMI ids)."""
+        parameter = {"Name": name, "Type": "String", "Value": value, "Version": 1, "DataType": "text"}
+        self.answer("AmazonSSM.GetParameter", {"Parameter": parameter}, match=json.dumps(name))
 
     def rewrite(self, action: str, old: bytes, new: bytes, *, times: int | None = None) -> None:
         """moto's answers to ``action`` pass with ``old`` replaced by ``new``."""

@@ -9,9 +9,9 @@ instances, console host keys, prices, inventory and teardown). Needs boto3 (``pi
 """
 
 from .aws import Identity, aws_errors, aws_session, caller_cidr, caller_identity, client
-from .consolekeys import ConsoleKeys, console_host_keys, console_keys, parse_console
+from .consolekeys import ConsoleKeys, console_host_keys, console_keys, parse_console, read_console
 from .images import DEFAULT_OS, OS_CHOICES, Image, resolve_image
-from .inventory import ClusterInfo, TeardownReport, find_cluster, list_clusters, teardown
+from .inventory import ClusterInfo, TeardownReport, find_cluster, list_clusters, status_table, teardown
 from .pricing import PriceEstimate, estimate, hourly_price
 from .resources import (
     Instance,
@@ -70,8 +70,10 @@ __all__ = [
     "launch_instances",
     "list_clusters",
     "parse_console",
+    "read_console",
     "resolve_image",
     "security_group_name",
+    "status_table",
     "tag_specifications",
     "teardown",
     "terminate",

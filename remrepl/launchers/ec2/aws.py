@@ -11,6 +11,7 @@ backs off exponentially with jitter, a bounded number of attempts) and bounded c
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +31,7 @@ MAX_ATTEMPTS = 5  # attempts per call in all; botocore's standard mode backs off
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 CHECKIP_URL = "https://checkip.amazonaws.com"
+POLICY_HINT = "remrepl's repository has the IAM policy it needs in docs/ec2-iam-policy.json"
 
 # What boto3's chain looks at, for the message when it found nothing.
 _CHAIN = (
@@ -81,9 +83,16 @@ def _boto3() -> Any:
     return boto3
 
 
+# Region names: "us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", ...
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+
+
 def aws_session(*, region: str | None = None, profile: str | None = None) -> boto3.Session:
     """A boto3 session from the standard chain; ``CloudCredentialsError`` when it finds no region or no
-    credentials (saying where it looked). Nothing is fetched from AWS here."""
+    credentials (saying where it looked), ``ConfigError`` for a malformed region. Nothing is fetched from
+    AWS here."""
+    if region and not _REGION.match(region):
+        raise ConfigError(f"bad --region {region!r}: expected an AWS region name like us-east-1 or eu-west-2")
     boto3 = _boto3()
     import botocore.exceptions
 
@@ -146,7 +155,7 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in CAPACITY_CODES:
             raise CapacityError(f"{text}. {CAPACITY_HINT}", code=code) from None
         if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
-            text += " (the AWS identity lacks this permission; see the IAM policy in docs/ec2-iam-policy.json)"
+            text += f" (the AWS identity lacks this permission; {POLICY_HINT})"
         raise CloudError(text, code=code) from None
     except (bx.NoCredentialsError, bx.PartialCredentialsError) as exc:
         raise CloudCredentialsError(f"{what} failed: {exc}; {_CHAIN}") from None
@@ -154,7 +163,7 @@ def aws_errors(what: str) -> Iterator[None]:
         raise CloudCredentialsError(f"{what} failed: {_REGION_HINT}") from None
     except (bx.SSOError, bx.TokenRetrievalError, bx.CredentialRetrievalError) as exc:
         raise CloudCredentialsError(f"{what} failed: {exc} (refresh the credentials, e.g. `aws sso login`)") from None
-    except (bx.ConnectTimeoutError, bx.ReadTimeoutError, bx.EndpointConnectionError) as exc:
+    except (bx.ConnectionError, bx.ReadTimeoutError, bx.HTTPClientError) as exc:  # timeouts, refused, reset
         raise CloudError(f"{what} failed: could not reach AWS: {exc}") from None
     except bx.BotoCoreError as exc:
         raise CloudError(f"{what} failed: {exc}") from None

@@ -85,6 +85,35 @@ class ClusterInfo:
         return total
 
 
+def _duration(delta: datetime.timedelta | None) -> str:
+    if delta is None:
+        return "-"
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def status_table(clusters: Iterable[ClusterInfo], now: datetime.datetime | None = None) -> list[str]:
+    """``remrepl status``'s lines: one per cluster (its head), costs marked as estimates."""
+    header = ("NAME", "REGION", "STATE", "TYPE", "PUBLIC IP", "WORKERS", "UPTIME", "COST SO FAR (EST.)")
+    rows = [header]
+    for c in clusters:
+        cost = c.cost_so_far(now)
+        rows.append(
+            (
+                c.name,
+                c.region,
+                c.state,
+                (c.head.instance_type + (" spot" if c.head.spot else "")) if c.head else "-",
+                (c.head.public_ip or "-") if c.head else "-",
+                str(sum(1 for w in c.workers if w.state in BILLED)),
+                _duration(c.uptime(now)),
+                f"~${cost:.2f}" if cost is not None else "unknown",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 def _region(session: boto3.Session) -> str:
     return str(session.region_name)
 
@@ -234,7 +263,15 @@ def teardown(
         if waiting:  # workers must be going before the head is: the head could start new ones
             left = _wait_ended(ec2, waiting, ENDED, deadline=deadline, sleep=sleep)
             report.problems.extend(f"instance {i.id} is still {i.state}" for i in left)
-    everyone = [i.id for i in cluster.instances if i.state != "terminated"]
+    # A head that was still running may have started workers after we listed them: those go too.
+    alive = [*cluster_filter(name), {"Name": "instance-state-name", "Values": list(ALIVE)}]
+    known = {i.id for i in cluster.instances}
+    late = [i for i in describe_filtered(ec2, alive, "listing the cluster's instances again") if i.id not in known]
+    if late_ids := [i.id for i in late if i.state not in ENDED]:
+        notify(f"terminating {len(late_ids)} instance(s) started meanwhile: {', '.join(late_ids)}")
+        terminate(ec2, late_ids)
+        report.terminated.extend(late_ids)
+    everyone = [i.id for i in [*cluster.instances, *late] if i.state != "terminated"]
     if everyone:  # the group can go only once their network interfaces are released
         notify("waiting for the instances to be terminated")
         _wait_ended(ec2, everyone, ("terminated",), deadline=deadline, sleep=sleep)

@@ -1,8 +1,9 @@
 """The SSH key the head node is launched with: the user's own public key, or one remrepl makes.
 
-The user's key is preferred (the one their ssh-agent holds, else ``~/.ssh/id_ed25519.pub``, else
-``~/.ssh/id_rsa.pub``), so their usual SSH setup logs in. Without one, remrepl makes a dedicated ed25519
-key with ``cryptography`` and keeps it 0600 in ``state_dir()/ec2/`` for the next time.
+The user's key is preferred, so their usual SSH setup logs in: among the ``IdentityFile``s their
+ssh_config gives every host (``Host *``), ``~/.ssh/id_ed25519`` and ``~/.ssh/id_rsa`` (the types EC2
+takes), the one their ssh-agent holds, else the first that has a ``.pub`` next to it. Without one,
+remrepl makes a dedicated ed25519 key with ``cryptography`` and keeps it 0600 in ``state_dir()/ec2/``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..._exceptions import ConfigError
 from ..._files import state_dir, write_private
 
 KEY_FILE = "id_ed25519"  # under state_dir("ec2")
@@ -47,48 +49,67 @@ def _agent_blobs() -> set[str]:
         return set()
 
 
-def _user_keys(ssh_dir: Path) -> list[tuple[str, str | None]]:
-    found = []
-    for name in _USER_KEYS:
-        public = ssh_dir / f"{name}.pub"
+def _identity_files(ssh_config: str | None) -> list[Path]:
+    """The ``IdentityFile``s ssh_config gives every host (``Host *``); none if it cannot be read."""
+    from ..sshlink import load_config
+
+    try:
+        found: str | list[str] = load_config(ssh_config).lookup("*").get("identityfile", [])
+    except Exception:  # an unreadable config is the SSH launcher's to report; here it just gives no key
+        return []
+    paths = [found] if isinstance(found, str) else found
+    return [Path(os.path.expanduser(path)) for path in paths]
+
+
+def _user_keys(ssh_dir: Path, ssh_config: str | None) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    for private in [*_identity_files(ssh_config), *(ssh_dir / name for name in _USER_KEYS)]:
         try:
-            line = public.read_text().strip().splitlines()[0]
+            line = private.with_name(private.name + ".pub").read_text().strip().splitlines()[0]
         except (OSError, IndexError, UnicodeDecodeError):
             continue
-        if usable_public_key(line):
-            private = ssh_dir / name
+        if usable_public_key(line) and all(line.split()[1] != known.split()[1] for known, _ in found):
             found.append((line, str(private) if private.exists() else None))
     return found
 
 
 def generated_key() -> tuple[str, str]:
-    """remrepl's own ed25519 key (made on first use, 0600): (public key line, private key path)."""
+    """remrepl's own ed25519 key (made on first use, 0600): (public key line, private key path). An
+    existing private key is never replaced (a running instance may only admit it): a lost ``.pub`` is
+    derived from it again."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     private = state_dir("ec2") / KEY_FILE
     public = private.with_suffix(".pub")
-    if private.exists() and public.exists():
-        line = public.read_text().strip()
-        if usable_public_key(line):
-            return line, str(private)
-    key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    ).decode()
+    if private.exists():
+        try:
+            key = serialization.load_ssh_private_key(private.read_bytes(), password=None)
+        except (ValueError, TypeError, OSError) as exc:
+            raise ConfigError(
+                f"cannot read remrepl's EC2 key {private}: {exc}; move it away to make a new one"
+            ) from None
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ).decode()
+        write_private(private, pem)
     line = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     line += " remrepl-ec2"
-    write_private(private, pem)
-    write_private(public, line + "\n")  # not secret, but 0600 does no harm and keeps the pair alike
+    if not public.exists() or public.read_text().strip() != line:
+        write_private(public, line + "\n")  # not secret, but 0600 does no harm and keeps the pair alike
     return line, str(private)
 
 
-def user_public_key(ssh_dir: Path | None = None, *, use_agent: bool = True) -> tuple[str, str | None]:
-    """The public key line to import and its private key's path (None when only the agent holds it):
-    the user's ``~/.ssh`` key that their ssh-agent holds, else their ed25519, else their RSA key, else
-    remrepl's own generated key."""
+def user_public_key(
+    ssh_dir: Path | None = None, *, ssh_config: str | None = None, use_agent: bool = True
+) -> tuple[str, str | None]:
+    """The public key line to import and its private key's path (None when only the ``.pub`` is there):
+    the user's key their ssh-agent holds, else the first of their ``Host *`` IdentityFiles, ed25519 and
+    RSA keys, else remrepl's own generated key. ``ssh_config`` as the SSH launcher's (None: ~/.ssh/config)."""
     ssh_dir = ssh_dir if ssh_dir is not None else Path.home() / ".ssh"
-    keys = _user_keys(ssh_dir)
+    keys = _user_keys(ssh_dir, ssh_config)
     if keys and use_agent:
         held = _agent_blobs()
         for line, private in keys:

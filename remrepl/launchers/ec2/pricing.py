@@ -5,7 +5,8 @@
 - On-demand: the AWS Price List API (``pricing:GetProducts``, one short attempt; it answers only in a few
   regions and needs its own permission), else a small table of common Linux types, taken for
   us-east-1 in 2024 — other regions usually cost the same or up to ~30 % more.
-- None when remrepl cannot tell. Storage (EBS), data transfer and taxes are never included.
+- None when remrepl cannot tell. Storage (EBS, ~$0.08 per GB-month for gp3), the public IPv4 address
+  ($0.005/h since 2024), data transfer and taxes are never included.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class PriceEstimate:
     source: str  # where it came from, for the user: "spot price history", "AWS price list", "table (us-east-1)"
 
     def describe(self) -> str:
-        return f"~${self.usd_per_hour:.4f}/h (estimate: {self.source})"
+        return f"~${self.usd_per_hour:.4f}/h (estimate: {self.source}; plus storage and the public IPv4 address)"
 
 
 def _spot(session: boto3.Session, instance_type: str) -> PriceEstimate | None:

@@ -119,17 +119,17 @@ def _rule(key: tuple[str, Any, Any, str], *, described: bool = False) -> dict[st
     rule: dict[str, Any] = {"IpProtocol": protocol}
     if protocol != "-1":
         rule.update(FromPort=from_port, ToPort=to_port)
-    note = {"Description": "remrepl: the cluster's own instances" if source.startswith("sg-") else "remrepl: SSH"}
     if source.startswith("sg-"):
-        rule["UserIdGroupPairs"] = [{"GroupId": source}]
+        field, entry = "UserIdGroupPairs", {"GroupId": source}
     elif source.startswith("pl-"):
-        rule["PrefixListIds"] = [{"PrefixListId": source}]
+        field, entry = "PrefixListIds", {"PrefixListId": source}
     elif ":" in source:
-        rule["Ipv6Ranges"] = [{"CidrIpv6": source}]
+        field, entry = "Ipv6Ranges", {"CidrIpv6": source}
     else:
-        rule["IpRanges"] = [{"CidrIp": source}]
+        field, entry = "IpRanges", {"CidrIp": source}
     if described:
-        next(iter(v for k, v in rule.items() if isinstance(v, list)))[0].update(note)
+        entry["Description"] = "remrepl: the cluster's own instances" if field == "UserIdGroupPairs" else "remrepl: SSH"
+    rule[field] = [entry]
     return rule
 
 
@@ -174,11 +174,13 @@ def ensure_security_group(
     wanted = _wanted_ingress(group_id, cidrs)
     if stale := current - wanted:
         with aws_errors(f"revoking old rules of security group {name}"):
-            ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[_rule(k) for k in sorted(stale)])
+            ec2.revoke_security_group_ingress(
+                GroupId=group_id, IpPermissions=[_rule(k) for k in sorted(stale, key=str)]
+            )
     if missing := wanted - current:
         with aws_errors(f"adding the rules of security group {name}"):
             ec2.authorize_security_group_ingress(
-                GroupId=group_id, IpPermissions=[_rule(k, described=True) for k in sorted(missing)]
+                GroupId=group_id, IpPermissions=[_rule(k, described=True) for k in sorted(missing, key=str)]
             )
     return group_id
 
@@ -267,8 +269,8 @@ def run_instances_request(ec2: Any, spec: InstanceSpec) -> dict[str, Any]:
         "KeyName": spec.key_name,
         "SecurityGroupIds": [spec.security_group_id],
         "TagSpecifications": tag_specifications(kinds, cluster=spec.cluster, role=spec.role, owner=spec.owner),
-        # IMDSv2 only: a server-side request forgery in user code cannot read the instance role's keys.
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2},
+        # IMDSv2 only, one hop: a request forgery in user code (or a container) cannot read the role's keys.
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
     }
     if spec.spot:
         # One-time: once interrupted or shut down it is gone; AWS terminates a one-time Spot Instance on

@@ -28,6 +28,8 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends python3
 """
 _DNF = """\
 dnf install -y -q {python} {python}-pip
+# the OS's own python3 stays 3.9 (dnf needs it, by its full path); `python3` in a login's PATH is ours
+ln -sf /usr/bin/{python} /usr/local/bin/python3
 """
 
 
@@ -51,7 +53,11 @@ def user_data(image: Image, *, max_lifetime: float | None) -> str:
         lines.append(f"shutdown -h +{minutes} 'remrepl: --max-lifetime reached' || true")
     install = _DNF.format(python=image.python) if family(image.os) == "fedora" else _APT
     lines.extend(install.rstrip("\n").splitlines())
-    lines.append(f"{image.python} -c 'import sys, venv; assert sys.version_info >= (3, 10), sys.version'")
+    # Proof that what remrepl's bootstrap needs works: Python >= 3.10 makes a venv with pip in it.
+    lines.append(f"{image.python} -c 'import sys; assert sys.version_info >= (3, 10), sys.version'")
+    lines.append('check="$(mktemp -d)"')
+    lines.append(f'{image.python} -m venv "$check/venv" && "$check/venv/bin/python" -m pip --version')
+    lines.append('rm -rf "$check"')
     lines.append(f"touch {DONE_MARKER}")
     lines.append("echo 'remrepl: packages installed' > /dev/console || true")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from remrepl import CapacityError, CloudCredentialsError, CloudError
+from remrepl import CapacityError, CloudCredentialsError, CloudError, ConfigError
 from remrepl.launchers.ec2.aws import (
     aws_errors,
     aws_session,
@@ -32,6 +32,12 @@ def test_identity_from_the_standard_chain(aws: str) -> None:
 
 def test_region_argument_wins(aws: str) -> None:
     assert aws_session(region="eu-west-1").region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize("region", ["us-east1", "US-EAST-1", "eu west 1", "us-east-1; rm"])
+def test_malformed_region_is_refused(aws: str, region: str) -> None:
+    with pytest.raises(ConfigError, match="bad --region"):
+        aws_session(region=region)
 
 
 def test_no_region_is_a_clear_error(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,3 +198,14 @@ def test_caller_cidr_unreachable() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(CloudError, match=r"could not find this machine's public address.*--allow-cidr"):
         caller_cidr(timeout=2, url=f"http://127.0.0.1:{port}/")
+
+
+def test_missing_permission_points_at_the_policy(aws_proxy: AWSProxy) -> None:
+    aws_proxy.fail("DescribeVpcs", "UnauthorizedOperation", "You are not authorized to perform this operation.")
+    ec2 = client(aws_session(), "ec2")
+    with (
+        pytest.raises(CloudError, match=r"UnauthorizedOperation.*docs/ec2-iam-policy\.json") as caught,
+        aws_errors("looking up the default VPC"),
+    ):
+        ec2.describe_vpcs()
+    assert type(caught.value) is CloudError and caught.value.code == "UnauthorizedOperation"

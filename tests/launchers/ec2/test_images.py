@@ -50,10 +50,8 @@ def _an_image(aws: str, architecture: str = "x86_64") -> str:
 
 def test_ubuntu_from_canonicals_parameter(aws_proxy: AWSProxy) -> None:
     ami = _an_image(aws_proxy.endpoint)
-    aws_proxy.answer(
-        "AmazonSSM.GetParameter",
-        {"Parameter": {"Name": "x", "Type": "String", "Value": ami, "Version": 1}},
-        match="/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
+    aws_proxy.publish_parameter(
+        "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id", ami
     )
     image = resolve_image(aws_session(), instance_type="t3.micro")  # the default OS
     assert image.ami == ami and image.os == "ubuntu-24.04" and image.ssh_user == "ubuntu"

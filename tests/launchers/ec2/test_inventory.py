@@ -10,7 +10,7 @@ import pytest
 
 from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.images import resolve_image
-from remrepl.launchers.ec2.inventory import ClusterInfo, find_cluster, list_clusters, teardown
+from remrepl.launchers.ec2.inventory import ClusterInfo, find_cluster, list_clusters, status_table, teardown
 from remrepl.launchers.ec2.keys import generated_key
 from remrepl.launchers.ec2.resources import (
     Instance,
@@ -100,6 +100,24 @@ def test_cost_so_far_counts_billed_instances_only() -> None:
     assert unknown.cost_so_far(now) is None
     empty = ClusterInfo("c", "us-east-1", None, [], "sg-1", [], {})
     assert empty.uptime(now) is None and empty.cost_so_far(now) == 0.0 and empty.state == "no head"
+    lines = status_table([info, unknown, empty], now)
+    assert lines[0].split() == [
+        "NAME",
+        "REGION",
+        "STATE",
+        "TYPE",
+        "PUBLIC",
+        "IP",
+        "WORKERS",
+        "UPTIME",
+        "COST",
+        "SO",
+        "FAR",
+        "(EST.)",
+    ]
+    assert lines[1].split() == ["c", "us-east-1", "running", "t3.micro", "-", "0", "2h00m", "~$1.00"]
+    assert lines[2].split() == ["c", "us-east-1", "running", "t3.micro", "spot", "-", "0", "2h00m", "unknown"]
+    assert lines[3].split() == ["c", "us-east-1", "no", "head", "-", "-", "0", "-", "~$0.00"]
 
 
 def test_down_removes_everything_and_twice_is_fine(ec2: Any) -> None:
@@ -171,3 +189,20 @@ def test_group_in_use_past_the_deadline_is_reported(aws_proxy: AWSProxy) -> None
     assert any(lab["group"] in problem and "remrepl down" in problem for problem in report.problems)
     assert any(line.startswith("  LEFT: ") for line in report.lines())
     assert report.key_pairs == ["remrepl-lab"]  # the rest was still done
+
+
+def test_workers_started_while_down_runs_are_terminated_too(ec2: Any) -> None:
+    """The head may launch a worker between down's listing and the head's end: down looks again."""
+    lab = make_cluster(ec2, "lab")
+    image = resolve_image(aws_session(), os="al2023", instance_type="t3.micro")
+    late: list[str] = []
+
+    def notify(message: str) -> None:
+        if message.startswith("terminating 1 head") and not late:  # the head's last act
+            spec = InstanceSpec("lab", "worker", OWNER, image, "t3.micro", "remrepl-lab", lab["group"])
+            late.extend(launch_instances(ec2, spec))
+
+    report = teardown(aws_session(), "lab", notify=notify, deadline=time.monotonic() + 60)
+    assert late and report.ok
+    assert report.terminated == [lab["head"], *late]
+    assert_nothing_left(ec2, "lab")

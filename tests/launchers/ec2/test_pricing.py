@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from remrepl.launchers.ec2.aws import aws_session
 from remrepl.launchers.ec2.pricing import estimate, hourly_price
+from tests.awsproxy import AWSProxy
 
 
 def test_spot_price_from_the_history(aws: str) -> None:
@@ -22,3 +25,28 @@ def test_on_demand_from_the_table_when_the_price_list_fails(aws: str) -> None:
 
 def test_unknown_price(aws: str) -> None:
     assert hourly_price(aws_session(), "u-24tb1.112xlarge", spot=False, region="us-east-1") is None
+
+
+def test_on_demand_from_the_price_list(aws_proxy: AWSProxy) -> None:
+    # moto lacks the Price List API: the proxy answers as AWS does (PriceList items are JSON strings)
+    product = {
+        "product": {"attributes": {"instanceType": "m7i.large", "regionCode": "eu-west-1"}},
+        "terms": {
+            "OnDemand": {
+                "X.JRTCKXETXF": {
+                    "priceDimensions": {
+                        "X.JRTCKXETXF.6YS6EN2CT7": {"unit": "Hrs", "pricePerUnit": {"USD": "0.1121000000"}}
+                    }
+                }
+            }
+        },
+    }
+    aws_proxy.answer(
+        "AWSPriceListService.GetProducts",
+        {"FormatVersion": "aws_v1", "PriceList": [json.dumps(product)]},
+        match="m7i.large",
+    )
+    found = estimate(aws_session(), "m7i.large", spot=False, region="eu-west-1")
+    assert found is not None and found.usd_per_hour == pytest.approx(0.1121)
+    assert found.source == "AWS price list, eu-west-1"
+    assert aws_proxy.calls["AWSPriceListService.GetProducts"] == 1

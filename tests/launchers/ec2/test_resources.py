@@ -165,12 +165,18 @@ def test_generated_key_is_private_and_kept(private_state: Path) -> None:
     assert Path(private).read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     assert Path(private).parent == private_state / "ec2"
     assert generated_key() == (public, private)  # the same key next time
+    Path(private).with_suffix(".pub").unlink()
+    assert generated_key() == (public, private)  # a lost .pub never replaces the key
+    Path(private).write_text("garbage")
+    with pytest.raises(ConfigError, match="cannot read remrepl's EC2 key"):
+        generated_key()
 
 
 def test_user_key_preferred_over_a_generated_one(tmp_path: Path) -> None:
     ssh = tmp_path / ".ssh"
     ssh.mkdir()
-    assert user_public_key(ssh, use_agent=False)[0].endswith("remrepl-ec2")  # none: generated
+    no_config = str(tmp_path / "no-ssh-config")
+    assert user_public_key(ssh, ssh_config=no_config, use_agent=False)[0].endswith("remrepl-ec2")  # none: generated
     line, _ = generated_key()
     (ssh / "id_rsa.pub").write_text("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 too-short\n")  # not a usable key
     (ssh / "id_ed25519.pub").write_text(line.replace("remrepl-ec2", "alice@laptop") + "\n")
@@ -325,3 +331,35 @@ def test_terminate_twice_and_unknown_ids(ec2: Any) -> None:
 def test_image_dataclass_defaults() -> None:
     image = Image(ami="ami-1", os="ubuntu-24.04", ssh_user="ubuntu", architecture="x86_64")
     assert image.python == "python3" and image.root_device_name is None
+
+
+def test_identity_file_of_every_host_comes_first(tmp_path: Path) -> None:
+    ssh = tmp_path / ".ssh"
+    ssh.mkdir()
+    default, _ = generated_key()
+    (ssh / "id_ed25519.pub").write_text(default + "\n")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    work = ed25519.Ed25519PrivateKey.generate().public_key()
+    work_line = work.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    (tmp_path / "work_key.pub").write_text(work_line + " work\n")
+    (tmp_path / "work_key").write_text("private")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host other\n    IdentityFile /nowhere/key\nHost *\n    IdentityFile {tmp_path}/work_key\n")
+    line, private = user_public_key(ssh, ssh_config=str(config), use_agent=False)
+    assert line == work_line + " work" and private == str(tmp_path / "work_key")
+    # a config that cannot be read gives no key, not an error
+    assert user_public_key(ssh, ssh_config=str(tmp_path / "missing"), use_agent=False)[0] == default
+
+
+def test_tags_travel_in_the_creating_calls_never_afterwards(aws_proxy: AWSProxy) -> None:
+    """Tagged AT creation: no CreateTags call at all (a crash between create and tag would leave an
+    untagged resource that status/down cannot find)."""
+    ec2 = client(aws_session(), "ec2")
+    spec = _spec(ec2, role="worker", spot=True, count=2, volume_size=16)
+    launch_instances(ec2, spec)
+    assert aws_proxy.calls["CreateSecurityGroup"] == 1
+    assert aws_proxy.calls["ImportKeyPair"] == 1
+    assert aws_proxy.calls["RunInstances"] == 1
+    assert aws_proxy.calls["CreateTags"] == 0

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +24,20 @@ def test_installs_python_venv_pip_and_sets_the_backstop(os: str) -> None:
     assert "shutdown -h +181 " in script  # rounded up: never before the lifetime
     if os == "al2023":
         assert "dnf install -y -q python3.11 python3.11-pip" in script
+        assert "ln -sf /usr/bin/python3.11 /usr/local/bin/python3" in script
     else:
         assert "apt-get -o DPkg::Lock::Timeout=600 install" in script
         assert "python3 python3-venv python3-pip" in script
+    assert '-m venv "$check/venv" && "$check/venv/bin/python" -m pip --version' in script
     # the shutdown comes before the install: a failed install still ends the instance
     assert script.index("shutdown -h") < script.index("install")
+
+
+@pytest.mark.parametrize("os", OS_CHOICES)
+def test_the_script_is_valid_shell(os: str, tmp_path: Path) -> None:
+    script = tmp_path / "user-data"
+    script.write_text(user_data(_image(os), max_lifetime=600))
+    subprocess.run(["sh", "-n", str(script)], check=True, timeout=30)  # parse only, never run
 
 
 def test_no_backstop_without_a_lifetime() -> None:
