@@ -22,6 +22,9 @@ import netguard  # noqa: E402
 netguard.install()
 # Every Python process the tests start (servers, kernels, clients) loads the same guard.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_DIR), os.environ.get("PYTHONPATH")]))
+# The reaper refuses to power the machine off in any process the tests start (we run as root here).
+REAPER_GUARD = {"REMREPL_REAPER_FORBID_SHUTDOWN": "1"}
+os.environ.update(REAPER_GUARD)
 
 from remrepl import ConnectionInfo  # noqa: E402
 from remrepl.client.session import Session, connect  # noqa: E402
@@ -144,7 +147,7 @@ def ssh_hosts(tmp_path_factory: pytest.TempPathFactory, private_state: Path) -> 
     remote_state = private_state / "remote"
     hosts = SSHHosts(
         tmp_path_factory.mktemp("ssh"),
-        set_env={"PYTHONPATH": str(GUARD_DIR), "REMREPL_STATE_DIR": str(remote_state)},
+        set_env={"PYTHONPATH": str(GUARD_DIR), "REMREPL_STATE_DIR": str(remote_state), **REAPER_GUARD},
     )
     try:
         yield hosts

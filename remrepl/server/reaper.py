@@ -398,8 +398,13 @@ def _start_detached(argv: Sequence[str]) -> int:
     try:
         data = json.loads(line)
     except ValueError:
-        data = {"event": "reaper", "pid": child.pid, "action": "failed", "error": "no status line"}
-        data["log"] = str(_paths()["log"])
+        log_path = _paths()["log"]
+        try:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+        except OSError:
+            tail = ""
+        error = f"the reaper (pid {child.pid}) did not report; the end of {log_path}:\n{tail}"
+        data = {"event": "reaper", "pid": child.pid, "action": "failed", "error": error, "log": str(log_path)}
     print(json.dumps(data), flush=True)
     return 0 if data.get("action") in ("started", "replaced") else 1
 
