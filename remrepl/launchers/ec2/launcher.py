@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import shlex
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,9 +39,10 @@ from ...protocol import PROTOCOL_VERSION
 from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
 from ..ssh import SSHLauncher, run_remote
-from ..sshlink import SSHLink, SSHTarget, load_config
+from ..sshlink import SSHLink, SSHOptions, SSHTarget, load_config
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
+from .signals import no_interrupts, signals_interrupt
 
 STATE_POLL = 2.0  # s between checks that the instance still exists while SSH is awaited
 TEARDOWN_TIMEOUT = 600.0
@@ -127,7 +126,7 @@ class EC2Launcher(Launcher):
     def start(self, timeout: float = 30.0) -> ConnectionInfo:
         link: SSHLink | None = None
         try:
-            with _signals_interrupt():
+            with signals_interrupt():
                 link, python, environment = self.up()
                 self.ssh = SSHLauncher(
                     f"ssh://{self.ssh_target}",
@@ -296,9 +295,7 @@ class EC2Launcher(Launcher):
         # The user's own ssh_config User wins over the image's default user.
         configured = load_config(self.settings.ssh_config).lookup(self.head.public_ip).get("user")
         self.ssh_target = SSHTarget(host=self.head.public_ip, user=None if configured else ssh_user)
-        from .. import sshlink
-
-        options = sshlink.SSHOptions(
+        options = SSHOptions(
             ssh_config=self.settings.ssh_config,
             notify=self.notify,
             host_key_alias=instance_id,
@@ -363,7 +360,7 @@ class EC2Launcher(Launcher):
                 wait = "command -v cloud-init >/dev/null 2>&1 && cloud-init status --wait >/dev/null 2>&1; true"
                 run_remote(link, wait, left)
                 check = "import remrepl.protocol as p; print('remrepl-protocol', p.PROTOCOL_VERSION)"
-                status, out = run_remote(link, f"{shell_path(python)} -c {check!r}", 60.0)
+                status, out = run_remote(link, f"{shell_path(python)} -c {shlex.quote(check)}", 60.0)
                 if status == 0 and f"remrepl-protocol {PROTOCOL_VERSION}" in out:
                     return
                 self.notify(f"installing remrepl into {s.remote_venv} on the head")
@@ -429,7 +426,7 @@ class EC2Launcher(Launcher):
 
         if self.aws is None:
             return
-        with _no_interrupts(self.notify), self.timings.stage("teardown"):
+        with no_interrupts(self.notify), self.timings.stage("teardown"):
             report = teardown(self.aws, self.name, notify=self.notify, deadline=time.monotonic() + TEARDOWN_TIMEOUT)
         self.created = False
         for line in report.lines():
@@ -462,42 +459,3 @@ class EC2Launcher(Launcher):
     def record_data(self) -> dict[str, str]:
         data = self.ssh.record_data() if self.ssh is not None else {}
         return {**data, "ec2_cluster": self.name}
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """While the head is being made, SIGTERM and SIGHUP (a closed terminal) interrupt like Ctrl-C, so that
-    what was created is deleted instead of leaking when the launcher is killed that way. A signal the caller
-    chose to ignore (``nohup``) stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    wanted = [sig for sig in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(sig) is not signal.SIG_IGN]
-    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextmanager
-def _no_interrupts(notify: Notify) -> Iterator[None]:
-    """Ctrl-C while cloud resources are being deleted would leak them: say so and go on."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        notify("still deleting the cloud resources; interruptions are ignored until that is done")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
