@@ -249,3 +249,17 @@ def test_a_head_behind_a_bastion_proxyjump(aws: str, ssh_hosts: SSHHosts) -> Non
         launcher.close()
     assert "Accepted publickey" in ssh_hosts.servers["bastion"].log_text()
     assert leftovers().none
+
+
+def test_throttling_is_retried_with_back_off_and_the_launch_goes_on(
+    aws_proxy: AWSProxy, head_sshd: SSHD, ssh_hosts: SSHHosts
+) -> None:
+    aws_proxy.fail("RunInstances", "RequestLimitExceeded", "Request limit exceeded.", times=2)
+    launcher = EC2Launcher("throttled", settings=settings(ssh_hosts.ssh_config), notify=lambda _: None)
+    launcher.start()
+    try:
+        assert aws_proxy.calls["RunInstances"] == 3  # two throttled, then through
+        assert len(head_instances("throttled")) == 1  # and only one instance came of it
+    finally:
+        launcher.close()
+    assert leftovers().none
