@@ -30,6 +30,10 @@ def test_up_exec_connect_status_down(
         assert re.search(r"cluster demo is up: i-\w+ \(t3\.small\) at 54\.214\.", up.stdout), up.stdout
         assert "SSH port" in up.stderr and "instance running" in up.stderr  # the stage timings
 
+        again = run_cli("up", "demo", "--yes", "--allow-cidr", ALLOW)  # already up: found by tag, not re-created
+        assert again.returncode == 0 and "cluster demo is up (i-" in again.stderr, again.stderr
+        assert len(head_instances("demo")) == 1
+
         script = tmp_path / "where.py"
         script.write_text("import os, sys\nprint(os.environ['REMREPL_EC2_CLUSTER'], *sys.argv[1:])\n")
         ran = run_cli("exec", "--launch", "ec2:demo", str(script), "x")  # the running cluster: reused, kept

@@ -263,3 +263,16 @@ def test_throttling_is_retried_with_back_off_and_the_launch_goes_on(
     finally:
         launcher.close()
     assert leftovers().none
+
+
+def test_a_spot_head_with_its_options(head_sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    options = settings(ssh_hosts.ssh_config, spot=True, volume_size=12, instance_type="t3.micro")
+    launcher = EC2Launcher("spot", settings=options, notify=lambda _: None)
+    launcher.start()
+    try:
+        (instance,) = head_instances("spot")
+        assert instance["InstanceType"] == "t3.micro" and instance.get("InstanceLifecycle") == "spot"
+        assert launcher.head.spot
+    finally:
+        launcher.close()
+    assert leftovers().none
