@@ -140,6 +140,7 @@ def test_every_section_at_tiny_sizes() -> None:
     assert len(ec2["runs"]) == 1 and is_number(ec2["up_median_s"]) and is_number(ec2["down_median_s"]), ec2
     for stage in ("identity", "create", "instance running", "SSH port", "SSH login", "server ready", "teardown"):
         assert is_number(ec2["stages_median_s"][stage]), ec2
+    assert ec2["polls_max"]["SSH port"] >= 1 and ec2["polls_max"]["SSH login"] >= 1
 
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():

@@ -304,7 +304,7 @@ class EC2Launcher(Launcher):
         )
         with self.timings.stage("SSH port"):
             deadline = time.monotonic() + self.deadlines["SSH port"]
-            wait_port(self.ssh_target, options, deadline, still_there=self._gone)
+            self.timings.polls["SSH port"] = wait_port(self.ssh_target, options, deadline, still_there=self._gone)
         with aws_errors("reading the instance's console"):
             console = tuple(console_host_keys(self._ec2, instance_id))
         if console:
@@ -317,8 +317,9 @@ class EC2Launcher(Launcher):
             )
         with self.timings.stage("SSH login"):
             deadline = time.monotonic() + self.deadlines["SSH login"]
+            attempts: list[int] = []
             try:
-                return wait_login(self.ssh_target, options, deadline, still_there=self._gone)
+                return wait_login(self.ssh_target, options, deadline, still_there=self._gone, attempts=attempts)
             except HostKeyError as exc:
                 if console or self.created:
                     raise
@@ -328,6 +329,8 @@ class EC2Launcher(Launcher):
                     "first key only for an instance it has just created. Add its key there under the instance "
                     f"id if you can check it, or `remrepl down {self.name}` and start it again"
                 ) from None
+            finally:
+                self.timings.polls["SSH login"] = len(attempts)
 
     def _gone(self) -> str | None:
         """Why waiting for SSH is pointless (the instance is shutting down or gone), at most every few s."""

@@ -52,6 +52,7 @@ class Timings:
     """Seconds per stage, in the order they ran (``up`` and ``down`` steps alike)."""
 
     stages: dict[str, float] = field(default_factory=dict)
+    polls: dict[str, int] = field(default_factory=dict)  # probes a waiting stage made (1: ready at once)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -99,7 +100,12 @@ def wait_port(target: SSHTarget, options: SSHOptions, deadline: float, *, still_
 
 
 def wait_login(
-    target: SSHTarget, options: SSHOptions, deadline: float, *, still_there: Callable[[], str | None]
+    target: SSHTarget,
+    options: SSHOptions,
+    deadline: float,
+    *,
+    still_there: Callable[[], str | None],
+    attempts: list[int] | None = None,
 ) -> SSHLink:
     """An SSH login, retried while it fails the way a booting instance fails: refused keys (cloud-init has
     not installed ours yet), a closed port, a handshake cut short. A host key that does not match is final."""
@@ -108,6 +114,8 @@ def wait_login(
         gone = still_there()
         if gone:
             raise ReadinessError("SSH login", gone)
+        if attempts is not None:
+            attempts.append(1)
         try:
             return connect_ssh(target, options)
         except HostKeyError:
