@@ -32,7 +32,6 @@ command that would power the machine off: tests run as root, on a machine that i
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import os
@@ -44,12 +43,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._files import environment_without_secrets, open_private_log, state_dir, write_private
+from .._files import environment_without_secrets, open_private_log
 from .activity import activity_dir
+from .reaper_state import POLL_MIN, acquire, evaluate, live_activity, read_state, reaper_files, status, write_state
 
 log = logging.getLogger("remrepl.reaper")
 
@@ -60,8 +59,6 @@ ATTEMPTS = 3  # runs of a failing command before the reaper gives up
 RETRY_DELAY = 30.0  # s between them (default of --retry-delay)
 COMMAND_TIMEOUT = 120.0  # s one run of the command may take
 POLL_MAX = 5.0  # s between two looks at the activity files, at most
-POLL_MIN = 0.05
-STOP_WAIT = 10.0  # s a replaced reaper has to exit after SIGTERM (then SIGKILL)
 START_TIMEOUT = 30.0  # s the starter waits for the detached reaper's status line
 
 
@@ -69,173 +66,7 @@ class _Stopped(Exception):
     """SIGTERM/SIGINT: a newer reaper replaces this one, or someone stops it."""
 
 
-def _paths() -> dict[str, Path]:
-    base = state_dir("reaper")
-    return {"lock": base / "reaper.lock", "state": base / "reaper.json", "log": base / "reaper.log"}
-
-
-# --- activity and deadlines (shared by the reaper and --status) --------------------------------
-
-
-def _alive(pid: int) -> bool:
-    """Does ``pid`` run (a zombie does not: it has exited and only waits for its parent)?"""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-
-
-def live_activity(directory: Path, *, now: float, remove_dead: bool = False) -> tuple[float | None, list[int]]:
-    """(newest mtime of the activity files of live processes, capped at ``now``; their pids).
-
-    A file whose process is gone (a crashed server) is skipped, and removed with ``remove_dead``: it would
-    otherwise count as activity again if its pid were reused. The cap keeps a file dated in the future
-    (the clock was set back) from postponing the idle deadline for longer than the clock step.
-    """
-    newest: float | None = None
-    pids = []
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        entries = []
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        if not _alive(pid):
-            if remove_dead:
-                log.info("ignoring and removing the activity file of pid %d: that process is gone", pid)
-                Path(entry.path).unlink(missing_ok=True)
-            continue
-        try:
-            mtime = min(entry.stat().st_mtime, now)
-        except FileNotFoundError:
-            continue  # the server exited just now
-        pids.append(pid)
-        newest = mtime if newest is None else max(newest, mtime)
-    return newest, sorted(pids)
-
-
-def evaluate(state: dict[str, Any], *, now: float, newest: float | None) -> dict[str, Any]:
-    """The reaper's decision from its ``state`` (settings, start times) and the newest activity."""
-    idle_timeout, max_lifetime = state.get("idle_timeout"), state.get("max_lifetime")
-    idle_since = max(state["started_at"], newest) if newest is not None else state["started_at"]
-    candidates = []  # (deadline, reason): the max lifetime first, so it wins a tie
-    if max_lifetime is not None:
-        candidates.append((state["origin"] + max_lifetime, "max-lifetime"))
-    if idle_timeout is not None:
-        candidates.append((idle_since + idle_timeout, "idle"))
-    deadline, reason = min(candidates, key=lambda c: c[0])
-    return {
-        "idle_for": round(max(0.0, now - idle_since), 3),
-        "last_activity": newest,
-        "deadline": deadline,
-        "deadline_in": round(deadline - now, 3),
-        "reason": reason,
-        "due": now >= deadline,
-    }
-
-
-def _read_state(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_state(path: Path, state: dict[str, Any]) -> None:
-    """Atomically (a --status reading at the same time sees the old or the new file, never half)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    write_private(tmp, json.dumps(state) + "\n")
-    os.replace(tmp, path)
-
-
-def _lock_holder(lock: Path) -> int | None:
-    """The pid in the lock file, if the lock is held (else None)."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        return int(text) if text.isdigit() else 0
-    finally:
-        os.close(fd)  # also releases a lock we got: nobody held it
-    return None
-
-
-def status() -> dict[str, Any]:
-    """``--status``: is a reaper running, with which settings, and when it will act."""
-    paths = _paths()
-    state = _read_state(paths["state"])
-    holder = _lock_holder(paths["lock"])
-    result: dict[str, Any] = {"event": "reaper-status", "running": holder is not None, "log": str(paths["log"])}
-    if state is None:
-        return {**result, "state": None}
-    now = time.time()
-    newest, pids = live_activity(activity_dir(), now=now)
-    result.update(state)
-    result.update(evaluate(state, now=now, newest=newest), active_servers=pids, running=holder is not None)
-    return result
-
-
 # --- the reaper itself --------------------------------------------------------------------------
-
-
-def _is_reaper(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"remrepl.server.reaper" in f.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return _alive(pid)
-
-
-def _acquire(lock: Path) -> tuple[int, int | None]:
-    """Take the reaper lock, stopping the reaper that holds it; (lock fd, pid of the replaced reaper)."""
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    replaced: int | None = None
-    signalled: dict[int, int] = {}  # pid -> last signal sent
-    deadline = time.monotonic() + STOP_WAIT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            pass
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        holder = int(text) if text.isdigit() else 0
-        now = time.monotonic()
-        if holder and holder != os.getpid() and _is_reaper(holder):
-            sig = signal.SIGKILL if now > deadline else signal.SIGTERM
-            if signalled.get(holder) != sig:
-                log.info("replacing the running reaper (pid %d)", holder)
-                try:
-                    os.kill(holder, sig)
-                except ProcessLookupError:
-                    pass
-                signalled[holder], replaced = sig, holder
-        if now > deadline + STOP_WAIT:
-            os.close(fd)
-            raise ConfigError(f"another reaper (pid {holder or '?'}) holds {lock} and does not stop")
-        time.sleep(POLL_MIN)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd, replaced
 
 
 def _report(data: dict[str, Any]) -> None:
@@ -252,7 +83,7 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def run_reaper(args: argparse.Namespace, command: Sequence[str]) -> int:
     """The reaper's life: take over, watch the activity files, run the command once when due."""
-    paths = _paths()
+    paths = reaper_files()
     log_fd = open_private_log(paths["log"])
     logging.basicConfig(
         level=logging.INFO,
@@ -261,13 +92,13 @@ def run_reaper(args: argparse.Namespace, command: Sequence[str]) -> int:
     )
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the SSH session that started us may end at any time
     try:
-        lock_fd, replaced = _acquire(paths["lock"])
+        lock_fd, replaced = acquire(paths["lock"])
     except ConfigError as exc:
         log.error("%s", exc)
         _report({"event": "reaper", "pid": os.getpid(), "action": "failed", "error": str(exc)})
         return 1
     now = time.time()
-    previous = _read_state(paths["state"]) if replaced else None
+    previous = read_state(paths["state"]) if replaced else None
     origin = previous.get("origin") if previous else None
     state: dict[str, Any] = {
         "pid": os.getpid(),
@@ -279,7 +110,7 @@ def run_reaper(args: argparse.Namespace, command: Sequence[str]) -> int:
         "origin": origin if isinstance(origin, (int, float)) else now,
         "state": "watching",
     }
-    _write_state(paths["state"], state)
+    write_state(paths["state"], state)
     decision = evaluate(state, now=now, newest=None)
     log.info(
         "%s: idle timeout %s, max lifetime %s (counted from %s), command %s",
@@ -306,13 +137,15 @@ def run_reaper(args: argparse.Namespace, command: Sequence[str]) -> int:
     try:
         reason = _watch(state)
         state.update(state="firing", reason=reason, fired_at=time.time())
-        _write_state(paths["state"], state)
+        write_state(paths["state"], state)
         ok = _fire(command, log_fd, args.retry_delay)
         state["state"] = "done" if ok else "failed"
-        _write_state(paths["state"], state)
+        write_state(paths["state"], state)
         return 0 if ok else 1
     except _Stopped as exc:
         log.info("stopped by %s", exc)
+        state["state"] = "stopped"  # still holding the lock: a replacement writes its state after this
+        write_state(paths["state"], state)
         return 0
     finally:
         os.close(lock_fd)
@@ -373,7 +206,7 @@ def _fire(command: Sequence[str], log_fd: int, retry_delay: float) -> bool:
 
 def _start_detached(argv: Sequence[str]) -> int:
     """Start ``--foreground`` in its own session; relay its status line; 0 if it runs."""
-    log_fd = open_private_log(_paths()["log"])  # its stderr: a traceback lands in the log, not in the void
+    log_fd = open_private_log(reaper_files()["log"])  # its stderr: a traceback lands in the log, not in the void
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", "remrepl.server.reaper", "--foreground", *argv],
@@ -398,7 +231,7 @@ def _start_detached(argv: Sequence[str]) -> int:
     try:
         data = json.loads(line)
     except ValueError:
-        log_path = _paths()["log"]
+        log_path = reaper_files()["log"]
         try:
             tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
         except OSError:

@@ -236,7 +236,10 @@ class Supervisor(KernelLink):
         if self.transfers.active:
             self.transfers.pump(lambda: not self.backlog and self.attached is not None)
             self.transfers.expire()
-        self.activity.update(attached=self.attached, running=bool(self.running), transferring=self.transfers.active)
+        asking, transferring = bool(self.pending_input), self.transfers.active
+        self.activity.update(
+            attached=self.attached, running=bool(self.running), asking=asking, transferring=transferring
+        )
         if (
             self.idle_timeout is not None
             and not self.running

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
-from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command, status
+from remrepl.client.session import connect
+from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
+from remrepl.server.reaper_state import status
 from tests.client.processes import alive, server_processes, terminate, wait_until
 from tests.conftest import RunningServer, start_server, stop_server
 
@@ -93,7 +96,7 @@ def test_fires_after_idle_with_no_client(fast_server: RunningServer, tmp_path: P
     wait_until(lambda: fired(marker), WAIT, "the reaper's command")
     result = wait_done()
     assert result["reason"] == "idle" and result["active_servers"] == [fast_server.process.pid]
-    assert not alive(started["pid"])  # it ran its command once and exited
+    wait_until(lambda: not alive(started["pid"]), WAIT, "the reaper to exit")  # it ran its command once
     assert "idle: no activity for" in log_text(private_state)
     assert fast_server.process.poll() is None  # the command was harmless: the server runs on
 
@@ -103,7 +106,7 @@ def test_does_not_fire_while_a_client_is_attached_and_idle(fast_server: RunningS
     with fast_server.connect() as session:
         session.run("x = 1")
         start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
-        outlive(3 * IDLE)
+        outlive(2 * IDLE)
         assert not fired(marker) and status()["running"]
     # detached: now the session is idle, and the reaper acts
     wait_until(lambda: fired(marker), WAIT, "the reaper's command after the client left")
@@ -163,10 +166,33 @@ def test_does_not_fire_while_a_run_goes_on_without_client(fast_server: RunningSe
                 break
     # detached with the run going on (as `exec --keep` or %exit during a run leaves it)
     start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
-    outlive(3 * IDLE)
+    outlive(2 * IDLE)
     assert not fired(marker) and status()["running"]
     go.touch()  # the run ends: nothing is going on any more
     wait_until(lambda: fired(marker), WAIT, "the reaper's command after the run ended")
+    assert wait_done()["reason"] == "idle"
+
+
+class LeaveTheQuestion(Exception):
+    pass
+
+
+def test_a_run_waiting_for_input_from_nobody_does_not_keep_the_machine(
+    fast_server: RunningServer, tmp_path: Path
+) -> None:
+    """input() asked, then the client left: the run waits for an answer nobody will give."""
+
+    def walk_away(prompt: str, password: bool) -> str | None:
+        raise LeaveTheQuestion
+
+    marker = tmp_path / "marker"
+    with connect(info=fast_server.info, password=fast_server.password, input_handler=walk_away) as session:
+        start_reaper(idle_timeout=IDLE, command=["touch", str(marker)])
+        with pytest.raises(LeaveTheQuestion):
+            for _ in session.execute("answer = input('well? ')").events(WAIT):
+                pass
+    # were it counted as a run in progress, the server would touch its file every second, forever
+    wait_until(lambda: fired(marker), WAIT, "the reaper's command")
     assert wait_done()["reason"] == "idle"
 
 
@@ -340,3 +366,26 @@ def test_the_shell_line_is_what_a_launcher_expects() -> None:
         'exec "$HOME"/.remrepl/venv/bin/python -m remrepl.server.reaper '
         "--idle-timeout 3600.0 --max-lifetime 43200.0 --command true"
     )
+
+
+def test_a_stopped_reaper_says_so(tmp_path: Path, private_state: Path) -> None:
+    started = start_reaper(idle_timeout=3600, command=["touch", str(tmp_path / "marker")])
+    terminate([started["pid"]])
+    now = status()
+    assert not now["running"] and now["state"] == "stopped"
+    assert "stopped by SIGTERM" in log_text(private_state)
+    assert not (tmp_path / "marker").exists()
+
+
+def test_started_over_ssh_it_outlives_the_ssh_session(
+    sshd: SSHD, ssh_hosts: SSHHosts, tmp_path: Path, private_state: Path
+) -> None:
+    """As a launcher starts it on a head node: the shell line through a real sshd, then the session ends."""
+    marker = tmp_path / "marker"
+    line = reaper_command(sys.executable, idle_timeout=1.0, max_lifetime=None, command=["touch", str(marker)])
+    done = ssh_hosts.ssh("target", line)
+    assert done.returncode == 0, done.stdout + done.stderr
+    started = json.loads(done.stdout.strip().splitlines()[-1])
+    assert started["action"] == "started"
+    assert started["log"] == str(private_state / "remote" / "reaper" / "reaper.log")  # the remote's state dir
+    wait_until(lambda: fired(marker), WAIT, "the reaper's command, after the SSH session ended")
