@@ -22,7 +22,8 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
     │   │   ├── SSHAuthenticationFailed  the host refused our user or keys
     │   │   └── HostUnreachable       nothing answered at the address within the deadline
-    │   └── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
+    │   ├── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
+    │   └── ReadinessError            an EC2 head did not get ready: ``.stage`` names the stage that failed
     ├── ClusterError                  a worker pool could not start or was used after close()
     │   └── TaskError                 a function run on the cluster raised (names the item)
     ├── CloudError                    an AWS call failed (names the operation and AWS's error code)
@@ -154,6 +155,15 @@ class RemoteEnvironmentError(LaunchError):
     """The remote host cannot run the server: no Python 3, no remrepl, or another protocol version."""
 
     bootstrap_fixes = False  # would ``--bootstrap`` (a venv with this remrepl) make it right?
+
+
+class ReadinessError(LaunchError):
+    """An EC2 head node did not get ready in time; ``stage`` names the stage that failed ("instance running",
+    "SSH port", "SSH login", "remrepl installed", "reaper", "server ready") and the message says why."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
 
 
 class CloudError(RemreplError):

@@ -27,6 +27,8 @@ Eight sections, each measured in the same run for every contender:
              remrepl median < 20 ms idle, < 50 ms busy.
   cluster    ``remrepl.cluster`` map vs Dask's ``client.map`` vs ``ProcessPoolExecutor.map`` on 2 workers:
              per-item overhead, efficiency on sleep tasks, gather throughput (scripts/bench_cluster.py).
+  ec2        ``up`` and ``down`` of an EC2 head node on a moto server + a loopback sshd, stage by stage
+             (scripts/bench_ec2.py); no stage waits a fixed time.
 
 Run it (the ``bench`` extra installs jupyter_client and ipykernel: ``pip install -e '.[bench]'``):
 
@@ -66,6 +68,7 @@ from typing import Any
 
 import bench_cluster  # the sibling modules: scripts/ is on sys.path when this runs
 import bench_completion
+import bench_ec2
 import bench_ssh
 import zmq
 from bench_commands import remrepl_command, timed_command
@@ -89,7 +92,7 @@ from bench_transfer import render_transfer, section_transfer
 
 JSONDict = dict[str, Any]
 
-SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster")
+SECTIONS = ("roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster", "ec2")
 HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
@@ -108,6 +111,7 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     *TRANSFER_TARGETS,
     *bench_ssh.TARGETS,
     *bench_cluster.TARGETS,
+    *bench_ec2.TARGETS,
 )
 
 
@@ -309,6 +313,7 @@ SECTION_RUNNERS: dict[str, Callable[[Bench], JSONDict]] = {
     "transfer": section_transfer,
     "ssh": bench_ssh.section_ssh,
     "cluster": bench_cluster.section_cluster,
+    "ec2": bench_ec2.section_ec2,
 }
 
 
@@ -510,6 +515,9 @@ def render_table(report: JSONDict) -> str:
     if "cluster" in sections:
         out += bench_cluster.render(sections["cluster"], _table, _num)
         out += _target_lines(targets, "cluster")
+    if "ec2" in sections:
+        out += bench_ec2.render(sections["ec2"], _num)
+        out += _target_lines(targets, "ec2")
     if report["errors"]:
         out += ["", "Errors:", *[f"  {e}" for e in report["errors"]]]
     met = sum(1 for t in targets.values() if t["met"])
@@ -563,6 +571,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--start-timeout", type=float, default=60.0, help="deadline for starting a server or kernel (default 60)"
     )
     bench_cluster.add_arguments(parser, positive_int)
+    bench_ec2.add_arguments(parser, positive_int)
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:

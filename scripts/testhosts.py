@@ -141,6 +141,7 @@ class SSHHosts:
         os.chmod(self.known_hosts, 0o600)
         os.chmod(self.ssh_config, 0o600)
         self.servers: dict[str, SSHD] = {}
+        self.mappings: list[tuple[str, str]] = []  # (Host pattern, server name): see map()
 
     def start(
         self,
@@ -189,6 +190,13 @@ class SSHHosts:
             last_error = server.log_text()
             server.stop()
         raise TestHostError(f"sshd {name!r} did not start:\n{last_error}")
+
+    def map(self, pattern: str, name: str) -> None:
+        """Send every host matching ``pattern`` (an ssh_config ``Host`` pattern, e.g. ``54.214.*``: moto's
+        public IPs) to server ``name``: HostName/Port/User/IdentityFile, and no known_hosts of its own (the
+        caller verifies host keys its own way, e.g. the EC2 launcher's HostKeyAlias and known_hosts)."""
+        self.mappings.append((pattern, name))
+        self._write_ssh_config()
 
     def add_known_host(self, server: SSHD, key_line: str | None = None) -> None:
         """Append ``server``'s host key (or ``key_line``, e.g. another key, to test a changed one)."""
@@ -241,6 +249,12 @@ class SSHHosts:
             if server.proxy_jump:
                 block.append(f"    ProxyJump {server.proxy_jump}")
             blocks.append("\n".join(block))
+        for pattern, name in self.mappings:
+            server = self.servers[name]
+            mapped = [f"Host {pattern}", f"    HostName {server.host}", f"    Port {server.port}"]
+            mapped += [f"    User {self.user}", f"    IdentityFile {self.client_key}", "    IdentitiesOnly yes"]
+            mapped += [f"    ProxyJump {server.proxy_jump}"] if server.proxy_jump else []
+            blocks.append("\n".join([*mapped, "    ConnectTimeout 10"]))
         self.ssh_config.write_text("\n\n".join(blocks) + "\n")
 
     def ssh(self, name: str, command: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:

@@ -29,6 +29,7 @@ def test_public_names() -> None:
         "LocalProtocolError",
         "ObjectError",
         "ProtocolError",
+        "ReadinessError",
         "RemoteEnvironmentError",
         "RemoteProtocolError",
         "RemreplError",

@@ -1,4 +1,4 @@
-"""The ``remrepl`` command: ``serve``, ``connect`` and ``exec``, all on the public Python API."""
+"""The ``remrepl`` command: ``serve``, ``connect``, ``exec`` and ``ls`` (``up``, ``status``, ``down``: cli_ec2.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClos
 from .._files import PASSWORD_ENV, read_secret, state_dir
 from .._info import ConnectionInfo
 from ..launchers import Launcher, launch
-from . import records
+from . import cli_ec2, records
 from .config import Config, load_config
 from .plots import PlotSaver
 from .session import Session, connect
@@ -33,7 +33,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         const="local",
         metavar="TARGET",
         help="start a new server first; TARGET 'local' (the default) is a child process of this machine, "
-        "[ssh://][USER@]HOST[:PORT] a server on that SSH host",
+        "[ssh://][USER@]HOST[:PORT] a server on that SSH host, ec2[:NAME] one on an EC2 head node",
     )
     where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
     where.add_argument(
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
     _add_plot_options(connect_parser)
+    cli_ec2.add_launch_options(connect_parser, title="with --launch ec2[:NAME]")
 
     ls_parser = commands.add_parser(
         "ls",
@@ -122,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_connection_options(exec_parser)
     _add_plot_options(exec_parser)
+    cli_ec2.add_launch_options(exec_parser, title="with --launch ec2[:NAME]")
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
+    cli_ec2.add_commands(commands)
     return parser
 
 
@@ -184,6 +187,10 @@ _SSH_FLAGS = ("ssh_config", "accept_new_host_key", "remote_python", "bootstrap",
 
 def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """(target for ``launch``, its options): "local", or an SSH host with the SSH flags."""
+    if args.launch == "ec2" or args.launch.startswith("ec2:"):
+        return args.launch, cli_ec2.launch_options(args)
+    if cli_ec2.given_flags(args):
+        raise ConfigError(f"{', '.join(cli_ec2.given_flags(args))} only go with --launch ec2[:NAME]")
     given = [f"--{name.replace('_', '-')}" for name in _SSH_FLAGS if getattr(args, name)]
     if args.launch == "local":
         if given:
@@ -318,6 +325,7 @@ _EXEC_VALUE_OPTIONS = {
     "--ssh-config",
     "--remote-python",
     "--remote-venv",
+    *cli_ec2.VALUE_OPTIONS,
 }
 
 
@@ -334,8 +342,8 @@ def _normalise(argv: list[str]) -> list[str]:
             continue
         if not arg.startswith("-"):
             return out + argv[i:]  # FILE: what follows belongs to the script
-        if arg == "--launch" and argv[i + 1 : i + 2] and argv[i + 1].startswith("ssh://"):
-            out.append(f"--launch={argv[i + 1]}")  # unambiguous: a script is not named ssh://...
+        if arg == "--launch" and argv[i + 1 : i + 2] and re.match(r"ssh://|ec2(:|$)", argv[i + 1]):
+            out.append(f"--launch={argv[i + 1]}")  # a script is not named ssh://... (nor ec2, ec2:NAME)
             i += 2
             continue
         out.append("--launch=local" if arg == "--launch" else arg)
@@ -355,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_connect(args)
         if args.command == "ls":
             return cmd_ls(args)
+        if args.command in ("up", "status", "down"):
+            return cli_ec2.run(args)
         return cmd_exec(args)
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)

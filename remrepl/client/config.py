@@ -10,6 +10,9 @@ Where: ``$REMREPL_CONFIG`` if set (the file must then exist), else ``$XDG_CONFIG
     plots_dir = "~/plots"            # where plots from the remote side are saved
     open_plots = true                # open them with the system viewer when a display is available
 
+    [ec2]                            # defaults for `remrepl up` and --launch ec2 (see config_ec2.py)
+    region = "eu-west-1"
+
 An unknown key, a value of the wrong type or an unknown style is a ``ConfigError`` that names the file,
 the key and what is expected: a typo is reported, never silently ignored.
 """
@@ -46,6 +49,7 @@ class Config:
     history_size: int = 10_000
     plots_dir: Path = field(default_factory=_default_plots_dir)
     open_plots: bool = True
+    ec2: dict[str, Any] = field(default_factory=dict)  # the [ec2] table (config_ec2.py), EC2Settings fields
 
 
 def config_path() -> Path:
@@ -95,6 +99,10 @@ def _check(key: str, value: object, source: str) -> object:
         if not isinstance(value, bool):
             raise wrong("true or false")
         return value
+    if key == "ec2":
+        from .config_ec2 import parse_ec2
+
+        return parse_ec2(value, source)
     if key == "history_size":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise wrong("a whole number >= 0")

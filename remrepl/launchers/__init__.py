@@ -22,7 +22,8 @@ def __getattr__(name: str) -> Any:
 
 def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any) -> Launcher:
     """Start a server at ``target`` and return its launcher: "local" (a child process of this machine) or
-    "ssh://[USER@]HOST[:PORT]" (any host your ssh_config knows; options as ``SSHLauncher``'s).
+    "ssh://[USER@]HOST[:PORT]" (any host your ssh_config knows; options as ``SSHLauncher``'s), or
+    "ec2[:NAME]" (an EC2 head node, made or found by tag; options as ``EC2Launcher``'s).
 
     with remrepl.launch() as server, server.connect() as session:
         session.run("x = 1")
@@ -30,11 +31,15 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
     launcher: Launcher
     if target == "local":
         launcher = LocalLauncher(**options)
+    elif target == "ec2" or target.startswith("ec2:"):
+        from .ec2.launcher import EC2Launcher
+
+        launcher = EC2Launcher(target.partition(":")[2] or None, **options)
     elif target.startswith("ssh://"):
         from .ssh import SSHLauncher
 
         launcher = SSHLauncher(target, **options)
     else:
-        raise ConfigError(f"unknown launch target {target!r}: use 'local' or 'ssh://[USER@]HOST[:PORT]'")
+        raise ConfigError(f"unknown launch target {target!r}: use 'local', 'ssh://[USER@]HOST[:PORT]' or 'ec2[:NAME]'")
     launcher.start(start_timeout)
     return launcher

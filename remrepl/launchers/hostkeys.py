@@ -118,6 +118,18 @@ def verify(hop: HostSettings, key: Any, known: list[KnownKey], options: SSHOptio
             )
     if any(entry.key.asbytes() == key.asbytes() for entry in known):
         return
+    user_file = hop.known_hosts[0] if hop.known_hosts else os.path.expanduser("~/.ssh/known_hosts")
+    if hop.expected_keys:
+        if not matches_expected(key, hop.expected_keys):
+            raise HostKeyError(
+                f"the host key of {name} ({key.get_name()} {print_}) is NOT one of the keys the host printed on "
+                f"its console ({', '.join(sorted(hop.expected_keys))[:400]}): someone may be intercepting the "
+                "connection; refusing to connect"
+            )
+        if not known:
+            _record(user_file, name, key)
+            options.notify(f"verified the host key of {name} ({key.get_name()} {print_}) against its console; recorded")
+            return
     same_type = [entry for entry in known if entry.key.get_name() == key.get_name()]
     if same_type or known:
         entry = (same_type or known)[0]
@@ -127,7 +139,6 @@ def verify(hop: HostSettings, key: Any, known: list[KnownKey], options: SSHOptio
             f"reinstalled; if you know why it changed, remove line {entry.line} of {entry.path} (ssh-keygen -R "
             f"'{name}') and connect again"
         )
-    user_file = hop.known_hosts[0] if hop.known_hosts else os.path.expanduser("~/.ssh/known_hosts")
     if not (options.accept_new_host_key or hop.accept_new):
         raise HostKeyError(
             f"the host key of {name} is unknown ({key.get_name()} {print_}); it is not in "
@@ -136,6 +147,18 @@ def verify(hop: HostSettings, key: Any, known: list[KnownKey], options: SSHOptio
         )
     _record(user_file, name, key)
     options.notify(f"recorded the new host key of {name} ({key.get_name()} {print_}) in {user_file}")
+
+
+def matches_expected(key: Any, expected: Sequence[str]) -> bool:
+    """Is ``key`` one of ``expected``: SHA256 fingerprints ("SHA256:...") or public keys ("type base64 ...")?"""
+    print_, line = fingerprint(key), f"{key.get_name()} {key.get_base64()}"
+    for item in expected:
+        words = item.split()
+        if item.startswith("SHA256:") and item.rstrip("=") == print_:
+            return True
+        if len(words) >= 2 and f"{words[0]} {words[1]}" == line:
+            return True
+    return False
 
 
 def _record(path: str, name: str, key: Any) -> None:

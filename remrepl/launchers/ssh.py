@@ -25,7 +25,7 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -122,7 +122,15 @@ class SSHLauncher(Launcher):
         reconnect_grace: float = DEFAULT_GRACE,
         passphrase: PassphraseHandler = terminal_passphrase,
         notify: Callable[[str], None] = _stderr,
+        host_key_alias: str | None = None,
+        known_hosts_file: str | None = None,
+        expected_host_keys: Sequence[str] = (),
+        identity_files: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """``host_key_alias``, ``known_hosts_file``, ``expected_host_keys`` and ``identity_files``: see
+        ``SSHOptions`` (the EC2 launcher's). ``environment``: NON-secret variables for the server (and so
+        the kernel), set on the remote command line with ``env``, which anyone on the host can read."""
         self.ssh_target = SSHTarget.parse(target.removeprefix("ssh://"))
         self.target = str(self.ssh_target)
         self.options = SSHOptions(
@@ -131,7 +139,12 @@ class SSHLauncher(Launcher):
             connect_timeout=connect_timeout,
             passphrase=passphrase,
             notify=notify,
+            host_key_alias=host_key_alias,
+            known_hosts_file=known_hosts_file,
+            expected_host_keys=tuple(expected_host_keys),
+            identity_files=tuple(identity_files),
         )
+        self.environment = dict(environment or {})
         self.remote_python = remote_python
         self.bootstrap = bootstrap
         self.remote_venv = remote_venv
@@ -151,11 +164,12 @@ class SSHLauncher(Launcher):
 
     # --- starting -----------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> ConnectionInfo:
+    def start(self, timeout: float = 30.0, *, link: SSHLink | None = None) -> ConnectionInfo:
+        """``link``: an SSH connection to the target made already (it becomes this launcher's)."""
         if self.link is not None:
             raise RuntimeError("this launcher has already started its server")
         keys = KeyPair.generate()
-        self.link = connect_ssh(self.ssh_target, self.options)
+        self.link = link or connect_ssh(self.ssh_target, self.options)
         try:
             if self.direct and len(self.link.transports) > 1:
                 raise ConfigError("--direct cannot reach a server behind ProxyJump hops; leave it out to tunnel")
@@ -183,7 +197,8 @@ class SSHLauncher(Launcher):
     def _command(self, *args: str) -> str:
         # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
         code = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
-        return f"exec {shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
+        env = f"env {shlex.join(f'{k}={v}' for k, v in self.environment.items())} " if self.environment else ""
+        return f"exec {env}{shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
 
     def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
         assert self.link is not None
@@ -391,6 +406,8 @@ class SSHLauncher(Launcher):
             "remote_host": str(self.ready.get("host", "127.0.0.1")),
             "remote_port": str(self.ready.get("port", "")),
             "direct": "yes" if self.direct else "",
+            **({"host_key_alias": self.options.host_key_alias} if self.options.host_key_alias else {}),
+            **({"known_hosts_file": self.options.known_hosts_file} if self.options.known_hosts_file else {}),
         }
 
 

@@ -50,7 +50,12 @@ def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host
     """Rebuild the path to a server from ``SSHLauncher.record_data()`` and its ConnectionInfo (with keys)."""
     if record.get("kind") != "ssh":
         raise ConfigError(f"not an SSH launcher record: kind {record.get('kind')!r}")
-    options = SSHOptions(ssh_config=record.get("ssh_config") or None, accept_new_host_key=accept_new_host_key)
+    options = SSHOptions(
+        ssh_config=record.get("ssh_config") or None,
+        accept_new_host_key=accept_new_host_key,
+        host_key_alias=record.get("host_key_alias") or None,  # an EC2 head's: its instance id
+        known_hosts_file=record.get("known_hosts_file") or None,
+    )
     link = connect_ssh(SSHTarget.parse(record["target"]), options)
     try:
         remote = (record.get("remote_host") or "127.0.0.1", int(record["remote_port"]))

@@ -17,7 +17,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -102,6 +102,9 @@ class HostSettings:
     global_known_hosts: list[str]
     host_key_alias: str | None = None
     accept_new: bool = False  # ssh_config's StrictHostKeyChecking accept-new ("no" is not honoured)
+    # keys the host must present (SHA256 fingerprints or "type base64"): an EC2 console's; () = no such list
+    expected_keys: tuple[str, ...] = ()
+    extra_identity_files: tuple[str, ...] = ()  # tried last, even with IdentitiesOnly (SSHOptions.identity_files)
 
     @property
     def known_name(self) -> str:
@@ -125,6 +128,12 @@ class SSHOptions:
     connect_timeout: float | None = None  # overrides ssh_config's ConnectTimeout
     passphrase: PassphraseHandler = terminal_passphrase
     notify: Callable[[str], None] = field(default=lambda text: print(f"remrepl: {text}", file=sys.stderr))
+    # For the target only (not its ProxyJump hops); the EC2 launcher's: the instance id as HostKeyAlias (an
+    # instance id is never reused, a public IP is), remrepl's own known_hosts, the console's fingerprints.
+    host_key_alias: str | None = None
+    known_hosts_file: str | None = None  # instead of ssh_config's UserKnownHostsFile (new keys go there)
+    expected_host_keys: tuple[str, ...] = ()  # the target's key must be one of these (else HostKeyError)
+    identity_files: tuple[str, ...] = ()  # tried after ssh_config's IdentityFile (a key remrepl generated)
 
 
 def load_config(path: str | None) -> paramiko.SSHConfig:
@@ -171,6 +180,17 @@ def resolve(target: SSHTarget, config: paramiko.SSHConfig, timeout: float | None
     )
 
 
+def target_settings(settings: HostSettings, options: SSHOptions) -> HostSettings:
+    """The target's settings with the options' host key overrides and extra identity files applied."""
+    return replace(
+        settings,
+        host_key_alias=options.host_key_alias or settings.host_key_alias,
+        known_hosts=[options.known_hosts_file] if options.known_hosts_file else settings.known_hosts,
+        expected_keys=tuple(options.expected_host_keys),
+        extra_identity_files=tuple(options.identity_files),
+    )
+
+
 class SSHLink:
     """An authenticated SSH connection to the target (and the hops it went through)."""
 
@@ -202,7 +222,7 @@ def connect_ssh(target: SSHTarget, options: SSHOptions) -> SSHLink:
     """Connect to ``target`` (through its ProxyJump hops), verify host keys, log in."""
     _require_paramiko()
     config = load_config(options.ssh_config)
-    settings = resolve(target, config, options.connect_timeout)
+    settings = target_settings(resolve(target, config, options.connect_timeout), options)
     hops = [resolve(SSHTarget.parse(hop), config, options.connect_timeout) for hop in settings.proxy_jump]
     if len(hops) > MAX_HOPS:
         raise ConfigError(f"ProxyJump for {target} has more than {MAX_HOPS} hops")
@@ -322,7 +342,7 @@ def _keys(hop: HostSettings, options: SSHOptions) -> Any:
                 agent.close()
         if not files:
             files = [os.path.expanduser(f"~/.ssh/{name}") for name in DEFAULT_IDENTITIES]
-    for path in files:
+    for path in [*files, *(f for f in hop.extra_identity_files if f not in files)]:
         if not os.path.exists(path):
             continue
         key = _load_key(path, options)

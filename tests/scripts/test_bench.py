@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster", "ec2"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -29,6 +29,7 @@ TARGETS = {
     "ssh.exec_over_floor",
     "cluster.remrepl_us_per_item",
     "cluster.remrepl_sleep_efficiency_pct",
+    "ec2.up_median_s",
 }
 TINY_CLUSTER = (
     *("--cluster-items", "500", "--cluster-dask-items", "20", "--cluster-sleeps", "6", "--cluster-sleep", "0.01"),
@@ -66,6 +67,7 @@ def test_every_section_at_tiny_sizes() -> None:
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
         *("--transfer-mb", "2", "--transfer-runs", "1"),
         *TINY_CLUSTER,
+        *("--ec2-runs", "1"),
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS
@@ -134,6 +136,12 @@ def test_every_section_at_tiny_sizes() -> None:
         assert is_number(parts["overhead"]["us_per_item"]) and parts["overhead"]["items"] in (500, 20), parts
         assert is_number(parts["sleep"]["efficiency_pct"]) and is_number(parts["gather"]["mb_per_s"]), parts
 
+    ec2 = report["sections"]["ec2"]["cycles"]
+    assert len(ec2["runs"]) == 1 and is_number(ec2["up_median_s"]) and is_number(ec2["down_median_s"]), ec2
+    for stage in ("identity", "create", "instance running", "SSH port", "SSH login", "server ready", "teardown"):
+        assert is_number(ec2["stages_median_s"][stage]), ec2
+    assert ec2["polls_max"]["SSH port"] >= 1 and ec2["polls_max"]["SSH login"] >= 1
+
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] is True
@@ -163,6 +171,14 @@ def test_the_cluster_section_alone_as_a_table() -> None:
     assert table.returncode == 0, table.stderr
     assert "remrepl cl.map" in table.stdout and "dask client.map" in table.stdout
     assert "ProcessPoolExecutor.map" in table.stdout and "µs/item" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_ec2_section_alone_as_a_table() -> None:
+    table = run_bench("ec2", "--ec2-runs", "1")
+    assert table.returncode == 0, table.stderr
+    assert "EC2 head on moto + loopback sshd" in table.stdout and "SSH login" in table.stdout
+    assert "remrepl down (teardown by tag)" in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:
