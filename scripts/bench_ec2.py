@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import testaws
 from bench_engines import BenchError, log
 from testhosts import SSHHosts
 
@@ -31,7 +29,6 @@ JSONDict = dict[str, Any]
 TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("ec2", "up_median_s", "<", 10.0, "`up` on moto + loopback sshd, median (s): less than the seed's one sleep"),
 )
-MOTO_START = 30.0
 
 
 class BenchLike(Protocol):
@@ -47,60 +44,23 @@ def add_arguments(parser: Any, positive_int: Callable[[str], int]) -> None:
 
 @contextmanager
 def moto_server(workdir: Path) -> Iterator[str]:
-    """``python -m moto.server`` on a free 127.0.0.1 port, and boto3 pointed at it (fake credentials)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log_file = open(workdir / "moto.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    empty = workdir / "aws-empty"
-    empty.write_text("")
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(empty),
-        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    saved = {name: os.environ.get(name) for name in [*env, "AWS_PROFILE"]}
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.update(env)
+    """testaws's moto server, and boto3 pointed at it (fake credentials) until the block ends."""
+    env = testaws.aws_environment("", workdir / "aws-empty")
+    saved = {name: os.environ.get(name) for name in [*env, "AWS_PROFILE", "AWS_SESSION_TOKEN"]}
     try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + MOTO_START
-        while True:
-            try:
-                with opener.open(f"{endpoint}/moto-api/data.json", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError(
-                        "the moto server did not start (pip install 'moto[ec2,ssm]' flask flask-cors)"
-                    ) from None
-                time.sleep(0.1)
-        yield endpoint
+        with testaws.moto_server(workdir / "moto.log") as endpoint:
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                os.environ.pop(name, None)
+            os.environ.update(testaws.aws_environment(endpoint, workdir / "aws-empty"))
+            yield endpoint
+    except testaws.MotoError as exc:
+        raise BenchError(str(exc)) from None
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
 
 
 def _reapers(remote_state: Path) -> list[int]:

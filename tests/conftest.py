@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,7 @@ from remrepl.launchers import LocalLauncher  # noqa: E402
 
 # Private sshd servers (scripts/testhosts.py), shared with the benchmarks.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import testaws  # noqa: E402
 from testhosts import SSHD, SSHHosts  # noqa: E402
 
 from tests.awsproxy import AWSProxy  # noqa: E402
@@ -171,79 +169,28 @@ def ssh_jump(ssh_hosts: SSHHosts) -> SSHD:
 
 # --- AWS: a moto server on 127.0.0.1 (never real AWS) ---------------------------------------------------
 
-MOTO_START_TIMEOUT = 30.0
-
-
-def _loopback_opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
-
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One ``python -m moto.server`` on a free 127.0.0.1 port for the whole run; its endpoint URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + MOTO_START_TIMEOUT
-        while True:
-            try:
-                with _loopback_opener().open(f"{endpoint}/moto-api/data.json", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"moto server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.1)
+    with testaws.moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def reset_moto(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST")
-    with _loopback_opener().open(request, timeout=10):
-        pass
 
 
 def point_boto3_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str) -> None:
-    """boto3 (here and in every process the test starts) talks to ``endpoint`` with fake credentials, in
-    us-east-1, reading no real ~/.aws file and never asking an instance metadata service."""
+    """boto3 (here and in every process the test starts) talks to ``endpoint`` (see testaws.aws_environment)."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")]:
         monkeypatch.delenv(name)
-    empty = tmp_path / "aws-empty-config"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    for name, value in testaws.aws_environment(endpoint, tmp_path / "aws-empty-config").items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
 def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """A fresh (reset) moto account that boto3 talks to through the environment; its endpoint URL."""
-    reset_moto(moto_server)
+    testaws.reset(moto_server)
     point_boto3_at(monkeypatch, tmp_path, moto_server)
     return moto_server
 

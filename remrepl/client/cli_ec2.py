@@ -34,6 +34,7 @@ EC2_FLAGS = (
     "max_lifetime",
     "yes",
     "keep_on_failure",
+    "lend_credentials",
 )
 DOWN_TIMEOUT = 600.0  # s for one cluster's teardown
 VALUE_OPTIONS = {
@@ -105,6 +106,13 @@ def add_launch_options(parser: argparse.ArgumentParser, *, title: str) -> None:
         default=None,
         help="if the launch fails, keep what was created (to look at it); `remrepl down` removes it",
     )
+    group.add_argument(
+        "--no-lend-credentials",
+        dest="lend_credentials",
+        action="store_false",
+        default=None,
+        help="do not lend a head without an instance profile short-lived AWS credentials (its EC2 workers need them)",
+    )
 
 
 def add_commands(commands: Any) -> None:
@@ -158,7 +166,10 @@ def settings_from(args: argparse.Namespace) -> EC2Settings:
 
 
 def given_flags(args: argparse.Namespace) -> list[str]:
-    return [f"--{name.replace('_', '-')}" for name in EC2_FLAGS if getattr(args, name, None) is not None]
+    flag = {"lend_credentials": "no-lend-credentials"}
+    return [
+        f"--{flag.get(name, name.replace('_', '-'))}" for name in EC2_FLAGS if getattr(args, name, None) is not None
+    ]
 
 
 def launch_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -20,6 +20,7 @@
     bootstrap = true
     remote_venv = "~/.remrepl/venv"
     stage_timeouts = { "SSH login" = 300 }   # seconds per readiness stage
+    lend_credentials = true              # short-lived AWS credentials for a head without an instance profile
 
 Every key is optional; an unknown key or a wrong type is a ``ConfigError`` naming the file and the key.
 The command line's flags win over these.
@@ -45,7 +46,7 @@ _STRINGS = {
     "remote_python",
     "remote_venv",
 }
-_BOOLS = {"spot", "yes", "keep_on_failure", "bootstrap"}
+_BOOLS = {"spot", "yes", "keep_on_failure", "bootstrap", "lend_credentials"}
 _STAGES = ("instance running", "SSH port", "SSH login", "remrepl installed", "server ready")
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import shlex
 import tempfile
 import zipfile
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
 DEFAULT_VENV = "~/.remrepl/venv"
 INSTALL_TIMEOUT = 600.0
+_EXTRA_CLAUSE = re.compile(r"""extra\s*==\s*["'](?P<name>[^"']+)["']""")
 
 
 def shell_path(path: str) -> str:
@@ -38,8 +42,9 @@ def venv_python(venv: str) -> str:
     return venv.rstrip("/") + "/bin/python"
 
 
-def build_wheel(directory: Path) -> Path:
-    """A pure-Python wheel of the installed remrepl, in ``directory``."""
+def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
+    """A pure-Python wheel of the installed remrepl, in ``directory``, requiring the runtime dependencies
+    and those of ``extras`` (an EC2 head needs ``cluster`` and ``ec2``)."""
     import importlib.metadata  # 70 ms: only when a wheel is built
 
     import remrepl
@@ -49,7 +54,7 @@ def build_wheel(directory: Path) -> Path:
         requires = importlib.metadata.metadata("remrepl").get_all("Requires-Dist") or []
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError("--bootstrap needs remrepl installed here (pip install remrepl)") from None
-    requires = [r for r in requires if "extra ==" not in r]  # the remote needs only the runtime
+    requires = [r for r in map(partial(_for_extras, extras=extras), requires) if r]
     package = Path(remrepl.__file__).parent
     dist_info = f"remrepl-{version}.dist-info"
     files: dict[str, bytes] = {}
@@ -71,16 +76,33 @@ def build_wheel(directory: Path) -> Path:
     return wheel
 
 
+def _for_extras(requirement: str, extras: Sequence[str]) -> str | None:
+    """``requirement`` without its ``extra == "x"`` clause when x is in ``extras``; None for another extra's.
+
+    The wheel names no extras of its own (no Provides-Extra): what the remote needs is decided here.
+    """
+    found = _EXTRA_CLAUSE.search(requirement)
+    if found is None:
+        return requirement
+    if found.group("name") not in extras:
+        return None
+    name, _, marker = requirement.partition(";")
+    rest = _EXTRA_CLAUSE.sub("", marker).strip()
+    rest = re.sub(r"^(and\s+)+|(\s+and)+$", "", rest).strip()
+    return f"{name.strip()}; {rest}" if rest else name.strip()
+
+
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def bootstrap(link: SSHLink, base_python: str, venv: str) -> None:
-    """Install this remrepl into ``venv`` on the host (made with ``base_python`` if missing)."""
+def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] = ()) -> None:
+    """Install this remrepl (with the dependencies of ``extras``) into ``venv`` on the host (made with
+    ``base_python`` if missing)."""
     from .ssh import run_remote
 
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
-        wheel = build_wheel(Path(tmp))
+        wheel = build_wheel(Path(tmp), extras)
         sftp = link.transport.open_sftp_client()
         if sftp is None:
             raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")

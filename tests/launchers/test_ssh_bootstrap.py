@@ -35,3 +35,43 @@ def test_bootstrap_installs_into_a_fresh_venv_and_reuses_it(ssh_hosts: SSHHosts,
         installs = [text for text in said if "installing remrepl" in text]
         assert len(installs) == 1, said  # the second launch reuses the venv
     assert (venv / "bin" / "remrepl").exists()
+
+
+def _requirements(wheel: Path) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = zf.read(f"remrepl-{wheel.name.split('-')[1]}.dist-info/METADATA").decode()
+    return [line.removeprefix("Requires-Dist: ") for line in metadata.splitlines() if line.startswith("Requires-Dist")]
+
+
+def test_the_wheel_requires_the_runtime_and_only_the_extras_asked_for(tmp_path: Path) -> None:
+    from remrepl.launchers.bootstrap import build_wheel
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "head").mkdir()
+    plain = _requirements(build_wheel(tmp_path / "plain"))
+    head = _requirements(build_wheel(tmp_path / "head", extras=("cluster", "ec2")))
+    names = [r.split(";")[0].split(">")[0].split("=")[0].strip() for r in head]
+    assert "pyzmq" in names and "distributed" in names and "boto3" in names  # what an EC2 head runs
+    assert not any("extra" in r for r in plain + head)  # the markers are resolved here, not on the remote
+    assert "boto3" not in " ".join(plain) and "distributed" not in " ".join(plain)
+    assert "moto" not in " ".join(head)  # the test extra never travels
+    assert set(plain) < set(head)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "expected"),
+    [
+        ("pyzmq>=25", "pyzmq>=25"),
+        ('tomli>=1.1; python_version < "3.11"', 'tomli>=1.1; python_version < "3.11"'),
+        ('boto3>=1.34; extra == "ec2"', "boto3>=1.34"),
+        ("boto3>=1.34 ; extra=='ec2'", "boto3>=1.34"),
+        ('x>=1; python_version < "3.11" and extra == "ec2"', 'x>=1; python_version < "3.11"'),
+        ('moto>=5; extra == "test"', None),
+    ],
+)
+def test_extra_markers_are_resolved(requirement: str, expected: str | None) -> None:
+    from remrepl.launchers.bootstrap import _for_extras
+
+    assert _for_extras(requirement, ("ec2",)) == expected

@@ -47,6 +47,7 @@ from .signals import no_interrupts, signals_interrupt
 STATE_POLL = 2.0  # s between checks that the instance still exists while SSH is awaited
 TEARDOWN_TIMEOUT = 600.0
 CLOUD_INIT_LOG = "/var/log/cloud-init-output.log"
+HEAD_EXTRAS = ("cluster", "ec2")  # the head runs Dask (remrepl.cluster) and launches EC2 workers (boto3)
 
 Notify = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -367,7 +368,7 @@ class EC2Launcher(Launcher):
                 if status == 0 and f"remrepl-protocol {PROTOCOL_VERSION}" in out:
                     return
                 self.notify(f"installing remrepl into {s.remote_venv} on the head")
-                bootstrap(link, s.remote_python, s.remote_venv)
+                bootstrap(link, s.remote_python, s.remote_venv, extras=HEAD_EXTRAS)
 
             run_stage("remrepl installed", deadline, install)
         return python
@@ -457,7 +458,25 @@ class EC2Launcher(Launcher):
         """A session on the head's server (through the SSH tunnel; it reconnects after a dropped link)."""
         if self.ssh is None:
             raise RuntimeError("start() the launcher first")
-        return self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler)
+        session = self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler)
+        self._lend_credentials(session)
+        return session
+
+    def _lend_credentials(self, session: Session) -> None:
+        """EC2 workers are launched from the head: by its instance profile when it has one, else with
+        short-lived credentials lent here (STS; held in the kernel's memory only, see
+        ``client/aws_credentials.py``). A failure costs only the workers, so it is a warning."""
+        if not self.settings.lend_credentials or self.aws is None or self.head is None:
+            return
+        if self.head.instance_profile or self.settings.iam_instance_profile:
+            return
+        try:
+            expiry = session.forward_aws_credentials(self.aws)
+        except RemreplError as exc:
+            self.notify(f"the head has no AWS credentials for EC2 workers: {exc}")
+            return
+        until = f" until {expiry:%Y-%m-%d %H:%M} UTC" if expiry is not None else ""
+        self.notify(f"lent the head short-lived AWS credentials{until} (for EC2 workers; in memory there)")
 
     def record_data(self) -> dict[str, str]:
         data = self.ssh.record_data() if self.ssh is not None else {}

@@ -336,6 +336,7 @@ class Instance:
     cluster: str
     spot: bool
     state_reason: str = ""  # why it ended, when AWS says
+    instance_profile: str | None = None  # the ARN of its IAM instance profile, if it has one
 
     @classmethod
     def from_description(cls, d: Mapping[str, Any]) -> Instance:
@@ -354,6 +355,7 @@ class Instance:
             cluster=tags.get(TAG_CLUSTER, ""),
             spot=d.get("InstanceLifecycle") == "spot",
             state_reason=str(d.get("StateReason", {}).get("Message", "")),
+            instance_profile=d.get("IamInstanceProfile", {}).get("Arn") or None,
         )
 
 

@@ -43,6 +43,7 @@ class EC2Settings:
     bootstrap: bool = True  # install this remrepl into remote_venv on the head
     remote_venv: str = DEFAULT_VENV
     stage_timeouts: dict[str, float] = field(default_factory=dict)  # readiness stage -> seconds
+    lend_credentials: bool = True  # a head without an instance profile gets short-lived credentials (for workers)
 
 
 def check_name(name: str) -> str:

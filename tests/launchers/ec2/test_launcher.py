@@ -36,6 +36,10 @@ def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts
         with launcher.connect() as session:
             code = "import os; {k[12:]: v for k, v in sorted(os.environ.items()) if k.startswith('REMREPL_EC2_')}"
             env = ast.literal_eval(str(session.run(code).value))
+            # no instance profile: the head was lent short-lived credentials for its workers, in memory
+            lent = session.run("from remrepl.cluster import credentials as c; c.forwarded().access_key_id").value
+        assert lent and lent != repr("testing")  # STS session credentials, not the long-term key
+        assert any("lent the head short-lived AWS credentials" in text for text in said), said
         assert env["CLUSTER"] == "demo" and env["INSTANCE_ID"] == launcher.head.id
         assert env["REGION"] == "us-east-1" and env["SECURITY_GROUP"].startswith("sg-")
         assert env["SSH_USER"] == ssh_hosts.user  # the ssh_config's User wins over the image's ec2-user
@@ -61,10 +65,12 @@ def test_a_running_cluster_is_reused_and_not_torn_down_by_who_reused_it(head_ssh
     (instance,) = head_instances("reuse")
     assert instance["State"]["Name"] == "running"
     said: list[str] = []
-    second = EC2Launcher("reuse", settings=settings(ssh_hosts.ssh_config), notify=said.append)
+    second = EC2Launcher("reuse", settings=settings(ssh_hosts.ssh_config, lend_credentials=False), notify=said.append)
     second.start()
     with second.connect() as session:
         assert session.run("6 * 7").value == "42"
+        lent = session.run("from remrepl.cluster import credentials as c; c.forwarded()").value
+    assert lent is None  # --no-lend-credentials: nothing held (the expression is None)
     second.close()
     assert not second.created and any("is up" in text for text in said), said
     assert [i["State"]["Name"] for i in head_instances("reuse")] == ["running"]
