@@ -141,7 +141,8 @@ def add_commands(commands: Any) -> None:
         "group and key pairs. Running it twice is fine.",
     )
     down.add_argument("name", nargs="?", metavar="NAME", help="the cluster to take down")
-    down.add_argument("--all", action="store_true", help="every remrepl cluster of the region")
+    down.add_argument("--all", action="store_true", help="every remrepl cluster of the region (asks first)")
+    down.add_argument("--yes", action="store_true", help="with --all: do not ask")
     _account_options(down)
 
 
@@ -217,38 +218,20 @@ def _session(args: argparse.Namespace) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..launchers.ec2.inventory import list_clusters
-    from ..launchers.ec2.settings import format_duration
+    from ..launchers.ec2.inventory import list_clusters, status_table
 
     session = _session(args)
     clusters = list_clusters(session)
     if not clusters:
         print(f"no remrepl clusters in {session.region_name} (`remrepl up` starts one)")
         return 0
-    rows = [["NAME", "STATE", "TYPE", "PUBLIC IP", "UPTIME", "COST SO FAR", "WORKERS"]]
-    for info in clusters:
-        head = info.head
-        uptime = info.uptime()
-        cost = info.cost_so_far()
-        rows.append(
-            [
-                info.name,
-                head.state if head is not None else "no head",
-                head.instance_type if head is not None else "-",
-                (head.public_ip or "-") if head is not None else "-",
-                format_duration(uptime.total_seconds()) if uptime is not None else "-",
-                f"~${cost:.2f}" if cost is not None else "?",
-                str(len([w for w in info.workers if w.state in ("pending", "running")])),
-            ]
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(status_table(clusters)))
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     from ..launchers.ec2.inventory import list_clusters, teardown
+    from ..launchers.ec2.launcher import terminal_confirm
     from ..launchers.ec2.settings import check_name
 
     if bool(args.name) == bool(args.all):
@@ -257,6 +240,11 @@ def cmd_down(args: argparse.Namespace) -> int:
     names = [check_name(args.name)] if args.name else [c.name for c in list_clusters(session, prices=False)]
     if not names:
         print(f"no remrepl clusters in {session.region_name}: nothing to do")
+    elif args.all and not (args.yes or load_config().ec2.get("yes")):
+        summary = f"take down every remrepl cluster of {session.region_name}: {', '.join(names)}"
+        if not terminal_confirm(summary, question="Take them down?", what="taking down every cluster"):
+            print("remrepl: nothing was taken down", file=sys.stderr)
+            return 1
     status = 0
     for name in names:
         start = time.monotonic()

@@ -42,7 +42,8 @@ def test_up_exec_connect_status_down(
 
         status = run_cli("status")
         assert status.returncode == 0, status.stderr
-        assert re.search(r"^demo\s+running\s+t3\.small\s+54\.214\.\S+\s", status.stdout, re.MULTILINE), status.stdout
+        row = r"^demo\s+us-east-1\s+running\s+t3\.small\s+54\.214\.\S+\s+0\s"  # name region state type IP workers
+        assert re.search(row, status.stdout, re.MULTILINE), status.stdout
 
         terminal.start([*remrepl_command(), "connect", "--launch", "ec2:demo"])
         terminal.wait_for_line(lambda line: line == PROMPT, "the prompt on the EC2 head", timeout=60)
@@ -209,3 +210,21 @@ def test_ssh_open_to_the_world_is_refused_before_anything_is_created(aws: str, p
         up = run_cli("up", "open", "--yes", "--allow-cidr", cidr)
         assert up.returncode == 1 and "--allow-cidr" in up.stderr and "Traceback" not in up.stderr, up.stderr
     assert leftovers().none
+
+
+def test_down_all_asks_first_and_without_a_terminal_refuses(aws: str, private_state: Path) -> None:
+    from remrepl.launchers.ec2.resources import ensure_security_group
+
+    write_config(private_state, private_state / "no_ssh_config")
+    for name in ("one", "two"):  # clusters of which only a security group is left
+        ensure_security_group(
+            ec2(), cluster=name, owner="arn:aws:iam::123456789012:user/t", allow_cidr=[ALLOW], subnet=None
+        )
+    refused = run_cli("down", "--all")
+    assert refused.returncode != 0 and "nobody can confirm" in refused.stderr, refused.stderr
+    assert "every remrepl cluster of us-east-1: one, two" in refused.stderr
+    assert sorted(leftovers().groups) == ["remrepl-one", "remrepl-two"]  # nothing was touched
+    done = run_cli("down", "--all", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "cluster one is down" in done.stdout and "cluster two is down" in done.stdout
+    assert leftovers().none, leftovers()

@@ -57,16 +57,16 @@ def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
 
 
-def terminal_confirm(summary: str) -> bool:
+def terminal_confirm(summary: str, *, question: str = "Launch it?", what: str = "launching") -> bool:
     """Show ``summary`` and ask; without a terminal on stdin, refuse (scripts pass ``--yes``)."""
     if not sys.stdin.isatty():
         raise ConfigError(
-            "not launching: standard input is not a terminal, so nobody can confirm the launch; pass --yes "
-            f"(or yes = true in [ec2] of the config file) to launch without asking\n{summary}"
+            f"not {what}: standard input is not a terminal, so nobody can confirm; pass --yes "
+            f"(or yes = true in [ec2] of the config file) to go on without asking\n{summary}"
         )
     print(summary, file=sys.stderr)
     try:
-        answer = input("Launch it? [y/N] ")
+        answer = input(f"{question} [y/N] ")
     except EOFError:
         answer = ""
     return answer.strip().lower() in ("y", "yes")
