@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHAuthenticationFailed, SSHError
+from ..launchers.bootstrap import DEFAULT_VENV
+from ..server.reaper import DEFAULT_COMMAND
 from .ssh import RemoteWorkers, SSHWorker
 
 if TYPE_CHECKING:
@@ -42,12 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("remrepl.cluster")
 
 DEFAULT_INSTANCE_TYPE = "t3.medium"
-DEFAULT_SHUTDOWN = "sudo -n shutdown -h now"  # the instance's shutdown behaviour is terminate
+DEFAULT_SHUTDOWN = shlex.join(DEFAULT_COMMAND)  # the reaper's; the instance's shutdown behaviour is terminate
 DEFAULT_LOST_AFTER = 300.0
 READY_TIMEOUT = 900.0  # launch, boot, cloud-init and the bootstrap's pip install
 LOGIN_GRACE = 120.0  # seconds a running sshd may refuse our key (before cloud-init installed it)
 CLOSE_WAIT = 120.0  # seconds close() waits for the instances to be shutting down
-DEFAULT_VENV = "~/.remrepl/venv"
 ENDED = ("shutting-down", "terminated")
 # what the remote worker needs beyond remrepl's own requirements, at the head's versions
 WORKER_PACKAGES = ("distributed", "dask", "cloudpickle", "msgpack", "tornado")

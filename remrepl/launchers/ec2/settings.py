@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass, field
 
 from ..._exceptions import ConfigError
+from ...server.reaper import DEFAULT_COMMAND
 from ..bootstrap import DEFAULT_VENV
 
 DEFAULT_INSTANCE_TYPE = "t3.small"  # 2 vCPU, 2 GiB: a few cents an hour
 DEFAULT_IDLE_TIMEOUT = 3600.0  # s without a client or a run before the head ends itself
-DEFAULT_SHUTDOWN_COMMAND = ("sudo", "-n", "shutdown", "-h", "now")  # terminates: shutdown behaviour "terminate"
+DEFAULT_SHUTDOWN_COMMAND = DEFAULT_COMMAND  # the reaper's: terminates, the shutdown behaviour being "terminate"
 NAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 60.0}  # a bare number is minutes
