@@ -114,6 +114,7 @@ class Mapper:
             self.fn_blob = cloudpickle.dumps(fn)
         except Exception as exc:
             raise ClusterError(f"cannot send {_item_repr.repr(fn)} to the workers: {exc}") from exc
+        self.code_files = code_files(fn)
         self.token = uuid.uuid4().hex[:12]
         name = label or getattr(fn, "__name__", "map")
         self.progress = ProgressReporter(len(items), f"map {name}", enabled=progress)
@@ -136,7 +137,7 @@ class Mapper:
                 start, count = self.in_flight.pop(future)
                 out, seconds, size, failure = self._outcome(future)
                 if failure is not None:
-                    raise _task_error(failure)
+                    raise _task_error(failure, self.code_files)
                 results[start : start + count] = out
                 done += count
                 self._measure(seconds, size, count)
@@ -215,9 +216,9 @@ def _pickle_batch(batch: list[Any], start: int) -> bytes:
     return blob
 
 
-def _task_error(failure: dict[str, Any]) -> TaskError:
+def _task_error(failure: dict[str, Any], files: CodeFiles) -> TaskError:
     index, item = int(failure["index"]), str(failure["item"])
-    tb = _with_source_lines(failure)
+    tb = _with_source_lines(failure, files)
     message = f"the function raised for item {index} ({item}): {failure['summary']}\n\nRemote traceback:\n{tb}"
     error = TaskError(message.rstrip("\n"), index=index, item=item, remote_traceback=tb)
     if failure.get("exception"):
@@ -228,12 +229,40 @@ def _task_error(failure: dict[str, Any]) -> TaskError:
     return error
 
 
-def _with_source_lines(failure: dict[str, Any]) -> str:
+# (function name, first line, last line, file name) of every code object of a mapped function
+CodeFiles = list[tuple[str, int, int, str]]
+
+
+def code_files(fn: Callable[..., Any]) -> CodeFiles:
+    """Where the code of ``fn`` (and the functions defined inside it) came from: cloudpickle 3.1.3+ sends
+    dynamic functions with the file name ``<dynamic-code>``, so the head puts the real one back."""
+    code = getattr(getattr(fn, "func", fn), "__code__", None)  # a function, or a functools.partial of one
+    found: CodeFiles = []
+    todo = [code] if isinstance(code, types.CodeType) else []
+    while todo and len(found) < 1000:  # bounded: nested functions and comprehensions
+        current = todo.pop()
+        lines = [line for *_, line in current.co_lines() if line is not None] or [current.co_firstlineno]
+        found.append((current.co_name, min(lines), max(lines), current.co_filename))
+        todo.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return found
+
+
+def _real_file(name: str, lineno: int, function: str, files: CodeFiles) -> str:
+    if name != "<dynamic-code>":
+        return name
+    for code_name, first, last, filename in files:
+        if code_name == function and first <= lineno <= last:
+            return filename
+    return name
+
+
+def _with_source_lines(failure: dict[str, Any], files: CodeFiles) -> str:
     """The remote traceback, with the lines of code typed at the prompt (which only this process knows)."""
     text = str(failure["traceback"])
     frames = failure.get("frames")
     if failure.get("chained") or not frames or all(line for *_, line in frames):
         return text  # nothing to add (or a chain of exceptions, which the worker's text shows best)
+    frames = [(_real_file(name, lineno, fn, files), lineno, fn, line) for name, lineno, fn, line in frames]
     filled = [(name, lineno, fn, line or linecache.getline(name, lineno).strip()) for name, lineno, fn, line in frames]
     summary = traceback.StackSummary.from_list(filled)
     return "Traceback (most recent call last):\n" + "".join(summary.format()) + str(failure["summary"]) + "\n"
