@@ -11,8 +11,9 @@ cloud-init writes two blocks to the serial console at first boot (its ``ssh_auth
     -----END SSH HOST KEY KEYS-----
 
 The console output is readable only through the EC2 API (with the account's credentials), so it is a
-channel that an attacker on the network path cannot write to. AWS has it a few minutes after boot at the
-earliest; until then there is none (``[]``).
+channel that an attacker on the network path cannot write to. cloud-init prints the blocks at the end of
+its run, so they often come after SSH answers: the launcher then accepts the first key for the new
+instance and checks it against the console once cloud-init is done (``EC2Launcher._check_first_key``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._exceptions import CloudError
 from .aws import aws_errors
 
 _FINGERPRINT = re.compile(r"\b\d+\s+(SHA256:[A-Za-z0-9+/]+=*)(?:\s.*?)?(?:\((\w+)\))?\s*$")
 _KEY = re.compile(r"\b((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-[\w@.-]+))\s+(AAAA[A-Za-z0-9+/]+=*)")
 _BLOCKS = {"FINGERPRINTS": "fingerprints", "KEYS": "keys"}
+# what AWS answers ``Latest=True`` for an instance type that cannot give the latest output
+NO_LATEST = ("UnsupportedOperation", "InvalidParameter", "InvalidParameterValue", "InvalidParameterCombination")
 _MARK = re.compile(r"-----(BEGIN|END) SSH HOST KEY (FINGERPRINTS|KEYS)-----")
 
 
@@ -85,9 +89,16 @@ def _console_text(output: str) -> str:
 
 
 def read_console(ec2: Any, instance_id: str) -> str:
-    """The instance's console output so far ("" when AWS has none yet)."""
-    with aws_errors(f"reading the console of instance {instance_id}"):
-        answer = ec2.get_console_output(InstanceId=instance_id)
+    """The instance's console output so far ("" when AWS has none yet): the latest (Nitro instances answer
+    at once), else the copy AWS posts a few minutes after boot (other instance types refuse ``Latest``)."""
+    try:
+        with aws_errors(f"reading the console of instance {instance_id}"):
+            answer = ec2.get_console_output(InstanceId=instance_id, Latest=True)
+    except CloudError as exc:
+        if exc.code not in NO_LATEST:
+            raise
+        with aws_errors(f"reading the console of instance {instance_id}"):
+            answer = ec2.get_console_output(InstanceId=instance_id)
     return _console_text(str(answer.get("Output") or ""))
 
 

@@ -38,6 +38,7 @@ from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
+from ..hostkeys import fingerprint
 from ..ssh import SSHLauncher, run_remote
 from ..sshlink import SSHLink, SSHOptions, SSHTarget, load_config
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
@@ -121,6 +122,7 @@ class EC2Launcher(Launcher):
         self._private_key: str | None = None  # a key remrepl generated for the key pair (else the user's)
         self._detached = False
         self._last_state_check = 0.0
+        self._first_key = False  # the head's key was accepted on first use: check it once cloud-init is done
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -177,6 +179,7 @@ class EC2Launcher(Launcher):
         link = self._ready(ssh_user)
         try:
             python = self._installed(link)
+            self._check_first_key(link)
             if self.created:
                 self._start_reaper(link, python)
         except BaseException as exc:
@@ -312,6 +315,7 @@ class EC2Launcher(Launcher):
             options = replace(options, expected_host_keys=console)
         elif self.created:
             options = replace(options, accept_new_host_key=True)
+            self._first_key = True
             self.notify(
                 f"the console of {instance_id} shows no SSH host key fingerprints yet: accepting the first key it "
                 f"presents, for this new instance only, into {known_hosts_file()}"
@@ -332,6 +336,31 @@ class EC2Launcher(Launcher):
                 ) from None
             finally:
                 self.timings.polls["SSH login"] = len(attempts)
+
+    def _check_first_key(self, link: SSHLink) -> None:
+        """A key accepted on first use is checked against the console once cloud-init has printed the
+        keys there (at its end: the install stage waited for it). A key the console does not show means
+        someone answered in the instance's place: refused, and the new cluster is torn down."""
+        from .aws import aws_errors
+        from .consolekeys import console_keys
+
+        if not self._first_key:
+            return
+        with aws_errors("reading the instance's console"):
+            printed = console_keys(self._ec2, self.head.id)
+        key = link.transport.get_remote_server_key()
+        if not printed:
+            self.notify(
+                f"the console of {self.head.id} still shows no host keys: its key ({key.get_name()} "
+                f"{fingerprint(key)}) stays accepted on first use only"
+            )
+        elif printed.vouches_for(key.get_name(), key.get_base64()):
+            self.notify(f"verified the host key of {self.head.id} against its console ({fingerprint(key)})")
+        else:
+            raise HostKeyError(
+                f"the host key {self.head.id} presented ({key.get_name()} {fingerprint(key)}) is NOT one of the keys "
+                "its console shows: someone may have answered in its place. Not using it"
+            )
 
     def _gone(self) -> str | None:
         """Why waiting for SSH is pointless (the instance is shutting down or gone), at most every few s."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from remrepl._exceptions import CloudError
 from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.consolekeys import (
     _console_text,
@@ -16,6 +18,7 @@ from remrepl.launchers.ec2.consolekeys import (
     fingerprint,
     parse_console,
 )
+from tests.awsproxy import AWSProxy
 
 
 def _host_key() -> tuple[str, str]:
@@ -98,3 +101,17 @@ def test_moto_console_has_no_host_keys(aws: str) -> None:
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     [instance] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"]
     assert console_host_keys(ec2, instance["InstanceId"]) == []  # a kernel log without cloud-init's blocks
+
+
+def test_an_instance_type_without_latest_console_output_is_read_the_buffered_way(aws_proxy: AWSProxy) -> None:
+    from remrepl.launchers.ec2.consolekeys import read_console
+
+    ec2: Any = client(aws_session(), "ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    [instance] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"]
+    aws_proxy.fail("GetConsoleOutput", "UnsupportedOperation", times=1)  # AWS's answer to Latest=True off Nitro
+    assert "Linux version" in read_console(ec2, instance["InstanceId"])
+    assert aws_proxy.calls["GetConsoleOutput"] == 2
+    aws_proxy.fail("GetConsoleOutput", "UnauthorizedOperation", times=1)  # other errors are errors
+    with pytest.raises(CloudError, match="UnauthorizedOperation"):
+        read_console(ec2, instance["InstanceId"])

@@ -4,6 +4,7 @@ mapped there by ssh_config), and every fault of readiness."""
 from __future__ import annotations
 
 import ast
+import base64
 import sys
 import threading
 import time
@@ -282,3 +283,37 @@ def test_a_spot_head_with_its_options(head_sshd: SSHD, ssh_hosts: SSHHosts) -> N
     finally:
         launcher.close()
     assert leftovers().none
+
+
+@pytest.mark.parametrize("matching", [True, False], ids=["matching", "not-matching"])
+def test_a_key_accepted_on_first_use_is_checked_against_the_console_once_cloud_init_printed_it(
+    head_sshd: SSHD, ssh_hosts: SSHHosts, aws_proxy: AWSProxy, private_state: Path, matching: bool
+) -> None:
+    """Real consoles show cloud-init's key blocks only at its end, after SSH first answers: the first key
+    is accepted for the new instance, then checked once the install stage has waited for cloud-init."""
+    other = " ".join(Path(f"{ssh_hosts.client_key}.pub").read_text().split()[:2])
+    shown = head_sshd.host_key_line if matching else other
+    block = f"-----BEGIN SSH HOST KEY KEYS-----\n{shown} root@ip-10-0-0-1\n-----END SSH HOST KEY KEYS-----\n"
+    client = ec2()  # moto's console text (the same for every instance), as it goes on the wire: base64
+    image = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    [probe] = client.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
+    text = client.get_console_output(InstanceId=probe["InstanceId"])["Output"]
+    client.terminate_instances(InstanceIds=[probe["InstanceId"]])
+    aws_proxy.rewrite("GetConsoleOutput", b"", b"", times=1)  # the console read before SSH login: no keys yet
+    aws_proxy.rewrite("GetConsoleOutput", base64.b64encode(text.encode()), base64.b64encode((block + text).encode()))
+    said: list[str] = []
+    launcher = EC2Launcher("firstuse", settings=settings(ssh_hosts.ssh_config), notify=said.append)
+    try:
+        if matching:
+            launcher.start()
+            assert any(f"verified the host key of {launcher.head.id} against its console" in t for t in said), said
+        else:
+            with pytest.raises(HostKeyError, match="is NOT one of the keys its console shows"):
+                launcher.start()
+            assert leftovers().none, leftovers()  # the new cluster was torn down
+    finally:
+        launcher.close()
+    assert any("accepting the first key it presents, for this new instance only" in t for t in said), said
+    assert aws_proxy.calls["GetConsoleOutput"] >= 2
+    assert leftovers().none, leftovers()
+    terminate(server_processes(private_state / "remote"))  # any reaper
