@@ -158,7 +158,9 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
             from ..launchers.ssh_records import connect_record
 
-            return connect_record(record.to_json(), record.info, args.connect_timeout), None, name
+            session = connect_record(record.to_json(), record.info, args.connect_timeout)
+            cli_ec2.after_reattach(record.to_json(), session)
+            return session, None, name
         return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
     if args.launch:
         target, options = _launch_target(args)
@@ -176,7 +178,9 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         from ..launchers.ssh_records import connect_record
 
         target = str(ssh_record["launcher"].get("target"))
-        return connect_record(ssh_record, info, args.connect_timeout), None, target
+        session = connect_record(ssh_record, info, args.connect_timeout)
+        cli_ec2.after_reattach(ssh_record, session)
+        return session, None, target
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host

@@ -162,12 +162,18 @@ def test_exec_keep_leaves_the_cluster_and_a_session_record_that_reattaches(
         ran = run_cli("exec", "--launch", "ec2:kept", "--keep", "--name", "kept-head", str(script))
         assert (ran.returncode, ran.stdout) == (0, "ran\n"), ran.stderr
         assert "remrepl connect kept-head" in ran.stderr
+        assert "lent the head short-lived AWS credentials" in ran.stderr
         assert [i["State"]["Name"] for i in head_instances("kept")] == ["running"]
         listing = run_cli("ls")  # probed through SSH again: the instance id as HostKeyAlias, remrepl's known_hosts
         assert re.search(r"^kept-head\s+.*alive", listing.stdout, re.MULTILINE), listing
         record = private_state / "sessions" / "kept-head.json"
         again = run_cli("exec", "--connection-file", str(record), str(script))
         assert (again.returncode, again.stdout) == (0, "ran\n"), again.stderr
+        assert "lent the head short-lived AWS credentials" in again.stderr  # fresh ones: a kept head outlives 12 h
+        lent = tmp_path / "lent.py"
+        lent.write_text("from remrepl.cluster import credentials as c\nprint(c.forwarded() is not None)\n")
+        held = run_cli("exec", "--connection-file", str(record), str(lent))
+        assert (held.returncode, held.stdout) == (0, "True\n"), held.stderr
     finally:
         run_cli("down", "kept")
         terminate(server_processes(private_state / "remote"))

@@ -27,7 +27,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -492,21 +492,48 @@ class EC2Launcher(Launcher):
         return session
 
     def _lend_credentials(self, session: Session) -> None:
-        """EC2 workers are launched from the head: by its instance profile when it has one, else with
-        short-lived credentials lent here (STS; held in the kernel's memory only, see
-        ``client/aws_credentials.py``). A failure costs only the workers, so it is a warning."""
-        if not self.settings.lend_credentials or self.aws is None or self.head is None:
-            return
-        if self.head.instance_profile or self.settings.iam_instance_profile:
-            return
-        try:
-            expiry = session.forward_aws_credentials(self.aws)
-        except RemreplError as exc:
-            self.notify(f"the head has no AWS credentials for EC2 workers: {exc}")
-            return
-        until = f" until {expiry:%Y-%m-%d %H:%M} UTC" if expiry is not None else ""
-        self.notify(f"lent the head short-lived AWS credentials{until} (for EC2 workers; in memory there)")
+        s = self.settings
+        if s.lend_credentials and not s.iam_instance_profile and self.aws is not None and self.head is not None:
+            lend_credentials(session, self.aws, self.head, self.notify)
 
     def record_data(self) -> dict[str, str]:
         data = self.ssh.record_data() if self.ssh is not None else {}
-        return {**data, "ec2_cluster": self.name}
+        ec2 = {
+            "ec2_cluster": self.name,
+            "ec2_region": str(self.aws.region_name) if self.aws is not None else "",
+            "ec2_profile": self.settings.profile or "",
+            "ec2_lend_credentials": "1" if self.settings.lend_credentials else "",
+        }
+        return {**data, **ec2}
+
+
+def lend_credentials(session: Session, aws: Any, head: Any, notify: Notify) -> None:
+    """EC2 workers are launched from the head: by its instance profile when it has one, else with
+    short-lived credentials lent here (STS; held in the kernel's memory only, see
+    ``client/aws_credentials.py``). A failure costs only the workers, so it is a warning."""
+    if head is None or head.instance_profile:
+        return
+    try:
+        expiry = session.forward_aws_credentials(aws)
+    except RemreplError as exc:
+        notify(f"the head has no AWS credentials for EC2 workers: {exc}")
+        return
+    until = f" until {expiry:%Y-%m-%d %H:%M} UTC" if expiry is not None else ""
+    notify(f"lent the head short-lived AWS credentials{until} (for EC2 workers; in memory there)")
+
+
+def lend_on_reattach(record: Mapping[str, str], session: Session, notify: Notify = _stderr) -> None:
+    """A session record of an EC2 head (``--keep``): reattaching lends fresh credentials too, as a kept
+    session may outlive the first ones (12 h)."""
+    from .aws import aws_session, client
+    from .resources import describe
+
+    if not record.get("ec2_cluster") or record.get("ec2_lend_credentials") != "1":
+        return
+    try:
+        aws = aws_session(region=record.get("ec2_region") or None, profile=record.get("ec2_profile") or None)
+        found = describe(client(aws, "ec2"), [record["host_key_alias"]]) if record.get("host_key_alias") else []
+    except RemreplError as exc:
+        notify(f"no AWS credentials lent to the head: {exc}")
+        return
+    lend_credentials(session, aws, found[0] if found else None, notify)
