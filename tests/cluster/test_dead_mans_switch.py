@@ -70,6 +70,12 @@ def scheduler(certs: ClusterCertificates) -> Iterator[tuple[subprocess.Popen[str
         _stop(process)
 
 
+def armed_worker(certs: ClusterCertificates, address: str, fired: Path) -> subprocess.Popen[str]:
+    """A worker whose switch (after 1 s without the scheduler) creates ``fired``: never a shutdown."""
+    switch = ["--on-lost-scheduler", f"touch {shlex.quote(str(fired))}", "--lost-scheduler-after", "1"]
+    return start_worker(certs, address, *switch)
+
+
 def start_worker(certs: ClusterCertificates, address: str, *args: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "remrepl.cluster.remote_worker", *args],
@@ -108,9 +114,7 @@ def test_a_worker_that_lost_its_scheduler_runs_the_command(
 ) -> None:
     fired = tmp_path / "fired"
     process, address = scheduler
-    worker = start_worker(
-        certs, address, "--on-lost-scheduler", f"touch {shlex.quote(str(fired))}", "--lost-scheduler-after", "1"
-    )
+    worker = armed_worker(certs, address, fired)
     try:
         time.sleep(0.5)  # a few probes answered while the scheduler lives (not a timing assertion)
         assert not fired.exists()
@@ -126,9 +130,7 @@ def test_a_head_that_vanished_without_a_word_still_fires_the_switch(
 ) -> None:
     fired = tmp_path / "fired"
     process, address = scheduler
-    worker = start_worker(
-        certs, address, "--on-lost-scheduler", f"touch {shlex.quote(str(fired))}", "--lost-scheduler-after", "1"
-    )
+    worker = armed_worker(certs, address, fired)
     try:
         assert worker.stdin is not None
         worker.stdin.close()  # the SSH channel died with the head: no stop message
@@ -144,9 +146,7 @@ def test_a_worker_stopped_by_the_head_exits_without_running_the_command(
 ) -> None:
     fired = tmp_path / "fired"
     _, address = scheduler
-    worker = start_worker(
-        certs, address, "--on-lost-scheduler", f"touch {shlex.quote(str(fired))}", "--lost-scheduler-after", "1"
-    )
+    worker = armed_worker(certs, address, fired)
     try:
         assert worker.stdin is not None
         worker.stdin.write(json.dumps({"stop": True}) + "\n")
