@@ -181,6 +181,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         # wake(): another thread cuts a blocking next_event() short (the prompt's output receiver)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full pair means a wake-up is pending already: never block for it
         self._side: SideChannel | None = None
         self._side_lock = threading.Lock()  # guards creating and closing the side channel
         self._open_socket()
@@ -205,7 +206,8 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
-        self._poller.register(self._wake_r, zmq.POLLIN)
+        # By fd number: pyzmq's Poller reports a plain socket by its fileno(), never as the object given
+        self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
 
     def reattach(self, timeout: float) -> None:
         """After a dropped link: a fresh socket attaches again; the server replays what we missed."""
@@ -262,7 +264,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         if self._closed:
             raise SessionClosed("the session is closed")
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
-        if self._wake_r in ready:
+        if self._wake_r.fileno() in ready:  # drained, or every later poll returns at once (a busy loop)
             try:
                 self._wake_r.recv(4096)
             except OSError:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.client.processes import cpu_ticks, server_processes, wait_until
+from tests.client.processes import cpu_ticks, read_proc, server_processes, wait_until
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 PROMPT = "remote>"  # the prompt as capture-pane shows it, trailing space stripped
@@ -159,6 +159,14 @@ class TmuxTerminal:
         )
         if self.socket_path:
             Path(self.socket_path).unlink(missing_ok=True)
+
+
+def client_pid(terminal: TmuxTerminal) -> int:
+    """The ``remrepl connect`` process: the child of the pane's shell."""
+    shell = int(terminal.tmux("display-message", "-p", "-t", terminal.pane, "#{pane_pid}").strip())
+    children = read_proc(shell, f"task/{shell}/children").split()
+    assert len(children) == 1, children
+    return int(children[0])
 
 
 def kernel_pid(state_dir: Path) -> int:

@@ -12,15 +12,7 @@ from pathlib import Path
 
 from tests.client.files import PART, random_file, sha256
 from tests.client.processes import read_proc
-from tests.client.terminal import TmuxTerminal
-
-
-def client_pid(terminal: TmuxTerminal) -> int:
-    """The ``remrepl connect`` process: the child of the pane's shell."""
-    shell = int(terminal.tmux("display-message", "-p", "-t", terminal.pane, "#{pane_pid}").strip())
-    children = read_proc(shell, f"task/{shell}/children").split()
-    assert len(children) == 1, children
-    return int(children[0])
+from tests.client.terminal import TmuxTerminal, client_pid
 
 
 def peak_rss_kib(pid: int) -> int:
