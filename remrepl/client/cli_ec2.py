@@ -30,6 +30,7 @@ EC2_FLAGS = (
     "iam_instance_profile",
     "subnet",
     "allow_cidr",
+    "allow_open_ssh",
     "idle_timeout",
     "max_lifetime",
     "yes",
@@ -86,6 +87,13 @@ def add_launch_options(parser: argparse.ArgumentParser, *, title: str) -> None:
         action="append",
         metavar="CIDR",
         help="admit SSH from CIDR only (repeatable; default: your address, detected)",
+    )
+    group.add_argument(
+        "--allow-open-ssh",
+        action="store_true",
+        default=None,
+        help="accept --allow-cidr ranges that together open SSH to more than a /8 of public addresses "
+        "(or to the whole internet): the head is then guarded by its SSH key alone",
     )
     group.add_argument(
         "--idle-timeout",

@@ -10,6 +10,7 @@
     iam_instance_profile = "remrepl-head"
     subnet = "subnet-0123"
     allow_cidr = ["203.0.113.7/32"]      # default: your address, detected
+    allow_open_ssh = false               # true: accept allow_cidr wider than a /8 of public addresses
     idle_timeout = "60m"                 # "90s", "30m", "2h", "1d", a number of minutes, or "off"
     max_lifetime = "12h"
     yes = false                          # launch without asking
@@ -46,7 +47,7 @@ _STRINGS = {
     "remote_python",
     "remote_venv",
 }
-_BOOLS = {"spot", "yes", "keep_on_failure", "bootstrap", "lend_credentials"}
+_BOOLS = {"spot", "yes", "keep_on_failure", "bootstrap", "lend_credentials", "allow_open_ssh"}
 _STAGES = ("instance running", "SSH port", "SSH login", "remrepl installed", "server ready")
 
 

@@ -215,6 +215,24 @@ def test_ssh_open_to_the_world_is_refused_before_anything_is_created(aws: str, p
     for cidr in ("0.0.0.0/0", "::/0", "not-an-address"):
         up = run_cli("up", "open", "--yes", "--allow-cidr", cidr)
         assert up.returncode == 1 and "--allow-cidr" in up.stderr and "Traceback" not in up.stderr, up.stderr
+    halves = ["--allow-cidr", "0.0.0.0/1", "--allow-cidr", "128.0.0.0/1"]
+    up = run_cli("up", "open", "--yes", *halves)
+    assert up.returncode == 1 and "would open SSH to the whole internet" in up.stderr, up.stderr
+    assert "--allow-open-ssh" in up.stderr  # the way out, named
+    assert leftovers().none
+
+
+def test_allow_open_ssh_gets_a_split_range_past_the_check(aws: str, private_state: Path) -> None:
+    """The force flag (and its config key) lets the wide set through to the confirmation, which, without
+    a terminal or --yes, stops the launch: nothing is created either way."""
+    write_config(private_state, private_state / "no_ssh_config")
+    halves = ["--allow-cidr", "0.0.0.0/1", "--allow-cidr", "128.0.0.0/1"]
+    up = run_cli("up", "open", *halves, "--allow-open-ssh")
+    assert up.returncode == 1 and "pass --yes" in up.stderr, up.stderr
+    assert "SSH allowed    from 0.0.0.0/1, 128.0.0.0/1 only" in up.stderr
+    write_config(private_state, private_state / "no_ssh_config", allow_open_ssh=True)
+    up = run_cli("up", "open", *halves)
+    assert up.returncode == 1 and "pass --yes" in up.stderr and "SSH allowed    from 0.0.0.0/1" in up.stderr
     assert leftovers().none
 
 

@@ -221,7 +221,8 @@ class EC2Launcher(Launcher):
                 image_options["os"] = s.os
             image = resolve_image(self.aws, **image_options)
             price = hourly_price(self.aws, s.instance_type, spot=s.spot, region=self.aws.region_name)
-            cidrs = check_cidrs(s.allow_cidr) if s.allow_cidr else [caller_cidr()]  # before anything exists
+            # before anything exists
+            cidrs = check_cidrs(s.allow_cidr, s.allow_open_ssh) if s.allow_cidr else [caller_cidr()]
         summary = "\n".join(
             [
                 f"launch the head node of EC2 cluster {self.name}:",
@@ -242,7 +243,12 @@ class EC2Launcher(Launcher):
         self.created = True  # from here on, a failure deletes whatever exists of the cluster
         with self.timings.stage("create"):
             group = ensure_security_group(
-                self._ec2, cluster=self.name, owner=identity.arn, allow_cidr=cidrs, subnet=s.subnet
+                self._ec2,
+                cluster=self.name,
+                owner=identity.arn,
+                allow_cidr=cidrs,
+                subnet=s.subnet,
+                allow_open_ssh=s.allow_open_ssh,
             )
             public_key, self._private_key = user_public_key()
             key_name = import_key_pair(self._ec2, cluster=self.name, owner=identity.arn, public_key=public_key)

@@ -1,17 +1,17 @@
 """The EC2 resources of a cluster: its security group, key pairs and instances.
 
 Every creating call tags what it creates in the same call (``TagSpecifications``). The security group
-admits SSH only from the CIDRs the caller gives (never the whole internet) plus all traffic between the
-cluster's own instances (the Dask scheduler and workers); the REPL's port is never opened, the client
-goes through the SSH tunnel. Egress is left as EC2 makes it (all outbound): the instances must reach the
-package indexes (apt, PyPI), the AWS APIs (the head launches workers) and whatever data the user's code
-reads; a security group is stateful, so open egress admits no inbound connection.
+admits SSH only from the CIDRs the caller gives (never a large share of the internet unless forced:
+cidrs.py) plus all traffic between the cluster's own instances (the Dask scheduler and workers); the
+REPL's port is never opened, the client goes through the SSH tunnel. Egress is left as EC2 makes it
+(all outbound): the instances must reach the package indexes (apt, PyPI), the AWS APIs (the head launches
+workers) and whatever data the user's code reads; a security group is stateful, so open egress admits no
+inbound connection.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from typing import Any
 
 from ..._exceptions import CloudError, ConfigError
 from .aws import CAPACITY_CODES, aws_errors, retrying
+from .cidrs import check_cidrs
 from .images import Image
 from .keys import user_public_key
 from .tags import (
@@ -49,27 +50,6 @@ POLL_INTERVAL = 2.0  # describe_instances while waiting: AWS's own waiter polls 
 
 
 # --- security group -------------------------------------------------------------------------------------
-
-
-def check_cidrs(cidrs: Iterable[str]) -> list[str]:
-    """The CIDRs normalised (``"1.2.3.4"`` → ``"1.2.3.4/32"``); ``ConfigError`` for a malformed one, for
-    one that admits the whole internet (``0.0.0.0/0``, ``::/0``, any ``/0``), and for none at all."""
-    result: list[str] = []
-    for text in cidrs:
-        try:
-            network = ipaddress.ip_network(text.strip(), strict=False)
-        except ValueError:
-            raise ConfigError(f"bad --allow-cidr {text!r}: expected an address or a CIDR like 203.0.113.7/32") from None
-        if network.prefixlen == 0:
-            raise ConfigError(
-                f"--allow-cidr {text!r} would open SSH to the whole internet; remrepl refuses that. "
-                "Give your own address (e.g. 203.0.113.7/32) or your network's range"
-            )
-        if str(network) not in result:
-            result.append(str(network))
-    if not result:
-        raise ConfigError("no --allow-cidr: the security group must admit SSH from somewhere")
-    return result
 
 
 def _vpc_of(ec2: Any, subnet: str | None) -> str:
@@ -134,13 +114,19 @@ def _rule(key: tuple[str, Any, Any, str], *, described: bool = False) -> dict[st
 
 
 def ensure_security_group(
-    ec2: Any, *, cluster: str, owner: str, allow_cidr: Sequence[str], subnet: str | None = None
+    ec2: Any,
+    *,
+    cluster: str,
+    owner: str,
+    allow_cidr: Sequence[str],
+    subnet: str | None = None,
+    allow_open_ssh: bool = False,
 ) -> str:
     """The id of the cluster's security group ``remrepl-CLUSTER``, created (tagged) if missing, whose
     inbound rules are exactly: SSH from ``allow_cidr``, everything from the group itself. An existing
     group remrepl made is brought to that (rules for an old address are revoked); a group of that name
     that remrepl did not make is refused."""
-    cidrs = check_cidrs(allow_cidr)
+    cidrs = check_cidrs(allow_cidr, allow_open_ssh)  # (cidrs.py: a wide-open set needs allow_open_ssh)
     vpc = _vpc_of(ec2, subnet)
     name = security_group_name(cluster)
     group = find_security_group(ec2, cluster, vpc)

@@ -34,6 +34,7 @@ class EC2Settings:
     iam_instance_profile: str | None = None
     subnet: str | None = None
     allow_cidr: tuple[str, ...] = ()  # () = the caller's address, detected
+    allow_open_ssh: bool = False  # accept an allow_cidr set wider than a /8 of public addresses (cidrs.py)
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT  # s; None: off
     max_lifetime: float | None = None  # s; None: off
     yes: bool = False

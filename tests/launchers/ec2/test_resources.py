@@ -85,6 +85,53 @@ def test_the_world_is_refused(ec2: Any, cidr: str) -> None:
     ]
 
 
+SPLIT_OPEN = [
+    ["0.0.0.0/1", "128.0.0.0/1"],  # the whole IPv4 internet in two halves
+    [f"{n}.0.0.0/5" for n in range(0, 256, 8)],  # ... or in 32 pieces
+    ["::/1", "8000::/1"],
+    ["2000::/4", "3000::/4"],  # all of global unicast IPv6
+    ["1.0.0.0/8", "2.0.0.0/8"],  # two /8s of public addresses: more than one
+    ["100.0.0.0/7"],  # a /7 minus 100.64.0.0/10 (carrier-grade NAT): still more than a /8 of public ones
+    ["2000::/10"],  # more than a /11 of global unicast
+    ["203.0.113.7/32", "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"],
+]
+
+
+@pytest.mark.parametrize("cidrs", SPLIT_OPEN)
+def test_a_split_range_that_opens_ssh_widely_is_refused(ec2: Any, cidrs: list[str]) -> None:
+    """The check judges the union of the rules, not each rule: halves of the internet are the internet."""
+    with pytest.raises(ConfigError, match=r"would open SSH to .*remrepl refuses that.*--allow-open-ssh"):
+        check_cidrs(cidrs)
+    with pytest.raises(ConfigError, match="remrepl refuses that"):
+        ensure_security_group(ec2, cluster="c1", owner=OWNER, allow_cidr=cidrs)
+    assert not ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["remrepl-c1"]}])[
+        "SecurityGroups"
+    ]
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ["1.0.0.0/8"],  # a /8: the limit itself
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],  # private ranges do not count
+        ["203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"],
+        ["2000::/11"],
+    ],
+)
+def test_ranges_within_the_limit_are_accepted(cidrs: list[str]) -> None:
+    assert check_cidrs(cidrs) == cidrs
+
+
+def test_allow_open_ssh_accepts_a_wide_rule_set(ec2: Any) -> None:
+    split = ["0.0.0.0/1", "128.0.0.0/1"]
+    assert check_cidrs(split, allow_open_ssh=True) == split
+    assert check_cidrs(["0.0.0.0/0"], allow_open_ssh=True) == ["0.0.0.0/0"]
+    group_id = ensure_security_group(ec2, cluster="c1", owner=OWNER, allow_cidr=split, allow_open_ssh=True)
+    assert {source for _, port, source in _ingress_sources(_group(ec2, group_id)) if port == 22} == set(split)
+    with pytest.raises(ConfigError, match="bad --allow-cidr"):
+        check_cidrs(["nonsense"], allow_open_ssh=True)  # forcing opens ranges, it does not skip the parsing
+
+
 @pytest.mark.parametrize("cidrs", [["not-an-address"], ["1.2.3.4/33"], []])
 def test_bad_cidrs_are_refused(cidrs: list[str]) -> None:
     with pytest.raises(ConfigError, match="allow-cidr"):
