@@ -307,7 +307,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
             raise ServerError(event.code, f"the server refused the request: {event.message}")
         if isinstance(event, Bye):
             self._teardown()
-            raise SessionClosed(f"the server ended this session: {event.reason}")
+            raise SessionClosed(f"the server detached this client: {event.reason}")
         if isinstance(event, TRANSFER_SERVER_EVENTS):
             inbox = self._transfers.get(event.xfer_id)
             if inbox is not None:  # else a late chunk of a transfer that was stopped

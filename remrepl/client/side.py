@@ -73,7 +73,7 @@ class SideChannel:
             raise ExecutionTimeout(f"the server at {self.where} did not answer {what} in time")
         event = self._conn.receive(self._socket.recv_multipart())
         if isinstance(event, Bye):
-            raise SessionClosed(f"the server ended this session: {event.reason}")
+            raise SessionClosed(f"the server detached this client: {event.reason}")
         return event
 
     def request(self, event: SideRequest, timeout: float) -> Event:

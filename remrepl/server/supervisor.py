@@ -71,6 +71,11 @@ P = ParamSpec("P")
 RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
+# What the replaced client is told when another one attaches with the key: the session is not lost
+TAKEN_OVER = (
+    "another client attached to this session and took it over "
+    "(the namespace and any run go on; connect again to take it back)"
+)
 
 
 class Supervisor(KernelLink):
@@ -313,7 +318,7 @@ class Supervisor(KernelLink):
             return
         self.side.peers.pop(identity, None)
         if self.attached is not None and self.attached != identity:
-            self._send_now(Bye(reason="another client attached to this session"))
+            self._send_now(Bye(reason=TAKEN_OVER))
             self.backlog.clear()
             self.transfers.abort_all("another client attached")
             log.info("client replaced by a new one")

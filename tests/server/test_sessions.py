@@ -87,12 +87,18 @@ def test_a_killed_client_loses_nothing(server: RunningServer, tmp_path: Path) ->
 def test_a_new_client_takes_the_session_over(launcher: LocalLauncher) -> None:
     first = launcher.connect()
     try:
+        first.run("x = 21")
         with launcher.connect() as second:
-            assert second.run("1").value == "1"
-            with pytest.raises(SessionClosed, match="another client attached"):
+            assert second.run("x * 2").value == "42"
+            with pytest.raises(SessionClosed) as closed:
                 first.run("2")
     finally:
         first.close()
+    # The first client is told what happened, and that the session itself was not lost
+    assert str(closed.value) == (
+        "the server detached this client: another client attached to this session and took it over "
+        "(the namespace and any run go on; connect again to take it back)"
+    )
 
 
 def test_the_server_pid_is_the_launchers(launcher: LocalLauncher) -> None:
