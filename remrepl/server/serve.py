@@ -10,8 +10,8 @@ import os
 import sys
 
 from .._exceptions import ConfigError, RemreplError
-from .._files import read_secret
 from ..transport import KdfParams, KeyPair, derive_client_keys, is_z85_key
+from .hardening import exec_without_password_env, make_undumpable, read_password_file, read_password_stdin, wipe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,26 +66,36 @@ def _read_stdin_line(what: str) -> str:
 
 
 def _client_key(args: argparse.Namespace, kdf: KdfParams, server_public_key: bytes) -> bytes:
-    """The one client public key this server admits, from whichever secret the user chose."""
+    """The one client public key this server admits, from whichever secret the user chose. Only that
+    public key outlives this call: the password is wiped once it is derived (hardening.py)."""
     if args.client_key_stdin:
         key = _read_stdin_line("client key").encode()
         if not is_z85_key(key):
             raise ConfigError("the client key on standard input is not a Z85 CURVE public key")
         return key
     if args.password_file:
-        password = read_secret(args.password_file)
+        password = read_password_file(args.password_file)
     elif args.password_stdin:
-        password = _read_stdin_line("password")
+        password = read_password_stdin()
     elif sys.stdin.isatty():
-        password = getpass.getpass("Password for the new server: ")
-        if not password:
+        typed = getpass.getpass("Password for the new server: ")  # a str: it cannot be wiped
+        if not typed:
             raise ConfigError("an empty password is not allowed")
+        password = bytearray(typed.encode())
+        del typed
     else:
         raise ConfigError("no password: use --password-file FILE or --password-stdin")
-    return derive_client_keys(password, server_public_key, kdf).public
+    try:
+        return derive_client_keys(password, server_public_key, kdf).public
+    finally:
+        wipe(password)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before any secret is read: the client's REMREPL_PASSWORD out of the exec'd environment (a re-exec,
+    # same pid), and no same-uid process (the kernel's user code) may read this one's memory.
+    exec_without_password_env()
+    make_undumpable()
     from .supervisor import Supervisor  # zmq loads only when a server really starts
 
     logging.basicConfig(

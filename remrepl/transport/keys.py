@@ -9,6 +9,7 @@ handshake: the password never crosses the wire, and no byte of a peer without it
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import zmq
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -50,15 +51,16 @@ class KeyPair:
         return cls(zmq.curve_public(secret), secret)
 
 
-def derive_client_keys(password: str, server_public_key: bytes, kdf: KdfParams) -> KeyPair:
-    """The client's keypair for ``password`` against the server whose Z85 public key is given."""
+def derive_client_keys(password: str | bytearray, server_public_key: bytes, kdf: KdfParams) -> KeyPair:
+    """The client's keypair for ``password`` (a str, or its UTF-8 bytes in a buffer the caller wipes)
+    against the server whose Z85 public key is given."""
     raw = Argon2id(
         salt=z85.decode(server_public_key),
         length=32,
         iterations=kdf.iterations,
         lanes=kdf.lanes,
         memory_cost=kdf.memory_kib,
-    ).derive(password.encode())
+    ).derive(password.encode() if isinstance(password, str) else cast(bytes, password))  # any buffer: no copy
     return KeyPair.from_secret(z85.encode(raw))
 
 

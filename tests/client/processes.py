@@ -59,17 +59,29 @@ def cpu_ticks(pid: int) -> int:
 
 
 def server_processes(state_dir: Path, marker: str = "remrepl.server") -> list[int]:
-    """Live processes whose command line names ``marker`` and that run with this test's state directory."""
+    """Live processes whose command line names ``marker`` and that run with this test's state directory.
+
+    A supervisor is non-dumpable: unless we are root, its /proc/PID/environ cannot be read. It is ours
+    when a process found by its environment (its kernel) is its child."""
     env_entry = f"REMREPL_STATE_DIR={state_dir}".encode()
-    found = []
+    found, unreadable = [], []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
-        ours = env_entry in read_proc(pid, "environ").split(b"\0")
-        if ours and marker.encode() in read_proc(pid, "cmdline") and alive(pid):
+        if marker.encode() not in read_proc(pid, "cmdline") or not alive(pid):
+            continue
+        try:
+            environ = Path("/proc", entry, "environ").read_bytes()
+        except PermissionError:
+            unreadable.append(pid)
+            continue
+        except OSError:
+            continue
+        if env_entry in environ.split(b"\0"):
             found.append(pid)
-    return found
+    parents = {parent(pid) for pid in found}
+    return sorted(found + [pid for pid in unreadable if pid in parents])
 
 
 def leftover_servers(state_dir: Path) -> list[int]:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import grp
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from remrepl import ConnectionInfo
 from remrepl.launchers import LocalLauncher
-from tests.conftest import PASSWORD, RunningServer
+from tests.conftest import PASSWORD, RunningServer, stop_server
 
 
 def process_texts() -> dict[int, bytes]:
@@ -104,3 +110,106 @@ def test_a_password_in_the_clients_environment_never_reaches_the_server_or_user_
         assert session.run("import subprocess; subprocess.run(['env'], capture_output=True).stdout").value
         leaks = [pid for pid, text in process_texts().items() if PASSWORD.encode() in text and pid != os.getpid()]
     assert leaks == []
+
+
+# --- the supervisor's own secrets, against user code in its kernel ----------------------------------------
+
+
+def _server_group() -> int:
+    """The group the hardened server runs with. As root (here), root reads any process's /proc files, so
+    the test looks at their owner instead: a non-dumpable process's /proc/PID/* belong to root:root, so a
+    server run with another group (still uid 0: it reaches root's interpreter) shows the flag in st_gid."""
+    return grp.getgrnam("nogroup").gr_gid if os.geteuid() == 0 else os.getgid()
+
+
+@contextmanager
+def plain_server(tmp_path: Path, password_file: Path, env: dict[str, str]) -> Iterator[RunningServer]:
+    """A password server as a user runs it by hand, with ``env`` (as root: in group nogroup, see above)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remrepl.server", "--password-file", str(password_file)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        group=_server_group() if os.geteuid() == 0 else None,
+        extra_groups=[] if os.geteuid() == 0 else None,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(10)
+        raise AssertionError(f"the server did not start: {process.stderr.read() if process.stderr else ''}")
+    ready = json.loads(line)
+    running = RunningServer(process, ready, ConnectionInfo.from_json(ready), tmp_path / "none.json")
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+PROBE = """
+import os
+def probe(name):
+    path = f"/proc/{os.getppid()}/{name}"
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        return "read"
+    except OSError as exc:
+        return type(exc).__name__
+{
+    "environ": probe("environ"),
+    "mem": probe("mem"),
+    "own_owner": os.stat("/proc/self/environ").st_uid,
+    "own_group": os.stat("/proc/self/environ").st_gid,
+}
+"""
+
+
+def _status_id(status: str, name: str) -> int:
+    """The real uid or gid in /proc/PID/status (``Uid:`` and ``Gid:`` show real, effective, saved, fs)."""
+    match = re.search(rf"^{name}:\s+(\d+)", status, re.MULTILINE)
+    assert match, status
+    return int(match.group(1))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_DUMPABLE and /proc are Linux's")
+def test_the_supervisor_is_not_dumpable_and_its_kernel_is(tmp_path: Path, password_file: Path) -> None:
+    """The supervisor is non-dumpable: its /proc/PID/* become root:root and a same-uid process (its
+    kernel's user code) can neither read its environment nor open its memory (root, as here, still can:
+    the ownership shows the flag then). The kernel stays dumpable (an exec resets the flag): the user may
+    still debug their own code."""
+    with plain_server(tmp_path, password_file, dict(os.environ)) as server, server.connect() as session:
+        probed = session.run(PROBE).value
+        assert probed is not None
+        seen = ast.literal_eval(probed)
+        supervisor = os.stat(f"/proc/{server.process.pid}/environ")
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+    real_uid, real_gid = (_status_id(status, name) for name in ("Uid", "Gid"))
+    assert (real_uid, real_gid) != (0, 0)  # so root:root below is the kernel's doing, not the owner's
+    assert (supervisor.st_uid, supervisor.st_gid) == (0, 0), (supervisor, real_uid, real_gid)
+    assert (seen["own_owner"], seen["own_group"]) == (real_uid, real_gid), seen  # the kernel: its own
+    if os.geteuid() != 0:
+        assert seen["environ"] == "PermissionError" and seen["mem"] == "PermissionError", seen
+
+
+def test_remrepl_password_is_dropped_from_the_servers_exec_environment(tmp_path: Path, password_file: Path) -> None:
+    """``REMREPL_PASSWORD`` (the client's, inherited from the user's shell) is not the server's to keep:
+    /proc/PID/environ shows the block a process was exec'd with, so the server re-execs without it (same
+    pid) before it reads any secret; the kernel does not get it either."""
+    leaked = "the client's own password, not this server's"
+    env = {**os.environ, "REMREPL_PASSWORD": leaked}
+    with plain_server(tmp_path, password_file, env) as server, server.connect() as session:
+        assert server.ready["pid"] == server.process.pid  # re-exec'd in place: launchers' pids stay right
+        assert session.run("import os; 'REMREPL_PASSWORD' in os.environ").value == "False"
+        assert (
+            session.run(f"open(f'/proc/{{os.getpid()}}/environ', 'rb').read().count({leaked.encode()!r})").value == "0"
+        )
+        if os.geteuid() != 0:
+            pytest.skip("only root can read a non-dumpable process's environ: the check needs it")
+        environ = Path(f"/proc/{server.process.pid}/environ").read_bytes()
+        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+    assert leaked.encode() not in environ and b"REMREPL_PASSWORD" not in environ
+    assert leaked.encode() not in cmdline
+    assert b"REMREPL_STATE_DIR" in environ  # the rest of the environment is kept
