@@ -229,7 +229,7 @@ def test_allow_open_ssh_gets_a_split_range_past_the_check(aws: str, private_stat
     halves = ["--allow-cidr", "0.0.0.0/1", "--allow-cidr", "128.0.0.0/1"]
     up = run_cli("up", "open", *halves, "--allow-open-ssh")
     assert up.returncode == 1 and "pass --yes" in up.stderr, up.stderr
-    assert "SSH allowed    from 0.0.0.0/1, 128.0.0.0/1 only" in up.stderr
+    assert "SSH allowed    from 0.0.0.0/1, 128.0.0.0/1 only (WIDE OPEN, --allow-open-ssh" in up.stderr
     write_config(private_state, private_state / "no_ssh_config", allow_open_ssh=True)
     up = run_cli("up", "open", *halves)
     assert up.returncode == 1 and "pass --yes" in up.stderr and "SSH allowed    from 0.0.0.0/1" in up.stderr

@@ -66,6 +66,15 @@ def check_cidrs(cidrs: Iterable[str], allow_open_ssh: bool = False) -> list[str]
     return result
 
 
+def opens_widely(cidrs: Iterable[str]) -> bool:
+    """Whether normalised ``cidrs`` are more than ``check_cidrs`` accepts without ``allow_open_ssh``."""
+    try:
+        check_cidrs(cidrs)
+    except ConfigError:
+        return True
+    return False
+
+
 def public_addresses(version: int, networks: Iterable[IPNetwork]) -> int:
     """How many public addresses of family ``version`` the union of ``networks`` holds."""
     union = list(ipaddress.collapse_addresses(networks))  # type: ignore[type-var]  # one family at a time

@@ -201,6 +201,7 @@ class EC2Launcher(Launcher):
 
     def _create(self) -> tuple[str, str, str, str]:
         from .aws import caller_cidr, caller_identity
+        from .cidrs import opens_widely
         from .images import resolve_image
         from .pricing import hourly_price
         from .resources import (
@@ -231,7 +232,8 @@ class EC2Launcher(Launcher):
                 f"  image          {image.ami} ({image.os}, {image.architecture}, user {image.ssh_user})",
                 f"  instance type  {s.instance_type}{' (spot)' if s.spot else ''}",
                 f"  price          {f'~${price:.4f}/hour (estimate)' if price is not None else 'unknown'}",
-                f"  SSH allowed    from {', '.join(cidrs)} only",
+                f"  SSH allowed    from {', '.join(cidrs)} only"
+                + (" (WIDE OPEN, --allow-open-ssh: the SSH key alone guards the head)" if opens_widely(cidrs) else ""),
                 f"  ends itself    after {format_duration(s.idle_timeout)} idle, "
                 f"max lifetime {format_duration(s.max_lifetime)}",
             ]
