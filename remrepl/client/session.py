@@ -223,8 +223,14 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
 
     def _attach(self, timeout: float, resume_from: int | None = None) -> None:
         deadline = time.monotonic() + timeout
-        self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
-        await_handshake(self._monitor, deadline, timeout, self.where)
+        endpoint = tcp_endpoint(self.info.host, self.info.port)
+        self._socket.connect(endpoint)
+
+        def reconnect() -> None:  # the server refused this address for now: try again, libzmq will not
+            self._socket.disconnect(endpoint)
+            self._socket.connect(endpoint)
+
+        await_handshake(self._monitor, deadline, timeout, self.where, reconnect)
         self.welcome = None
         self.send(Hello(resume_from=resume_from))
         while self.welcome is None:
