@@ -97,23 +97,24 @@ class AdmissionPolicy:
         self._by_unit: dict[str, dict[int, None]] = {}  # unit -> its pending fds, oldest first
         self.shed = 0  # connections shut down, for the log
 
-    def accepted(self, fd: int, address: str, peer: Peer) -> list[int]:
-        """A connection came in; the fds to shut down (this one, another one, or none)."""
+    def accepted(self, fd: int, address: str, peer: Peer) -> list[tuple[int, Peer]]:
+        """A connection came in; the connections (fd, peer) to shut down: this one, another one, or none."""
         self.expire()
         self.closed(fd)  # a reused number whose close we missed
         self.live.add(fd)
         unit = address_key(address)
         mine = len(self._by_unit.get(unit, ()))
         if mine >= self.per_address:
-            return self._shed([fd])
+            return self._shed([(fd, peer)])
         if len(self._pending) >= self.total:
             heaviest = max(self._by_unit.values(), key=len)
             if len(heaviest) <= mine + 1:
-                return self._shed([fd])
+                return self._shed([(fd, peer)])
             victim = next(reversed(heaviest))  # its newest: the least likely to have authenticated
+            victim_peer = self._pending[victim].peer
             self._forget(victim)
             self._add(fd, unit, peer)
-            return self._shed([victim])
+            return self._shed([(victim, victim_peer)])
         self._add(fd, unit, peer)
         return []
 
@@ -158,9 +159,9 @@ class AdmissionPolicy:
         if not fds:
             del self._by_unit[pending.unit]
 
-    def _shed(self, fds: list[int]) -> list[int]:
-        self.shed += len(fds)
-        return fds
+    def _shed(self, connections: list[tuple[int, Peer]]) -> list[tuple[int, Peer]]:
+        self.shed += len(connections)
+        return connections
 
 
 class ConnectionGate:
@@ -212,13 +213,10 @@ class ConnectionGate:
         peer = self._peer_of(fd, None)
         if peer is None:
             return  # gone already, or the number now belongs to something else: not ours to judge
-        for victim in self.policy.accepted(fd, peer[0], peer):
-            expected = peer if victim == fd else self.policy.peer(victim)
+        for victim, expected in self.policy.accepted(fd, peer[0], peer):
             self._shut_down(victim, expected)
 
-    def _shut_down(self, fd: int, expected: Peer | None) -> None:
-        if expected is None:
-            return
+    def _shut_down(self, fd: int, expected: Peer) -> None:
         with self._tcp_socket(fd) as sock:
             if sock is not None and self._peer_of(fd, sock) == expected:
                 with contextlib.suppress(OSError):
