@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         attacker.wait(args.lifetime + 30)
         sent = json.loads(attacker.stdout.read() or "{}") if attacker.stdout else {}
         stopped = time.monotonic()
-        after_stop = []
+        after_stop: list[dict[str, Any]] = []
         while len(after_stop) < 5 and time.monotonic() - stopped < 30:  # how soon the user gets in
             took, outcome = login_time(info, keys, args.timeout)
             after_stop.append({"since_stop": round(time.monotonic() - stopped, 3), "outcome": outcome})

@@ -231,13 +231,12 @@ def _count_dropped(conns: list[socket.socket], at_least: int, within: float) -> 
     """How many of ``conns`` the server closed (EOF after its greeting), waiting up to ``within`` s."""
     selector = selectors.DefaultSelector()
     for conn in conns:
-        selector.register(conn, selectors.EVENT_READ)
+        selector.register(conn, selectors.EVENT_READ, conn)
     dropped = 0
     deadline = time.monotonic() + within
     while dropped < at_least and (remaining := deadline - time.monotonic()) > 0:
         for key, _ in selector.select(remaining):
-            conn = key.fileobj
-            assert isinstance(conn, socket.socket)
+            conn = key.data
             try:
                 data = conn.recv(4096)  # the server's ZMTP greeting, then EOF once shut down
             except (ConnectionResetError, BlockingIOError):
