@@ -87,7 +87,7 @@ def attack(port: int, server_key: str, rate: float, addresses: int, seconds: flo
 def proc_stats(pid: int) -> tuple[float, int]:
     """(RSS in MB, open fds) of ``pid``."""
     with open(f"/proc/{pid}/status") as f:
-        rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        rss_kb = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
     return rss_kb / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
@@ -138,8 +138,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         samples: list[dict[str, float]] = []
         logins: list[dict[str, Any]] = []
         next_sample, next_login = started + args.sample, started + args.login_every
+        died_at = None
         while time.monotonic() < started + args.seconds and attacker.poll() is None:
             now = time.monotonic()
+            if server.poll() is not None:  # a kill switch: report it, stop the flood
+                died_at = round(now - started)
+                print(f"t={died_at:5d} s  the server died (exit status {server.returncode})", file=sys.stderr)
+                attacker.terminate()
+                break
             if now >= next_sample:
                 rss, fds = proc_stats(pid)
                 samples.append({"t": round(now - started), "rss_mb": round(rss, 1), "fds": fds})
@@ -152,15 +158,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 next_login += args.login_every
             time.sleep(max(0.0, min(next_sample, next_login, started + args.seconds) - time.monotonic()))
         attacker.wait(args.lifetime + 30)
-        sent = json.loads(attacker.stdout.read() or "{}") if attacker.stdout else {}
+        sent = json.loads(attacker.stdout.read() or "{}") if attacker.stdout and died_at is None else {}
         stopped = time.monotonic()
         after_stop: list[dict[str, Any]] = []
-        while len(after_stop) < 5 and time.monotonic() - stopped < 30:  # how soon the user gets in
+        while died_at is None and len(after_stop) < 5 and time.monotonic() - stopped < 30:  # how soon in
             took, outcome = login_time(info, keys, args.timeout)
             after_stop.append({"since_stop": round(time.monotonic() - stopped, 3), "outcome": outcome})
             if outcome == "ok":
                 break
-        rss1, fds1 = proc_stats(pid)
+        rss1, fds1 = proc_stats(pid) if died_at is None else (samples[-1]["rss_mb"], 0) if samples else (0, 0)
         server_log = log_path.read_text(errors="replace")
         pending = [int(m) for m in re.findall(r"(\d+) answers pending", server_log)]
         ok = [login["seconds"] for login in logins if login["outcome"] == "ok"]
@@ -170,6 +176,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rate": args.rate,
             "addresses": args.addresses,
             "sent": sent,
+            "server_died_at": died_at,
+            "server_log_tail": server_log.strip().splitlines()[-1:] if died_at is not None else [],
             "rss_mb": {"start": round(rss0, 1), "end": round(rss1, 1), "max": round(rss_max, 1)},
             "rss_growth_mb": round(rss_max - rss0, 1),
             "fds": {"start": fds0, "end": fds1, "max": max([s["fds"] for s in samples] + [fds1])},
@@ -217,7 +225,8 @@ def main() -> int:
         printable["logins_during_flood"] = {k: v for k, v in result["logins_during_flood"].items() if k != "all"}
         print(json.dumps(printable, indent=2))
     after_ok = any(a["outcome"] == "ok" for a in result["login_after_stop"])
-    return 1 if result["logins_during_flood"]["failed"] or not after_ok else 0
+    failed = result["logins_during_flood"]["failed"] or not after_ok or result["server_died_at"] is not None
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

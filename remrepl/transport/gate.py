@@ -28,6 +28,7 @@ socket on our listening port whose peer is the one recorded at accept time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import resource
 import socket
@@ -39,7 +40,9 @@ from dataclasses import dataclass
 import zmq
 
 from .sockets import HANDSHAKE_MS
-from .zap import address_key
+from .zap import STATS_EVERY, address_key
+
+log = logging.getLogger("remrepl.server")
 
 PER_ADDRESS = 32  # unauthenticated connections per address (a login needs 2: main + side)
 TOTAL = 256  # ... in all, lowered to half of what the fd limit leaves after a reserve
@@ -177,6 +180,7 @@ class ConnectionGate:
         self.socket: zmq.Socket[bytes] | None = router.get_monitor_socket(
             zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
         )
+        self._stats_at, self._shed_logged = policy.clock(), 0
 
     def listening(self, port: int) -> None:
         self.port = port
@@ -208,6 +212,17 @@ class ConnectionGate:
             elif closed_after.get(fd, -1) < index:  # still open as far as libzmq has told us
                 self._on_accepted(fd)
         self.policy.expire()
+        now = self.policy.clock()
+        if now - self._stats_at >= STATS_EVERY:
+            if self.policy.shed > self._shed_logged:  # a quiet server logs nothing
+                log.info(
+                    "gate: %d unauthenticated connections shed in %.0f s (at most %d per address, %d in all)",
+                    self.policy.shed - self._shed_logged,
+                    now - self._stats_at,
+                    self.policy.per_address,
+                    self.policy.total,
+                )
+            self._stats_at, self._shed_logged = now, self.policy.shed
 
     def _on_accepted(self, fd: int) -> None:
         peer = self._peer_of(fd, None)
