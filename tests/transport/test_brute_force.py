@@ -6,6 +6,7 @@ Source addresses 127.0.0.2... are bound with ZeroMQ's ``tcp://SRC:0;127.0.0.1:PO
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import selectors
@@ -21,7 +22,9 @@ import pytest
 import zmq
 
 from remrepl import AuthenticationFailed, ConnectionInfo, TooManyAttempts
+from remrepl.client import records
 from remrepl.client.handshake import monitor_message
+from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
 from tests.conftest import RunningServer, stop_server
 
@@ -145,6 +148,7 @@ def test_too_many_attempts_is_its_own_error_and_the_user_gets_in_once_the_guessi
     attacker = SteadyAttacker(server, "127.0.0.1", rate=100.0)  # a flood from the user's own address
     attacker.start()
     try:
+        attacker.wait_for(30)
         refused = None
         for _ in range(5):  # the user may slip into a slot the flood freed: try again, a few times
             try:
@@ -163,6 +167,21 @@ def test_too_many_attempts_is_its_own_error_and_the_user_gets_in_once_the_guessi
     with server.connect(connect_timeout=10) as session:  # within about a second of the flood's end
         assert session.run("1").value == "1"
     print(f"login after the flood stopped: {time.monotonic() - started:.3f} s")
+
+
+def test_remrepl_ls_shows_a_flooded_server_alive(server: RunningServer) -> None:
+    keys = derive_client_keys(server.password, server.info.server_public_key, server.info.kdf)
+    info = dataclasses.replace(server.info, client_secret_key=keys.secret)
+    record = records.save(info, target="local", launcher=records.LauncherData("local"))
+    attacker = SteadyAttacker(server, "127.0.0.1", rate=100.0)
+    attacker.start()
+    try:
+        attacker.wait_for(30)  # the address's burst is used up
+        seen = [records.status(record, timeout=1.0) for _ in range(5)]
+    finally:
+        attacker.stop()
+    assert ("alive", "handshake refused for now: too many failed attempts from this address") in seen
+    assert {state for state, _ in seen} == {"alive"}
 
 
 def test_a_user_already_connecting_during_a_flood_gets_in_when_it_stops(server: RunningServer) -> None:
