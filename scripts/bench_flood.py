@@ -16,6 +16,7 @@ server's own "zap:" log lines (answers pending, addresses rationed) are reported
     python scripts/bench_flood.py --seconds 60
     python scripts/bench_flood.py --seconds 600 --json           # the issue's 10 minutes
     python scripts/bench_flood.py --server-src /tmp/main-src ...  # the server from another source tree
+    python scripts/bench_flood.py --idle 1100 --fd-limit 1024     # idle connections at ulimit -n 1024
 
 Loopback only; every wait has a deadline; the server and the attacker are stopped at the end, also on
 errors. Linux (reads /proc). Progress goes to stderr.
@@ -28,6 +29,8 @@ import json
 import os
 import random
 import re
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,10 +106,8 @@ def login_time(info: Any, keys: Any, timeout: float) -> tuple[float, str]:
         return time.monotonic() - started, f"{type(exc).__name__}: {str(exc)[:90]}"
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from remrepl import ConnectionInfo
-    from remrepl.transport import derive_client_keys
-
+def start_server(args: argparse.Namespace, fd_limit: int | None = None) -> tuple[subprocess.Popen[str], Path]:
+    """``python -m remrepl.server`` with a password, in a fresh temporary folder; (process, its log)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     password_file = tmp / "password"
     password_file.write_text(PASSWORD + "\n")
@@ -117,9 +118,89 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log_path = tmp / "server.log"
     command = [sys.executable, "-m", "remrepl.server", "--password-file", str(password_file)]
     command += ["--connection-file", str(tmp / "server.json")]
+
+    def limit() -> None:
+        if fd_limit is not None:  # as ``ulimit -n`` (soft and hard) would
+            resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=log, text=True)  # fmt: skip
+                                  stderr=log, text=True, preexec_fn=limit)  # fmt: skip
+    return server, log_path
+
+
+def stop(*processes: subprocess.Popen[str] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """``--idle N``: N connections that never say a word (30 per source address) against a server at
+    ``ulimit -n --fd-limit``; the server's CPU over 5 s, its fds, and 10 logins."""
+    import socket
+
+    from remrepl import ConnectionInfo
+    from remrepl.transport import derive_client_keys
+
+    server, log_path = start_server(args, fd_limit=args.fd_limit)
+    conns: list[socket.socket] = []
+    try:
+        assert server.stdout is not None
+        ready = json.loads(server.stdout.readline())
+        info, pid = ConnectionInfo.from_json(ready), int(ready["pid"])
+        keys = derive_client_keys(PASSWORD, info.server_public_key, info.kdf)
+        refused = 0
+        for i in range(args.idle):
+            conn = socket.socket()
+            conn.settimeout(5)
+            conn.bind((f"127.0.0.{2 + i // 30}", 0))
+            try:
+                conn.connect(("127.0.0.1", info.port))
+            except OSError:
+                refused += 1
+            conns.append(conn)
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        deadline = wall0 + 5
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(left)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+        _, fds = proc_stats(pid)
+        logins = [login_time(info, keys, args.timeout) for _ in range(10)]
+        ok = [took for took, outcome in logins if outcome == "ok"]
+        return {
+            "idle_connections": args.idle,
+            "connect_failed": refused,
+            "fd_limit": args.fd_limit,
+            "server_cpu_share": round(cpu, 2),
+            "server_fds": fds,
+            "logins_ok_of_10": len(ok),
+            "login_errors": sorted({outcome for _, outcome in logins if outcome != "ok"}),
+            "max_ok_seconds": round(max(ok), 3) if ok else None,
+        }
+    finally:
+        for conn in conns:
+            conn.close()
+        stop(server)
+        shutil.rmtree(log_path.parent, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from remrepl import ConnectionInfo
+    from remrepl.transport import derive_client_keys
+
+    server, log_path = start_server(args)
     attacker: subprocess.Popen[str] | None = None
     try:
         assert server.stdout is not None
@@ -188,14 +269,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "samples": samples,
         }  # fmt: skip
     finally:
-        for process in (attacker, server):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop(attacker, server)
+        shutil.rmtree(log_path.parent, ignore_errors=True)
 
 
 def main() -> int:
@@ -209,6 +284,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="the legitimate login's connect timeout")
     parser.add_argument("--server-src", help="run the server from this source tree (e.g. main's)")
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.add_argument("--idle", type=int, help="instead: this many idle connections, then 10 logins")
+    parser.add_argument("--fd-limit", type=int, default=1024, help="with --idle: the server's ulimit -n")
     parser.add_argument("--attack", nargs=2, metavar=("PORT", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.attack:
@@ -217,6 +294,10 @@ def main() -> int:
     if not 1 <= args.addresses <= 250:
         parser.error("--addresses must be 1..250 (127.0.0.2 ... 127.0.0.251)")
     random.seed(0)
+    if args.idle:
+        outcome = idle(args)
+        print(json.dumps(outcome, indent=2))
+        return 0 if outcome["logins_ok_of_10"] == 10 else 1
     result = run(args)
     if args.json:
         print(json.dumps(result, indent=2))

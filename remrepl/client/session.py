@@ -6,8 +6,9 @@
             ...                                      # Stream, Result, Error, Notice events as they come
 
 The CLI (prompt and batch) is built on this API alone. ZeroMQ's own failures are translated here into
-remrepl's exception tree; a socket monitor tells a refused key (``AuthenticationFailed``) from a
-server that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLost``).
+remrepl's exception tree; a socket monitor tells a refused key (``AuthenticationFailed``) from a server
+refusing this address for now (``TooManyAttempts``, retried until the connect timeout), from a server
+that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLost``).
 """
 
 from __future__ import annotations
