@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         SSHAuthenticationFailed,
         SSHError,
         TaskError,
+        TooManyAttempts,
         TransferError,
         VersionMismatch,
     )
@@ -79,6 +80,7 @@ _WHERE = {
             "ConnectError",
             "AuthenticationFailed",
             "ConnectTimeout",
+            "TooManyAttempts",
             "ConnectionLost",
             "SessionClosed",
             "TransferError",
@@ -137,6 +139,7 @@ __all__ = [
     "Session",
     "SessionClosed",
     "TaskError",
+    "TooManyAttempts",
     "TransferError",
     "VersionMismatch",
     "cluster",

@@ -10,6 +10,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │       └── VersionMismatch       the peer speaks another protocol version
     ├── ConnectError                  no session could be established
     │   ├── AuthenticationFailed      the server refused our key (wrong password)
+    │   ├── TooManyAttempts           the server refuses attempts from this address for now (brute force)
     │   └── ConnectTimeout            nothing answered within the deadline
     ├── ConnectionLost                an established session's link went away
     ├── SessionClosed                 the session was closed (by us, or the server shut down)
@@ -72,6 +73,16 @@ class ConnectError(RemreplError):
 
 class AuthenticationFailed(ConnectError):
     """The server refused our key: the password (or the launcher's key) is wrong."""
+
+
+class TooManyAttempts(ConnectError):
+    """The server refused to even check our key: too many failed attempts came from this address lately
+    (someone on it, maybe behind the same SSH tunnel or NAT, keeps guessing). Not a wrong password: the
+    same attempt may succeed once the guessing stops. ``retry_after``: seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConnectTimeout(ConnectError):

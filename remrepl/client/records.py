@@ -34,7 +34,14 @@ from typing import Any, Literal
 
 import zmq
 
-from .._exceptions import AuthenticationFailed, ConfigError, ConnectError, ConnectTimeout, RemreplError
+from .._exceptions import (
+    AuthenticationFailed,
+    ConfigError,
+    ConnectError,
+    ConnectTimeout,
+    RemreplError,
+    TooManyAttempts,
+)
 from .._files import state_dir, write_private
 from .._info import ConnectionInfo
 from ..transport import KeyPair, client_socket, tcp_endpoint
@@ -225,6 +232,8 @@ def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
         probe(info, KeyPair.from_secret(info.client_secret_key), timeout)
     except AuthenticationFailed:
         return "dead", "a server answers there but refuses this record's key"
+    except TooManyAttempts:  # our server (it proved its key) refusing this address for now: brute force
+        return "alive", "handshake refused for now: too many failed attempts from this address"
     except ConnectTimeout:
         if local or close is not None:  # nothing listens at the server's own port
             return "dead", f"nothing answers at the server's port {record.info.port}"

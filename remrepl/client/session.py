@@ -6,8 +6,9 @@
             ...                                      # Stream, Result, Error, Notice events as they come
 
 The CLI (prompt and batch) is built on this API alone. ZeroMQ's own failures are translated here into
-remrepl's exception tree; a socket monitor tells a refused key (``AuthenticationFailed``) from a
-server that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLost``).
+remrepl's exception tree; a socket monitor tells a refused key (``AuthenticationFailed``) from a server
+refusing this address for now (``TooManyAttempts``, retried until the connect timeout), from a server
+that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLost``).
 """
 
 from __future__ import annotations
@@ -225,8 +226,14 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
 
     def _attach(self, timeout: float, resume_from: int | None = None) -> None:
         deadline = time.monotonic() + timeout
-        self._socket.connect(tcp_endpoint(self.info.host, self.info.port))
-        await_handshake(self._monitor, deadline, timeout, self.where)
+        endpoint = tcp_endpoint(self.info.host, self.info.port)
+        self._socket.connect(endpoint)
+
+        def reconnect() -> None:  # the server refused this address for now: try again, libzmq will not
+            self._socket.disconnect(endpoint)
+            self._socket.connect(endpoint)
+
+        await_handshake(self._monitor, deadline, timeout, self.where, reconnect)
         self.welcome = None
         self.send(Hello(resume_from=resume_from))
         while self.welcome is None:

@@ -11,23 +11,20 @@ the server, so a wedged server cannot keep it from ending the machine after its 
 replaced or found unreachable) **and** its ROUTER socket has at least one live connection. The second
 half matters: a client that vanished without a word (laptop closed, network gone) stays "attached" in
 the supervisor's books until something is sent to it, which for an idle session is never; but ZMTP
-heartbeats (``transport/sockets.py``) drop its connection within ``HEARTBEAT_TIMEOUT_MS``, and a socket
-monitor tells us so. A connection still in its CURVE handshake counts for at most ``HANDSHAKE_MS``.
+heartbeats (``transport/sockets.py``) drop its connection within ``HEARTBEAT_TIMEOUT_MS``, and the
+ROUTER's socket monitor (``transport/gate.py``) tells us so. A connection still in its CURVE handshake
+counts for at most ``HANDSHAKE_MS``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .._files import state_dir
-
-if TYPE_CHECKING:  # zmq is imported where a server runs, not by the reaper, which only needs activity_dir
-    import zmq
 
 log = logging.getLogger("remrepl.server")
 
@@ -41,26 +38,20 @@ def activity_dir() -> Path:
 
 
 class Activity:
-    """Touches this server's activity file while it is in use; watches ``router``'s connections."""
+    """Touches this server's activity file while it is in use; asks the ROUTER's monitor about connections."""
 
-    def __init__(self, router: zmq.Socket[bytes], *, interval: float = ACTIVITY_INTERVAL) -> None:
-        import zmq
-
+    def __init__(self, connections: Callable[[], set[int]], *, interval: float = ACTIVITY_INTERVAL) -> None:
+        """``connections``: the ROUTER's live connections, from its socket monitor (``ConnectionGate``)."""
         self.interval = interval
         self.path = activity_dir() / str(os.getpid())
-        self.connections: set[int] = set()  # file descriptors of the ROUTER's live TCP connections
-        self._router = router
-        self._monitor: zmq.Socket[bytes] | None = router.get_monitor_socket(
-            zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
-        )
+        self._connections = connections
         self._state: tuple[bool, bool, bool] | None = None
         self._touched = self._checked = float("-inf")
         self._warned = False
 
     def client_attached(self, attached: bytes | None) -> bool:
         """Is a client attached (see the module docstring), given the supervisor's attached identity?"""
-        self._read_monitor()
-        return attached is not None and bool(self.connections)
+        return attached is not None and bool(self._connections())
 
     def update(self, *, attached: bytes | None, running: bool, asking: bool, transferring: bool) -> None:
         """Called at every turn of the supervisor's loop (at least once a second): touch the file when due.
@@ -82,19 +73,6 @@ class Activity:
             self._state, self._touched = state, now
             self._touch()
 
-    def _read_monitor(self) -> None:
-        import zmq
-
-        while self._monitor is not None and self._monitor.poll(0):
-            # libzmq's monitor message: (event: u16, value: i32 -- here the connection's fd), endpoint.
-            # Parsed here: zmq.utils.monitor would import asyncio into the server for nothing.
-            frames = self._monitor.recv_multipart()
-            event, fd = struct.unpack("=Hi", frames[0][:6])
-            if event == zmq.EVENT_ACCEPTED:
-                self.connections.add(fd)
-            else:
-                self.connections.discard(fd)
-
     def _touch(self) -> None:
         try:
             self.path.touch(mode=0o600)  # creates it (empty: nothing secret) or sets its mtime to now
@@ -104,14 +82,5 @@ class Activity:
                 self._warned = True
 
     def close(self) -> None:
-        """Stop watching (before the context ends: its sockets must all be closed) and remove the file."""
-        import zmq
-
-        if self._monitor is not None:
-            try:
-                self._router.disable_monitor()
-            except zmq.ZMQError:
-                pass
-            self._monitor.close(linger=0)
-            self._monitor = None
+        """Remove the file."""
         self.path.unlink(missing_ok=True)

@@ -58,6 +58,7 @@ from ..protocol.events import Event
 from ..protocol.side import SIDE_REQUESTS
 from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
+from ..transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
 from .activity import ACTIVITY_INTERVAL, Activity
 from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
@@ -103,9 +104,13 @@ class Supervisor(KernelLink):
         self.keys = keys or KeyPair.generate()
         self.started_at = time.time()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        fd_limit = raise_fd_limit()  # so a flood of connections cannot make libzmq's accept spin on EMFILE
         self.zap = ZapHandler(self.ctx, ZapPolicy([z85.decode(k) for k in client_public_keys]))
         self.router = server_socket(self.ctx, self.keys)
-        self.activity = Activity(self.router, interval=activity_interval)  # the reaper's evidence of use
+        # The cap on unauthenticated connections; its monitor also feeds the activity file.
+        self.gate = ConnectionGate(self.router, AdmissionPolicy(total=total_for(fd_limit)))
+        self.zap.on_admitted = self.gate.authenticated
+        self.activity = Activity(lambda: self.gate.connections, interval=activity_interval)
         self.port = 0
         path = Path(overflow_path) if overflow_path else state_dir() / f"overflow-{os.getpid()}.log"
         self.replay = ReplayBuffer(overflow_path=path)
@@ -147,6 +152,7 @@ class Supervisor(KernelLink):
             raise ConfigError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}") from None
         endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         self.port = int(endpoint.rsplit(":", 1)[1])
+        self.gate.listening(self.port)
         self._start_kernel()
         return ConnectionInfo(
             host=self.host,
@@ -166,6 +172,8 @@ class Supervisor(KernelLink):
             signal.signal(signum, self._on_signal)
         self._poller.register(self.router, zmq.POLLIN)
         self._poller.register(self.zap.socket, zmq.POLLIN)
+        if self.gate.socket is not None:
+            self._poller.register(self.gate.socket, zmq.POLLIN)
         self._poller.register(self._wake_r.fileno(), zmq.POLLIN)
         if self.tether_fd is not None:
             self._poller.register(self.tether_fd, zmq.POLLIN)
@@ -184,6 +192,7 @@ class Supervisor(KernelLink):
         if self.attached is not None:
             self._send_now(Bye(reason="the server is shutting down"))
         self.activity.close()
+        self.gate.close()
         if self.kernel is not None:
             self.kernel.close()
             self.kernel = None
@@ -221,6 +230,8 @@ class Supervisor(KernelLink):
             self._wake_r.recv(4096)
         if self.tether_fd is not None and self.tether_fd in ready:
             self._on_tether()
+        if self.gate.socket in ready:  # before ZAP: a connection is known before its key is
+            self.gate.handle()
         if self.zap.socket in ready:
             self.zap.handle()
         if self.zap.pending:
