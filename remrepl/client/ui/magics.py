@@ -159,10 +159,15 @@ def _shutdown(host: MagicHost, args: str) -> Outcome | None:
     return "shutdown"
 
 
-@magic("%restart", "restart the remote interpreter: a fresh namespace, the server and session stay")
+@magic(
+    "%restart [-f]",
+    "restart the remote interpreter: a fresh namespace, the server and session stay; -f: kill it even if busy",
+)
 def _restart(host: MagicHost, args: str) -> Outcome | None:
-    split_args(args, 0, 0)
-    host.follow(host.session.restart())
+    words = split_args(args, 0, 1)
+    if words not in ([], ["-f"]):
+        raise UsageError()
+    host.follow(host.session.restart(force=words == ["-f"]))
     return None
 
 
