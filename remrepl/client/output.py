@@ -134,3 +134,7 @@ class CtrlCPresses:
         repeated = self._last is not None and now - self._last <= self.window
         self._last = now
         (self.on_repeat if repeated else self.interrupt)()
+
+    def reset(self) -> None:
+        """Start counting afresh (after the user declined what a repeat offered)."""
+        self._last = None

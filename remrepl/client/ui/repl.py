@@ -138,12 +138,14 @@ class Repl:
             repeated.append(True)
             self.session.wake()
 
-        with forward_sigint(CtrlCPresses(execution.interrupt, on_repeat).press):
+        presses = CtrlCPresses(execution.interrupt, on_repeat)
+        with forward_sigint(presses.press):
             while execution.done is None:
                 if repeated:
                     repeated.clear()
                     if self._offer_restart(execution):
                         return
+                    presses.reset()  # declined: two more presses to ask again
                     continue
                 event = execution.poll(None)
                 if event is not None:
