@@ -79,7 +79,8 @@ def test_a_killed_client_loses_nothing(server: RunningServer, tmp_path: Path) ->
     client.stdout.close()
     with server.connect() as session:
         events = missed_output(session)
-    assert stdout_of(events) == b"0\n1\n2\n3\n4\n5\n"
+    # The client had been handed "0" (and may have acknowledged it before it died); nothing after it
+    assert stdout_of(events) in (b"0\n1\n2\n3\n4\n5\n", b"1\n2\n3\n4\n5\n")
     assert [e.text for e in events if isinstance(e, Result)] == ["'finished'"]
     assert isinstance(events[-1], Done) and events[-1].status == "ok"
 
