@@ -118,7 +118,8 @@ class CtrlCPresses:
     """The Ctrl-C presses of one run: the first interrupts the remote code; another within ``window``
     seconds of the previous one means it did not stop (it ignores SIGINT, or is stuck in C), and calls
     ``on_repeat`` instead (the prompt offers a restart, ``exec`` escalates). A press after a quiet
-    ``window`` interrupts again: the code may have handled the earlier one and gone on."""
+    ``window`` interrupts again: the code may have handled the earlier one and gone on, unless ``arm``
+    said that the next press is a repeat whenever it comes (the prompt told the user so)."""
 
     def __init__(
         self, interrupt: Callable[[], None], on_repeat: Callable[[], None], window: float = REPEAT_WINDOW
@@ -127,14 +128,19 @@ class CtrlCPresses:
         self.on_repeat = on_repeat
         self.window = window
         self._last: float | None = None
+        self._armed = False
 
     def press(self) -> None:
         """The SIGINT handler's body (``forward_sigint(presses.press)``)."""
         now = time.monotonic()
-        repeated = self._last is not None and now - self._last <= self.window
-        self._last = now
+        repeated = self._armed or (self._last is not None and now - self._last <= self.window)
+        self._last, self._armed = now, False
         (self.on_repeat if repeated else self.interrupt)()
+
+    def arm(self) -> None:
+        """Make the next press a repeat, however late it comes."""
+        self._armed = True
 
     def reset(self) -> None:
         """Start counting afresh (after the user declined what a repeat offered)."""
-        self._last = None
+        self._last, self._armed = None, False

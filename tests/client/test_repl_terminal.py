@@ -277,6 +277,7 @@ def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, 
 
 
 STUBBORN = 'import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); exec("while True: pass")'
+HINT = "remrepl: the code has not stopped; Ctrl-C again offers to restart the remote interpreter"
 QUESTION = "Restart the remote interpreter? Its namespace (every name defined there) will be lost. [y/N]"
 
 
@@ -288,6 +289,7 @@ def test_a_repeated_ctrl_c_offers_to_restart_code_that_ignores_it(launched: Tmux
     launched.send("Enter")
     wait_busy(kernel)
     launched.send("C-c")  # interrupts: ignored by the code
+    launched.wait_for(HINT, since=start)  # the client says so
     launched.send("C-c")  # again: the code did not stop
     launched.wait_for(QUESTION, since=start)
     launched.type("n")
@@ -298,6 +300,7 @@ def test_a_repeated_ctrl_c_offers_to_restart_code_that_ignores_it(launched: Tmux
 
     asked_again = launched.mark()
     launched.send("C-c")
+    launched.wait_for(HINT, since=asked_again - 1)
     launched.send("C-c")
     launched.wait_for(QUESTION, since=asked_again - 1)
     launched.type("y")

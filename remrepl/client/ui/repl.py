@@ -30,6 +30,8 @@ from .magics import MAGICS, Outcome, is_magic, run_magic
 from .prompt import make_prompt_session
 
 REPLAY_WAIT = 5.0  # at most this long to receive the output missed while detached
+HINT_AFTER = 2.0  # seconds after a Ctrl-C that did not end the run
+HINT = "remrepl: the code has not stopped; Ctrl-C again offers to restart the remote interpreter"
 ANSWER_POLL = 0.1  # seconds between looks at the terminal while the restart question waits for an answer
 LOCAL_NAMESPACE = "__remrepl_local__"  # not an importable module: cloudpickle sends its functions by value
 
@@ -130,24 +132,41 @@ class Repl:
                 self.printer.show(event)
 
     def follow(self, execution: Execution) -> None:
-        """Show a run's output as it streams until it is over. Ctrl-C interrupts it; a repeated Ctrl-C
-        (the code did not stop) offers to restart the remote interpreter (``_offer_restart``)."""
+        """Show a run's output as it streams until it is over. Ctrl-C interrupts it; if it has not
+        stopped HINT_AFTER s later, a line says that Ctrl-C again offers to restart the interpreter; a
+        repeated Ctrl-C (the code did not stop) makes the offer (``_offer_restart``)."""
         repeated: list[bool] = []
+        hint_due: list[float] = []  # when to say that the interrupt did not stop the code
 
-        def on_repeat() -> None:  # in the SIGINT handler: only note it, and cut the wait short
+        def on_interrupt() -> None:  # in the SIGINT handler: send the interrupt, cut the wait short
+            execution.interrupt()
+            hint_due[:] = [time.monotonic() + HINT_AFTER]
+            self.session.wake()
+
+        def on_repeat() -> None:
             repeated.append(True)
             self.session.wake()
 
-        presses = CtrlCPresses(execution.interrupt, on_repeat)
+        presses = CtrlCPresses(on_interrupt, on_repeat)
         with forward_sigint(presses.press):
             while execution.done is None:
                 if repeated:
                     repeated.clear()
+                    hint_due.clear()
                     if self._offer_restart(execution):
                         return
                     presses.reset()  # declined: two more presses to ask again
                     continue
-                event = execution.poll(None)
+                timeout = None
+                if hint_due:
+                    timeout = hint_due[0] - time.monotonic()
+                    if timeout <= 0:
+                        hint_due.clear()
+                        presses.arm()
+                        self.printer.line_break()
+                        print(HINT, file=sys.stderr)
+                        continue
+                event = execution.poll(timeout)
                 if event is not None:
                     self.printer.show(event)
         done = execution.done
