@@ -23,8 +23,9 @@ from typing import Any, Literal, Protocol
 
 from ..._exceptions import ObjectError, ServerError
 from ..config import Config
+from ..execution import Execution
 from ..output import OutputPrinter, sigint_raises
-from ..session import Execution, Session
+from ..session import Session
 
 Outcome = Literal["detach", "shutdown"]
 _HELP = re.compile(r"(?:(?P<pre>\?{1,2})(?P<name1>[^\W\d][\w.]*)|(?P<name2>[^\W\d][\w.]*)(?P<post>\?{1,2}))\Z")

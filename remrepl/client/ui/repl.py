@@ -20,9 +20,10 @@ from prompt_toolkit.history import History
 
 from ..._exceptions import ServerError
 from ..config import Config
+from ..execution import Execution
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from ..session import Execution, Session, terminal_input
+from ..session import Session, terminal_input
 from . import transfer_magics  # noqa: F401  (registers %upload and %download)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
