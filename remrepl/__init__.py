@@ -54,15 +54,16 @@ if TYPE_CHECKING:
         VersionMismatch,
     )
     from ._info import ConnectionInfo
-    from .client.session import Execution, RunResult, Session, connect
+    from .client.execution import Execution, RunResult
+    from .client.session import Session, connect
     from .cluster import Cluster, cluster
     from .launchers import Launcher, LocalLauncher, SSHLauncher, launch
 
 _WHERE = {
     "connect": "client.session",
     "Session": "client.session",
-    "Execution": "client.session",
-    "RunResult": "client.session",
+    "Execution": "client.execution",
+    "RunResult": "client.execution",
     "launch": "launchers",
     "Launcher": "launchers",
     "LocalLauncher": "launchers",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterable
 
 from .._exceptions import ConfigError, ExecutionTimeout
-from ..protocol import Display, OutputEvent
-from .output import OutputPrinter, forward_sigint, sigint_raises
+from ..protocol import Display, Notice, OutputEvent
+from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from .session import Session
 
 EXIT_TIMEOUT = 124  # as timeout(1)
-GRACE_SECONDS = 5.0  # after interrupting a run that timed out, how long to wait for it to stop
+EXIT_INTERRUPTED = 130  # as a shell shows a command ended by Ctrl-C
+GRACE_SECONDS = 5.0  # after interrupting a run that timed out (or got Ctrl-C twice), how long it has to stop
+RESTART_SECONDS = 30.0  # for the server to kill and restart an interpreter that would not stop
 
 
 def stdin_input(prompt: str, password: bool) -> str | None:
@@ -51,35 +54,65 @@ def run_script(
     on_display: Callable[[Display], str] | None = None,
 ) -> int:
     """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
-    124 on timeout). ``on_display`` saves plots (``client/plots.py``)."""
+    124 on timeout, 130 after a repeated Ctrl-C). ``on_display`` saves plots (``client/plots.py``).
+
+    A timeout and a repeated Ctrl-C take the same path (``stop``): interrupt, wait a grace period, and
+    kill and restart the remote interpreter if the run still has not stopped."""
     printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
     skipped = 0
 
-    def show(events: Iterable[OutputEvent]) -> None:
+    def show(events: Iterable[OutputEvent | None]) -> None:
         # The script's stdout is the script's: output the server replays from earlier runs (a client that
         # died before it saw them) is left for `remrepl connect`, which shows it.
         nonlocal skipped
         for event in events:
+            if event is None:
+                continue
             if getattr(event, "req_id", "") in (execution.req_id, ""):
                 printer.show(event)
             else:
                 skipped += 1
 
-    with forward_sigint(execution.interrupt):
+    def stop(why: str, exit_code: int) -> int:
+        """Interrupt the run; if it has not stopped within the grace period (it ignores SIGINT or is stuck
+        in C), kill and restart the remote interpreter, so that the server is free again. ``exit_code``."""
+        execution.interrupt()
+        print(f"remrepl: {path} {why} and was interrupted", file=sys.stderr)
         try:
-            show(execution.events(timeout))
+            show(execution.events(GRACE_SECONDS))
         except ExecutionTimeout:
-            execution.interrupt()
-            print(f"remrepl: {path} ran longer than {timeout:g} s and was interrupted", file=sys.stderr)
+            print(
+                f"remrepl: it did not stop within {GRACE_SECONDS:g} s: the remote interpreter is killed and "
+                "restarted (names defined in it are lost)",
+                file=sys.stderr,
+            )
             try:
-                show(execution.events(GRACE_SECONDS))
+                for event in session.restart(force=True).events(RESTART_SECONDS):
+                    if isinstance(event, Notice):  # "killed and restarted"; the Done events are ours
+                        printer.show(event)
             except ExecutionTimeout:
-                pass
-            return EXIT_TIMEOUT
+                print(f"remrepl: the server did not restart it within {RESTART_SECONDS:g} s", file=sys.stderr)
+        return exit_code
+
+    repeated: list[bool] = []
+
+    def on_repeat() -> None:  # in the SIGINT handler: only note it, and cut the wait short
+        repeated.append(True)
+        session.wake()
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with forward_sigint(CtrlCPresses(execution.interrupt, on_repeat).press):
+        try:
+            while execution.done is None:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if repeated:
+                    return stop("got Ctrl-C again", EXIT_INTERRUPTED)
+                if remaining is not None and remaining <= 0:
+                    return stop(f"ran longer than {timeout:g} s", EXIT_TIMEOUT)
+                show([execution.poll(remaining)])
         finally:
             if skipped:
                 print(f"remrepl: {skipped} output events of earlier runs were not shown", file=sys.stderr)
-    assert execution.done is not None
     return execution.done.exit_code

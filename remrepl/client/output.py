@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -12,6 +13,7 @@ from ..protocol import Display, Error, Notice, OutputEvent, Progress, Result, St
 from .progress import ProgressDisplay
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
+REPEAT_WINDOW = 5.0  # seconds: a Ctrl-C this soon after the previous one of the same run is a repeat
 
 
 class OutputPrinter:
@@ -110,3 +112,35 @@ def sigint_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class CtrlCPresses:
+    """The Ctrl-C presses of one run: the first interrupts the remote code; another within ``window``
+    seconds of the previous one means it did not stop (it ignores SIGINT, or is stuck in C), and calls
+    ``on_repeat`` instead (the prompt offers a restart, ``exec`` escalates). A press after a quiet
+    ``window`` interrupts again: the code may have handled the earlier one and gone on, unless ``arm``
+    said that the next press is a repeat whenever it comes (the prompt told the user so)."""
+
+    def __init__(
+        self, interrupt: Callable[[], None], on_repeat: Callable[[], None], window: float = REPEAT_WINDOW
+    ) -> None:
+        self.interrupt = interrupt
+        self.on_repeat = on_repeat
+        self.window = window
+        self._last: float | None = None
+        self._armed = False
+
+    def press(self) -> None:
+        """The SIGINT handler's body (``forward_sigint(presses.press)``)."""
+        now = time.monotonic()
+        repeated = self._armed or (self._last is not None and now - self._last <= self.window)
+        self._last, self._armed = now, False
+        (self.on_repeat if repeated else self.interrupt)()
+
+    def arm(self) -> None:
+        """Make the next press a repeat, however late it comes."""
+        self._armed = True
+
+    def reset(self) -> None:
+        """Start counting afresh (after the user declined what a repeat offered)."""
+        self._last, self._armed = None, False

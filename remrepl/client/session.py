@@ -20,8 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import TracebackType
 
 import zmq
@@ -39,6 +38,7 @@ from .._info import ConnectionInfo
 from ..protocol import (
     OUTPUT_EVENTS,
     TRANSFER_SERVER_EVENTS,
+    Ack,
     Bye,
     Connection,
     Detach,
@@ -49,9 +49,6 @@ from ..protocol import (
     ExecMode,
     Execute,
     Hello,
-    InputReply,
-    InputRequest,
-    Interrupt,
     Notice,
     OutputEvent,
     Rejected,
@@ -59,6 +56,7 @@ from ..protocol import (
     Result,
     Role,
     Shutdown,
+    State,
     Stream,
     TransferFailed,
     Welcome,
@@ -66,10 +64,13 @@ from ..protocol import (
 from ..protocol.transfers import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
 from .aws_credentials import AwsCredentialForwarding
+from .execution import Execution, RunResult
 from .handshake import MONITOR_EVENTS, await_handshake
 from .handshake import monitor_event as _monitor_event
 from .session_transfers import SessionTransfers
 from .side import SideChannel, SideRequest, SideRequests
+
+ACK_INTERVAL = 0.05  # seconds: output seen is acknowledged at most this often while it streams
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -81,77 +82,6 @@ def terminal_input(prompt: str, password: bool) -> str | None:
         return getpass.getpass(prompt) if password else input(prompt)
     except EOFError:
         return None
-
-
-@dataclass
-class RunResult:
-    """Everything one run produced, collected (``Session.run``)."""
-
-    status: str
-    exit_code: int
-    stdout: str = ""
-    stderr: str = ""
-    results: list[str] = field(default_factory=list)
-    error: Error | None = None
-    notices: list[str] = field(default_factory=list)
-    displays: list[Display] = field(default_factory=list)  # plots (image/png) the run showed
-
-    @property
-    def value(self) -> str | None:
-        """The repr of the last expression echoed, as the REPL would print it."""
-        return self.results[-1] if self.results else None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-class Execution:
-    """One run on the server. Iterate it for its output events; it ends after its ``Done``."""
-
-    def __init__(self, session: Session, req_id: str) -> None:
-        self.session = session
-        self.req_id = req_id
-        self.done: Done | None = None
-
-    def __iter__(self) -> Iterator[OutputEvent]:
-        return self.events()
-
-    def events(self, timeout: float | None = None) -> Iterator[OutputEvent]:
-        """Output events until the run is over; ``ExecutionTimeout`` after ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.done is None:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise ExecutionTimeout(f"the run did not finish within {timeout} s")
-            event = self.session.next_event(remaining)
-            if event is None:
-                continue
-            if isinstance(event, InputRequest):
-                self._answer(event)
-                continue
-            if isinstance(event, Done) and event.req_id == self.req_id:
-                self.done = event
-            yield event
-
-    def _answer(self, request: InputRequest) -> None:
-        try:
-            text = self.session.input_handler(request.prompt, request.password)
-        except KeyboardInterrupt:
-            self.interrupt()  # the remote input() raises KeyboardInterrupt; no reply is owed
-            return
-        self.session.send(InputReply(self.req_id, request.seq, text or "", eof=text is None))
-
-    def interrupt(self) -> None:
-        """Raise KeyboardInterrupt in the remote code (what Ctrl-C does)."""
-        if self.done is None:
-            self.session.send(Interrupt(self.req_id))
-
-    def wait(self, timeout: float | None = None) -> Done:
-        for _ in self.events(timeout):
-            pass
-        assert self.done is not None
-        return self.done
 
 
 class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
@@ -188,6 +118,8 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self._open_socket()
         self._closed = False
         self._replay_left = 0
+        self._seen = 0  # the highest seq handed to the caller (what a killed client has shown)
+        self._acked, self._acked_at = 0, 0.0  # the highest seq acknowledged, and when
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
         self._held: deque[OutputEvent] = deque()  # output that arrived during a file transfer, shown next
         self._transfers: dict[str, deque[TransferServerEvent]] = {}  # events of transfers in progress
@@ -262,14 +194,45 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
         """The next output event, or None if ``timeout`` passed (or a non-output event was handled)."""
         if self._held:
-            return self._held.popleft()
-        if self._expanded:
-            return self._expanded.popleft()
-        return self._receive(timeout)
+            event: OutputEvent | None = self._held.popleft()
+        elif self._expanded:
+            event = self._expanded.popleft()
+        else:
+            event = self._receive(timeout)
+        if event is not None:
+            self._seen = max(self._seen, event.seq)
+        return event
+
+    def acknowledge(self) -> None:
+        """Tell the server which output we have seen, so that a later attachment (after this client
+        was killed, or by another one) is not replayed it. Done as we go: whenever we wait for more
+        (at most every ACK_INTERVAL s) and at the end of each run."""
+        welcome = self.welcome
+        if self._seen <= self._acked or welcome is None or not welcome.acks or self._closed:
+            return
+        if self._conn.state not in (State.IDLE, State.RUNNING):
+            return
+        try:
+            self._socket.send_multipart(self._conn.send(Ack(self._seen)), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            return  # the link is down or full: the next receive finds out, and a later ack covers this one
+        self._acked, self._acked_at = self._seen, time.monotonic()
+
+    def _ack_before_waiting(self, timeout: float | None) -> float | None:
+        """Acknowledge what the caller has seen if it is time; the poll timeout to use (shortened to
+        when the next ack is due, so the last output of a burst is acknowledged too)."""
+        if self._seen <= self._acked:
+            return timeout
+        due = self._acked_at + ACK_INTERVAL - time.monotonic()
+        if due <= 0:
+            self.acknowledge()
+            return timeout
+        return due if timeout is None else min(timeout, due)
 
     def _receive(self, timeout: float | None) -> OutputEvent | None:
         if self._closed:
             raise SessionClosed("the session is closed")
+        timeout = self._ack_before_waiting(timeout)
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
         if self._wake_r.fileno() in ready:  # drained, or every later poll returns at once (a busy loop)
             try:
@@ -395,11 +358,15 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         result.stderr = err.decode(errors="replace")
         return result
 
-    def restart(self) -> Execution:
+    def restart(self, *, force: bool = False) -> Execution:
         """Replace the remote interpreter by a fresh one; the returned Execution ends when it is ready
-        to run code (its Notice says so). The namespace is gone."""
+        to run code (its Notice says so). The namespace is gone.
+
+        ``force``: also while a run is in progress (code that ignores KeyboardInterrupt or is stuck in
+        C): the interpreter and every process it started are killed, and that run ends first with
+        ``Done(status="died")``. Without it, restarting during a run raises ``LocalProtocolError``."""
         req_id = uuid.uuid4().hex
-        self.send(Restart(req_id))
+        self.send(Restart(req_id, force=force))
         return Execution(self, req_id)
 
     # --- side requests: answered while code runs, from any thread ------------------------------

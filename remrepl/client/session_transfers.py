@@ -26,6 +26,7 @@ class SessionTransfers:
     _held: deque[OutputEvent]  # output that arrived during a file transfer, shown next
     _expanded: deque[OutputEvent]  # Result events unpacked from a Done, then the Done
     _transfers: dict[str, deque[TransferServerEvent]]  # events of transfers in progress
+    _seen: int  # the highest seq handed to the caller
 
     if TYPE_CHECKING:
 
@@ -50,6 +51,7 @@ class SessionTransfers:
         """Output events that arrived during a transfer and were not read yet (to show them now)."""
         held = [*self._held]
         self._held.clear()
+        self._seen = max([self._seen, *(event.seq for event in held)])
         return held
 
     def _open_transfer(self, xfer_id: str) -> None:

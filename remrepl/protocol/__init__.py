@@ -9,6 +9,7 @@ from .connection import TRANSITIONS, Connection, Role, State
 from .events import (
     OUTPUT_EVENTS,
     PROTOCOL_VERSION,
+    Ack,
     Bye,
     ClientEvent,
     Detach,
@@ -58,6 +59,7 @@ __all__ = [
     "TRANSFER_CLIENT_EVENTS",
     "TRANSFER_SERVER_EVENTS",
     "TRANSITIONS",
+    "Ack",
     "Bye",
     "CancelTransfer",
     "ClientEvent",

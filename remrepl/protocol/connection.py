@@ -14,8 +14,9 @@ States, from the point of view of one client attachment::
 Output events (Stream, Result, ...) may arrive in IDLE too: replayed output of an earlier run, or prints
 from a thread the user left running; and in CLOSED: output the server sent before it saw our Detach or
 Shutdown is still on its way (as Bye may come after we left). ``Restart`` is a run too (IDLE to RUNNING,
-until its Done). Side requests and their replies (``side.py``) leave the state as it is: they may come
-while a run goes on.
+until its Done); a forced one may also come while RUNNING: it becomes the run waited on, and the Done of
+the run it killed arrives before its own. ``Ack`` leaves the state as it is, and so do side requests and
+their replies (``side.py``): they may come while a run goes on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from . import codec
 from .events import (
     CLIENT_EVENTS,
     PROTOCOL_VERSION,
+    Ack,
     Bye,
     Detach,
     Display,
@@ -88,7 +90,8 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Error: _OUTPUT,
     InputRequest: _OUTPUT,
     Notice: _OUTPUT,
-    Restart: {S.IDLE: S.RUNNING},
+    Restart: {S.IDLE: S.RUNNING, S.RUNNING: _SAME},  # in RUNNING only with force=True (see _advance)
+    Ack: dict.fromkeys(_ATTACHED, _SAME),
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject)},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Completions, Inspection, ObjectReply)},
     Display: _OUTPUT,
@@ -136,6 +139,8 @@ class Connection:
         allowed = TRANSITIONS[type(event)]
         if self.state not in allowed:
             raise ProtocolError(f"{type(event).__name__} is not allowed in state {self.state.value}")
+        if isinstance(event, Restart) and self.state is State.RUNNING and not event.force:
+            raise ProtocolError("Restart is not allowed while a run is in progress, unless forced")
         if not sent and isinstance(event, (Hello, Welcome)) and event.protocol != PROTOCOL_VERSION:
             self.state = State.CLOSED
             raise VersionMismatch(PROTOCOL_VERSION, event.protocol)

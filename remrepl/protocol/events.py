@@ -1,6 +1,6 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
-Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart.
+Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart, Ack.
 Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye, Display.
 
 Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, answered by Completions, Inspection
@@ -13,8 +13,9 @@ from the client; TransferReady, DownloadChunk, UploadAck, TransferDone, Transfer
 
 Server events that belong to the session's output (everything a user would see) carry ``seq``, a number
 that grows by one per event over the server's life. The server keeps recent ones in a replay buffer; a
-client acknowledges what it has seen (``Execute.ack``, ``Detach.ack``) and asks for the rest when it
-attaches (``Hello.resume_from``), so output produced while no client listened is not lost.
+client acknowledges what it has seen (``Ack`` as it goes, when the server's ``Welcome.acks`` says it takes
+it; ``Execute.ack``, ``Detach.ack``) and asks for the rest when it attaches (``Hello.resume_from``), so
+output produced while no client listened is not lost, and output a client saw is not shown again.
 
 Fields typed ``bytes`` travel as separate binary frames after the JSON header (see ``codec``).
 """
@@ -46,7 +47,8 @@ PROTOCOL_VERSION = 2  # 2: side requests, restart, file transfers, Display and P
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
-# How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it.
+# How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it, or a
+# forced Restart killed it (a new status would break older clients of this protocol version).
 DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
 RejectCode = Literal["busy", "protocol", "version", "duplicate"]
 
@@ -106,9 +108,22 @@ class Shutdown:
 
 @dataclass(frozen=True)
 class Restart:
-    """Replace the remote interpreter by a fresh one (the namespace goes); ends with Done(req_id)."""
+    """Replace the remote interpreter by a fresh one (the namespace goes); ends with Done(req_id).
+
+    ``force``: also while a run is in progress (code that ignores Ctrl-C or is stuck in C): the interpreter
+    and its process tree are killed, and that run ends with Done(status="died"). Without it, a Restart
+    is refused while a run goes on."""
 
     req_id: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The client has seen the output up to ``seq``: a later attachment is not replayed it. Sent as the
+    client goes (when it waits for more), only to a server whose ``Welcome.acks`` is true."""
+
+    seq: int
 
 
 # --- server -> client ---------------------------------------------------------------------------
@@ -126,6 +141,7 @@ class Welcome:
     running: str = ""
     last_seq: int = 0
     replay: int = 0  # how many replayed output events follow this Welcome
+    acks: bool = False  # the server takes Ack events (older servers of this protocol version refuse them)
 
 
 @dataclass(frozen=True)
@@ -237,7 +253,7 @@ class Display:
 SideClientEvent = Complete | Inspect | GetObject | PutObject
 SideServerEvent = Completions | Inspection | ObjectReply
 ClientEvent = (
-    Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | SideClientEvent | TransferClientEvent
+    Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | Ack | SideClientEvent | TransferClientEvent
 )
 ServerEvent = (
     Welcome
@@ -266,6 +282,7 @@ CLIENT_EVENTS: tuple[type, ...] = (
     Detach,
     Shutdown,
     Restart,
+    Ack,
     *SIDE_CLIENT_EVENTS,
     *TRANSFER_CLIENT_EVENTS,
 )

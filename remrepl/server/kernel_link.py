@@ -29,6 +29,7 @@ from ..protocol import (
     Stream,
 )
 from .kernel_process import KernelProcess
+from .process_tree import become_subreaper, reap_orphans
 from .side_requests import SideRequests
 
 log = logging.getLogger("remrepl.server")
@@ -47,6 +48,7 @@ class KernelLink:
     side: SideRequests
     _poller: zmq.Poller
     _watching_output: bool  # are the kernel's pipes in the poller (not while backlogged)
+    _children_exited: bool = False  # SIGCHLD came: an adopted orphan may wait to be reaped
 
     if TYPE_CHECKING:
 
@@ -55,11 +57,20 @@ class KernelLink:
         def _remember(self, req_id: str) -> None: ...
 
     def _start_kernel(self) -> None:
+        become_subreaper()  # before the first kernel: its orphans come to us, to be ended with it
         self.kernel = KernelProcess(self.python)
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
         self.side.watch(self.kernel)
         log.info("kernel started, pid %d", self.kernel.pid)
+
+    def _on_sigchld(self, signum: int, frame: object) -> None:
+        self._children_exited = True  # the loop reaps (a signal handler must not walk /proc)
+
+    def _reap_orphans(self) -> None:
+        """Reap the processes user code left behind that have exited since (the kernel is Popen's)."""
+        self._children_exited = False
+        reap_orphans(spare=(self.kernel.pid,) if self.kernel is not None else ())
 
     def _unwatch_kernel(self, kernel: KernelProcess) -> None:
         self._watch_kernel_output(False)
@@ -67,17 +78,27 @@ class KernelLink:
         self.side.unwatch(kernel)
 
     def _restart_kernel(self, event: Restart) -> None:
-        """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done)."""
+        """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done). Forced while a
+        run goes on (``%restart -f``): that run's interpreter is killed with its whole process tree, and
+        the run ends first, with Done(status="died")."""
         kernel = self.kernel
         assert kernel is not None
-        self.running = event.req_id
+        killed = self.running
         self._remember(event.req_id)
-        self._drain_output()
+        self._drain_output()  # what the old interpreter wrote is the old run's
         self._unwatch_kernel(kernel)
-        kernel.close()
-        log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
+        kernel.close(force=bool(killed))  # code that ignores SIGTERM too is not waited for
+        if killed:
+            log.info("kernel pid %d killed: forced restart during run %s", kernel.pid, killed[:8])
+            self.pending_execute = None
+            self._finish_run("died", kernel.exit_code() or 128 + 9)
+            text = "The remote interpreter was killed and restarted, as asked: names defined before are gone."
+        else:
+            log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
+            text = "The remote interpreter was restarted: names defined before are gone."
+        self.running = event.req_id
         self._start_kernel()
-        self._emit(Notice, "The remote interpreter was restarted: names defined before are gone.")
+        self._emit(Notice, text)
         self._finish_run("ok", 0)
 
     def _watch_kernel_output(self, on: bool) -> None:

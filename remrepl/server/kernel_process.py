@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
@@ -13,10 +14,14 @@ from typing import Any
 
 from .._files import environment_without_secrets
 from .kernel_side import Unpacker, pack
+from .process_tree import kill_tree, signal_tree
+
+log = logging.getLogger("remrepl.server")
 
 PIPE_SIZE = 1 << 20
 READ_CHUNK = 1 << 16
 MAX_COALESCE = 1 << 20  # one Stream event carries at most this much
+KILL_WAIT = 5.0  # seconds for a SIGKILLed kernel to be gone
 
 
 class KernelProcess:
@@ -190,18 +195,23 @@ class KernelProcess:
         code = self.process.returncode or 0
         return 128 - code if code < 0 else code
 
-    def close(self, timeout: float = 2.0) -> None:
-        """End the kernel (SIGTERM, then SIGKILL) and release every descriptor."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def close(self, timeout: float = 2.0, *, force: bool = False) -> None:
+        """End the kernel and every process it started (SIGTERM, then SIGKILL after ``timeout``; with
+        ``force`` SIGKILL at once), and release every descriptor. A kernel that died already still has
+        its children ended: they are not left running behind a new interpreter."""
+        pgid = self.process.pid  # the kernel leads its own process group (start_new_session)
+        if not force and self.process.poll() is None:
+            signal_tree(pgid, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                pass
+        signal_tree(pgid, signal.SIGKILL)
+        try:
+            self.process.wait(KILL_WAIT)
+        except subprocess.TimeoutExpired:  # stuck in the kernel (D state): reaped by a later sweep
+            log.warning("kernel pid %d did not die within %g s of SIGKILL", pgid, KILL_WAIT)
+        kill_tree(pgid, spare=() if self.process.returncode is not None else (pgid,))
         self.control.close()
         self.side.close()
         for fd in (self.stdout_fd, self.stderr_fd):

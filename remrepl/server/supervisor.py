@@ -38,6 +38,7 @@ from .._info import ConnectionInfo
 from ..protocol import (
     OUTPUT_EVENTS,
     PROTOCOL_VERSION,
+    Ack,
     Bye,
     Connection,
     Detach,
@@ -170,6 +171,7 @@ class Supervisor(KernelLink):
         signal.set_wakeup_fd(self._wake_w.fileno())
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGCHLD, self._on_sigchld)  # orphans user code left us (kernel_link.py)
         self._poller.register(self.router, zmq.POLLIN)
         self._poller.register(self.zap.socket, zmq.POLLIN)
         if self.gate.socket is not None:
@@ -228,6 +230,8 @@ class Supervisor(KernelLink):
         ready = dict(self._poller.poll(self._timeout_ms()))
         if self._wake_r.fileno() in ready:
             self._wake_r.recv(4096)
+        if self._children_exited:
+            self._reap_orphans()
         if self.tether_fd is not None and self.tether_fd in ready:
             self._on_tether()
         if self.gate.socket in ready:  # before ZAP: a connection is known before its key is
@@ -351,6 +355,7 @@ class Supervisor(KernelLink):
             running=running,
             last_seq=self.replay.last_seq,
             replay=replay,
+            acks=True,
         )
 
     def _send_to(self, identity: bytes, conn: Connection, event: Event) -> None:
@@ -376,6 +381,8 @@ class Supervisor(KernelLink):
                 self._remember(event.req_id)
             else:
                 self._run(event)
+        elif isinstance(event, Ack):  # what the client has seen: a later attachment is not replayed it
+            self.replay.ack(event.seq)
         elif isinstance(event, TRANSFER_CLIENT_EVENTS):  # the supervisor's own work, never the kernel's
             self.transfers.handle(event)
         elif isinstance(event, Interrupt):
@@ -400,7 +407,7 @@ class Supervisor(KernelLink):
             assert self.attached is not None
             self.side.forward(self.kernel, self.attached, self.conn, event)
         elif isinstance(event, Restart):
-            if self.running:  # cannot happen with a well-behaved client; the state machine stops it
+            if self.running and not event.force:  # a well-behaved client does not ask; the state machine stops it
                 self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
             else:
                 self._restart_kernel(event)

@@ -5,6 +5,8 @@ Uploads: each ``UploadChunk`` is written (and hashed) as it arrives and acknowle
 ``UploadEnd`` checks and renames the result into place (``remrepl._transfer.Receiver``). Downloads: the
 supervisor's loop calls ``pump`` every turn, which sends chunks while fewer than ``WINDOW`` bytes are
 unacknowledged and the client's queue is not full, so a big file never sits in memory or in the socket.
+Planning a download (walking a tree of 300,000 files takes seconds) is done by a thread, which wakes the
+loop when the plan is ready: other clients, logins and output never wait for the disk.
 
 A transfer whose client stops talking for ``idle_timeout`` seconds (the link was lost, the client was
 killed) is aborted, and so are all transfers when the client detaches or another client takes over: an
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import TransferError
-from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from .._transfer import WINDOW, Chunk, Plan, Receiver, Sender, plan, resolve_target
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -60,6 +63,14 @@ class _Download:
     acked: int = 0
 
 
+@dataclass
+class _Planning:
+    """A download whose plan a thread is making; ``result`` is set (a Plan, or the error) when it is done."""
+
+    path: Path
+    result: Plan | BaseException | None = None
+
+
 def process_cwd(pid: int | None) -> Path:
     """The current directory of process ``pid`` (the kernel's: relative remote paths start there); this
     process's where /proc cannot say (not Linux, or the process is gone)."""
@@ -88,10 +99,12 @@ class ServerTransfers:
         self._clock = clock
         self._uploads: dict[str, _Upload] = {}
         self._downloads: dict[str, _Download] = {}
+        self._planning: dict[str, _Planning] = {}  # downloads whose plan is being made, in a thread
+        self._planned = threading.Lock()  # guards the results the planning threads hand over
 
     @property
     def active(self) -> bool:
-        return bool(self._uploads or self._downloads)
+        return bool(self._uploads or self._downloads or self._planning)
 
     def handle(self, event: TransferClientEvent) -> None:
         if isinstance(event, (Upload, Download)) and not self._may_start(event.xfer_id):
@@ -118,9 +131,9 @@ class ServerTransfers:
 
     def _may_start(self, xfer_id: str) -> bool:
         """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
-        if xfer_id in self._uploads or xfer_id in self._downloads:
+        if xfer_id in self._uploads or xfer_id in self._downloads or xfer_id in self._planning:
             message = f"transfer {xfer_id} is already in progress"
-        elif len(self._uploads) + len(self._downloads) >= MAX_TRANSFERS:
+        elif len(self._uploads) + len(self._downloads) + len(self._planning) >= MAX_TRANSFERS:
             message = f"too many transfers at once (at most {MAX_TRANSFERS})"
         else:
             return True
@@ -158,16 +171,51 @@ class ServerTransfers:
             raise TransferError("say which file or directory to download")
         path = Path(os.path.expanduser(event.remote))
         path = Path(os.path.abspath(path if path.is_absolute() else self._cwd() / path))
-        found = plan(path)
+        if self._wake is None:  # no loop to wake (a caller that may wait): plan here
+            self._begin_download(event.xfer_id, path, plan(path))
+            return
+        planning = _Planning(path)
+        self._planning[event.xfer_id] = planning
+        name = f"remrepl-plan-{event.xfer_id[:8]}"
+        threading.Thread(target=self._plan, args=(planning,), name=name, daemon=True).start()
+
+    def _plan(self, planning: _Planning) -> None:
+        """In a thread: walk the tree, hand the result over, wake the loop (which ``_collect_plans``)."""
+        try:
+            result: Plan | BaseException = plan(planning.path)
+        except BaseException as exc:  # a NUL byte, an odd name...: reported to the client, never raised here
+            result = exc
+        with self._planned:
+            planning.result = result
+        if self._wake is not None:
+            self._wake()
+
+    def _collect_plans(self) -> None:
+        """On the loop: start the downloads whose plan is ready; report the ones that failed."""
+        with self._planned:
+            ready = [(k, p) for k, p in self._planning.items() if p.result is not None]
+        for xfer_id, planning in ready:
+            del self._planning[xfer_id]
+            result = planning.result
+            if isinstance(result, Plan):
+                self._begin_download(xfer_id, planning.path, result)
+                continue
+            message = str(result) if isinstance(result, TransferError) else f"cannot read {planning.path}: {result}"
+            log.info("download %s failed while planning: %s", xfer_id[:8], message)
+            self._send(TransferFailed(xfer_id, message))
+
+    def _begin_download(self, xfer_id: str, path: Path, found: Plan) -> None:
         files = sum(1 for e in found.entries if e.kind == "file")
         sender = Sender(found.entries, on_ready=self._wake)
-        self._downloads[event.xfer_id] = _Download(sender, path, files, found.size, self._clock())
-        log.info("download %s of %s (%d bytes)", event.xfer_id[:8], path, found.size)
-        self._send(TransferReady(event.xfer_id, str(path), found.kind, found.size))
+        self._downloads[xfer_id] = _Download(sender, path, files, found.size, self._clock())
+        log.info("download %s of %s (%d bytes)", xfer_id[:8], path, found.size)
+        self._send(TransferReady(xfer_id, str(path), found.kind, found.size))
 
     def pump(self, can_send: Callable[[], bool]) -> None:
         """Send download chunks while the windows and the client's queue allow. With a ``wake`` it never
         waits for the disk: a chunk not read yet is sent on the turn after its reader's wake-up."""
+        if self._planning:
+            self._collect_plans()
         for xfer_id, download in list(self._downloads.items()):
             try:
                 while can_send() and download.sender.sent - download.acked < WINDOW:
@@ -204,10 +252,12 @@ class ServerTransfers:
             self._drop(xfer_id, f"no word from the client for {self.idle_timeout:g} s")
 
     def abort_all(self, reason: str) -> None:
-        for xfer_id in [*self._uploads, *self._downloads]:
+        for xfer_id in [*self._uploads, *self._downloads, *self._planning]:
             self._drop(xfer_id, reason)
 
     def _drop(self, xfer_id: str, reason: str) -> None:
+        if self._planning.pop(xfer_id, None) is not None:  # its thread walks on; nobody collects its plan
+            log.info("download %s stopped while planning (%s)", xfer_id[:8], reason)
         upload = self._uploads.pop(xfer_id, None)
         if upload is not None:
             upload.receiver.abort()

@@ -277,6 +277,53 @@ def test_ctrl_c_interrupts_the_remote_script(server: ServerFixture, password_fil
             process.communicate()
 
 
+IGNORES_SIGINT = """\
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+print("spinning", flush=True)
+while True:
+    pass
+"""
+
+
+def next_run_is_free(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+    """The server's interpreter runs the next script at once (the one that would not stop is gone)."""
+    after = script("print('next run')\n", name="after.py")
+    result = run_cli("exec", *server_args(server, password_file), str(after), timeout=QUICK + 10)
+    assert (result.returncode, result.stdout) == (0, "next run\n"), result.stderr
+
+
+def test_repeated_ctrl_c_ends_a_script_that_ignores_it(
+    server: ServerFixture, password_file: Path, script: ScriptMaker
+) -> None:
+    path = script(IGNORES_SIGINT, name="stubborn.py")
+    process = start_spinning(["exec", *server_args(server, password_file), str(path)])
+    try:
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.2)  # pacing between presses, not synchronisation
+        _, err = process.communicate(timeout=QUICK)
+        # 130, or killed by a press that came after the run ended: what a shell shows as 130 either way
+        assert process.returncode in (130, -signal.SIGINT), err.decode()
+        assert "killed and restarted" in err.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    next_run_is_free(server, password_file, script)
+
+
+def test_timeout_ends_a_script_that_ignores_ctrl_c(
+    server: ServerFixture, password_file: Path, script: ScriptMaker
+) -> None:
+    path = script(IGNORES_SIGINT, name="stubborn.py")
+    result = run_cli("exec", *server_args(server, password_file), "--timeout", "1", str(path))
+    assert result.returncode == 124, result.stderr
+    assert "killed and restarted" in result.stderr
+    next_run_is_free(server, password_file, script)
+
+
 def test_repeated_ctrl_c_interrupts_the_script_without_killing_the_interpreter(
     server: ServerFixture, password_file: Path, script: ScriptMaker
 ) -> None:
@@ -468,9 +515,21 @@ def test_exec_prints_only_its_own_output_not_what_an_earlier_client_missed(
 ) -> None:
     """Output a crashed client never acknowledged is replayed to the next client; a script's stdout must
     not carry it (``remrepl connect`` shows it), and stderr says it was left out."""
+    flag, printed = script.folder / "flag", script.folder / "printed"
     crashed = server.connect()
-    assert crashed.run("print('seen by a client that then crashed')").stdout
+    crashed.execute(  # a run whose output comes after its client died: nobody ever saw it
+        "import os, time\n"
+        f"while not os.path.exists({str(flag)!r}):\n"
+        "    time.sleep(0.02)\n"
+        "print('missed by a client that crashed', flush=True)\n"
+        f"open({str(printed)!r}, 'w').close()"  # the run's last step: it is over a moment later
+    )
     crashed._teardown()  # no Detach, no ack: as if the client had been killed
+    flag.touch()
+    deadline = time.monotonic() + QUICK
+    while not printed.exists():
+        assert time.monotonic() < deadline, "the run never printed"
+        time.sleep(0.02)
     result = run_cli("exec", *server_args(server, password_file), str(script("print('mine')\n")))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "mine\n"

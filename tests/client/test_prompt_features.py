@@ -95,7 +95,7 @@ def test_bad_magic_arguments_print_the_usage(launched: TmuxTerminal) -> None:
     assert launched.run("%get 1x") == ["usage: %get NAME [LOCAL]", "  ('1x' is not a Python name)"]
     assert launched.run("%time now") == ["usage: %time"]
     assert launched.run("%local") == ["usage: %local CODE"]
-    assert launched.run("%restart please") == ["usage: %restart"]
+    assert launched.run("%restart please") == ["usage: %restart [-f]"]
     assert launched.run("!") == ["usage: !CMD"]
     assert launched.run("%nonsense") == ["remrepl: unknown magic %nonsense; %help lists them"]
     shown = "\n".join(launched.run("%help"))

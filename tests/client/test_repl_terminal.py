@@ -274,3 +274,52 @@ def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, 
     finally:
         terminate([server_pid])
     assert not alive(server_pid)
+
+
+STUBBORN = 'import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); exec("while True: pass")'
+HINT = "remrepl: the code has not stopped; Ctrl-C again offers to restart the remote interpreter"
+QUESTION = "Restart the remote interpreter? Its namespace (every name defined there) will be lost. [y/N]"
+
+
+def test_a_repeated_ctrl_c_offers_to_restart_code_that_ignores_it(launched: TmuxTerminal, state_dir: Path) -> None:
+    launched.run("x = 21 * 2")
+    kernel = kernel_pid(state_dir)
+    start = launched.mark()
+    launched.type(STUBBORN)
+    launched.send("Enter")
+    wait_busy(kernel)
+    launched.send("C-c")  # interrupts: ignored by the code
+    launched.wait_for(HINT, since=start)  # the client says so
+    launched.send("C-c")  # again: the code did not stop
+    launched.wait_for(QUESTION, since=start)
+    launched.type("n")
+    launched.send("Enter")
+    launched.wait_for("remrepl: still waiting", since=start)
+    assert kernel_pid(state_dir) == kernel
+    wait_busy(kernel)  # no means the run goes on
+
+    asked_again = launched.mark()
+    launched.send("C-c")
+    launched.wait_for(HINT, since=asked_again - 1)
+    launched.send("C-c")
+    launched.wait_for(QUESTION, since=asked_again - 1)
+    launched.type("y")
+    launched.send("Enter")
+    shown = "\n".join(launched.wait_prompt(asked_again))
+    assert "The remote interpreter was killed and restarted" in shown, shown
+    wait_until(
+        lambda: server_processes(state_dir, marker="remrepl.server.kernel") not in ([], [kernel]), 20, "a new kernel"
+    )
+    assert kernel_pid(state_dir) != kernel
+    assert "NameError: name 'x' is not defined" in "\n".join(launched.run("x"))
+    assert launched.run("1 + 1") == ["2"]
+
+
+def test_restart_f_at_the_prompt_gives_a_fresh_interpreter(launched: TmuxTerminal, state_dir: Path) -> None:
+    launched.run("x = 1")
+    before = kernel_pid(state_dir)
+    assert launched.run("%restart -f") == [
+        "[remrepl] The remote interpreter was restarted: names defined before are gone."
+    ]
+    assert kernel_pid(state_dir) != before
+    assert any("NameError" in line for line in launched.run("x"))

@@ -10,6 +10,7 @@ from remrepl import LocalProtocolError, RemoteProtocolError, VersionMismatch
 from remrepl.protocol import (
     PROTOCOL_VERSION,
     TRANSITIONS,
+    Ack,
     Bye,
     Complete,
     Completions,
@@ -95,6 +96,19 @@ def test_replayed_done_of_another_run_does_not_end_ours() -> None:
     assert states(pair)[0] is State.IDLE
 
 
+def test_a_forced_restart_may_end_a_run_in_progress() -> None:
+    pair = Pair().attached()
+    pair.c2s(Execute("stuck", "while True: pass"))
+    with pytest.raises(LocalProtocolError, match="unless forced"):
+        pair.client.send(Restart("plain"))
+    pair.c2s(Restart("forced", force=True))
+    pair.c2s(Ack(1))  # acknowledging output changes nothing
+    pair.s2c(Done(1, "stuck", "died", 137))  # the killed run ends first...
+    assert states(pair) == (State.RUNNING, State.RUNNING)
+    pair.s2c(Done(2, "forced", "ok"))  # ...then the restart
+    assert states(pair) == (State.IDLE, State.IDLE)
+
+
 def test_nothing_before_hello() -> None:
     with pytest.raises(RemoteProtocolError, match="not allowed in state start"):
         Connection(Role.SERVER).receive(encode(Execute("r", "1")))
@@ -144,6 +158,8 @@ samples: list[Event] = [
     Bye(""),
     Hello(side=True),
     Restart("r"),
+    Restart("f", force=True),
+    Ack(1),
     Complete("c", "x", 1),
     Completions("c", 0, ("xy",)),
     PutObject("p", "x", b"data"),

@@ -23,8 +23,9 @@ from typing import Any, Literal, Protocol
 
 from ..._exceptions import ObjectError, ServerError
 from ..config import Config
+from ..execution import Execution
 from ..output import OutputPrinter, sigint_raises
-from ..session import Execution, Session
+from ..session import Session
 
 Outcome = Literal["detach", "shutdown"]
 _HELP = re.compile(r"(?:(?P<pre>\?{1,2})(?P<name1>[^\W\d][\w.]*)|(?P<name2>[^\W\d][\w.]*)(?P<post>\?{1,2}))\Z")
@@ -159,10 +160,15 @@ def _shutdown(host: MagicHost, args: str) -> Outcome | None:
     return "shutdown"
 
 
-@magic("%restart", "restart the remote interpreter: a fresh namespace, the server and session stay")
+@magic(
+    "%restart [-f]",
+    "restart the remote interpreter: a fresh namespace, the server and session stay; -f: kill it even if busy",
+)
 def _restart(host: MagicHost, args: str) -> Outcome | None:
-    split_args(args, 0, 0)
-    host.follow(host.session.restart())
+    words = split_args(args, 0, 1)
+    if words not in ([], ["-f"]):
+        raise UsageError()
+    host.follow(host.session.restart(force=words == ["-f"]))
     return None
 
 

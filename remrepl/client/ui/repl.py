@@ -7,8 +7,11 @@ Evaluation stays out of the prompt: this loop only wires the prompt (``prompt.py
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import sys
+import termios
 import time
 from typing import Any
 
@@ -17,9 +20,10 @@ from prompt_toolkit.history import History
 
 from ..._exceptions import ServerError
 from ..config import Config
-from ..output import OutputPrinter, forward_sigint, sigint_raises
+from ..execution import Execution
+from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from ..session import Execution, Session, terminal_input
+from ..session import Session, terminal_input
 from . import transfer_magics  # noqa: F401  (registers %upload and %download)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
@@ -27,6 +31,9 @@ from .magics import MAGICS, Outcome, is_magic, run_magic
 from .prompt import make_prompt_session
 
 REPLAY_WAIT = 5.0  # at most this long to receive the output missed while detached
+HINT_AFTER = 2.0  # seconds after a Ctrl-C that did not end the run
+HINT = "remrepl: the code has not stopped; Ctrl-C again offers to restart the remote interpreter"
+ANSWER_POLL = 0.1  # seconds between looks at the terminal while the restart question waits for an answer
 LOCAL_NAMESPACE = "__remrepl_local__"  # not an importable module: cloudpickle sends its functions by value
 
 
@@ -63,7 +70,8 @@ class Repl:
             f"remrepl: connected to {target} ({welcome.hostname}, Python {welcome.python}, "
             f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s, "
             f"{'a command is still running' if welcome.running else 'idle'}).\n"
-            "Ctrl-C interrupts, Ctrl-D or %exit detaches, %shutdown stops the server, %help lists magics."
+            "Ctrl-C interrupts (twice: offers a restart), Ctrl-D or %exit detaches, %shutdown stops the server, "
+            "%help lists magics."
         )
 
     def run(self, target: str) -> Outcome:
@@ -125,15 +133,90 @@ class Repl:
                 self.printer.show(event)
 
     def follow(self, execution: Execution) -> None:
-        """Show a run's output as it streams until it is over; Ctrl-C interrupts it."""
-        with forward_sigint(execution.interrupt):
-            for event in execution:
-                self.printer.show(event)
+        """Show a run's output as it streams until it is over. Ctrl-C interrupts it; if it has not
+        stopped HINT_AFTER s later, a line says that Ctrl-C again offers to restart the interpreter; a
+        repeated Ctrl-C (the code did not stop) makes the offer (``_offer_restart``)."""
+        repeated: list[bool] = []
+        hint_due: list[float] = []  # when to say that the interrupt did not stop the code
+
+        def on_interrupt() -> None:  # in the SIGINT handler: send the interrupt, cut the wait short
+            execution.interrupt()
+            hint_due[:] = [time.monotonic() + HINT_AFTER]
+            self.session.wake()
+
+        def on_repeat() -> None:
+            repeated.append(True)
+            self.session.wake()
+
+        presses = CtrlCPresses(on_interrupt, on_repeat)
+        with forward_sigint(presses.press):
+            while execution.done is None:
+                if repeated:
+                    repeated.clear()
+                    hint_due.clear()
+                    if self._offer_restart(execution):
+                        return
+                    presses.reset()  # declined: two more presses to ask again
+                    continue
+                timeout = None
+                if hint_due:
+                    timeout = hint_due[0] - time.monotonic()
+                    if timeout <= 0:
+                        hint_due.clear()
+                        presses.arm()
+                        self.printer.line_break()
+                        print(HINT, file=sys.stderr)
+                        continue
+                event = execution.poll(timeout)
+                if event is not None:
+                    self.printer.show(event)
         done = execution.done
-        if done is not None and done.status == "exit":
+        if done.status == "exit":
             self.printer.line_break()
             print(
                 f"remrepl: the code raised SystemExit({done.exit_code}); the remote interpreter goes on "
                 "(%exit detaches, %shutdown stops the server)",
                 file=sys.stderr,
             )
+
+    def _offer_restart(self, execution: Execution) -> bool:
+        """Ask whether to kill and restart the remote interpreter (y/N) while the run's output keeps
+        showing; True if it was restarted. No, Ctrl-C, or the run ending meanwhile: keep waiting."""
+        self.printer.line_break()
+        question = (
+            "remrepl: the code does not stop. Restart the remote interpreter? Its namespace (every name "
+            "defined there) will be lost. [y/N] "
+        )
+        sys.stderr.write(question)
+        sys.stderr.flush()
+        if not self._answer_yes(execution):
+            if execution.done is not None:
+                print("\nremrepl: the run ended by itself; nothing was restarted", file=sys.stderr)
+            else:
+                print("remrepl: still waiting (Ctrl-C twice asks again)", file=sys.stderr)
+            return False
+        if execution.done is not None:
+            print("remrepl: the run ended by itself meanwhile; nothing was restarted", file=sys.stderr)
+            return False
+        self.follow(self.session.restart(force=True))  # the killed run's Done comes first, then the Notice
+        return True
+
+    def _answer_yes(self, execution: Execution) -> bool:
+        """Read a line at the terminal (cooked mode: the user types y and Enter) while the run goes on."""
+        declined: list[bool] = []
+
+        def on_sigint() -> None:
+            declined.append(True)
+            self.session.wake()
+
+        fd = sys.stdin.fileno()
+        with forward_sigint(on_sigint):
+            while execution.done is None and not declined:
+                if select.select([fd], [], [], 0)[0]:
+                    return os.read(fd, 1024).strip().lower() in (b"y", b"yes")
+                event = execution.poll(ANSWER_POLL)
+                if event is not None:
+                    self.printer.show(event)
+        if execution.done is not None and os.isatty(fd):
+            termios.tcflush(fd, termios.TCIFLUSH)  # half an answer must not land at the next prompt
+        return False
