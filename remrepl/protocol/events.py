@@ -48,7 +48,8 @@ ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
 # How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it.
 DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
-RejectCode = Literal["busy", "protocol", "version", "duplicate"]
+# "internal": handling the request failed on the server (a bug); the session is intact.
+RejectCode = Literal["busy", "protocol", "version", "duplicate", "internal"]
 
 
 # --- client -> server ---------------------------------------------------------------------------

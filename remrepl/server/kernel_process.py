@@ -109,8 +109,8 @@ class KernelProcess:
         for line in lines:
             try:
                 msg = json.loads(line)
-            except ValueError:
-                continue  # our own child; a torn line means it is dying, and EOF follows
+            except (ValueError, RecursionError):  # a torn line (it is dying), or user code wrote here
+                continue
             if isinstance(msg, dict):
                 messages.append(msg)
         return messages

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._exceptions import TransferError
-from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from .._transfer import WINDOW, Chunk, Receiver, Sender, check_path, plan, resolve_target
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -112,9 +112,10 @@ class ServerTransfers:
                     download.last = self._clock()
             elif isinstance(event, CancelTransfer):
                 self._drop(event.xfer_id, f"cancelled by the client{': ' + event.reason if event.reason else ''}")
-        except TransferError as exc:
-            self._drop(event.xfer_id, str(exc))
-            self._send(TransferFailed(event.xfer_id, str(exc)))
+        except (TransferError, OSError, ValueError) as exc:  # the OS's own words, for what check_path misses
+            message = str(exc) if isinstance(exc, TransferError) else _os_error_text(exc)
+            self._drop(event.xfer_id, message)
+            self._send(TransferFailed(event.xfer_id, message))
 
     def _may_start(self, xfer_id: str) -> bool:
         """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
@@ -156,7 +157,7 @@ class ServerTransfers:
     def _start_download(self, event: Download) -> None:
         if not event.remote:
             raise TransferError("say which file or directory to download")
-        path = Path(os.path.expanduser(event.remote))
+        path = Path(os.path.expanduser(check_path(event.remote, "path")))
         path = Path(os.path.abspath(path if path.is_absolute() else self._cwd() / path))
         found = plan(path)
         files = sum(1 for e in found.entries if e.kind == "file")
@@ -216,3 +217,13 @@ class ServerTransfers:
         if download is not None:
             download.sender.close()
             log.info("download %s stopped (%s)", xfer_id[:8], reason)
+
+
+def _os_error_text(exc: OSError | ValueError) -> str:
+    """A readable message for a file operation the OS refused (file names made printable)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename!r:.200})" if exc.filename else ""
+        text = f"the file system refused the transfer{where}: {exc.strerror}"
+    else:
+        text = f"the transfer is not possible: {exc}"
+    return text.encode("utf-8", "backslashreplace").decode()
