@@ -28,6 +28,7 @@ from ..protocol import (
     Result,
     Stream,
 )
+from ..protocol.side import MAX_OBJECT_BYTES
 from .bounds import FIELD_BUDGET, SMALL_BUDGET, clip, fits_done, fits_result, result_pieces
 from .guard import guarded
 from .kernel_messages import KernelMessageError, validate
@@ -145,8 +146,11 @@ class KernelLink:
             self._emit_results(msg["texts"])
             self.kernel.send(op="ack")
         elif op == "display":
-            mime = clip(msg["mime"], SMALL_BUDGET, "MIME type")
-            self._emit(Display, self.running, mime, _b64(msg["data"]))
+            mime, data = clip(msg["mime"], SMALL_BUDGET, "MIME type"), _b64(msg["data"])
+            if len(data) <= MAX_OBJECT_BYTES:
+                self._emit(Display, self.running, mime, data)
+            else:  # a frame over the sockets' message size would cost the client its connection
+                self._emit(Notice, f"[remrepl: a {mime} of {len(data):,} bytes is too big to show]")
             if msg["ack"]:
                 self.kernel.send(op="ack")
         elif op == "input_request":

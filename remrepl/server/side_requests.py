@@ -18,6 +18,7 @@ import zmq
 from .._exceptions import RemoteProtocolError
 from ..protocol import Connection, Detach, Event, Rejected
 from ..protocol.side import (
+    MAX_OBJECT_BYTES,
     SIDE_REQUESTS,
     Complete,
     Completions,
@@ -150,6 +151,8 @@ def _reply(request: SideRequest, header: dict[str, Any], payload: bytes) -> Even
         rest = f" (help({request.name}) at the prompt shows all of it)"
         return Inspection(request.req_id, found, clip(_text(header.get("text") or message), FIELD_BUDGET, "text", rest))
     ok = header.get("ok") is True
+    if len(payload) > MAX_OBJECT_BYTES:  # the kernel checks this too; a frame over it would cost the link
+        ok, message = False, f"the object is too big to send ({len(payload):,} bytes; at most {MAX_OBJECT_BYTES:,})"
     return ObjectReply(request.req_id, ok, message, payload if ok and isinstance(request, GetObject) else b"")
 
 

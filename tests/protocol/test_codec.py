@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from remrepl import LocalProtocolError, RemoteProtocolError
 from remrepl.protocol import Done, Execute, Hello, Interrupt, Rejected, Result, Stream, decode, encode
 from remrepl.protocol.codec import _BY_NAME, MAX_HEADER_BYTES, MAX_ID_CHARS
+from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS, Event
 from remrepl.protocol.side import Complete
 from remrepl.protocol.transfers import Upload
-from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS
 
 ALL_EVENTS = (*CLIENT_EVENTS, *SERVER_EVENTS)
 # NaN is never equal to itself: a Welcome "started at NaN" could not compare equal after a round trip.
@@ -156,10 +156,11 @@ def test_encode_refuses_a_header_that_decode_would_refuse() -> None:
 
 @pytest.mark.parametrize("bad_id", ["", "r" * (MAX_ID_CHARS + 1)])
 def test_a_request_id_must_be_neither_empty_nor_absurdly_long(bad_id: str) -> None:
-    for event in (Execute("ok", "1"), Complete("ok", "x", 1), Upload("ok", "a", "b", "file", 0)):
+    events: tuple[Event, ...] = (Execute("ok", "1"), Complete("ok", "x", 1), Upload("ok", "a", "b", "file", 0))
+    for event in events:
         field = "xfer_id" if hasattr(event, "xfer_id") else "req_id"
         with pytest.raises(LocalProtocolError):
-            encode(replace(event, **{field: bad_id}))
+            encode(replace(event, **{field: bad_id}))  # type: ignore[arg-type]
         frames = encode(event)
         header = json.loads(frames[0])
         header[field] = bad_id
@@ -169,7 +170,6 @@ def test_a_request_id_must_be_neither_empty_nor_absurdly_long(bad_id: str) -> No
 
 def test_output_events_and_refusals_may_name_no_request() -> None:
     for event in (Stream(1, "", "stdout", b"x"), Rejected("", "protocol", "bad"), Interrupt()):
-        assert decode(encode(event)) == event  # type: ignore[arg-type]
+        assert decode(encode(event)) == event
     with pytest.raises(LocalProtocolError):
         encode(Stream(1, "r" * (MAX_ID_CHARS + 1), "stdout", b"x"))
-

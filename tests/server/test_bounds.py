@@ -79,7 +79,12 @@ def test_a_huge_exception_is_cut_and_says_where_the_rest_is(launcher: LocalLaunc
 def test_a_huge_prompt_and_progress_label_are_cut(launcher: LocalLauncher) -> None:
     with attacked(launcher) as session:
         prompts: list[str] = []
-        session.input_handler = lambda prompt, password: prompts.append(prompt) or "answer"
+
+        def answer(prompt: str, password: bool) -> str:
+            prompts.append(prompt)
+            return "answer"
+
+        session.input_handler = answer
         assert session.run("input('p' * 2_000_000)", timeout=RUN).value == "'answer'"
         assert len(prompts) == 1 and "characters of this prompt were left out" in prompts[0]
         code = (
