@@ -321,6 +321,9 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
             self._replay_left -= 1
+        if isinstance(event, Result) and event.more:  # a batch: each repr a Result of its own
+            self._expanded.extend(Result(event.seq, event.req_id, text) for text in event.more)
+            return Result(event.seq, event.req_id, event.text)
         if isinstance(event, Done) and event.results:
             self._expanded.extend(Result(event.seq, event.req_id, text) for text in event.results[1:])
             self._expanded.append(event)

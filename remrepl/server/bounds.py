@@ -10,6 +10,8 @@ Reprs are never cut: one too big for a header goes out whole, as stdout chunks (
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from json.encoder import encode_basestring_ascii as _encode_ascii  # what json.dumps uses: C, quick
 
 from ..protocol.codec import MAX_HEADER_BYTES
 
@@ -57,8 +59,26 @@ def clip(text: str, budget: int, what: str, rest: str = "") -> str:
     return f"[remrepl: this {what} of {len(text):,} characters was left out{rest}]"
 
 
-def fits_result(text: str) -> bool:
-    return encoded_size(text) <= RESULT_BUDGET
+def batches(texts: list[str]) -> Iterator[list[str] | str]:
+    """``texts`` in order, as lists that fit one Result (``Result.more``), and alone (a ``str``) each
+    repr too big for one, to be sent as stdout (``result_pieces``)."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        cost = len(_encode_ascii(text)) + 1  # its JSON, and a comma
+        if cost > RESULT_BUDGET:
+            if batch:
+                yield batch
+                batch, size = [], 0
+            yield text
+            continue
+        if size + cost > RESULT_BUDGET and batch:
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += cost
+    if batch:
+        yield batch
 
 
 def result_pieces(text: str) -> list[bytes]:

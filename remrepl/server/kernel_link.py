@@ -29,7 +29,7 @@ from ..protocol import (
     Stream,
 )
 from ..protocol.side import MAX_OBJECT_BYTES
-from .bounds import FIELD_BUDGET, SMALL_BUDGET, clip, fits_done, fits_result, result_pieces
+from .bounds import FIELD_BUDGET, SMALL_BUDGET, batches, clip, fits_done, result_pieces
 from .guard import guarded
 from .kernel_messages import KernelMessageError, validate
 from .kernel_process import KernelProcess
@@ -169,12 +169,13 @@ class KernelLink:
             self._finish_run(msg["status"], msg["exit_code"], tuple(results))
 
     def _emit_results(self, texts: list[str]) -> None:
-        """Each repr as a Result; one too big for a message as the stdout ``python`` would print."""
-        for text in texts:
-            if fits_result(text):
-                self._emit(Result, self.running, text)
+        """The reprs as Result events, as many in each as fit (``Result.more``); one too big for a
+        message goes as the stdout ``python`` would print."""
+        for batch in batches(texts):
+            if isinstance(batch, list):
+                self._emit(Result, self.running, batch[0], tuple(batch[1:]))
             else:
-                for piece in result_pieces(text):
+                for piece in result_pieces(batch):
                     self._emit(Stream, self.running, "stdout", piece)
 
     def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:

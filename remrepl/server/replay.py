@@ -24,7 +24,9 @@ def _text(event: OutputEvent) -> bytes:
         return event.data
     if isinstance(event, Error):
         return event.traceback.encode("utf-8", "backslashreplace")
-    if isinstance(event, (Result, Notice)):
+    if isinstance(event, Result):
+        return "".join(r + "\n" for r in (event.text, *event.more)).encode("utf-8", "backslashreplace")
+    if isinstance(event, Notice):
         return event.text.encode("utf-8", "backslashreplace") + b"\n"
     if isinstance(event, Done):
         return "".join(r + "\n" for r in event.results).encode("utf-8", "backslashreplace")
