@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .._exceptions import TransferError
@@ -37,6 +38,7 @@ from ..protocol import (
 )
 from ..protocol.events import Event
 from ..protocol.transfers import TransferClientEvent
+from .guard import guarded
 
 log = logging.getLogger("remrepl.server")
 
@@ -170,31 +172,40 @@ class ServerTransfers:
         """Send download chunks while the windows and the client's queue allow. With a ``wake`` it never
         waits for the disk: a chunk not read yet is sent on the turn after its reader's wake-up."""
         for xfer_id, download in list(self._downloads.items()):
-            try:
-                while can_send() and download.sender.sent - download.acked < WINDOW:
-                    chunk = download.sender.next_chunk(block=self._wake is None)
-                    if chunk is None and not download.sender.finished:
-                        break  # not read yet: the reader wakes the loop
-                    if chunk is None:
-                        del self._downloads[xfer_id]
-                        download.sender.close()
-                        self._send(TransferDone(xfer_id, str(download.path), download.files, download.sender.sent))
-                        break
-                    self._send(
-                        DownloadChunk(
-                            xfer_id,
-                            chunk.path,
-                            chunk.kind,
-                            chunk.offset,
-                            chunk.data,
-                            chunk.end,
-                            chunk.sha256,
-                            chunk.mode,
-                        )
+            # One download that breaks (its reader thread, its disk) fails alone, and only once.
+            with guarded(f"download {xfer_id[:8]}", partial(self._fail, xfer_id)):
+                self._pump_one(xfer_id, download, can_send)
+
+    def _fail(self, xfer_id: str, message: str) -> None:
+        self._drop(xfer_id, message)
+        self._send(TransferFailed(xfer_id, message))
+
+    def _pump_one(self, xfer_id: str, download: _Download, can_send: Callable[[], bool]) -> None:
+        """Send what one download may send now; its TransferDone when it is over."""
+        try:
+            while can_send() and download.sender.sent - download.acked < WINDOW:
+                chunk = download.sender.next_chunk(block=self._wake is None)
+                if chunk is None and not download.sender.finished:
+                    break  # not read yet: the reader wakes the loop
+                if chunk is None:
+                    del self._downloads[xfer_id]
+                    download.sender.close()
+                    self._send(TransferDone(xfer_id, str(download.path), download.files, download.sender.sent))
+                    break
+                self._send(
+                    DownloadChunk(
+                        xfer_id,
+                        chunk.path,
+                        chunk.kind,
+                        chunk.offset,
+                        chunk.data,
+                        chunk.end,
+                        chunk.sha256,
+                        chunk.mode,
                     )
-            except TransferError as exc:
-                self._downloads.pop(xfer_id, None)
-                self._send(TransferFailed(xfer_id, str(exc)))
+                )
+        except TransferError as exc:
+            self._fail(xfer_id, str(exc))
 
     def expire(self) -> None:
         """Abort transfers whose client has been silent for ``idle_timeout`` seconds."""
