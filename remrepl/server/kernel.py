@@ -173,7 +173,9 @@ class Kernel:
     def send(self, **msg: Any) -> None:
         self.flush()
         with self._send_lock:
-            self.control.sendall(json.dumps(msg).encode() + b"\n")
+            # The leading newline ends whatever user code may have written to this socket without one:
+            # that becomes a line of its own, which the supervisor drops, instead of hiding this message.
+            self.control.sendall(b"\n" + json.dumps(msg).encode() + b"\n")
 
     def receive(self, op: str) -> dict[str, Any]:
         """The next control message of type ``op``, skipping strays (a late ack or reply)."""

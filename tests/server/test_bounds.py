@@ -190,6 +190,14 @@ def test_user_code_writing_to_the_control_socket(launcher: LocalLauncher) -> Non
     assert_intact(launcher)
 
 
+def test_user_code_writing_half_a_line_to_the_control_socket(launcher: LocalLauncher) -> None:
+    code = "from remrepl.server import kernel\nkernel._active.control.sendall(b'{\"op\": \"done\"')\n'ran'"
+    with attacked(launcher) as session:
+        result = session.run(code, timeout=RUN)  # its own "done" must not be lost after the torn line
+        assert result.ok and result.value == "'ran'"
+    assert_intact(launcher)
+
+
 # --- 6. request ids -----------------------------------------------------------------------------------
 
 
