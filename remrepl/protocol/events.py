@@ -50,7 +50,8 @@ StreamName = Literal["stdout", "stderr"]
 # How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it, or a
 # forced Restart killed it (a new status would break older clients of this protocol version).
 DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
-RejectCode = Literal["busy", "protocol", "version", "duplicate"]
+# "internal": handling the request failed on the server (a bug); the session is intact.
+RejectCode = Literal["busy", "protocol", "version", "duplicate", "internal"]
 
 
 # --- client -> server ---------------------------------------------------------------------------
@@ -156,11 +157,17 @@ class Stream:
 
 @dataclass(frozen=True)
 class Result:
-    """The repr of an expression evaluated at the prompt (what the standard REPL echoes)."""
+    """The repr of an expression evaluated at the prompt (what the standard REPL echoes).
+
+    ``more``: the reprs echoed after it, in order: a run that echoes many (``for i in range(10**6): i``)
+    sends them in batches, as Done's ``results`` carries the last ones; the client's API yields each as
+    a Result event of its own.
+    """
 
     seq: int
     req_id: str
     text: str
+    more: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
