@@ -382,7 +382,14 @@ def report_progress(**fields: Any) -> bool:
     return _active is not None and _active.progress(**fields)
 
 
-def main(control_fd: int, side_fd: int | None = None) -> NoReturn:
+def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = None) -> NoReturn:
+    if fd_limit is not None:  # the user's own soft limit (the supervisor raised its own against floods)
+        import resource
+
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        except (ValueError, OSError):
+            pass
     if sys.platform.startswith("linux") and _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
         if os.getppid() == 1:

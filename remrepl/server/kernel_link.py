@@ -44,6 +44,7 @@ class KernelLink:
     """Kernel life cycle and kernel messages; ``Supervisor`` sets the attributes and sends the events."""
 
     python: str
+    user_fd_limit: int  # the soft RLIMIT_NOFILE user code gets (the supervisor raised its own)
     kernel: KernelProcess | None
     running: str  # req_id of the run in progress
     pending_execute: Execute | None
@@ -62,7 +63,7 @@ class KernelLink:
 
     def _start_kernel(self) -> None:
         become_subreaper()  # before the first kernel: its orphans come to us, to be ended with it
-        self.kernel = KernelProcess(self.python)
+        self.kernel = KernelProcess(self.python, fd_limit=self.user_fd_limit)
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
         self.side.watch(self.kernel)

@@ -27,7 +27,8 @@ KILL_WAIT = 5.0  # seconds for a SIGKILLed kernel to be gone
 class KernelProcess:
     """A running kernel. ``stdout_fd``, ``stderr_fd`` and ``control_fd`` are for the poll loop."""
 
-    def __init__(self, python: str = sys.executable, cwd: str | None = None) -> None:
+    def __init__(self, python: str = sys.executable, cwd: str | None = None, *, fd_limit: int | None = None) -> None:
+        """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own)."""
         ours, theirs = socket.socketpair()
         side_ours, side_theirs = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -42,7 +43,8 @@ class KernelProcess:
                 [
                     python,
                     "-c",
-                    f"from remrepl.server.kernel import main; main({theirs.fileno()}, {side_theirs.fileno()})",
+                    "from remrepl.server.kernel import main; "
+                    f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r})",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,

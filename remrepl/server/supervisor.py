@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -112,7 +113,10 @@ class Supervisor(KernelLink):
         self.keys = keys or KeyPair.generate()
         self.started_at = time.time()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        fd_limit = raise_fd_limit()  # so a flood of connections cannot make libzmq's accept spin on EMFILE
+        # So a flood of connections cannot make libzmq's accept spin on EMFILE; the kernel (user code, and
+        # whatever it starts) gets the user's own limit back.
+        self.user_fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        fd_limit = raise_fd_limit()
         self.zap = ZapHandler(self.ctx, ZapPolicy([z85.decode(k) for k in client_public_keys]))
         self.router = server_socket(self.ctx, self.keys)
         # The cap on unauthenticated connections; its monitor also feeds the activity file.

@@ -26,6 +26,7 @@ from remrepl.client import records
 from remrepl.client.handshake import monitor_message
 from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
+from tests.client.processes import wait_until
 from tests.conftest import RunningServer, stop_server
 
 SHED = -1
@@ -271,8 +272,15 @@ def _count_dropped(conns: list[socket.socket], at_least: int, within: float) -> 
 def test_the_server_raises_its_soft_fd_limit_to_the_hard_limit(tmp_path: Path, password_file: Path) -> None:
     server = _server_with_fd_limit(tmp_path, password_file, soft=256, hard=2048)
     try:
-        limits = Path(f"/proc/{server.info.pid}/limits").read_text()
-        line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
-        assert line.split()[3:5] == ["2048", "2048"]
+        assert _fd_limits(server.info.pid) == ["2048", "2048"]
+        # ...but user code (the kernel, and what it starts) keeps the user's own limit
+        kernel = int(Path(f"/proc/{server.info.pid}/task/{server.info.pid}/children").read_text().split()[0])
+        wait_until(lambda: _fd_limits(kernel) == ["256", "2048"], 30, "the kernel to set the user's fd limit")
     finally:
         stop_server(server)
+
+
+def _fd_limits(pid: int) -> list[str]:
+    """(soft, hard) of RLIMIT_NOFILE of process ``pid``, as /proc shows them."""
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    return next(line for line in limits.splitlines() if line.startswith("Max open files")).split()[3:5]
