@@ -7,9 +7,11 @@ codec's 1 MiB header, the 1 MiB Stream coalescing, 300-character file names) wit
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
+import re
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -33,6 +35,7 @@ from remrepl.protocol import (
     UploadEnd,
 )
 from remrepl.protocol.events import Event
+from remrepl.protocol.transfers import EntryKind
 from remrepl.server.kernel_side import pack
 
 
@@ -159,7 +162,7 @@ remote_paths = st.one_of(
 )
 entry_paths = st.one_of(st.just(""), names, st.builds(lambda a, b: f"{a}/{b}", names, names))
 xfer_ids = st.one_of(st.sampled_from(["a", "b", ""]), texts, big_text)
-kinds = st.sampled_from(["file", "dir"])
+kinds: st.SearchStrategy[EntryKind] = st.sampled_from(["file", "dir"])
 
 
 @st.composite
@@ -272,6 +275,20 @@ side_writes = st.one_of(
     st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x05{]", b"\x00\x00\x00\x02{}" + b"x" * 100]),
     st.binary(max_size=32),
 )
+
+
+def frames_of(event: Event) -> list[bytes]:
+    """``event`` as a hostile client would put it on the wire: a JSON header of its fields and a frame per
+    ``bytes`` field, whatever the values (our own ``codec.encode`` refuses some; a peer need not use it)."""
+    header: dict[str, object] = {"type": re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()}
+    binary: list[bytes] = []
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, bytes):
+            binary.append(value)
+        else:
+            header[field.name] = list(value) if isinstance(value, tuple) else value
+    return [json.dumps(header).encode(), *binary]
 
 
 def kernel_write_code(channel: str, chunks: list[bytes | Repeat]) -> str:

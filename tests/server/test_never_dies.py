@@ -27,9 +27,10 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import zmq
@@ -51,7 +52,6 @@ from remrepl.protocol import (
     Upload,
     Welcome,
     decode,
-    encode,
 )
 from remrepl.protocol.events import Event
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
@@ -65,6 +65,7 @@ from tests.server.fuzz_inputs import (
     Repeat,
     client_events,
     control_lines,
+    frames_of,
     kernel_write_code,
     malformed_frames,
     seqs,
@@ -105,14 +106,14 @@ class RawClient:
         self.last_seq = 0
         self.done: set[str] = set()
 
-    def send(self, frames: list[bytes | Repeat]) -> None:
+    def send(self, frames: Sequence[bytes | Repeat]) -> None:
         try:
             self.sock.send_multipart([f.value() if isinstance(f, Repeat) else f for f in frames])
         except zmq.ZMQError:
             pass  # the link is not up (a flooded server?): the invariant judges the server
 
     def send_event(self, event: Event) -> None:
-        self.send(encode(event))
+        self.send(frames_of(event))
 
     def drain(self, quiet: float, total: float = 3.0, until_done: str | None = None) -> None:
         """Read what comes until nothing has for ``quiet`` s (or ``until_done``'s Done came), at most ``total`` s."""
@@ -125,7 +126,8 @@ class RawClient:
             try:
                 event = decode(frames)
             except RemreplError as exc:
-                raise AssertionError(f"the server sent a message its own codec refuses: {exc}") from None
+                what = frames[0][:60] if frames else b""
+                raise AssertionError(f"the server sent a message its own codec refuses: {exc}; {what!r}...") from None
             if isinstance(event, OUTPUT_EVENTS):
                 self.last_seq = max(self.last_seq, event.seq)
             if isinstance(event, Welcome):
@@ -142,10 +144,12 @@ def no_input(prompt: str, password: bool) -> None:
 
 
 class NeverDies(RuleBasedStateMachine):
-    def __init__(self, root: Path) -> None:
+    root: ClassVar[Path]  # where examples make their directories (the test's tmp_path)
+
+    def __init__(self) -> None:
         super().__init__()
         STATS.examples += 1
-        self.base = Path(tempfile.mkdtemp(prefix="example-", dir=root))
+        self.base = Path(tempfile.mkdtemp(prefix="example-", dir=self.root))
         work = self.base / "l1" / "l2" / "work"  # relative paths may climb two levels and stay in base
         (work / "tree" / "sub").mkdir(parents=True)
         (work / "data.bin").write_bytes(os.urandom(1000))
@@ -361,7 +365,13 @@ class NeverDies(RuleBasedStateMachine):
                 else:
                     assert result.value == str(self.sentinel), f"the namespace was lost: {SENTINEL} gave {result}"
         except RemreplError as exc:
-            raise AssertionError(f"a fresh client cannot use the session: {exc!r}; log:\n{self._log_tail()}") from exc
+            status = self.launcher.process.poll()
+            what = (
+                f"the supervisor died (status {status})"
+                if status is not None
+                else "a fresh client cannot use the session"
+            )
+            raise AssertionError(f"{what}: {exc!r}; log:\n{self._log_tail()}") from exc
 
     @staticmethod
     def _finish_what_runs(session: Session) -> None:
@@ -382,12 +392,10 @@ def test_the_server_never_dies(tmp_path: Path) -> None:
     started = time.monotonic()
     print(f"\nnever-dies: REMREPL_FUZZ_SEED={SEED} REMREPL_FUZZ_EXAMPLES={EXAMPLES} REMREPL_FUZZ_STEPS={STEPS}")
 
-    def machine() -> NeverDies:
-        return NeverDies(tmp_path)
-
+    NeverDies.root = tmp_path
     phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if SHRINK else [])]
     run_state_machine_as_test(
-        seed(SEED)(machine),
+        seed(SEED)(NeverDies),
         settings=settings(
             max_examples=EXAMPLES,
             stateful_step_count=STEPS,
