@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from remrepl import RemreplError
+from remrepl import ExecutionTimeout, RemreplError
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import (
@@ -383,7 +383,7 @@ class NeverDies(RuleBasedStateMachine):
             running.interrupt()
             try:
                 running.wait(1.0)
-            except RemreplError:
+            except ExecutionTimeout:
                 pass  # not over yet: interrupt again
 
 
