@@ -243,12 +243,39 @@ class Sender:
 _BAD_PART = re.compile(r"(^|/)\.{1,2}(/|$)|//|^/|\x00|\\")
 
 
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path
+
+
+def check_path(text: str, what: str = "path") -> str:
+    """``text`` if the OS can take it as a path; ``TransferError`` saying why not otherwise (a NUL byte, a
+    lone surrogate that no file system encoding has, a name or path too long), where the OS would only
+    say ``ValueError`` or ``ENAMETOOLONG``. Surrogate escapes of non-UTF-8 bytes (``os.fsdecode``) pass."""
+    shown = text[:200].encode("utf-8", "backslashreplace").decode() + ("..." if len(text) > 200 else "")
+    if "\x00" in text:
+        raise TransferError(f"the {what} {shown!r} contains a NUL character, which no file name can")
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:
+        raise TransferError(f"the {what} {shown!r} is not a valid file name (it has a lone surrogate)") from None
+    if len(raw) >= PATH_MAX:
+        raise TransferError(f"the {what} {shown!r} is too long ({len(raw)} bytes; at most {PATH_MAX - 1})")
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        raise TransferError(
+            f"the {what} {shown!r} has a name too long for a file system ({len(longest)} bytes; at most {NAME_MAX})"
+        )
+    return text
+
+
 def resolve_target(dest: str, name: str, cwd: Path, kind: Kind) -> Path:
     """Where a received ``kind`` named ``name`` goes, as ``cp`` would put it: ``dest`` "" means ``cwd/name``;
     an existing directory means inside it; anything else is the new path itself (its directory must exist).
     ``TransferError`` if that cannot be."""
     if not name or name in (".", "..") or "/" in name or "\x00" in name:
-        raise TransferError(f"not a usable file name: {name!r}")
+        raise TransferError(f"not a usable file name: {name!r:.200}")
+    check_path(name, "file name")
+    check_path(dest, "destination")
     if dest:
         target = Path(os.path.expanduser(dest))
         target = target if target.is_absolute() else cwd / target
@@ -358,7 +385,8 @@ class Receiver:
         elif (chunk.path == "" and chunk.kind == "dir") or (self.kind == "file" and chunk.path != ""):
             raise TransferError(f"unexpected entry {chunk.path!r}")
         if chunk.path and _BAD_PART.search(chunk.path):
-            raise TransferError(f"refusing the entry path {chunk.path!r}")
+            raise TransferError(f"refusing the entry path {chunk.path!r:.200}")
+        check_path(chunk.path, "entry path")
         local = self.part / chunk.path if chunk.path else self.part
         if chunk.kind == "dir":
             if self._open is not None:

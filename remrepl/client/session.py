@@ -30,6 +30,7 @@ from .._exceptions import (
     ConnectionLost,
     ConnectTimeout,
     ExecutionTimeout,
+    RemoteProtocolError,
     ServerError,
     SessionClosed,
     VersionMismatch,
@@ -286,6 +287,9 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         except VersionMismatch:
             self._teardown()
             raise
+        except RemoteProtocolError as exc:  # one bad message (a server bug): say so, and go on with the next
+            text = f"[remrepl: a message from the server could not be read and was skipped: {exc}]"
+            return Notice(seq=self.last_seq, text=text)
         return self._on_event(received)
 
     def _on_event(self, event: Event) -> OutputEvent | None:
@@ -317,6 +321,9 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
             self._replay_left -= 1
+        if isinstance(event, Result) and event.more:  # a batch: each repr a Result of its own
+            self._expanded.extend(Result(event.seq, event.req_id, text) for text in event.more)
+            return Result(event.seq, event.req_id, event.text)
         if isinstance(event, Done) and event.results:
             self._expanded.extend(Result(event.seq, event.req_id, text) for text in event.results[1:])
             self._expanded.append(event)

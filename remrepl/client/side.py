@@ -17,7 +17,16 @@ import uuid
 
 import zmq
 
-from .._exceptions import ConnectionLost, ConnectTimeout, ExecutionTimeout, ObjectError, ServerError, SessionClosed
+from .._exceptions import (
+    ConnectionLost,
+    ConnectTimeout,
+    ExecutionTimeout,
+    ObjectError,
+    RemoteProtocolError,
+    ServerError,
+    SessionClosed,
+    VersionMismatch,
+)
 from .._info import ConnectionInfo
 from ..protocol import Bye, Connection, Detach, Event, Hello, Rejected, Role, Welcome
 from ..protocol.side import (
@@ -84,7 +93,12 @@ class SideChannel:
             self._send(event)
             deadline = time.monotonic() + timeout
             while True:  # bounded by the deadline
-                reply = self._receive(deadline, f"a {type(event).__name__.lower()} request")
+                try:
+                    reply = self._receive(deadline, f"a {type(event).__name__.lower()} request")
+                except VersionMismatch:
+                    raise
+                except RemoteProtocolError:
+                    continue  # one unreadable message (a server bug) must not end the side channel
                 if isinstance(reply, Rejected) and reply.req_id in ("", event.req_id):
                     raise ServerError(reply.code, f"the server refused the request: {reply.message}")
                 if getattr(reply, "req_id", None) == event.req_id:

@@ -5,6 +5,11 @@ that is not ``bytes``, followed by one binary frame per ``bytes`` field, in decl
 never pays for JSON escaping). Decoding checks the type name, every field's presence and type, the
 frame count and the header size; anything else is a ``RemoteProtocolError`` — never a crash, and never
 an object other than one of the event classes (no pickle, no eval).
+
+The limits are symmetric: ``encode`` refuses (``LocalProtocolError``) whatever ``decode`` would refuse,
+so a sender finds out that a message is too big or malformed before it is sent or kept for replay.
+Request ids (``req_id``, ``xfer_id``) are bounded in length, and may not be empty in the events that
+start or answer a request: an empty id would make two requests indistinguishable.
 """
 
 from __future__ import annotations
@@ -18,10 +23,29 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
-from .events import CLIENT_EVENTS, SERVER_EVENTS, Event
+from .events import CLIENT_EVENTS, SERVER_EVENTS, Event, Execute, InputReply, Restart
+from .side import SIDE_CLIENT_EVENTS, Completions, Inspection, ObjectReply
+from .transfers import TRANSFER_CLIENT_EVENTS, TRANSFER_SERVER_EVENTS
 
 MAX_HEADER_BYTES = 1 << 20  # a header is small; big data goes in binary frames
 MAX_FRAMES = 4
+MAX_ID_CHARS = 256  # a req_id or xfer_id (clients make 32-character hex ones)
+_ID_FIELDS = frozenset({"req_id", "xfer_id"})
+# Events whose id names a request: it may not be empty. (Output events, Rejected and Interrupt may carry
+# "": output printed between runs, a refusal of no request in particular, "whatever runs".)
+_NAMED_REQUESTS: frozenset[type] = frozenset(
+    {
+        Execute,
+        Restart,
+        InputReply,
+        *SIDE_CLIENT_EVENTS,
+        Completions,
+        Inspection,
+        ObjectReply,
+        *TRANSFER_CLIENT_EVENTS,
+        *TRANSFER_SERVER_EVENTS,
+    }
+)
 _json_encode = json.JSONEncoder(separators=(",", ":")).encode  # made once: this is the hot path
 
 
@@ -50,9 +74,17 @@ def _make_fields(cls: type) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
     binary_fields: list[_Field] = []
     for f in dataclasses.fields(cls):
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-        field = _Field(f.name, _checker(hints[f.name]), has_default)
+        check = _checker(hints[f.name])
+        if f.name in _ID_FIELDS:
+            check = _id_checker(required=cls in _NAMED_REQUESTS)
+        field = _Field(f.name, check, has_default)
         (binary_fields if hints[f.name] is bytes else json_fields).append(field)
     return tuple(json_fields), tuple(binary_fields)
+
+
+def _id_checker(*, required: bool) -> Check:
+    least = 1 if required else 0
+    return lambda v: type(v) is str and least <= len(v) <= MAX_ID_CHARS
 
 
 def _checker(hint: Any) -> Check:
@@ -91,7 +123,10 @@ def encode(event: Event) -> list[bytes]:
         if not f.check(value):
             raise LocalProtocolError(f"{name}.{f.name} has a wrong type or value: {value!r:.80}")
         header[f.name] = list(value) if isinstance(value, tuple) else value
-    frames = [_json_encode(header).encode()]
+    raw = _json_encode(header).encode()  # ASCII (ensure_ascii): lone surrogates travel as \u escapes
+    if len(raw) > MAX_HEADER_BYTES:
+        raise LocalProtocolError(f"{name} header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+    frames = [raw]
     for f in binary_fields:
         value = getattr(event, f.name)
         if not isinstance(value, bytes):

@@ -109,13 +109,16 @@ class Connection:
         self.state = State.START
         self.running = ""  # req_id of the run this attachment waits on
 
-    def send(self, event: Event) -> list[bytes]:
-        """Frames to send for ``event``; ``LocalProtocolError`` if it may not be sent now."""
+    def send(self, event: Event, frames: list[bytes] | None = None) -> list[bytes]:
+        """Frames to send for ``event``; ``LocalProtocolError`` if it may not be sent now (or at all).
+        ``frames``: its encoding, when the caller made it already (``codec.encode(event)``)."""
+        if frames is None:
+            frames = codec.encode(event)  # first: an event that cannot be encoded leaves the state as it is
         try:
             self._advance(event, sent=True)
         except ProtocolError as exc:
             raise LocalProtocolError(str(exc)) from None
-        return codec.encode(event)
+        return frames
 
     def receive(self, frames: Sequence[bytes]) -> Event:
         """The event in ``frames``; ``RemoteProtocolError`` if it is malformed or may not arrive now."""

@@ -48,7 +48,8 @@ ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
 # How a run ended. "exit": the code raised SystemExit; "died": the interpreter process died under it.
 DoneStatus = Literal["ok", "error", "interrupted", "exit", "died"]
-RejectCode = Literal["busy", "protocol", "version", "duplicate"]
+# "internal": handling the request failed on the server (a bug); the session is intact.
+RejectCode = Literal["busy", "protocol", "version", "duplicate", "internal"]
 
 
 # --- client -> server ---------------------------------------------------------------------------
@@ -140,11 +141,17 @@ class Stream:
 
 @dataclass(frozen=True)
 class Result:
-    """The repr of an expression evaluated at the prompt (what the standard REPL echoes)."""
+    """The repr of an expression evaluated at the prompt (what the standard REPL echoes).
+
+    ``more``: the reprs echoed after it, in order: a run that echoes many (``for i in range(10**6): i``)
+    sends them in batches, as Done's ``results`` carries the last ones; the client's API yields each as
+    a Result event of its own.
+    """
 
     seq: int
     req_id: str
     text: str
+    more: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ from typing import Any, NoReturn
 
 from . import mpl_hook
 
+# Held-back reprs go out once they add up to this many characters, so no control message (and no event
+# made of one) grows with the number of results of a run (``for i in range(10**6): i``); a bigger repr
+# goes at once, alone, and the supervisor sends it as stdout (server/bounds.py).
+RESULTS_BATCH = 1 << 17
 STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for print-heavy code...
 FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
@@ -99,6 +103,7 @@ class Kernel:
         self.running = False
         self.counter = 0
         self.pending_results: list[str] = []
+        self.pending_chars = 0  # characters in pending_results
         global _active
         _active = self
         self.main = types.ModuleType("__main__")
@@ -168,7 +173,9 @@ class Kernel:
     def send(self, **msg: Any) -> None:
         self.flush()
         with self._send_lock:
-            self.control.sendall(json.dumps(msg).encode() + b"\n")
+            # The leading newline ends whatever user code may have written to this socket without one:
+            # that becomes a line of its own, which the supervisor drops, instead of hiding this message.
+            self.control.sendall(b"\n" + json.dumps(msg).encode() + b"\n")
 
     def receive(self, op: str) -> dict[str, Any]:
         """The next control message of type ``op``, skipping strays (a late ack or reply)."""
@@ -186,7 +193,7 @@ class Kernel:
         return bool(self.pending_results) and threading.current_thread() is _MAIN_THREAD
 
     def send_results(self) -> None:
-        texts, self.pending_results = self.pending_results, []
+        texts, self.pending_results, self.pending_chars = self.pending_results, [], 0
         self.stdout.__class__ = _PlainStream
         self.send(op="results", texts=texts)
         self.receive("ack")
@@ -245,6 +252,10 @@ class Kernel:
         builtins._ = value  # type: ignore[attr-defined]
         self.stdout.flush()  # what was printed before the value goes first
         self.pending_results.append(text)
+        self.pending_chars += len(text) + 4
+        if self.pending_chars > RESULTS_BATCH and threading.current_thread() is _MAIN_THREAD:
+            self.send_results()  # a batch is full: it goes now (and nothing is held back any more)
+            return
         self.stdout.__class__ = _OutputStream  # the next write must deliver it first
 
     # --- running code -------------------------------------------------------------------------
@@ -266,7 +277,7 @@ class Kernel:
             status, exit_code, error = "interrupted", 130, self._report(exc, filename)
         except BaseException as exc:
             status, exit_code, error = "error", 1, self._report(exc, filename)
-        results, self.pending_results = self.pending_results, []
+        results, self.pending_results, self.pending_chars = self.pending_results, [], 0
         self.stdout.__class__ = _PlainStream
         self.send(op="done", status=status, exit_code=exit_code, results=results, error=error)
 

@@ -28,6 +28,10 @@ from ..protocol import (
     Result,
     Stream,
 )
+from ..protocol.side import MAX_OBJECT_BYTES
+from .bounds import FIELD_BUDGET, SMALL_BUDGET, batches, clip, fits_done, result_pieces
+from .guard import guarded
+from .kernel_messages import KernelMessageError, validate
 from .kernel_process import KernelProcess
 from .side_requests import SideRequests
 
@@ -107,6 +111,8 @@ class KernelLink:
         The kernel flushes its pipes before it writes a message, so output that precedes the first
         message was there when poll() returned: ``output_ready`` says whether there is any. Output
         before later messages of the batch may have arrived since: drain before each of those.
+        Each message is handled under the guard: one that breaks something is logged and reported
+        with a Notice, and the next one is handled as usual.
         """
         assert self.kernel is not None
         messages = self.kernel.read_messages()
@@ -115,54 +121,62 @@ class KernelLink:
             return
         for i, msg in enumerate(messages):
             if i or output_ready or not self._watching_output:
-                self._drain_output()
-            self._on_kernel_message(msg)
+                with guarded("the interpreter's output"):
+                    self._drain_output()
+            with guarded("a message from the interpreter", self._notice):
+                self._on_kernel_message(msg)
 
-    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
+    def _notice(self, text: str) -> None:
+        self._emit(Notice, f"[remrepl: {text}]")
+
+    def _on_kernel_message(self, raw: dict[str, Any]) -> None:
         assert self.kernel is not None
-        op = msg.get("op")
+        try:
+            msg = validate(raw)
+        except KernelMessageError as exc:  # user code wrote to the control socket, most likely
+            log.warning("ignored a malformed control message from the kernel (%s): %.200r", exc, raw)
+            return
+        op = msg["op"]
         if op == "ready":
             self.kernel.ready = True
             if self.pending_execute is not None:
                 self._run(self.pending_execute)
                 self.pending_execute = None
         elif op == "results":
-            self._emit_results(msg.get("texts", []))
+            self._emit_results(msg["texts"])
             self.kernel.send(op="ack")
         elif op == "display":
-            self._emit(Display, self.running, str(msg.get("mime", "")), _b64(msg.get("data")))
-            if msg.get("ack"):
+            mime, data = clip(msg["mime"], SMALL_BUDGET, "MIME type"), _b64(msg["data"])
+            if len(data) <= MAX_OBJECT_BYTES:
+                self._emit(Display, self.running, mime, data)
+            else:  # a frame over the sockets' message size would cost the client its connection
+                self._emit(Notice, f"[remrepl: a {mime} of {len(data):,} bytes is too big to show]")
+            if msg["ack"]:
                 self.kernel.send(op="ack")
         elif op == "input_request":
-            prompt, password = str(msg.get("prompt", "")), bool(msg.get("password"))
-            self.pending_input = self._emit(InputRequest, self.running, prompt, password)
+            prompt = clip(msg["prompt"], FIELD_BUDGET, "prompt")
+            self.pending_input = self._emit(InputRequest, self.running, prompt, msg["password"])
         elif op == "progress":
-            self._on_progress(msg)
+            task, label = clip(msg["task"], SMALL_BUDGET, "task name"), clip(msg["label"], SMALL_BUDGET, "label")
+            self._emit(Progress, self.running, task, label, msg["done"], msg["total"], msg["elapsed"], msg["final"])
         elif op == "done":
-            error = msg.get("error")
-            if isinstance(error, dict):
-                ename, evalue, tb = (str(error.get(k, "")) for k in ("ename", "evalue", "traceback"))
-                self._emit(Error, self.running, ename, evalue, tb)
-            status = msg.get("status") if msg.get("status") in ("ok", "error", "interrupted", "exit") else "error"
-            exit_code = int(msg.get("exit_code", 1))
-            results = msg.get("results")
-            if error is not None:  # results before an error must show before its traceback
+            error, results = msg["error"], msg["results"]
+            if error is not None:
+                self._emit(Error, self.running, *_bounded_error(error))
+            if error is not None or not fits_done(results):  # before its traceback; or too many to ride
                 self._emit_results(results)
                 results = []
-            self._finish_run(status, exit_code, tuple(map(str, results)) if isinstance(results, list) else ())
+            self._finish_run(msg["status"], msg["exit_code"], tuple(results))
 
-    def _on_progress(self, msg: dict[str, Any]) -> None:
-        try:
-            fields = (str(msg["task"]), str(msg["label"]), int(msg["done"]), int(msg["total"]))
-            elapsed, final = float(msg["elapsed"]), bool(msg.get("final"))
-        except (KeyError, TypeError, ValueError):
-            log.warning("malformed progress message from the kernel: %.200r", msg)
-            return
-        self._emit(Progress, self.running, *fields, elapsed, final)
-
-    def _emit_results(self, texts: object) -> None:
-        for text in texts if isinstance(texts, list) else []:
-            self._emit(Result, self.running, str(text))
+    def _emit_results(self, texts: list[str]) -> None:
+        """The reprs as Result events, as many in each as fit (``Result.more``); one too big for a
+        message goes as the stdout ``python`` would print."""
+        for batch in batches(texts):
+            if isinstance(batch, list):
+                self._emit(Result, self.running, batch[0], tuple(batch[1:]))
+            else:
+                for piece in result_pieces(batch):
+                    self._emit(Stream, self.running, "stdout", piece)
 
     def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
         self._emit(Done, self.running, status, exit_code, results)
@@ -186,8 +200,18 @@ class KernelLink:
             self._finish_run("died", code or 1)
 
 
-def _b64(data: object) -> bytes:
+def _bounded_error(error: dict[str, str]) -> tuple[str, str, str]:
+    """An exception's name, value and traceback, each cut to fit (the whole is kept in the kernel)."""
+    rest = " (the whole exception is sys.last_value on the server; traceback.print_last() prints it)"
+    return (
+        clip(error["ename"], SMALL_BUDGET, "exception name", rest),
+        clip(error["evalue"], FIELD_BUDGET, "exception message", rest),
+        clip(error["traceback"], FIELD_BUDGET, "traceback", rest),
+    )
+
+
+def _b64(data: str) -> bytes:
     try:
-        return base64.b64decode(str(data), validate=True)
+        return base64.b64decode(data, validate=True)
     except ValueError:
         return b""

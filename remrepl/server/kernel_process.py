@@ -70,7 +70,7 @@ class KernelProcess:
         self.side_fd = side_ours.fileno()
         self._side_out = bytearray()  # side requests not yet written (the kernel reads them in its own time)
         self._side_in = Unpacker()
-        self._partial = b""
+        self._partial = bytearray()  # a control line not complete yet (appended to: a big one is not quadratic)
         self.ready = False
 
     @property
@@ -96,21 +96,25 @@ class KernelProcess:
     def read_messages(self) -> list[dict[str, Any]] | None:
         """Complete control messages waiting now; None once the kernel has closed the channel."""
         try:
-            data = self.control.recv(READ_CHUNK)
+            data = self.control.recv(READ_CHUNK if not self._partial else 1 << 20)  # bigger inside a long line
         except BlockingIOError:
             return []
         except OSError:
             data = b""
         if not data:
             return None
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
+        end = data.rfind(b"\n")
+        if end < 0:  # the middle of a long line (a big repr): no copy of what came before
+            self._partial += data
+            return []
+        lines = (bytes(self._partial) + data[:end]).split(b"\n")
+        self._partial = bytearray(data[end + 1 :])
         messages = []
         for line in lines:
             try:
                 msg = json.loads(line)
-            except ValueError:
-                continue  # our own child; a torn line means it is dying, and EOF follows
+            except (ValueError, RecursionError):  # a torn line (it is dying), or user code wrote here
+                continue
             if isinstance(msg, dict):
                 messages.append(msg)
         return messages

@@ -18,14 +18,18 @@ DEFAULT_LIMIT = 8 << 20
 
 
 def _text(event: OutputEvent) -> bytes:
+    # backslashreplace: text is made valid where it enters (bounds.valid_text); this is the belt to
+    # those braces, as a lone surrogate here would fail every add() from now on
     if isinstance(event, Stream):
         return event.data
     if isinstance(event, Error):
-        return event.traceback.encode()
-    if isinstance(event, (Result, Notice)):
-        return event.text.encode() + b"\n"
+        return event.traceback.encode("utf-8", "backslashreplace")
+    if isinstance(event, Result):
+        return "".join(r + "\n" for r in (event.text, *event.more)).encode("utf-8", "backslashreplace")
+    if isinstance(event, Notice):
+        return event.text.encode("utf-8", "backslashreplace") + b"\n"
     if isinstance(event, Done):
-        return "".join(r + "\n" for r in event.results).encode()
+        return "".join(r + "\n" for r in event.results).encode("utf-8", "backslashreplace")
     if isinstance(event, Display):
         return f"[remrepl: a {event.mime} of {len(event.data)} bytes (a plot) could not be kept]\n".encode()
     return b""

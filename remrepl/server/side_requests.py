@@ -7,6 +7,7 @@ with a failure whatever is outstanding when the kernel goes away, and never look
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import zmq
 from .._exceptions import RemoteProtocolError
 from ..protocol import Connection, Detach, Event, Rejected
 from ..protocol.side import (
+    MAX_OBJECT_BYTES,
     SIDE_REQUESTS,
     Complete,
     Completions,
@@ -26,6 +28,7 @@ from ..protocol.side import (
     ObjectReply,
     PutObject,
 )
+from .bounds import FIELD_BUDGET, clip, valid_text
 from .kernel_process import KernelProcess
 
 log = logging.getLogger("remrepl.server")
@@ -125,19 +128,33 @@ class SideRequests:
             self.fail(identity, conn, request, message)
 
 
+MAX_COMPLETIONS = 2000  # matches sent for one completion (a prompt shows a few dozen)
+
+
 def _reply(request: SideRequest, header: dict[str, Any], payload: bytes) -> Event:
-    """The protocol event answering ``request``, from the kernel's reply header (types checked here: the
-    codec refuses anything malformed, and a confused kernel must not take the supervisor down)."""
-    message = str(header.get("message", ""))
+    """The protocol event answering ``request``, from the kernel's reply header. The kernel is untrusted
+    (user code runs there): types are checked, text is made valid and cut to fit (``bounds``), as the
+    codec refuses anything malformed and a confused kernel must not take the supervisor down."""
+    message = clip(_text(header.get("message", "")), FIELD_BUDGET, "message")
     if isinstance(request, Complete):
         matches, kinds = header.get("matches"), header.get("kinds")
-        matches = [str(m) for m in matches] if isinstance(matches, list) else []
-        kinds = [str(k) for k in kinds] if isinstance(kinds, list) and len(kinds) == len(matches) else []
+        matches = [_text(m)[:1000] for m in matches[:MAX_COMPLETIONS]] if isinstance(matches, list) else []
+        kinds = [_text(k)[:100] for k in kinds[: len(matches)]] if isinstance(kinds, list) else []
+        while matches and len(json.dumps(matches)) > FIELD_BUDGET:  # bounded: halves each time
+            matches = matches[: len(matches) // 2]
+        kinds = kinds[: len(matches)] if len(kinds) >= len(matches) else []
         start = header.get("start")
-        start = start if isinstance(start, int) else request.cursor
+        start = start if type(start) is int and 0 <= start <= request.cursor else request.cursor
         return Completions(request.req_id, start, tuple(matches), tuple(kinds))
     if isinstance(request, Inspect):
         found = header.get("found") is True
-        return Inspection(request.req_id, found, str(header.get("text") or message))
+        rest = f" (help({request.name}) at the prompt shows all of it)"
+        return Inspection(request.req_id, found, clip(_text(header.get("text") or message), FIELD_BUDGET, "text", rest))
     ok = header.get("ok") is True
+    if len(payload) > MAX_OBJECT_BYTES:  # the kernel checks this too; a frame over it would cost the link
+        ok, message = False, f"the object is too big to send ({len(payload):,} bytes; at most {MAX_OBJECT_BYTES:,})"
     return ObjectReply(request.req_id, ok, message, payload if ok and isinstance(request, GetObject) else b"")
+
+
+def _text(value: object) -> str:
+    return valid_text(value if isinstance(value, str) else str(value))

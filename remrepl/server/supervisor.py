@@ -10,6 +10,9 @@ Side connections (``Hello(side=True)``, same client key, so just as authenticate
 carry only completion, help and object requests, which go to the kernel's side thread and are answered
 while a run goes on (``side_requests.py``). The supervisor only forwards their bytes: it never unpickles.
 
+It never dies because of one message: each is handled under one guard (``guard.py``), and what the
+kernel sends is validated (``kernel_messages.py``) and bounded (``bounds.py``) before it becomes an event.
+
 Back-pressure: when the attached client's queue is full (the ROUTER's high-water mark), the supervisor
 stops reading the kernel's pipes until it drains, and the kernel's writes block: memory stays bounded
 however fast the user's code prints.
@@ -26,13 +29,14 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Concatenate, ParamSpec
 
 import zmq
 from zmq.utils import z85
 
-from .._exceptions import ConfigError, RemoteProtocolError, VersionMismatch
+from .._exceptions import ConfigError, LocalProtocolError, RemoteProtocolError, VersionMismatch
 from .._files import state_dir
 from .._info import ConnectionInfo
 from ..protocol import (
@@ -45,6 +49,7 @@ from ..protocol import (
     Hello,
     InputReply,
     Interrupt,
+    Notice,
     OutputEvent,
     Rejected,
     Restart,
@@ -59,6 +64,7 @@ from ..protocol.side import SIDE_REQUESTS
 from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from .activity import ACTIVITY_INTERVAL, Activity
+from .guard import guarded
 from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
@@ -166,7 +172,8 @@ class Supervisor(KernelLink):
             self._poller.register(self.tether_fd, zmq.POLLIN)
         try:
             while not self.stopping:
-                self._turn()
+                with guarded("a turn of the loop"):  # the last line of defence: the loop keeps turning
+                    self._turn()
         finally:
             self.close()
 
@@ -214,28 +221,37 @@ class Supervisor(KernelLink):
         ready = dict(self._poller.poll(self._timeout_ms()))
         if self._wake_r.fileno() in ready:
             self._wake_r.recv(4096)
+        # Every dispatch point is guarded (guard.py): what one message breaks ends only its handling.
         if self.tether_fd is not None and self.tether_fd in ready:
-            self._on_tether()
+            with guarded("the launcher's tether"):
+                self._on_tether()
         if self.zap.socket in ready:
-            self.zap.handle()
+            with guarded("an authentication request"):
+                self.zap.handle()
         if self.zap.pending:
-            self.zap.send_due()
+            with guarded("authentication replies"):
+                self.zap.send_due()
         kernel = self.kernel
         if kernel is not None:
             output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
             if kernel.side_fd in ready:
-                self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
+                with guarded("side replies from the interpreter"):
+                    self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
             if kernel.control_fd in ready:
-                self._on_kernel_messages(output_ready)
+                self._on_kernel_messages(output_ready)  # guarded message by message
             elif output_ready:
-                self._drain_output()
+                with guarded("the interpreter's output"):
+                    self._drain_output()
         if self.router in ready:
-            self._on_client_messages()
+            self._on_client_messages()  # guarded message by message
         if self.backlog:
-            self._flush_backlog()
+            with guarded("sending to the client"):
+                self._flush_backlog()
         if self.transfers.active:
-            self.transfers.pump(lambda: not self.backlog and self.attached is not None)
-            self.transfers.expire()
+            with guarded("file transfers"):
+                self.transfers.pump(lambda: not self.backlog and self.attached is not None)
+            with guarded("file transfer time-outs"):
+                self.transfers.expire()
         asking, transferring = bool(self.pending_input), self.transfers.active
         self.activity.update(
             attached=self.attached, running=bool(self.running), asking=asking, transferring=transferring
@@ -275,25 +291,44 @@ class Supervisor(KernelLink):
                 continue
             identity, payload = frames[0], frames[1:]
             self.last_activity = time.monotonic()
-            side_conn = self.side.peers.get(identity)
-            if side_conn is not None and not _is_hello(payload):
-                request = self.side.on_message(identity, side_conn, payload)
-                if request is not None:
-                    self.side.forward(self.kernel, identity, side_conn, request)
-                continue
-            if identity != self.attached:
+            with guarded("a client's message", partial(self._reject, identity, payload)):
+                self._on_client_message(identity, payload)
+
+    def _on_client_message(self, identity: bytes, payload: list[bytes]) -> None:
+        side_conn = self.side.peers.get(identity)
+        if side_conn is not None and not _is_hello(payload):
+            request = self.side.on_message(identity, side_conn, payload)
+            if request is not None:
+                self.side.forward(self.kernel, identity, side_conn, request)
+            return
+        if identity != self.attached:
+            self._on_stranger(identity, payload)
+            return
+        try:
+            event = self.conn.receive(payload)
+        except RemoteProtocolError as exc:
+            if _is_hello(payload):  # the attached client starts over: attach it afresh
                 self._on_stranger(identity, payload)
-                continue
-            try:
-                event = self.conn.receive(payload)
-            except RemoteProtocolError as exc:
-                if _is_hello(payload):  # the attached client starts over: attach it afresh
-                    self._on_stranger(identity, payload)
-                    continue
-                log.info("bad message from the client: %s", exc)
-                self._send_now(Rejected(req_id="", code="protocol", message=str(exc)))
-                continue
-            self._dispatch(event)
+                return
+            log.info("bad message from the client: %s", exc)
+            self._send_now(Rejected(req_id="", code="protocol", message=str(exc)))
+            return
+        self._dispatch(event)
+
+    def _reject(self, identity: bytes, payload: list[bytes], text: str) -> None:
+        """The guard's reply to a client message whose handling failed: Rejected, naming its request."""
+        try:
+            req_id = str(getattr(decode(payload), "req_id", ""))
+        except RemoteProtocolError:
+            req_id = ""
+        rejected = Rejected(req_id=req_id, code="internal", message=text)
+        if identity == self.attached:
+            try:  # in order with its output, and through its state machine (it ends the run it names)
+                self._send(rejected)
+                return
+            except LocalProtocolError:
+                pass
+        self._send_raw(identity, rejected)
 
     def _on_stranger(self, identity: bytes, payload: list[bytes]) -> None:
         """A message from a client that is not attached: only Hello is welcome."""
@@ -343,7 +378,12 @@ class Supervisor(KernelLink):
             self._send(event)
             return
         try:
-            self.router.send_multipart([identity, *conn.send(event)], zmq.NOBLOCK)
+            frames = conn.send(event)
+        except LocalProtocolError as exc:  # it detached (closed) before the answer came: nobody waits
+            log.debug("a reply for a closed side connection was dropped: %s", exc)
+            return
+        try:
+            self.router.send_multipart([identity, *frames], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass  # the side connection went away (or is flooded): its client gave up on the answer
 
@@ -403,16 +443,28 @@ class Supervisor(KernelLink):
     # --- sending ------------------------------------------------------------------------------
 
     def _emit(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int:
-        """Make the output event ``kind(next seq, *args)``, keep it for replay, deliver it; its seq."""
+        """Make the output event ``kind(next seq, *args)``, keep it for replay, deliver it; its seq.
+
+        It is encoded first: an event the codec refuses (too big, malformed) is never kept for replay,
+        where it would be refused again at every reattach. (Its fields are bounded where they are made,
+        ``bounds.py``; this is the check that it worked.)"""
         event = kind(self.replay.next_seq(), *args, **kwargs)
+        try:
+            frames = encode(event)
+        except LocalProtocolError as exc:
+            log.error("an output event could not be encoded, so it was dropped: %s", exc)
+            text = f"[remrepl: an output event could not be sent and was dropped ({exc})]"
+            event = Notice(seq=event.seq, text=text[:4000])
+            frames = encode(event)
         self.replay.add(event)
         if self.attached is not None:
-            self._send(event)
+            self._send(event, frames)
         return event.seq
 
-    def _send(self, event: Event) -> None:
-        """Queue ``event`` for the attached client, in order, behind anything still waiting."""
-        frames = self.conn.send(event)
+    def _send(self, event: Event, frames: list[bytes] | None = None) -> None:
+        """Queue ``event`` for the attached client, in order, behind anything still waiting (``frames``:
+        its encoding, if it was made already)."""
+        frames = self.conn.send(event, frames)
         seq = event.seq if isinstance(event, OUTPUT_EVENTS) else 0
         if not self.backlog and self.attached is not None:
             try:  # the common case: nothing queued, send straight away

@@ -18,10 +18,11 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .._exceptions import TransferError
-from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from .._transfer import WINDOW, Chunk, Receiver, Sender, check_path, plan, resolve_target
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -37,6 +38,7 @@ from ..protocol import (
 )
 from ..protocol.events import Event
 from ..protocol.transfers import TransferClientEvent
+from .guard import guarded
 
 log = logging.getLogger("remrepl.server")
 
@@ -112,9 +114,10 @@ class ServerTransfers:
                     download.last = self._clock()
             elif isinstance(event, CancelTransfer):
                 self._drop(event.xfer_id, f"cancelled by the client{': ' + event.reason if event.reason else ''}")
-        except TransferError as exc:
-            self._drop(event.xfer_id, str(exc))
-            self._send(TransferFailed(event.xfer_id, str(exc)))
+        except (TransferError, OSError, ValueError) as exc:  # the OS's own words, for what check_path misses
+            message = str(exc) if isinstance(exc, TransferError) else _os_error_text(exc)
+            self._drop(event.xfer_id, message)
+            self._send(TransferFailed(event.xfer_id, message))
 
     def _may_start(self, xfer_id: str) -> bool:
         """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
@@ -156,7 +159,7 @@ class ServerTransfers:
     def _start_download(self, event: Download) -> None:
         if not event.remote:
             raise TransferError("say which file or directory to download")
-        path = Path(os.path.expanduser(event.remote))
+        path = Path(os.path.expanduser(check_path(event.remote, "path")))
         path = Path(os.path.abspath(path if path.is_absolute() else self._cwd() / path))
         found = plan(path)
         files = sum(1 for e in found.entries if e.kind == "file")
@@ -169,31 +172,40 @@ class ServerTransfers:
         """Send download chunks while the windows and the client's queue allow. With a ``wake`` it never
         waits for the disk: a chunk not read yet is sent on the turn after its reader's wake-up."""
         for xfer_id, download in list(self._downloads.items()):
-            try:
-                while can_send() and download.sender.sent - download.acked < WINDOW:
-                    chunk = download.sender.next_chunk(block=self._wake is None)
-                    if chunk is None and not download.sender.finished:
-                        break  # not read yet: the reader wakes the loop
-                    if chunk is None:
-                        del self._downloads[xfer_id]
-                        download.sender.close()
-                        self._send(TransferDone(xfer_id, str(download.path), download.files, download.sender.sent))
-                        break
-                    self._send(
-                        DownloadChunk(
-                            xfer_id,
-                            chunk.path,
-                            chunk.kind,
-                            chunk.offset,
-                            chunk.data,
-                            chunk.end,
-                            chunk.sha256,
-                            chunk.mode,
-                        )
+            # One download that breaks (its reader thread, its disk) fails alone, and only once.
+            with guarded(f"download {xfer_id[:8]}", partial(self._fail, xfer_id)):
+                self._pump_one(xfer_id, download, can_send)
+
+    def _fail(self, xfer_id: str, message: str) -> None:
+        self._drop(xfer_id, message)
+        self._send(TransferFailed(xfer_id, message))
+
+    def _pump_one(self, xfer_id: str, download: _Download, can_send: Callable[[], bool]) -> None:
+        """Send what one download may send now; its TransferDone when it is over."""
+        try:
+            while can_send() and download.sender.sent - download.acked < WINDOW:
+                chunk = download.sender.next_chunk(block=self._wake is None)
+                if chunk is None and not download.sender.finished:
+                    break  # not read yet: the reader wakes the loop
+                if chunk is None:
+                    del self._downloads[xfer_id]
+                    download.sender.close()
+                    self._send(TransferDone(xfer_id, str(download.path), download.files, download.sender.sent))
+                    break
+                self._send(
+                    DownloadChunk(
+                        xfer_id,
+                        chunk.path,
+                        chunk.kind,
+                        chunk.offset,
+                        chunk.data,
+                        chunk.end,
+                        chunk.sha256,
+                        chunk.mode,
                     )
-            except TransferError as exc:
-                self._downloads.pop(xfer_id, None)
-                self._send(TransferFailed(xfer_id, str(exc)))
+                )
+        except TransferError as exc:
+            self._fail(xfer_id, str(exc))
 
     def expire(self) -> None:
         """Abort transfers whose client has been silent for ``idle_timeout`` seconds."""
@@ -216,3 +228,13 @@ class ServerTransfers:
         if download is not None:
             download.sender.close()
             log.info("download %s stopped (%s)", xfer_id[:8], reason)
+
+
+def _os_error_text(exc: OSError | ValueError) -> str:
+    """A readable message for a file operation the OS refused (file names made printable)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename!r:.200})" if exc.filename else ""
+        text = f"the file system refused the transfer{where}: {exc.strerror}"
+    else:
+        text = f"the transfer is not possible: {exc}"
+    return text.encode("utf-8", "backslashreplace").decode()

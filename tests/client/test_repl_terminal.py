@@ -274,3 +274,15 @@ def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, 
     finally:
         terminate([server_pid])
     assert not alive(server_pid)
+
+
+def test_a_result_bigger_than_a_message_is_shown_whole_and_the_prompt_goes_on(launched: TmuxTerminal) -> None:
+    # Over the protocol's 1 MiB header as one message, but within the pane's 10,000 lines of scroll-back.
+    launched.run("canary = 'alive'")
+    start = launched.mark()
+    launched.type("'x' * 1_100_000")
+    launched.send("Enter")
+    shown = launched.wait_prompt(start, timeout=60)
+    assert shown[-1] == repr("x" * 1_100_000), [line[:80] for line in shown]
+    assert launched.run("1 + 1") == ["2"]
+    assert launched.run("canary") == ["'alive'"]

@@ -4,20 +4,32 @@ return an event or raise RemoteProtocolError."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from remrepl import LocalProtocolError, RemoteProtocolError
-from remrepl.protocol import Done, Execute, Hello, Stream, decode, encode
-from remrepl.protocol.codec import _BY_NAME
-from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS
+from remrepl.protocol import Done, Execute, Hello, Interrupt, Rejected, Result, Stream, decode, encode
+from remrepl.protocol.codec import _BY_NAME, MAX_HEADER_BYTES, MAX_ID_CHARS
+from remrepl.protocol.events import CLIENT_EVENTS, SERVER_EVENTS, Event
+from remrepl.protocol.side import Complete
+from remrepl.protocol.transfers import Upload
 
 ALL_EVENTS = (*CLIENT_EVENTS, *SERVER_EVENTS)
 # NaN is never equal to itself: a Welcome "started at NaN" could not compare equal after a round trip.
 _FLOATS = {"started_at": st.floats(allow_nan=False)}
-events = st.one_of(*(st.builds(cls, **(_FLOATS if cls.__name__ == "Welcome" else {})) for cls in ALL_EVENTS))
+# Ids the codec accepts: 1 to MAX_ID_CHARS characters (some events may carry "", none needs to here).
+_IDS = st.text(min_size=1, max_size=40)
+
+
+def _strategy(cls: type) -> st.SearchStrategy[object]:
+    fields = {name: _IDS for name in ("req_id", "xfer_id") if name in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+    return st.builds(cls, **fields, **(_FLOATS if cls.__name__ == "Welcome" else {}))
+
+
+events = st.one_of(*(_strategy(cls) for cls in ALL_EVENTS))
 
 
 @given(events)
@@ -131,3 +143,33 @@ def test_progress_travels_as_json_and_is_validated() -> None:
         decode([bad])
     with pytest.raises(RemoteProtocolError, match="lacks field 'total'"):
         decode([json.dumps({k: v for k, v in header.items() if k != "total"}).encode()])
+
+
+def test_encode_refuses_a_header_that_decode_would_refuse() -> None:
+    too_big = Result(seq=1, req_id="r", text="x" * MAX_HEADER_BYTES)
+    with pytest.raises(LocalProtocolError, match="exceeds"):
+        encode(too_big)
+    header = json.dumps({"type": "result", "seq": 1, "req_id": "r", "text": "x" * MAX_HEADER_BYTES}).encode()
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        decode([header])
+
+
+@pytest.mark.parametrize("bad_id", ["", "r" * (MAX_ID_CHARS + 1)])
+def test_a_request_id_must_be_neither_empty_nor_absurdly_long(bad_id: str) -> None:
+    events: tuple[Event, ...] = (Execute("ok", "1"), Complete("ok", "x", 1), Upload("ok", "a", "b", "file", 0))
+    for event in events:
+        field = "xfer_id" if hasattr(event, "xfer_id") else "req_id"
+        with pytest.raises(LocalProtocolError):
+            encode(replace(event, **{field: bad_id}))  # type: ignore[arg-type]
+        frames = encode(event)
+        header = json.loads(frames[0])
+        header[field] = bad_id
+        with pytest.raises(RemoteProtocolError):
+            decode([json.dumps(header).encode(), *frames[1:]])
+
+
+def test_output_events_and_refusals_may_name_no_request() -> None:
+    for event in (Stream(1, "", "stdout", b"x"), Rejected("", "protocol", "bad"), Interrupt()):
+        assert decode(encode(event)) == event
+    with pytest.raises(LocalProtocolError):
+        encode(Stream(1, "r" * (MAX_ID_CHARS + 1), "stdout", b"x"))

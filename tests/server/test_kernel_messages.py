@@ -1,0 +1,72 @@
+"""The supervisor's validation of the kernel's control messages and its bounds on what they carry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from remrepl.protocol import Result, encode
+from remrepl.protocol.codec import MAX_HEADER_BYTES
+from remrepl.server.bounds import FIELD_BUDGET, batches, clip, valid_text
+from remrepl.server.kernel_messages import KernelMessageError, validate
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+ops = st.sampled_from(["ready", "results", "display", "input_request", "progress", "done", "other"])
+
+
+@given(ops, st.dictionaries(st.text(max_size=12), json_values, max_size=6))
+def test_any_message_is_either_refused_or_fully_typed(op: str, fields: dict[str, object]) -> None:
+    try:
+        msg = validate({**fields, "op": op})
+    except KernelMessageError:
+        return
+    if op == "done":
+        assert msg["status"] in ("ok", "error", "interrupted", "exit") and type(msg["exit_code"]) is int
+        assert all(isinstance(t, str) for t in msg["results"])
+        assert msg["error"] is None or all(isinstance(v, str) for v in msg["error"].values())
+    for value in msg.values():
+        if isinstance(value, str):
+            value.encode("utf-8")  # valid text: a lone surrogate would raise here
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [None, [], "done", {"op": "done", "exit_code": "x"}, {"op": "done", "status": "ok", "exit_code": 1.5}],
+)
+def test_what_user_code_writes_is_refused(msg: object) -> None:
+    with pytest.raises(KernelMessageError):
+        validate(msg)
+
+
+def test_lone_surrogates_become_backslash_escapes() -> None:
+    msg = validate({"op": "done", "status": "error", "error": {"traceback": "File job-\udce9.py"}})
+    assert msg["error"]["traceback"] == "File job-\\udce9.py"
+    assert valid_text("caf\ud800") == "caf\\ud800" and valid_text("café") == "café"
+
+
+@pytest.mark.parametrize("char", ["x", "\x00", "é", "\U0001f600"])
+def test_a_clipped_text_fits_and_says_how_much_is_missing(char: str) -> None:
+    text = char * 1_000_000
+    clipped = clip(text, FIELD_BUDGET, "traceback", " (see sys.last_value)")
+    assert len(json.dumps(clipped)) <= FIELD_BUDGET
+    assert "characters of this traceback were left out (see sys.last_value)" in clipped
+    assert clipped.startswith(char * 100) and clipped.endswith(char * 100)
+    assert clip("short", FIELD_BUDGET, "traceback") == "short"
+
+
+def test_batches_fit_a_message_and_keep_the_order() -> None:
+    texts = [str(i) for i in range(200_000)] + ["\U0001f600" * 100_000, "x" * 2_000_000, "last"]
+    out = list(batches(texts))
+    assert out[-2] == "x" * 2_000_000 and out[-1] == ["last"]  # too big for a Result: alone
+    flat = [t for b in out for t in (b if isinstance(b, list) else [b])]
+    assert flat == texts
+    for batch in out:
+        if isinstance(batch, list):
+            assert len(encode(Result(1, "r", batch[0], tuple(batch[1:])))[0]) <= MAX_HEADER_BYTES
