@@ -387,7 +387,7 @@ class NeverDies(RuleBasedStateMachine):
                 pass  # not over yet: interrupt again
 
 
-@pytest.mark.timeout(max(120, EXAMPLES * STEPS * 2))
+@pytest.mark.timeout(max(120, EXAMPLES * STEPS))  # about 0.3 s a step here: room for a slow CI machine
 def test_the_server_never_dies(tmp_path: Path) -> None:
     started = time.monotonic()
     print(f"\nnever-dies: REMREPL_FUZZ_SEED={SEED} REMREPL_FUZZ_EXAMPLES={EXAMPLES} REMREPL_FUZZ_STEPS={STEPS}")
