@@ -76,7 +76,8 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Hello: {S.START: S.AWAIT_WELCOME},
     Execute: {S.IDLE: S.RUNNING},
     Interrupt: dict.fromkeys(_ATTACHED, _SAME),
-    InputReply: {S.RUNNING: _SAME},
+    # IDLE too: an answer may cross the run's end (Ctrl-C while answering); the server drops a stale one.
+    InputReply: dict.fromkeys(_ATTACHED, _SAME),
     Detach: dict.fromkeys(_ATTACHED, S.CLOSED),
     Shutdown: dict.fromkeys(_ATTACHED, S.CLOSED),
     Welcome: {S.AWAIT_WELCOME: S.IDLE},  # RUNNING when Welcome.running names a run in progress

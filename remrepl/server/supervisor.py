@@ -77,6 +77,7 @@ P = ParamSpec("P")
 RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
+FAILED_TURN_PAUSE = 0.05  # after a turn of the loop failed outside every handler's own guard
 
 
 class Supervisor(KernelLink):
@@ -172,8 +173,12 @@ class Supervisor(KernelLink):
             self._poller.register(self.tether_fd, zmq.POLLIN)
         try:
             while not self.stopping:
+                turned = False
                 with guarded("a turn of the loop"):  # the last line of defence: the loop keeps turning
                     self._turn()
+                    turned = True
+                if not turned:
+                    time.sleep(FAILED_TURN_PAUSE)  # a failure that repeats every turn must not spin a core
         finally:
             self.close()
 

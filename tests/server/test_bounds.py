@@ -16,7 +16,7 @@ import pytest
 from remrepl import ExecutionTimeout, TransferError
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
-from remrepl.protocol import Connection, Done, Hello, Rejected, Role, Welcome, decode
+from remrepl.protocol import Connection, Done, Hello, InputReply, InputRequest, Rejected, Role, Welcome, decode
 from remrepl.protocol.codec import MAX_HEADER_BYTES
 from tests.client.processes import remrepl_command, wait_until
 from tests.conftest import RunningServer
@@ -195,6 +195,19 @@ def test_user_code_writing_half_a_line_to_the_control_socket(launcher: LocalLaun
     with attacked(launcher) as session:
         result = session.run(code, timeout=RUN)  # its own "done" must not be lost after the torn line
         assert result.ok and result.value == "'ran'"
+    assert_intact(launcher)
+
+
+def test_an_answer_that_crosses_the_end_of_its_run_is_dropped(launcher: LocalLauncher) -> None:
+    with attacked(launcher) as session:
+        execution = session.execute("input('q? ')")
+        events = iter(lambda: session.next_event(RUN), None)  # not execution.events(): that would answer it
+        request = next(e for e in events if isinstance(e, InputRequest))
+        execution.interrupt()
+        assert session._socket.poll(int(RUN * 1000))  # the run's end is on its way: not read yet
+        session.send(InputReply(execution.req_id, request.seq, "late"))
+        assert execution.wait(RUN).status == "interrupted"
+        assert session.run("1 + 1", timeout=RUN).value == "2"  # no Rejected for the late answer
     assert_intact(launcher)
 
 
