@@ -75,8 +75,8 @@ from tests.server.fuzz_inputs import (
     transfer_events,
 )
 
-EXAMPLES = int(os.environ.get("REMREPL_FUZZ_EXAMPLES", "8"))
-STEPS = int(os.environ.get("REMREPL_FUZZ_STEPS", "15"))
+EXAMPLES = int(os.environ.get("REMREPL_FUZZ_EXAMPLES", "10"))
+STEPS = int(os.environ.get("REMREPL_FUZZ_STEPS", "20"))
 SEED = int(os.environ.get("REMREPL_FUZZ_SEED", "20261201"))
 SHRINK = os.environ.get("REMREPL_FUZZ_SHRINK") == "1"
 CHECK_SECONDS = 15.0  # the invariant's bound: attach, end what still runs, run 1+1
