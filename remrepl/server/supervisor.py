@@ -47,6 +47,7 @@ from ..protocol import (
     Bye,
     Connection,
     Detach,
+    Error,
     Execute,
     Hello,
     InputReply,
@@ -437,7 +438,9 @@ class Supervisor(KernelLink):
         elif isinstance(event, TRANSFER_CLIENT_EVENTS):  # the supervisor's own work, never the kernel's
             self.transfers.handle(event)
         elif isinstance(event, Interrupt):
-            if self.running and self.kernel is not None:
+            if self.pending_execute is not None:  # the kernel is still starting: the run never begins
+                self._cancel_pending_execute()
+            elif self.running and self.kernel is not None and self.kernel.ready:  # no SIGINT handler before
                 self.kernel.interrupt()
         elif isinstance(event, InputReply):
             if self.kernel is not None and event.seq == self.pending_input:
@@ -462,6 +465,12 @@ class Supervisor(KernelLink):
                 self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
             else:
                 self._restart_kernel(event)
+
+    def _cancel_pending_execute(self) -> None:
+        """An Interrupt for a run still waiting for the kernel to start ends it as Ctrl-C would."""
+        self.pending_execute = None
+        self._emit(Error, self.running, "KeyboardInterrupt", "", "KeyboardInterrupt\n")
+        self._finish_run("interrupted", 130)
 
     def _remember(self, req_id: str) -> None:
         self.recent_ids[req_id] = None

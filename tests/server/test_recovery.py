@@ -56,6 +56,20 @@ def test_a_forced_restart_ends_code_that_will_not_stop(session: Session, code: s
     assert session.run("import os; os.getpid()").value != old_pid
 
 
+def test_ctrl_c_while_the_interpreter_starts_cancels_the_run_and_kills_nothing(session: Session) -> None:
+    # After a restart the new kernel is still importing when the next run arrives: the run waits for it,
+    # and a SIGINT then would kill an interpreter that has no handler yet ("died", a Notice, a new kernel).
+    session.restart().wait(WAIT)
+    execution = session.execute("started = True")
+    execution.interrupt()
+    events = list(execution.events(WAIT))
+    done = execution.done
+    assert done is not None and done.status == "interrupted", events
+    assert not any(isinstance(e, Notice) for e in events), events
+    assert session.run("1 + 1").value == "2"
+    assert "NameError" in str(session.run("started").error)  # the cancelled run never ran
+
+
 # --- the kernel's process tree ---------------------------------------------------------------------
 
 ESCAPER = "import os, subprocess; p = subprocess.Popen(['sleep', '300'], start_new_session=True); print(p.pid)"
