@@ -41,6 +41,7 @@ def test_public_names() -> None:
         "Session",
         "SessionClosed",
         "TaskError",
+        "TooManyAttempts",
         "TransferError",
         "VersionMismatch",
         "cluster",
