@@ -278,7 +278,7 @@ def test_keep_leaves_the_server_running_for_a_reconnect(terminal: TmuxTerminal, 
 
 STUBBORN = 'import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); exec("while True: pass")'
 HINT = "remrepl: the code has not stopped; Ctrl-C again offers to restart the remote interpreter"
-QUESTION = "Restart the remote interpreter? Its namespace (every name defined there) will be lost. [y/N]"
+QUESTION = "Restart the remote interpreter (its namespace will be lost)? [y/N]"
 
 
 def test_a_repeated_ctrl_c_offers_to_restart_code_that_ignores_it(launched: TmuxTerminal, state_dir: Path) -> None:

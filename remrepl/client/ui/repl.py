@@ -184,8 +184,7 @@ class Repl:
         showing; True if it was restarted. No, Ctrl-C, or the run ending meanwhile: keep waiting."""
         self.printer.line_break()
         question = (
-            "remrepl: the code does not stop. Restart the remote interpreter? Its namespace (every name "
-            "defined there) will be lost. [y/N] "
+            "remrepl: the code does not stop. Restart the remote interpreter (its namespace will be lost)? [y/N] "
         )
         sys.stderr.write(question)
         sys.stderr.flush()
