@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,9 @@ class RunningServer:
         return connect(info=self.info, password=password, connect_timeout=connect_timeout)
 
 
-def start_server(tmp_path: Path, password_file: Path, *extra: str) -> RunningServer:
+def start_server(tmp_path: Path, password_file: Path, *extra: str, **popen: Any) -> RunningServer:
+    """``python -m remrepl.server`` with a password file and ``extra`` arguments, once it is ready;
+    ``popen``: more for ``subprocess.Popen`` (``env``, ``group``, ``preexec_fn``...)."""
     connection_file = tmp_path / "server.json"
     process = subprocess.Popen(
         [
@@ -87,6 +90,7 @@ def start_server(tmp_path: Path, password_file: Path, *extra: str) -> RunningSer
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
     assert process.stdout is not None
     line = process.stdout.readline()

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from remrepl import ConnectionInfo
 from remrepl.launchers import LocalLauncher
-from tests.conftest import PASSWORD, RunningServer, stop_server
+from tests.conftest import PASSWORD, RunningServer, start_server, stop_server
 
 
 def process_texts() -> dict[int, bytes]:
@@ -125,23 +124,13 @@ def _server_group() -> int:
 @contextmanager
 def plain_server(tmp_path: Path, password_file: Path, env: dict[str, str]) -> Iterator[RunningServer]:
     """A password server as a user runs it by hand, with ``env`` (as root: in group nogroup, see above)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "remrepl.server", "--password-file", str(password_file)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    running = start_server(
+        tmp_path,
+        password_file,
         env=env,
         group=_server_group() if os.geteuid() == 0 else None,
         extra_groups=[] if os.geteuid() == 0 else None,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.wait(10)
-        raise AssertionError(f"the server did not start: {process.stderr.read() if process.stderr else ''}")
-    ready = json.loads(line)
-    running = RunningServer(process, ready, ConnectionInfo.from_json(ready), tmp_path / "none.json")
     try:
         yield running
     finally:

@@ -7,12 +7,9 @@ Source addresses 127.0.0.2... are bound with ZeroMQ's ``tcp://SRC:0;127.0.0.1:PO
 from __future__ import annotations
 
 import dataclasses
-import json
 import resource
 import selectors
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +18,13 @@ from pathlib import Path
 import pytest
 import zmq
 
-from remrepl import AuthenticationFailed, ConnectionInfo, TooManyAttempts
+from remrepl import AuthenticationFailed, TooManyAttempts
 from remrepl.client import records
 from remrepl.client.handshake import monitor_message
 from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
 from tests.client.processes import wait_until
-from tests.conftest import RunningServer, stop_server
+from tests.conftest import RunningServer, start_server, stop_server
 
 SHED = -1
 FLOOD_ADDRESSES = [f"127.0.0.{i}" for i in range(2, 52)]  # 50 source addresses
@@ -202,19 +199,7 @@ def _server_with_fd_limit(tmp_path: Path, password_file: Path, soft: int, hard: 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
-    connection_file = tmp_path / "server.json"
-    command = [sys.executable, "-m", "remrepl.server", "--password-file", str(password_file)]
-    process = subprocess.Popen(
-        [*command, "--connection-file", str(connection_file)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=limit,
-    )
-    assert process.stdout is not None
-    ready = json.loads(process.stdout.readline())
-    return RunningServer(process, ready, ConnectionInfo.from_json(ready), connection_file)
+    return start_server(tmp_path, password_file, preexec_fn=limit)
 
 
 def _open_fds(pid: int) -> int:
