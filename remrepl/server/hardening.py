@@ -28,34 +28,31 @@ from .._files import PASSWORD_ENV
 log = logging.getLogger("remrepl.server")
 
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
-PR_GET_DUMPABLE = 3
 MAX_SECRET = 64 * 1024  # bytes of a password line we read at most
 
 
-def _libc() -> ctypes.CDLL | None:
+def prctl(option: int, arg: int = 0) -> int | None:
+    """Linux's ``prctl(option, arg)``: its result (-1 on failure, ``ctypes.get_errno()`` says why), or
+    None where there is no prctl (not Linux: no /proc/PID/environ or mem to guard there either)."""
     if not sys.platform.startswith("linux"):
-        return None  # prctl is Linux's; elsewhere there is no /proc/PID/environ or mem to guard either
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
         return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        result: int = libc.prctl(option, arg, 0, 0, 0)
+    except (OSError, AttributeError):
+        return None
+    return result
 
 
 def make_undumpable() -> bool:
     """Make this process non-dumpable (Linux); whether it is now."""
-    libc = _libc()
-    if libc is None:
+    result = prctl(PR_SET_DUMPABLE, 0)
+    if result is None:
         return False
-    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    if result != 0:
         log.warning("could not make the server non-dumpable: %s", os.strerror(ctypes.get_errno()))
         return False
     return True
-
-
-def is_dumpable() -> bool | None:
-    """``PR_GET_DUMPABLE`` of this process; None where there is no prctl."""
-    libc = _libc()
-    return None if libc is None else bool(libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
 
 
 def exec_without_password_env() -> None:

@@ -12,14 +12,14 @@ reap, so nothing here waits for an arbitrary child (``waitpid(-1)`` would steal 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Collection
+
+from .hardening import prctl
 
 log = logging.getLogger("remrepl.server")
 
@@ -37,11 +37,7 @@ def become_subreaper() -> bool:
         return True
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        _subreaper = False
+    _subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
     if not _subreaper:
         log.warning("cannot become a child subreaper: processes that leave the kernel's group may outlive it")
     return _subreaper
