@@ -53,11 +53,11 @@ if TYPE_CHECKING:
         TransferError,
         VersionMismatch,
     )
-    from ._info import ConnectionInfo
     from .client.execution import Execution, RunResult
     from .client.session import Session, connect
     from .cluster import Cluster, cluster
     from .launchers import Launcher, LocalLauncher, SSHLauncher, launch
+    from .transport.connection_info import ConnectionInfo
 
 _WHERE = {
     "connect": "client.session",
@@ -68,7 +68,7 @@ _WHERE = {
     "Launcher": "launchers",
     "LocalLauncher": "launchers",
     "SSHLauncher": "launchers",
-    "ConnectionInfo": "_info",
+    "ConnectionInfo": "transport.connection_info",
     "cluster": "cluster",
     "Cluster": "cluster",
     **dict.fromkeys(

@@ -26,6 +26,12 @@ def state_dir(*parts: str) -> Path:
     return path
 
 
+def activity_dir() -> Path:
+    """Where servers keep their activity files (0700): the supervisor touches ``<pid>`` while in use
+    (``server/supervisor/activity.py``), the reaper reads their times (``reaper/state.py``)."""
+    return state_dir("activity")
+
+
 def _tighten(path: Path) -> None:
     """Make one of remrepl's own directories 0700 if it is ours and open to others: ``mkdir`` keeps the
     mode of one that already existed (made by hand, or by an older version), and the keeper's relink

@@ -74,7 +74,7 @@ def _reapers(remote_state: Path) -> list[int]:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in environ and b"remrepl.server.reaper" in cmdline:
+            if marker in environ and b"remrepl.reaper" in cmdline:
                 found.append(int(entry))
     return found
 

@@ -79,7 +79,7 @@ def _median_of(runs: int, once: Callable[[], float]) -> JSONDict:
 
 
 def _round_trips(hosts: SSHHosts, iterations: int, warmup: int, direct: bool) -> JSONDict:
-    from remrepl.launchers.ssh import SSHLauncher
+    from remrepl.launchers.ssh.launcher import SSHLauncher
 
     launcher = SSHLauncher("bench", ssh_config=str(hosts.ssh_config), remote_python=sys.executable, direct=direct)
     launcher.start(60)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from remrepl._files import state_dir
-from remrepl._info import ConnectionInfo
-from remrepl.client.records import LauncherData, SessionRecord
+from remrepl.launchers.records import LauncherData, SessionRecord
 from remrepl.transport import KeyPair
+from remrepl.transport.connection_info import ConnectionInfo
 
 
 def test_an_existing_state_directory_open_to_others_is_made_private(

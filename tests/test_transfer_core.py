@@ -1,4 +1,4 @@
-"""The transfer core (``remrepl/_transfer.py``) on real files, without a network: a Sender's chunks fed to
+"""The transfer core (``remrepl/transfer/core.py``) on real files, without a network: a Sender's chunks fed to
 a Receiver; wrong, mismatched or hostile chunks; what is left on disk after each failure."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import TransferError
-from remrepl._transfer import PART_SUFFIX, Chunk, Receiver, Sender, plan, resolve_target
+from remrepl.transfer.core import PART_SUFFIX, Chunk, Receiver, Sender, plan, resolve_target
 
 
 def send(source: Path, receiver: Receiver, chunk_size: int = 1000) -> None:

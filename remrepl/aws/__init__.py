@@ -8,7 +8,6 @@ instances, console host keys, prices, inventory and teardown). Needs boto3 (``pi
     group = ensure_security_group(ec2, cluster="lab", owner=arn, allow_cidr=[caller_cidr()])
 """
 
-from .aws import Identity, aws_errors, aws_session, caller_cidr, caller_identity, client
 from .consolekeys import ConsoleKeys, console_host_keys, console_keys, parse_console, read_console
 from .images import DEFAULT_OS, OS_CHOICES, Image, resolve_image
 from .inventory import ClusterInfo, TeardownReport, find_cluster, list_clusters, status_table, teardown
@@ -22,9 +21,9 @@ from .resources import (
     import_key_pair,
     launch_instances,
     terminate,
-    user_public_key,
     wait_running,
 )
+from .session import Identity, aws_errors, aws_session, caller_cidr, caller_identity, client
 from .tags import (
     TAG_CLUSTER,
     TAG_OWNER,
@@ -78,7 +77,6 @@ __all__ = [
     "teardown",
     "terminate",
     "user_data",
-    "user_public_key",
     "wait_running",
     "workers_key_pair_name",
 ]

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._exceptions import CloudError
-from .aws import aws_errors
+from .._exceptions import CloudError
+from .session import aws_errors
 
 _FINGERPRINT = re.compile(r"\b\d+\s+(SHA256:[A-Za-z0-9+/]+=*)(?:\s.*?)?(?:\((\w+)\))?\s*$")
 _KEY = re.compile(r"\b((?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-[\w@.-]+))\s+(AAAA[A-Za-z0-9+/]+=*)")

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import CloudError, ConfigError
-from .aws import aws_errors, client
+from .._exceptions import CloudError, ConfigError
+from .session import aws_errors, client
 
 if TYPE_CHECKING:
     import boto3

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..._exceptions import CloudError
-from .aws import aws_errors, client
+from .._exceptions import CloudError
 from .pricing import estimate
 from .resources import ENDED, Instance, describe_filtered, terminate
+from .session import aws_errors, client
 from .tags import TAG_CLUSTER, cluster_filter, tag_dict
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..._exceptions import CloudError
-from .aws import aws_errors, client
+from .._exceptions import CloudError
+from .session import aws_errors, client
 
 if TYPE_CHECKING:
     import boto3

@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..._exceptions import CloudError, ConfigError
-from .aws import CAPACITY_CODES, aws_errors, retrying
+from .._exceptions import CloudError, ConfigError
 from .cidrs import check_cidrs
 from .images import Image
-from .keys import user_public_key
+from .session import CAPACITY_CODES, aws_errors, retrying
 from .tags import (
     TAG_CLUSTER,
     TAG_ROLE,
@@ -40,7 +39,6 @@ __all__ = [
     "import_key_pair",
     "launch_instances",
     "terminate",
-    "user_public_key",
     "wait_running",
 ]
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..._exceptions import CapacityError, CloudCredentialsError, CloudError, ConfigError
+from .._exceptions import CapacityError, CloudCredentialsError, CloudError, ConfigError
 
 if TYPE_CHECKING:
     import boto3

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..._exceptions import ConfigError
+from .._exceptions import ConfigError
 
 TAG_CLUSTER = "remrepl:cluster"  # the cluster's NAME
 TAG_ROLE = "remrepl:role"  # "head" or "worker": what the resource was made for (the SG and key pair: "head")

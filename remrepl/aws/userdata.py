@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..._exceptions import ConfigError
+from .._exceptions import ConfigError
 from .images import Image, family
 
 DONE_MARKER = "/run/remrepl-userdata-done"

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from .._exceptions import ConfigError, ExecutionTimeout
+from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
-from .session import Session
 
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_INTERRUPTED = 130  # as a shell shows a command ended by Ctrl-C

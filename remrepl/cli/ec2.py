@@ -228,14 +228,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from ..launchers.ec2.aws import aws_session
+    from ..aws.session import aws_session
 
     values = load_config().ec2
     return aws_session(region=args.region or values.get("region"), profile=args.profile or values.get("profile"))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..launchers.ec2.inventory import list_clusters, status_table
+    from ..aws.inventory import list_clusters, status_table
 
     session = _session(args)
     clusters = list_clusters(session)
@@ -247,7 +247,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..launchers.ec2.inventory import list_clusters, teardown
+    from ..aws.inventory import list_clusters, teardown
     from ..launchers.ec2.launcher import terminal_confirm
     from ..launchers.ec2.settings import check_name
 

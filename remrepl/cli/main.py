@@ -16,12 +16,12 @@ from typing import Any
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
 from .._files import PASSWORD_ENV, read_secret, state_dir
-from .._info import ConnectionInfo
-from ..launchers import Launcher, launch
-from . import cli_ec2, records
+from ..client.session import Session, connect
+from ..launchers import Launcher, launch, records
+from ..transport.connection_info import ConnectionInfo
+from . import ec2 as cli_ec2
 from .config import Config, load_config
 from .plots import PlotSaver
-from .session import Session, connect
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +156,7 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
         if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
-            from ..launchers.ssh_records import connect_record
+            from ..launchers.ssh.records import connect_record
 
             session = connect_record(record.to_json(), record.info, args.connect_timeout)
             cli_ec2.after_reattach(record.to_json(), session)
@@ -175,7 +175,7 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     info = ConnectionInfo.read(args.connection_file)
     ssh_record = _launcher_record(args.connection_file)
     if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
-        from ..launchers.ssh_records import connect_record
+        from ..launchers.ssh.records import connect_record
 
         target = str(ssh_record["launcher"].get("target"))
         session = connect_record(ssh_record, info, args.connect_timeout)

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from ..client.progress import ProgressDisplay
 from ..protocol import Display, Error, Notice, OutputEvent, Progress, Result, Stream
-from .progress import ProgressDisplay
 
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
 REPEAT_WINDOW = 5.0  # seconds: a Ctrl-C this soon after the previous one of the same run is a repeat

@@ -51,7 +51,7 @@ class AwsCredentialForwarding:
 
 def temporary_credentials(session: Any, duration: int) -> AwsCredentials:
     """Temporary credentials from ``session``'s (see ``forward_aws_credentials``)."""
-    from ..launchers.ec2.aws import aws_errors, aws_session, client  # boto3 itself only when used
+    from ..aws.session import aws_errors, aws_session, client  # boto3 itself only when used
 
     if session is None:
         session = aws_session()  # ConfigError without boto3, CloudCredentialsError without credentials

@@ -35,7 +35,6 @@ from .._exceptions import (
     SessionClosed,
     VersionMismatch,
 )
-from .._info import ConnectionInfo
 from ..protocol import (
     OUTPUT_EVENTS,
     TRANSFER_SERVER_EVENTS,
@@ -64,6 +63,7 @@ from ..protocol import (
 )
 from ..protocol.transfers import TransferServerEvent
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
+from ..transport.connection_info import ConnectionInfo
 from .aws_credentials import AwsCredentialForwarding
 from .execution import Execution, RunResult
 from .handshake import MONITOR_EVENTS, await_handshake

@@ -27,7 +27,6 @@ from .._exceptions import (
     SessionClosed,
     VersionMismatch,
 )
-from .._info import ConnectionInfo
 from ..protocol import Bye, Connection, Detach, Event, Hello, Rejected, Role, Welcome
 from ..protocol.side import (
     MAX_OBJECT_BYTES,
@@ -40,6 +39,7 @@ from ..protocol.side import (
     PutObject,
 )
 from ..transport import KeyPair, client_socket, tcp_endpoint
+from ..transport.connection_info import ConnectionInfo
 
 SideRequest = Complete | Inspect | GetObject | PutObject
 

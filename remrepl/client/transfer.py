@@ -18,7 +18,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import RemreplError, TransferError
-from .._transfer import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -33,6 +32,7 @@ from ..protocol import (
     UploadEnd,
 )
 from ..protocol.transfers import TransferServerEvent
+from ..transfer.core import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
 
 if TYPE_CHECKING:
     from .session import Session

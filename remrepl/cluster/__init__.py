@@ -17,7 +17,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from .backends import LocalWorkers, WorkerBackend
+from .backends.base import LocalWorkers, WorkerBackend
 from .core import Cluster, ClusterExecutor
 from .pool import START_TIMEOUT
 
@@ -40,7 +40,7 @@ def cluster(
     options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter, default
     ``python3``) and ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
     ``WorkerBackend``; ``ec2``: EC2 instances the head node launches (a dict of options, see
-    ``remrepl.cluster.ec2.EC2Workers`` and the README). ``timeout``: seconds for the first workers to start
+    ``remrepl.cluster.backends.ec2.EC2Workers`` and the README). ``timeout``: seconds for the first workers to start
     (default 60, or the EC2 ``ready_timeout``).
     """
     if ssh and hosts is None:
@@ -70,13 +70,13 @@ def _ec2_backend(options: dict[str, Any], workers: int | None) -> WorkerBackend:
         if "workers" in options:
             raise ValueError("give workers= once: in the ec2 dict or to cluster(), not both")
         options = {**options, "workers": workers}
-    from .ec2 import EC2Workers
+    from .backends.ec2 import EC2Workers
 
     return EC2Workers(**options)
 
 
 def _ssh_backend(hosts: list[str], workers: int | None, ssh: dict[str, Any]) -> WorkerBackend:
-    from .ssh import SSHWorkers
+    from .backends.ssh import SSHWorkers
 
     return SSHWorkers(hosts, workers_per_host=1 if workers is None else workers, **ssh)
 

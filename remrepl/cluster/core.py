@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError, TaskError
-from .backends import WorkerBackend
+from .backends.base import WorkerBackend
 from .pool import START_TIMEOUT, WorkerPool
 
 if TYPE_CHECKING:

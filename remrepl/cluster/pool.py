@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError
-from .backends import WorkerBackend
+from .backends.base import WorkerBackend
 from .tls import ClusterCertificates
 
 if TYPE_CHECKING:

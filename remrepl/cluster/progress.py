@@ -50,9 +50,9 @@ class ProgressReporter:
         fields = {"task": self.task, "label": self.label, "done": done, "total": self.total, "elapsed": elapsed}
         if threading.current_thread() is not threading.main_thread():
             return  # the kernel's control channel belongs to the main thread; a side map shows none
-        kernel_module = sys.modules.get("remrepl.server.kernel")
-        report = getattr(kernel_module, "report_progress", None)
-        if report is not None and report(final=final, **fields):
+        from ..server.kernel.main import report_progress  # stdlib-only; False unless this process is a kernel
+
+        if report_progress(final=final, **fields):
             return
         self._draw_locally(final=final, **fields)
 

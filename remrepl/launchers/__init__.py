@@ -1,20 +1,32 @@
 """Launchers: start a server somewhere, hand it a key privately, read its ready line, stop it."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
-from .base import Launcher
-from .local import LocalLauncher
 
 if TYPE_CHECKING:
-    from .ssh import SSHLauncher
+    from .base import Launcher
+    from .local import LocalLauncher
+    from .ssh.launcher import SSHLauncher
 
 __all__ = ["Launcher", "LocalLauncher", "SSHLauncher", "launch"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SSHLauncher":  # paramiko loads only when SSH is used
-        from .ssh import SSHLauncher
+    # Loaded on first use: the SSH keeper (remrepl.launchers.ssh.keeper) runs on a host with only the
+    # standard library in its imports, and paramiko loads only when SSH is used.
+    if name == "Launcher":
+        from .base import Launcher
+
+        return Launcher
+    if name == "LocalLauncher":
+        from .local import LocalLauncher
+
+        return LocalLauncher
+    if name == "SSHLauncher":
+        from .ssh.launcher import SSHLauncher
 
         return SSHLauncher
     raise AttributeError(name)
@@ -28,6 +40,8 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
     with remrepl.launch() as server, server.connect() as session:
         session.run("x = 1")
     """
+    from .local import LocalLauncher
+
     launcher: Launcher
     if target == "local":
         launcher = LocalLauncher(**options)
@@ -36,7 +50,7 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
 
         launcher = EC2Launcher(target.partition(":")[2] or None, **options)
     elif target.startswith("ssh://"):
-        from .ssh import SSHLauncher
+        from .ssh.launcher import SSHLauncher
 
         launcher = SSHLauncher(target, **options)
     else:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import abc
 from types import TracebackType
 
-from .._info import ConnectionInfo
 from ..client.session import InputHandler, Session, terminal_input
+from ..transport.connection_info import ConnectionInfo
 
 
 class Launcher(abc.ABC):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .._exceptions import LaunchError, RemreplError
 from .._files import environment_without_secrets, open_private_log, state_dir
-from .._info import ConnectionInfo
 from ..transport import KeyPair
+from ..transport.connection_info import ConnectionInfo
 from .base import Launcher
 
 

@@ -43,9 +43,9 @@ from .._exceptions import (
     TooManyAttempts,
 )
 from .._files import state_dir, write_private
-from .._info import ConnectionInfo
+from ..client.handshake import MONITOR_EVENTS, await_handshake
 from ..transport import KeyPair, client_socket, tcp_endpoint
-from .handshake import MONITOR_EVENTS, await_handshake
+from ..transport.connection_info import ConnectionInfo
 
 RECORD_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -222,7 +222,7 @@ def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
     close = None
     if record.launcher.kind == "ssh":  # the server's port is reached through a new SSH tunnel
         try:
-            from ..launchers.ssh_records import reattach
+            from .ssh.records import reattach
 
             path = reattach({**record.launcher.data, "kind": record.launcher.kind}, info)
         except RemreplError as exc:

@@ -43,7 +43,9 @@ from .transfers import (
     TransferServerEvent,
 )
 
-PROTOCOL_VERSION = 2  # 2: side requests, restart, file transfers, Display and Progress events
+PROTOCOL_VERSION = 3  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
+# and reaper moved (remrepl.launchers.ssh.keeper, python -m remrepl.reaper): their module paths are on remote
+# command lines, so an older remrepl on a host is reinstalled, not half-used
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]

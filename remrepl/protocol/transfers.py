@@ -1,7 +1,7 @@
 """File transfer events: ``%upload`` / ``%download`` of files and directory trees, by the supervisor.
 
 The supervisor moves the bytes, never user code, so a transfer may run while code runs, and vice versa.
-See ``remrepl/_transfer.py`` for how they are used.
+See ``remrepl/transfer/core.py`` for how they are used.
 
 A transfer moves one file or one directory tree as a sequence of entries: the root (path "") first,
 then, for a directory, every sub-directory before what it holds. A file entry's data comes in chunks

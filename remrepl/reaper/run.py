@@ -1,6 +1,6 @@
 """The reaper: ends an abandoned machine (an EC2 head node) so that it stops costing money.
 
-    python -m remrepl.server.reaper --idle-timeout 3600 --max-lifetime 43200 [--command ARG ...]
+    python -m remrepl.reaper --idle-timeout 3600 --max-lifetime 43200 [--command ARG ...]
 
 starts a reaper detached from the caller (its own session, no terminal, cwd ``/``: it outlives the SSH
 session that started it), prints one JSON line (``{"event": "reaper", "action": "started", ...}``) and
@@ -46,9 +46,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._files import environment_without_secrets, open_private_log
-from .activity import activity_dir
-from .reaper_state import POLL_MIN, acquire, evaluate, live_activity, read_state, reaper_files, status, write_state
+from .._files import activity_dir, environment_without_secrets, open_private_log
+from .state import POLL_MIN, acquire, evaluate, live_activity, read_state, reaper_files, status, write_state
 
 log = logging.getLogger("remrepl.reaper")
 
@@ -209,7 +208,7 @@ def _start_detached(argv: Sequence[str]) -> int:
     log_fd = open_private_log(reaper_files()["log"])  # its stderr: a traceback lands in the log, not in the void
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "remrepl.server.reaper", "--foreground", *argv],
+            [sys.executable, "-m", "remrepl.reaper", "--foreground", *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=log_fd,
@@ -277,20 +276,20 @@ def reaper_command(
     """The shell line (bash, zsh, csh or fish) that starts or replaces the reaper on a host and returns at
     once, printing one JSON line ``{"event": "reaper", "pid": ..., "action": "started"|"replaced"|"failed",
     ...}`` (exit status 0 when it runs). ``python`` may start with ``~/``. ``ConfigError`` on bad values."""
-    from ..launchers.bootstrap import shell_path  # launchers' helper; not needed where the reaper runs
+    from ..ssh.bootstrap import shell_path  # launchers' helper; not needed where the reaper runs
 
     args = _arguments(idle_timeout=idle_timeout, max_lifetime=max_lifetime, command=command, retry_delay=retry_delay)
     _check(_parser().parse_args(args))
     for word in (python, *args):
         _shell_safe(word)
-    return f"exec {shell_path(python)} -m remrepl.server.reaper {shlex.join(args)}"
+    return f"exec {shell_path(python)} -m remrepl.reaper {shlex.join(args)}"
 
 
 def reaper_status_command(python: str) -> str:
     """The shell line that prints the reaper's ``--status`` JSON on a host."""
-    from ..launchers.bootstrap import shell_path
+    from ..ssh.bootstrap import shell_path
 
-    return f"exec {shell_path(_shell_safe(python))} -m remrepl.server.reaper --status"
+    return f"exec {shell_path(_shell_safe(python))} -m remrepl.reaper --status"
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -298,7 +297,7 @@ def reaper_status_command(python: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m remrepl.server.reaper",
+        prog="python -m remrepl.reaper",
         description="End this machine when no remrepl server has been in use for a while, or when it is too old.",
     )
     parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", help="end it after this long unused")
@@ -360,7 +359,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             idle_timeout=args.idle_timeout, max_lifetime=args.max_lifetime, command=command, retry_delay=retry_delay
         )
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

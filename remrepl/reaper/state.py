@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._files import state_dir, write_private
-from .activity import activity_dir
+from .._files import activity_dir, state_dir, write_private
 
 log = logging.getLogger("remrepl.reaper")
 
@@ -156,7 +155,7 @@ def status() -> dict[str, Any]:
 def is_reaper(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"remrepl.server.reaper" in f.read()
+            return b"remrepl.reaper" in f.read()
     except FileNotFoundError:
         return False
     except OSError:

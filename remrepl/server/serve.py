@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     # same pid), and no same-uid process (the kernel's user code) may read this one's memory.
     exec_without_password_env()
     make_undumpable()
-    from .supervisor import Supervisor  # zmq loads only when a server really starts
+    from .supervisor.loop import Supervisor  # zmq loads only when a server really starts
 
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s remrepl-server %(levelname)s %(message)s"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .._exceptions import ConfigError, RemoteEnvironmentError
 
 if TYPE_CHECKING:
-    from .sshlink import SSHLink
+    from .link import SSHLink
 
 DEFAULT_VENV = "~/.remrepl/venv"
 INSTALL_TIMEOUT = 600.0
@@ -47,15 +47,13 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
     and those of ``extras`` (an EC2 head needs ``cluster`` and ``ec2``)."""
     import importlib.metadata  # 70 ms: only when a wheel is built
 
-    import remrepl
-
-    version = remrepl.__version__
     try:
-        requires = importlib.metadata.metadata("remrepl").get_all("Requires-Dist") or []
+        installed = importlib.metadata.metadata("remrepl")
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError("--bootstrap needs remrepl installed here (pip install remrepl)") from None
-    requires = [r for r in map(partial(_for_extras, extras=extras), requires) if r]
-    package = Path(remrepl.__file__).parent
+    version = installed["Version"]
+    requires = [r for r in map(partial(_for_extras, extras=extras), installed.get_all("Requires-Dist") or []) if r]
+    package = Path(__file__).resolve().parent.parent  # remrepl/, this module being remrepl/ssh/bootstrap.py
     dist_info = f"remrepl-{version}.dist-info"
     files: dict[str, bytes] = {}
     for path in sorted(package.rglob("*")):
@@ -66,7 +64,7 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
     files[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: remrepl-bootstrap\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    files[f"{dist_info}/entry_points.txt"] = b"[console_scripts]\nremrepl = remrepl.client.cli:main\n"
+    files[f"{dist_info}/entry_points.txt"] = b"[console_scripts]\nremrepl = remrepl.cli.main:main\n"
     record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in files.items()]
     files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
     wheel = directory / f"remrepl-{version}-py3-none-any.whl"
@@ -99,7 +97,7 @@ def _digest(data: bytes) -> str:
 def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] = ()) -> None:
     """Install this remrepl (with the dependencies of ``extras``) into ``venv`` on the host (made with
     ``base_python`` if missing)."""
-    from .ssh import run_remote
+    from .remote import run_remote
 
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..._exceptions import ConfigError
-from ..._files import state_dir, write_private
+from .._exceptions import ConfigError
+from .._files import state_dir, write_private
 
 KEY_FILE = "id_ed25519"  # under state_dir("ec2")
 _USER_KEYS = ("id_ed25519", "id_rsa")  # the types EC2 key pairs take
@@ -51,7 +51,7 @@ def _agent_blobs() -> set[str]:
 
 def _identity_files(ssh_config: str | None) -> list[Path]:
     """The ``IdentityFile``s ssh_config gives every host (``Host *``); none if it cannot be read."""
-    from ..sshlink import load_config
+    from .link import load_config
 
     try:
         found: str | list[str] = load_config(ssh_config).lookup("*").get("identityfile", [])

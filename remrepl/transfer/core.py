@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
 
-from ._exceptions import TransferError
+from .._exceptions import TransferError
 
 CHUNK = 4 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
 WINDOW = 6 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import ConfigError
-from ._files import write_private
-from .transport.keys import KdfParams, is_z85_key
+from .._exceptions import ConfigError
+from .._files import write_private
+from .keys import KdfParams, is_z85_key
 
 
 @dataclass(frozen=True)

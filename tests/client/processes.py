@@ -25,7 +25,7 @@ def remrepl_command() -> list[str]:
     script = Path(sys.executable).with_name("remrepl")
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from remrepl.client.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from remrepl.cli.main import main; sys.exit(main())"]
 
 
 def read_proc(pid: int, name: str) -> bytes:

@@ -170,7 +170,7 @@ def client_pid(terminal: TmuxTerminal) -> int:
 
 
 def kernel_pid(state_dir: Path) -> int:
-    pids = server_processes(state_dir, marker="remrepl.server.kernel")
+    pids = server_processes(state_dir, marker="remrepl.server.kernel.main")
     assert len(pids) == 1, f"expected one kernel process, found {pids}"
     return pids[0]
 

@@ -237,7 +237,7 @@ def test_allow_open_ssh_gets_a_split_range_past_the_check(aws: str, private_stat
 
 
 def test_down_all_asks_first_and_without_a_terminal_refuses(aws: str, private_state: Path) -> None:
-    from remrepl.launchers.ec2.resources import ensure_security_group
+    from remrepl.aws.resources import ensure_security_group
 
     write_config(private_state, private_state / "no_ssh_config")
     for name in ("one", "two"):  # clusters of which only a security group is left

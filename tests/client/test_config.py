@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import ConfigError
-from remrepl.client.config import Config, config_path, load_config
+from remrepl.cli.config import Config, config_path, load_config
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_an_unreadable_file(no_user_config: Path) -> None:
 def test_a_bad_file_stops_connect_before_any_server_starts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from remrepl.client.cli import main
+    from remrepl.cli.main import main
 
     monkeypatch.setenv("REMREPL_CONFIG", str(write(tmp_path / "c.toml", 'editing_mode = "nano"\n')))
     assert main(["connect", "--launch"]) == 1

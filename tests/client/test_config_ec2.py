@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from remrepl._exceptions import ConfigError
-from remrepl.client.config import parse_config
+from remrepl.cli.config import parse_config
 from remrepl.launchers.ec2.settings import check_name, default_name, format_duration, parse_duration
 
 

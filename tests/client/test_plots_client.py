@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from remrepl.client.plots import PlotSaver, viewer_command
+from remrepl.cli.plots import PlotSaver, viewer_command
 from remrepl.protocol import Display
 from tests.client.processes import remrepl_command
 from tests.client.terminal import PROMPT, TmuxTerminal

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.history import FileHistory
 
-from remrepl.client.ui import is_complete, private_history
+from remrepl.cli.ui import is_complete, private_history
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_history_keeps_its_most_recent_entries(tmp_path: Path) -> None:
     [("%get x", True), ("!ls", True), ("obj?", True), ("os.path.join??", True), ("?len", True), ("x = 1", False)],
 )
 def test_what_the_prompt_keeps_for_itself(line: str, is_one: bool) -> None:
-    from remrepl.client.ui.magics import is_magic
+    from remrepl.cli.ui.magics import is_magic
 
     assert is_magic(line) is is_one
 
@@ -67,8 +67,8 @@ def test_magic_names_complete_locally() -> None:
     from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.document import Document
 
-    from remrepl.client.ui.completion import RemoteCompleter
-    from remrepl.client.ui.magics import MAGICS
+    from remrepl.cli.ui.completion import RemoteCompleter
+    from remrepl.cli.ui.magics import MAGICS
 
     completer = RemoteCompleter(
         session=None,  # type: ignore[arg-type]  # nothing here goes to the server

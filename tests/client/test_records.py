@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import ConfigError, ConnectionInfo
-from remrepl.client import records
-from remrepl.launchers import LocalLauncher
+from remrepl.launchers import LocalLauncher, records
 from tests.client.processes import alive, remrepl_command, terminate, wait_until
 from tests.client.terminal import PROMPT, TmuxTerminal
 

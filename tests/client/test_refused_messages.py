@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from remrepl._info import ConnectionInfo
 from remrepl.client.session import Session
 from remrepl.protocol import Connection, Done, Execute, Hello, Result, Role, Welcome
 from remrepl.protocol.codec import MAX_HEADER_BYTES
 from remrepl.transport import KeyPair
+from remrepl.transport.connection_info import ConnectionInfo
 
 DEADLINE_MS = 20_000
 

@@ -308,7 +308,9 @@ def test_a_repeated_ctrl_c_offers_to_restart_code_that_ignores_it(launched: Tmux
     shown = "\n".join(launched.wait_prompt(asked_again))
     assert "The remote interpreter was killed and restarted" in shown, shown
     wait_until(
-        lambda: server_processes(state_dir, marker="remrepl.server.kernel") not in ([], [kernel]), 20, "a new kernel"
+        lambda: server_processes(state_dir, marker="remrepl.server.kernel.main") not in ([], [kernel]),
+        20,
+        "a new kernel",
     )
     assert kernel_pid(state_dir) != kernel
     assert "NameError: name 'x' is not defined" in "\n".join(launched.run("x"))

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from remrepl import ConnectionLost, TransferError
-from remrepl._transfer import WINDOW
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Stream
+from remrepl.transfer.core import WINDOW
 from tests.client.files import leftovers, random_file, sha256
 from tests.conftest import RunningServer, start_server, stop_server
 

@@ -2,7 +2,7 @@
 127.0.0.1), each worker started over SSH at its private address (moto's default subnet: 172.31.x.x), which the
 tests' ssh_config maps to a loopback sshd. Real Dask scheduler and workers, real TLS.
 
-Seams (see remrepl/cluster/ec2.py): ``key_source`` makes the head's workers key as in production, then
+Seams (see remrepl/cluster/backends/ec2.py): ``key_source`` makes the head's workers key as in production, then
 appends its public half to the loopback sshd's authorized_keys (what cloud-init does with the key pair on
 a real instance); ``scheduler_host`` is 127.0.0.1 (there is no head instance whose address we have);
 ``bootstrap=False`` with this interpreter (the "instances" are this machine). The dead man's switch gets
@@ -30,11 +30,11 @@ from testhosts import SSHD, SSHHosts
 
 import remrepl
 from remrepl import ClusterError, ConfigError
-from remrepl.cluster.ec2 import EC2Workers, HeadContext, generate_key, head_context
-from remrepl.launchers.ec2.aws import aws_session, client
-from remrepl.launchers.ec2.images import resolve_image
-from remrepl.launchers.ec2.resources import ensure_security_group
-from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
+from remrepl.aws.images import resolve_image
+from remrepl.aws.resources import ensure_security_group
+from remrepl.aws.session import aws_session, client
+from remrepl.aws.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
+from remrepl.cluster.backends.ec2 import EC2Workers, HeadContext, generate_key, head_context
 from tests.awsproxy import AWSProxy
 from tests.cluster.test_lifecycle import children_of, is_running
 from tests.cluster.test_ssh import processes_under
@@ -277,7 +277,7 @@ def test_a_worker_that_refuses_the_heads_key_fails_clearly_and_is_terminated(hea
 
 KERNEL_CODE = """
 import remrepl
-from remrepl.cluster.ec2 import generate_key
+from remrepl.cluster.backends.ec2 import generate_key
 
 def install_key():
     key = generate_key()

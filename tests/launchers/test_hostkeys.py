@@ -8,8 +8,8 @@ import paramiko
 import pytest
 
 from remrepl import HostKeyError
-from remrepl.launchers import hostkeys
-from remrepl.launchers.sshlink import HostSettings, SSHOptions
+from remrepl.ssh import hostkeys
+from remrepl.ssh.link import HostSettings, SSHOptions
 
 
 def hop(tmp_path: Path, *, accept_new: bool = False) -> HostSettings:

@@ -11,8 +11,8 @@ import pytest
 from testhosts import SSHD, SSHHosts, keygen
 
 from remrepl._exceptions import HostKeyError
-from remrepl.launchers.hostkeys import fingerprint
-from remrepl.launchers.sshlink import SSHOptions, SSHTarget, connect_ssh
+from remrepl.ssh.hostkeys import fingerprint
+from remrepl.ssh.link import SSHOptions, SSHTarget, connect_ssh
 
 ALIAS = "i-0123456789abcdef0"
 

@@ -28,8 +28,8 @@ from remrepl._exceptions import (
     SSHAuthenticationFailed,
     SSHError,
 )
-from remrepl.launchers.ssh import SSHLauncher
-from remrepl.launchers.ssh_records import connect_record
+from remrepl.launchers.ssh.launcher import SSHLauncher
+from remrepl.launchers.ssh.records import connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
 
 

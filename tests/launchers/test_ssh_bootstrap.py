@@ -12,7 +12,7 @@ import pytest
 from testhosts import SSHHosts
 
 from remrepl._exceptions import RemoteEnvironmentError
-from remrepl.launchers.ssh import SSHLauncher
+from remrepl.launchers.ssh.launcher import SSHLauncher
 
 LOCAL_INDEX = Path("/opt/pypi/simple")
 
@@ -46,7 +46,7 @@ def _requirements(wheel: Path) -> list[str]:
 
 
 def test_the_wheel_requires_the_runtime_and_only_the_extras_asked_for(tmp_path: Path) -> None:
-    from remrepl.launchers.bootstrap import build_wheel
+    from remrepl.ssh.bootstrap import build_wheel
 
     (tmp_path / "plain").mkdir()
     (tmp_path / "head").mkdir()
@@ -72,6 +72,6 @@ def test_the_wheel_requires_the_runtime_and_only_the_extras_asked_for(tmp_path: 
     ],
 )
 def test_extra_markers_are_resolved(requirement: str, expected: str | None) -> None:
-    from remrepl.launchers.bootstrap import _for_extras
+    from remrepl.ssh.bootstrap import _for_extras
 
     assert _for_extras(requirement, ("ec2",)) == expected

@@ -7,7 +7,7 @@ import sys
 
 from testhosts import SSHD, SSHHosts
 
-from remrepl.launchers.ssh import SSHLauncher
+from remrepl.launchers.ssh.launcher import SSHLauncher
 
 
 def test_the_environment_reaches_the_kernel(sshd: SSHD, ssh_hosts: SSHHosts) -> None:

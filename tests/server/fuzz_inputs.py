@@ -36,7 +36,7 @@ from remrepl.protocol import (
 )
 from remrepl.protocol.events import Event
 from remrepl.protocol.transfers import EntryKind
-from remrepl.server.kernel_side import pack
+from remrepl.server.kernel.side import pack
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The server's activity file (server/activity.py), which the reaper reads: real server processes."""
+"""The server's activity file (server/supervisor/activity.py), which the reaper reads: real server processes."""
 
 from __future__ import annotations
 

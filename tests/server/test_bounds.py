@@ -88,7 +88,7 @@ def test_a_huge_prompt_and_progress_label_are_cut(launcher: LocalLauncher) -> No
         assert session.run("input('p' * 2_000_000)", timeout=RUN).value == "'answer'"
         assert len(prompts) == 1 and "characters of this prompt were left out" in prompts[0]
         code = (
-            "from remrepl.server.kernel import report_progress\n"
+            "from remrepl.server.kernel.main import report_progress\n"
             "report_progress(task='t', label='l' * 2_000_000, done=1, total=2, elapsed=0.5)"
         )
         assert session.run(code, timeout=RUN).ok

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from remrepl.server.introspect import complete, describe
+from remrepl.server.kernel.introspect import complete, describe
 
 
 def sample(x: int, y: str = "a") -> int:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from remrepl.protocol import Result, encode
 from remrepl.protocol.codec import MAX_HEADER_BYTES
-from remrepl.server.bounds import FIELD_BUDGET, batches, clip, valid_text
-from remrepl.server.kernel_messages import KernelMessageError, validate
+from remrepl.server.supervisor.bounds import FIELD_BUDGET, batches, clip, valid_text
+from remrepl.server.supervisor.kernel_messages import KernelMessageError, validate
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

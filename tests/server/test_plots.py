@@ -32,7 +32,10 @@ def test_plt_show_sends_each_figure_as_png_then_closes_them(session: Session) ->
     assert all(d.data.startswith(PNG) for d in result.displays)
     assert result.stdout == "before\nafter\n" and result.value == "0"
     assert result.results[0].startswith("<Figure size")  # an empty figure echoes its repr, as in python
-    assert session.run("import matplotlib; matplotlib.get_backend()").value == "'module://remrepl.server.mpl_backend'"
+    assert (
+        session.run("import matplotlib; matplotlib.get_backend()").value
+        == "'module://remrepl.server.kernel.mpl_backend'"
+    )
 
 
 def test_a_figure_left_as_the_last_expression_is_shown_not_repred(session: Session) -> None:

@@ -22,8 +22,8 @@ from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
 from remrepl.client.session import connect
-from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
-from remrepl.server.reaper_state import status
+from remrepl.reaper.run import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
+from remrepl.reaper.state import status
 from tests.client.processes import alive, server_processes, terminate, wait_until
 from tests.conftest import RunningServer, start_server, stop_server
 
@@ -119,7 +119,7 @@ def test_a_client_gone_without_detaching_does_not_keep_the_machine(
 ) -> None:
     """The supervisor still counts the client as attached (nothing was sent to it since), but its
     connection is gone (killed: at once; frozen, like a closed laptop: after the ZeroMQ heartbeat
-    timeout): the activity heartbeat stops (see server/activity.py)."""
+    timeout): the activity heartbeat stops (see server/supervisor/activity.py)."""
     marker = tmp_path / "marker"
     client_code = (
         "import sys, remrepl\n"
@@ -310,7 +310,7 @@ def test_status(tmp_path: Path, private_state: Path, fast_server: RunningServer)
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "remrepl.server.reaper", *args],
+        [sys.executable, "-m", "remrepl.reaper", *args],
         capture_output=True,
         text=True,
         timeout=WAIT,
@@ -363,7 +363,7 @@ def test_bad_shell_words_are_refused() -> None:
 def test_the_shell_line_is_what_a_launcher_expects() -> None:
     line = reaper_command("~/.remrepl/venv/bin/python", idle_timeout=3600, max_lifetime=43200, command=["true"])
     assert line == (
-        'exec "$HOME"/.remrepl/venv/bin/python -m remrepl.server.reaper '
+        'exec "$HOME"/.remrepl/venv/bin/python -m remrepl.reaper '
         "--idle-timeout 3600.0 --max-lifetime 43200.0 --command true"
     )
 

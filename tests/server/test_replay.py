@@ -4,7 +4,7 @@ import stat
 from pathlib import Path
 
 from remrepl.protocol import Done, Notice, Stream
-from remrepl.server.replay import ReplayBuffer
+from remrepl.server.supervisor.replay import ReplayBuffer
 
 
 def stream(buffer: ReplayBuffer, data: bytes) -> Stream:

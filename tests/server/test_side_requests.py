@@ -27,7 +27,7 @@ from remrepl.protocol import (
     Upload,
     Welcome,
 )
-from remrepl.server.kernel_side import Unpacker, pack
+from remrepl.server.kernel.side import Unpacker, pack
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 

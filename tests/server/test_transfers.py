@@ -8,7 +8,6 @@ import os
 import threading
 from pathlib import Path
 
-from remrepl._transfer import CHUNK, WINDOW
 from remrepl.protocol import (
     CancelTransfer,
     Download,
@@ -23,7 +22,8 @@ from remrepl.protocol import (
     UploadEnd,
 )
 from remrepl.protocol.events import Event
-from remrepl.server.transfers import MAX_TRANSFERS, ServerTransfers
+from remrepl.server.supervisor.transfers import MAX_TRANSFERS, ServerTransfers
+from remrepl.transfer.core import CHUNK, WINDOW
 
 
 class Clock:

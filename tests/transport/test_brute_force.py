@@ -19,8 +19,8 @@ import pytest
 import zmq
 
 from remrepl import AuthenticationFailed, TooManyAttempts
-from remrepl.client import records
 from remrepl.client.handshake import monitor_message
+from remrepl.launchers import records
 from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
 from tests.client.processes import wait_until

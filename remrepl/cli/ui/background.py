@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from prompt_toolkit.application import Application, run_in_terminal
 
 from ..._exceptions import RemreplError
+from ...client.session import Session
 from ...protocol import OutputEvent
 from ..output import OutputPrinter
-from ..session import Session
 
 
 class BackgroundOutput:

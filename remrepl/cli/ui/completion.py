@@ -17,7 +17,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from ..._exceptions import RemreplError
-from ..session import Session
+from ...client.session import Session
 
 COMPLETE_TIMEOUT = 5.0  # the menu gives up on a server that does not answer; typing was never blocked
 

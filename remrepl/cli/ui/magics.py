@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..._exceptions import ObjectError, ServerError
+from ...client.execution import Execution
+from ...client.session import Session
 from ..config import Config
-from ..execution import Execution
 from ..output import OutputPrinter, sigint_raises
-from ..session import Session
 
 Outcome = Literal["detach", "shutdown"]
 _HELP = re.compile(r"(?:(?P<pre>\?{1,2})(?P<name1>[^\W\d][\w.]*)|(?P<name2>[^\W\d][\w.]*)(?P<post>\?{1,2}))\Z")
@@ -241,6 +241,6 @@ def _time(host: MagicHost, args: str) -> Outcome | None:
 def _shell(host: MagicHost, args: str) -> Outcome | None:
     if not args:
         raise UsageError()
-    call = f'__import__("remrepl.server.shell", fromlist=["run"]).run({args!r})'
+    call = f'__import__("remrepl.server.kernel.shell", fromlist=["run"]).run({args!r})'
     host.follow(host.session.execute(call, filename="<shell>"))
     return None

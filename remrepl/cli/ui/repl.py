@@ -19,11 +19,11 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.history import History
 
 from ..._exceptions import ServerError
+from ...client.execution import Execution
+from ...client.session import Session, terminal_input
 from ..config import Config
-from ..execution import Execution
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from ..session import Session, terminal_input
 from . import transfer_magics  # noqa: F401  (registers %upload and %download)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter

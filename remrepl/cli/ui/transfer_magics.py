@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 
 from ..._exceptions import TransferError
+from ...client.progress import ProgressBar, human_bytes
+from ...client.session import Session
+from ...client.transfer import TransferResult
 from ..output import OutputPrinter, sigint_raises
-from ..progress import ProgressBar, human_bytes
-from ..session import Session
-from ..transfer import TransferResult
 from .magics import MagicHost, Outcome, magic, split_args
 
 

@@ -12,7 +12,7 @@ import os
 from abc import ABC, abstractmethod
 from typing import Any
 
-from .tls import ClusterCertificates
+from ..tls import ClusterCertificates
 
 LOOPBACK = "127.0.0.1"
 

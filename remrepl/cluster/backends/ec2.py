@@ -29,18 +29,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHAuthenticationFailed, SSHError
-from ..launchers.bootstrap import DEFAULT_VENV
-from ..server.reaper import DEFAULT_COMMAND
+from ..._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHAuthenticationFailed, SSHError
+from ...reaper.run import DEFAULT_COMMAND
+from ...ssh.bootstrap import DEFAULT_VENV
 from .ssh import RemoteWorkers, SSHWorker
 
 if TYPE_CHECKING:
     import paramiko
 
-    from ..launchers.ec2.images import Image
-    from ..launchers.ec2.resources import InstanceSpec
-    from ..launchers.sshlink import HostSettings, SSHLink, SSHTarget
-    from .tls import ClusterCertificates
+    from ...aws.images import Image
+    from ...aws.resources import InstanceSpec
+    from ...ssh.link import HostSettings, SSHLink, SSHTarget
+    from ..tls import ClusterCertificates
 
 log = logging.getLogger("remrepl.cluster")
 
@@ -153,7 +153,7 @@ class EC2Workers(RemoteWorkers):
         key_source: Callable[[], paramiko.PKey] = generate_key,
         host_keys: Callable[[Any, str], list[str]] | None = None,
     ) -> None:
-        from ..launchers.sshlink import SSHOptions
+        from ...ssh.link import SSHOptions
 
         self.count = _whole("workers", workers, 0)
         self.threads = _whole("threads", threads, 0)
@@ -192,10 +192,10 @@ class EC2Workers(RemoteWorkers):
             head = HeadContext(**{**head.__dict__, **{k: v for k, v in explicit.items() if v is not None}})
         self.head = head
 
-        from ..launchers.ec2.aws import caller_identity, client
-        from ..launchers.ec2.images import resolve_image
-        from ..launchers.ec2.userdata import user_data
-        from .credentials import aws_session
+        from ...aws.images import resolve_image
+        from ...aws.session import caller_identity, client
+        from ...aws.userdata import user_data
+        from ..credentials import aws_session
 
         self.session = aws_session(head.region)
         self.ec2 = client(self.session, "ec2")
@@ -227,7 +227,7 @@ class EC2Workers(RemoteWorkers):
 
     def _vcpus(self) -> int:
         """The instance type's vCPUs: one single-threaded worker process each (Python code wants processes)."""
-        from ..launchers.ec2.aws import aws_errors
+        from ...aws.session import aws_errors
 
         with aws_errors(f"looking up instance type {self.instance_type}"):
             types = self.ec2.describe_instance_types(InstanceTypes=[self.instance_type])["InstanceTypes"]
@@ -236,7 +236,7 @@ class EC2Workers(RemoteWorkers):
 
     def _head_network(self) -> tuple[str | None, str | None]:
         """(the workers' subnet, the head's private address): the head instance's own, from EC2."""
-        from ..launchers.ec2.aws import aws_errors
+        from ...aws.session import aws_errors
 
         if self.head.instance_id is None:
             return self.head.subnet, None
@@ -251,8 +251,8 @@ class EC2Workers(RemoteWorkers):
 
     def login_key(self) -> paramiko.PKey:
         """The workers' SSH key, made and imported as key pair ``remrepl-NAME-workers`` on first use."""
-        from ..launchers.ec2.resources import import_key_pair
-        from ..launchers.ec2.tags import workers_key_pair_name
+        from ...aws.resources import import_key_pair
+        from ...aws.tags import workers_key_pair_name
 
         with self._lock:
             if self._closed:
@@ -266,7 +266,7 @@ class EC2Workers(RemoteWorkers):
             return self._key
 
     def instance_spec(self) -> InstanceSpec:
-        from ..launchers.ec2.resources import InstanceSpec
+        from ...aws.resources import InstanceSpec
 
         assert self.key_name is not None
         return InstanceSpec(
@@ -284,7 +284,7 @@ class EC2Workers(RemoteWorkers):
         )
 
     def launch(self) -> str:
-        from ..launchers.ec2.resources import launch_instances
+        from ...aws.resources import launch_instances
 
         self.login_key()
         (instance_id,) = launch_instances(self.ec2, self.instance_spec())
@@ -299,19 +299,19 @@ class EC2Workers(RemoteWorkers):
     def console_keys(self, instance_id: str) -> list[str]:
         if self._host_keys is not None:
             return self._host_keys(self.ec2, instance_id)
-        from ..launchers.ec2.consolekeys import console_host_keys
+        from ...aws.consolekeys import console_host_keys
 
         return console_host_keys(self.ec2, instance_id)
 
     def terminate(self, instance_ids: list[str]) -> None:
-        from ..launchers.ec2.resources import terminate
+        from ...aws.resources import terminate
 
         terminate(self.ec2, instance_ids)
 
     def close(self) -> None:
         """Terminate every instance this backend launched, wait until they are shutting down, delete the
         workers' key pair. ``ClusterError`` naming what is left if AWS would not."""
-        from ..launchers.ec2.resources import delete_key_pair, describe
+        from ...aws.resources import delete_key_pair, describe
 
         problems: list[str] = []
         with self._lock:
@@ -355,8 +355,8 @@ class EC2Worker(SSHWorker):
         self._pinned: bytes | None = None  # the first key seen, when the console had none
 
     def _prepare(self) -> SSHTarget:
-        from ..launchers.ec2.resources import wait_running
-        from ..launchers.sshlink import SSHTarget
+        from ...aws.resources import wait_running
+        from ...ssh.link import SSHTarget
 
         self._deadline = time.monotonic() + self.backend.ready_timeout
         self.instance_id = self.backend.launch()
@@ -373,7 +373,7 @@ class EC2Worker(SSHWorker):
         """Log in once sshd is up and cloud-init put our key in place (retried until the deadline)."""
         import dataclasses
 
-        from ..launchers.sshlink import connect_ssh
+        from ...ssh.link import connect_ssh
 
         options = dataclasses.replace(
             self.backend.options, host_key_check=self._check_host_key, keys=(self.backend.login_key(),)
@@ -409,8 +409,8 @@ class EC2Worker(SSHWorker):
         """remrepl (this head's, as a wheel) and Dask at the head's versions, into a venv on the worker."""
         import importlib.metadata
 
-        from ..launchers.bootstrap import bootstrap, shell_path
-        from ..launchers.ssh import run_remote
+        from ...ssh.bootstrap import bootstrap, shell_path
+        from ...ssh.remote import run_remote
 
         remaining = max(self._deadline - time.monotonic(), 1.0)
         run_remote(link, "command -v cloud-init >/dev/null && cloud-init status --wait >/dev/null || true", remaining)
@@ -432,7 +432,7 @@ class EC2Worker(SSHWorker):
 
     def _check_host_key(self, hop: HostSettings, key: Any) -> None:
         """The console's keys when the instance printed them; else the first key seen, for this instance."""
-        from ..launchers.hostkeys import fingerprint
+        from ...ssh.hostkeys import fingerprint
 
         if self._console is None and self.instance_id is not None:
             printed = self.backend.console_keys(self.instance_id)

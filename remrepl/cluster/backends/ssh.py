@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ClusterError, ConfigError
-from .backends import WorkerBackend
-from .tls import ClusterCertificates
+from ..._exceptions import ClusterError, ConfigError
+from ..tls import ClusterCertificates
+from .base import WorkerBackend
 
 if TYPE_CHECKING:
     import paramiko
 
-    from ..launchers.sshlink import SSHLink, SSHOptions, SSHTarget
+    from ...ssh.link import SSHLink, SSHOptions, SSHTarget
 
 READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
 
@@ -44,7 +44,7 @@ class RemoteWorkers(WorkerBackend):
     worker_args: tuple[str, ...] = ()  # extra arguments of remote_worker (the EC2 dead man's switch)
 
     def worker_command(self) -> str:
-        from ..launchers.bootstrap import shell_path  # a leading ~/ is the remote's home
+        from ...ssh.bootstrap import shell_path  # a leading ~/ is the remote's home
 
         arguments = shlex.join(["-m", "remrepl.cluster.remote_worker", *self.worker_args])
         return f"{shell_path(self.python)} {arguments}"
@@ -71,7 +71,7 @@ class SSHWorkers(RemoteWorkers):
         python: str = "python3",
         scheduler_host: str | None = None,
     ) -> None:
-        from ..launchers.sshlink import SSHOptions, SSHTarget
+        from ...ssh.link import SSHOptions, SSHTarget
 
         if not hosts or not all(isinstance(h, str) and h for h in hosts):
             raise ValueError(f"hosts must be a non-empty list of host names, not {hosts!r}")
@@ -90,7 +90,7 @@ class SSHWorkers(RemoteWorkers):
 
     def _route_to(self, target: SSHTarget) -> str:
         """This machine's address on the route to ``target`` (as ssh_config resolves it)."""
-        from ..launchers.sshlink import load_config, resolve
+        from ...ssh.link import load_config, resolve
 
         settings = resolve(target, load_config(self.options.ssh_config), None)
         try:
@@ -174,7 +174,7 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         return self.backend.next_target()
 
     def _connect(self, target: SSHTarget) -> SSHLink:
-        from ..launchers.sshlink import connect_ssh
+        from ...ssh.link import connect_ssh
 
         return connect_ssh(target, self.backend.options)
 

@@ -33,14 +33,15 @@ from typing import Any
 
 from ..._exceptions import ConfigError, HostKeyError, LaunchError, ReadinessError, RemreplError
 from ..._files import state_dir
-from ..._info import ConnectionInfo
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
+from ...ssh.bootstrap import bootstrap, shell_path, venv_python
+from ...ssh.hostkeys import fingerprint
+from ...ssh.link import SSHLink, SSHOptions, SSHTarget, load_config
+from ...ssh.remote import run_remote
+from ...transport.connection_info import ConnectionInfo
 from ..base import Launcher
-from ..bootstrap import bootstrap, shell_path, venv_python
-from ..hostkeys import fingerprint
-from ..ssh import SSHLauncher, run_remote
-from ..sshlink import SSHLink, SSHOptions, SSHTarget, load_config
+from ..ssh.launcher import SSHLauncher
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
 from .signals import no_interrupts, signals_interrupt
@@ -155,8 +156,8 @@ class EC2Launcher(Launcher):
     def up(self) -> tuple[SSHLink, str, dict[str, str]]:
         """The head, found or created, up to an SSH link with remrepl installed: (link, the head's Python
         to run, the environment for its server)."""
-        from .aws import aws_errors, aws_session, caller_identity, client
-        from .inventory import find_cluster
+        from ...aws.inventory import find_cluster
+        from ...aws.session import aws_errors, aws_session, caller_identity, client
 
         with self.timings.stage("identity"):
             self.aws = aws_session(region=self.settings.region, profile=self.settings.profile)
@@ -200,19 +201,19 @@ class EC2Launcher(Launcher):
         return link, python, environment
 
     def _create(self) -> tuple[str, str, str, str]:
-        from .aws import caller_cidr, caller_identity
-        from .cidrs import opens_widely
-        from .images import resolve_image
-        from .pricing import hourly_price
-        from .resources import (
+        from ...aws.cidrs import opens_widely
+        from ...aws.images import resolve_image
+        from ...aws.pricing import hourly_price
+        from ...aws.resources import (
             InstanceSpec,
             check_cidrs,
             ensure_security_group,
             import_key_pair,
             launch_instances,
-            user_public_key,
         )
-        from .userdata import user_data
+        from ...aws.session import caller_cidr, caller_identity
+        from ...aws.userdata import user_data
+        from ...ssh.user_keys import user_public_key
 
         s = self.settings
         with self.timings.stage("plan"):  # STS, the image, the price: not the time the user takes to answer
@@ -275,8 +276,8 @@ class EC2Launcher(Launcher):
 
     def _image_of(self, instance_id: str) -> tuple[str, str]:
         """(AMI, the OS's SSH user) of a running head this launcher did not create."""
-        from .aws import aws_errors
-        from .images import resolve_image
+        from ...aws.images import resolve_image
+        from ...aws.session import aws_errors
 
         with aws_errors("describing the head's image"):
             found = self._ec2.describe_instances(InstanceIds=[instance_id])
@@ -289,9 +290,9 @@ class EC2Launcher(Launcher):
     # --- readiness ------------------------------------------------------------------------------
 
     def _ready(self, ssh_user: str) -> SSHLink:
-        from .aws import aws_errors
-        from .consolekeys import console_host_keys
-        from .resources import wait_running
+        from ...aws.consolekeys import console_host_keys
+        from ...aws.resources import wait_running
+        from ...aws.session import aws_errors
 
         instance_id = self.head if isinstance(self.head, str) else self.head.id
         with self.timings.stage("instance running"):
@@ -349,8 +350,8 @@ class EC2Launcher(Launcher):
         """A key accepted on first use is checked against the console once cloud-init has printed the
         keys there (at its end: the install stage waited for it). A key the console does not show means
         someone answered in the instance's place: refused, and the new cluster is torn down."""
-        from .aws import aws_errors
-        from .consolekeys import console_keys
+        from ...aws.consolekeys import console_keys
+        from ...aws.session import aws_errors
 
         if not self._first_key:
             return
@@ -372,7 +373,7 @@ class EC2Launcher(Launcher):
 
     def _gone(self) -> str | None:
         """Why waiting for SSH is pointless (the instance is shutting down or gone), at most every few s."""
-        from .resources import describe
+        from ...aws.resources import describe
 
         now = time.monotonic()
         if now - self._last_state_check < STATE_POLL:
@@ -415,7 +416,7 @@ class EC2Launcher(Launcher):
         s = self.settings
         if s.idle_timeout is None and s.max_lifetime is None:
             return
-        from ...server.reaper import reaper_command
+        from ...reaper.run import reaper_command
 
         line = reaper_command(
             python, idle_timeout=s.idle_timeout, max_lifetime=s.max_lifetime, command=list(s.head_shutdown_command)
@@ -463,7 +464,7 @@ class EC2Launcher(Launcher):
         self._teardown()
 
     def _teardown(self) -> None:
-        from .inventory import teardown
+        from ...aws.inventory import teardown
 
         if self.aws is None:
             return
@@ -533,8 +534,8 @@ def lend_credentials(session: Session, aws: Any, head: Any, notify: Notify) -> N
 def lend_on_reattach(record: Mapping[str, str], session: Session, notify: Notify = _stderr) -> None:
     """A session record of an EC2 head (``--keep``): reattaching lends fresh credentials too, as a kept
     session may outlive the first ones (12 h)."""
-    from .aws import aws_session, client
-    from .resources import describe
+    from ...aws.resources import describe
+    from ...aws.session import aws_session, client
 
     if not record.get("ec2_cluster") or record.get("ec2_lend_credentials") != "1":
         return

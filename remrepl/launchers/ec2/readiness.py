@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..._exceptions import HostKeyError, HostUnreachable, LaunchError, ReadinessError, SSHError
-from ..sshlink import SSHLink, SSHOptions, SSHTarget, _open_socket, connect_ssh, load_config, resolve, target_settings
+from ...ssh.link import SSHLink, SSHOptions, SSHTarget, _open_socket, connect_ssh, load_config, resolve, target_settings
 
 STAGES = ("instance running", "SSH port", "SSH login", "remrepl installed", "server ready")
 DEFAULT_DEADLINES = {

@@ -1,7 +1,7 @@
 """What the user chooses for an EC2 head node: ``EC2Settings``, cluster names and durations.
 
 The same settings come from three places, the later winning: the defaults here, the ``[ec2]`` table of
-``config.toml`` (``remrepl.client.config_ec2``) and the command line (``remrepl.client.cli_ec2``).
+``config.toml`` (``remrepl.cli.config_ec2``) and the command line (``remrepl.cli.ec2``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..._exceptions import ConfigError
-from ...server.reaper import DEFAULT_COMMAND
-from ..bootstrap import DEFAULT_VENV
+from ...reaper.run import DEFAULT_COMMAND
+from ...ssh.bootstrap import DEFAULT_VENV
 
 DEFAULT_INSTANCE_TYPE = "t3.small"  # 2 vCPU, 2 GiB: a few cents an hour
 DEFAULT_IDLE_TIMEOUT = 3600.0  # s without a client or a run before the head ends itself

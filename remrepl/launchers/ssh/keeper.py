@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from .._files import open_private_log, state_dir
+from ..._files import open_private_log, state_dir
 
 READY_TIMEOUT = 60.0
 STOP_WAIT = 10.0

@@ -6,7 +6,7 @@
 Steps: connect (``sshlink``: ssh_config, verified host keys, keys and agent); one SSH channel runs the
 remote Python with a small check (Python 3.10+, remrepl importable, same protocol version: exact errors
 otherwise, and ``--bootstrap`` installs this remrepl into a venv there) that goes on to
-``remrepl.server.ssh_keeper start``. The client key (a CURVE public key) goes over the channel's stdin,
+``remrepl.launchers.ssh.keeper start``. The client key (a CURVE public key) goes over the channel's stdin,
 the ready line comes back over its stdout, so the server key is pinned through the host-key-verified
 link. The channel stays open as the server's tether (see ``server/ssh_keeper.py``: ``stop``, ``detach``, and a grace
 period for a dropped link). The client reaches the server through a local port forward (``tunnel.py``),
@@ -29,17 +29,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
-from .._files import write_private
-from .._info import ConnectionInfo
-from ..client.reconnect import ServerGone
-from ..client.session import InputHandler, Session, terminal_input
-from ..protocol import PROTOCOL_VERSION
-from ..transport import KeyPair
-from .base import Launcher
-from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
-from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
-from .tunnel import Tunnel
+from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
+from ..._files import write_private
+from ...client.reconnect import ServerGone
+from ...client.session import InputHandler, Session, terminal_input
+from ...protocol import PROTOCOL_VERSION
+from ...ssh.bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from ...ssh.link import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
+from ...ssh.remote import open_session
+from ...ssh.tunnel import Tunnel
+from ...transport import KeyPair
+from ...transport.connection_info import ConnectionInfo
+from ..base import Launcher
 from .watchdog import LinkWatchdog
 
 DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
@@ -58,52 +59,13 @@ ok = v == int(sys.argv[1])
 print("remrepl-check", "ok" if ok else "version", v, getattr(remrepl, "__version__", "?"), flush=True)
 if not ok:
     sys.exit(3)
-from remrepl.server.ssh_keeper import main
+from remrepl.launchers.ssh.keeper import main
 sys.exit(main(sys.argv[2:]))
 """
 
 
 def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
-
-
-def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
-    """Run ``command`` on the host; (exit status, stdout and stderr combined). ``LaunchError`` after
-    ``timeout``, ``SSHError`` on a dead link."""
-    channel = _open_session(link)
-    try:
-        channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
-        channel.exec_command(command)
-        channel.shutdown_write()
-        channel.settimeout(1.0)
-        out = bytearray()
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() > deadline:
-                raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            try:
-                chunk = channel.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                break
-            out += chunk
-        if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
-            raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-        return channel.exit_status, out.decode(errors="replace")
-    except Exception as exc:
-        if isinstance(exc, RemreplError):
-            raise
-        raise SSHError(f"running a command on {link} failed: {exc}") from None
-    finally:
-        channel.close()
-
-
-def _open_session(link: SSHLink) -> Any:
-    try:
-        return link.transport.open_session(timeout=15.0)
-    except Exception as exc:
-        raise SSHError(f"cannot open an SSH channel on {link}: {exc}") from None
 
 
 class SSHLauncher(Launcher):
@@ -209,7 +171,7 @@ class SSHLauncher(Launcher):
             args += ["--idle-timeout", str(self.idle_timeout)]
         if self.channel is not None:  # a first attempt before --bootstrap
             self.channel.close()
-        channel = self.channel = _open_session(self.link)
+        channel = self.channel = open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
         try:
             channel.exec_command(self._command(*args))
@@ -281,7 +243,7 @@ class SSHLauncher(Launcher):
 
     def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
         """A session that survives a dropped link: it reconnects SSH and the tunnel, and reattaches."""
-        from ..client.reconnect import Reconnector
+        from ...client.reconnect import Reconnector
 
         session = super().connect(connect_timeout=connect_timeout, input_handler=input_handler)
         if not self.direct:
@@ -317,8 +279,8 @@ class SSHLauncher(Launcher):
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
-            channel = _open_session(link)
-            attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
+            channel = open_session(link)
+            attach = "import sys; from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
             tether = shlex.quote(self.ready["tether"])
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError
-from .._info import ConnectionInfo
-from ..client.reconnect import ServerGone
-from ..client.session import Session
-from .sshlink import SSHLink, SSHOptions, SSHTarget, connect_ssh
-from .tunnel import Tunnel
+from ..._exceptions import ConfigError
+from ...client.reconnect import ServerGone
+from ...client.session import Session
+from ...ssh.link import SSHLink, SSHOptions, SSHTarget, connect_ssh
+from ...ssh.tunnel import Tunnel
+from ...transport.connection_info import ConnectionInfo
 
 
 class Reattached:
@@ -71,8 +71,8 @@ def reattach(record: Mapping[str, str], info: ConnectionInfo, *, accept_new_host
 def connect_record(data: Mapping[str, Any], info: ConnectionInfo, connect_timeout: float = 10.0) -> Session:
     """A session on a detached SSH-launched server from a record's data; closing it closes the tunnel.
     Like a launcher's session, it reconnects after a dropped link."""
-    from ..client.reconnect import Reconnector
-    from ..client.session import connect
+    from ...client.reconnect import Reconnector
+    from ...client.session import connect
 
     launcher = data.get("launcher")
     if not isinstance(launcher, dict):

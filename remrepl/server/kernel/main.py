@@ -1,6 +1,6 @@
 """The kernel: the child process that holds the user's namespace and runs their code.
 
-The supervisor starts it as ``python -c "from remrepl.server.kernel import main; main(FD, SIDE)"`` with
+The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"`` with
 stdout and stderr on pipes to the supervisor, FD a socket for control messages, one JSON object a line
 (internal to the server, not the wire protocol), and SIDE a socket for side requests (``kernel_side``):
 
@@ -44,7 +44,7 @@ import traceback
 import types
 from typing import Any, NoReturn
 
-from . import mpl_hook
+from . import plots as mpl_hook
 
 # Held-back reprs go out once they add up to this many characters, so no control message (and no event
 # made of one) grows with the number of results of a run (``for i in range(10**6): i``); a bigger repr
@@ -396,7 +396,7 @@ def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = Non
             os._exit(0)  # it died before we asked
     kernel = Kernel(socket.socket(fileno=control_fd))
     if side_fd is not None:  # completion, help, objects: answered by a thread while code runs
-        from . import kernel_side
+        from . import side as kernel_side
 
         kernel_side.start(side_fd, kernel.main.__dict__)
     kernel.serve()

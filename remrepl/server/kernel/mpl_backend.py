@@ -1,27 +1,20 @@
-"""Remote plots, the matplotlib backend (``module://remrepl.server.mpl_backend``): Agg drawing, and
+"""Remote plots, the matplotlib backend (``module://remrepl.server.kernel.mpl_backend``): Agg drawing, and
 ``plt.show()`` sends every open figure to the client as PNG, then closes them (as Jupyter's inline
 backend does). Imported only by matplotlib, once the user's code has imported it.
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from .mpl_hook import display
+from .plots import display, figure_png
 
 FigureCanvas = FigureCanvasAgg
 FigureManager = FigureManagerBase
-
-
-def figure_png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def show(*args: Any, **kwargs: Any) -> None:

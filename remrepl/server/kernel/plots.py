@@ -4,21 +4,22 @@ The kernel must start fast and must not change the environment user code (and it
 so it neither imports matplotlib nor sets ``MPLBACKEND``. Instead ``install`` puts a one-shot finder on
 ``sys.meta_path``: when ``matplotlib`` is first imported, its module runs as usual and then, unless the
 user chose a backend (``MPLBACKEND`` or a matplotlibrc; ``matplotlib.use`` afterwards still wins), it
-selects ``module://remrepl.server.mpl_backend``: Agg drawing, and ``plt.show()`` sends each open figure
+selects ``module://remrepl.server.kernel.mpl_backend``: Agg drawing, and ``plt.show()`` sends each open figure
 to the client as PNG (see that module). This module imports only the standard library.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import types
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import importlib.machinery
 
-BACKEND = "module://remrepl.server.mpl_backend"
+BACKEND = "module://remrepl.server.kernel.mpl_backend"
 MAX_DISPLAY_BYTES = 32 << 20  # a figure bigger than this as PNG is not sent (the message cap is 64 MiB)
 
 # display(mime, data): how the backend hands a picture to the kernel (set by ``install``)
@@ -83,9 +84,14 @@ def install(send: Callable[[str, bytes], None]) -> None:
 
 def display_figure(figure: object) -> None:
     """Send a matplotlib figure as PNG (for a figure left as the value of the last expression)."""
-    from .mpl_backend import figure_png  # imports matplotlib, which is loaded already if a figure exists
-
     display("image/png", figure_png(figure))
+
+
+def figure_png(figure: Any) -> bytes:
+    """A figure as PNG bytes (a method call: matplotlib is loaded already if a figure exists)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def is_figure(value: object) -> bool:

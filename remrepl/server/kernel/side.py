@@ -104,7 +104,7 @@ def handle(namespace: dict[str, Any], header: dict[str, Any], payload: bytes) ->
 
 
 def _credentials(payload: bytes) -> dict[str, Any]:
-    from ..cluster.credentials import receive
+    from ...cluster.credentials import receive
 
     try:
         receive(payload)
@@ -118,7 +118,7 @@ def _dumps(namespace: dict[str, Any], name: str) -> bytes:
         raise NameError(f"name {name!r} is not defined on the remote side")
     import cloudpickle
 
-    from ..protocol.side import MAX_OBJECT_BYTES
+    from ...protocol.side import MAX_OBJECT_BYTES
 
     data: bytes = cloudpickle.dumps(namespace[name])
     if len(data) > MAX_OBJECT_BYTES:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from json.encoder import encode_basestring_ascii as _encode_ascii  # what json.dumps uses: C, quick
 
-from ..protocol.codec import MAX_HEADER_BYTES
+from ...protocol.codec import MAX_HEADER_BYTES
 
 # Worst case of JSON's ensure_ascii: a code point outside the BMP becomes two \\uXXXX escapes.
 _MAX_ESCAPE = 12

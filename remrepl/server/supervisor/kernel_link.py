@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import zmq
 
-from ..protocol import (
+from ...protocol import (
     Display,
     Done,
     Error,
@@ -28,7 +28,7 @@ from ..protocol import (
     Result,
     Stream,
 )
-from ..protocol.side import MAX_OBJECT_BYTES
+from ...protocol.side import MAX_OBJECT_BYTES
 from .bounds import FIELD_BUDGET, SMALL_BUDGET, batches, clip, fits_done, result_pieces
 from .guard import guarded
 from .kernel_messages import KernelMessageError, validate

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from typing import Any
 
-from .._files import environment_without_secrets
-from .kernel_side import Unpacker, pack
+from ..._files import environment_without_secrets
+from ..kernel.side import Unpacker, pack
 from .process_tree import kill_tree, signal_tree
 
 log = logging.getLogger("remrepl.server")
@@ -43,7 +43,7 @@ class KernelProcess:
                 [
                     python,
                     "-c",
-                    "from remrepl.server.kernel import main; "
+                    "from remrepl.server.kernel.main import main; "
                     f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r})",
                 ],
                 stdin=subprocess.DEVNULL,

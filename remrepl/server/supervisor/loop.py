@@ -37,10 +37,9 @@ from typing import Concatenate, ParamSpec
 import zmq
 from zmq.utils import z85
 
-from .._exceptions import ConfigError, LocalProtocolError, RemoteProtocolError, VersionMismatch
-from .._files import state_dir
-from .._info import ConnectionInfo
-from ..protocol import (
+from ..._exceptions import ConfigError, LocalProtocolError, RemoteProtocolError, VersionMismatch
+from ..._files import state_dir
+from ...protocol import (
     OUTPUT_EVENTS,
     PROTOCOL_VERSION,
     Ack,
@@ -62,11 +61,12 @@ from ..protocol import (
     decode,
     encode,
 )
-from ..protocol.events import Event
-from ..protocol.side import SIDE_REQUESTS
-from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
-from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
-from ..transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
+from ...protocol.events import Event
+from ...protocol.side import SIDE_REQUESTS
+from ...protocol.transfers import TRANSFER_CLIENT_EVENTS
+from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
+from ...transport.connection_info import ConnectionInfo
+from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
 from .activity import ACTIVITY_INTERVAL, Activity
 from .guard import guarded
 from .kernel_link import KernelLink

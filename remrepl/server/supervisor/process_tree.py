@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Collection
 
-from .hardening import prctl
+from ..hardening import prctl
 
 log = logging.getLogger("remrepl.server")
 

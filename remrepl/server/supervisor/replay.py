@@ -12,7 +12,7 @@ import os
 from collections import deque
 from pathlib import Path
 
-from ..protocol import Display, Done, Error, Notice, OutputEvent, Result, Stream
+from ...protocol import Display, Done, Error, Notice, OutputEvent, Result, Stream
 
 DEFAULT_LIMIT = 8 << 20
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import zmq
 
-from .._exceptions import RemoteProtocolError
-from ..protocol import Connection, Detach, Event, Rejected
-from ..protocol.side import (
+from ..._exceptions import RemoteProtocolError
+from ...protocol import Connection, Detach, Event, Rejected
+from ...protocol.side import (
     MAX_OBJECT_BYTES,
     SIDE_REQUESTS,
     Complete,

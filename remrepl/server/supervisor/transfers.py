@@ -2,7 +2,7 @@
 never runs user code, so a transfer works while code runs and cannot be broken by what the code does.
 
 Uploads: each ``UploadChunk`` is written (and hashed) as it arrives and acknowledged with ``UploadAck``;
-``UploadEnd`` checks and renames the result into place (``remrepl._transfer.Receiver``). Downloads: the
+``UploadEnd`` checks and renames the result into place (``remrepl.transfer.core.Receiver``). Downloads: the
 supervisor's loop calls ``pump`` every turn, which sends chunks while fewer than ``WINDOW`` bytes are
 unacknowledged and the client's queue is not full, so a big file never sits in memory or in the socket.
 Planning a download (walking a tree of 300,000 files takes seconds) is done by a thread, which wakes the
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from .._exceptions import TransferError
-from .._transfer import WINDOW, Chunk, Plan, Receiver, Sender, check_path, plan, resolve_target
-from ..protocol import (
+from ..._exceptions import TransferError
+from ...protocol import (
     CancelTransfer,
     Download,
     DownloadAck,
@@ -39,8 +38,9 @@ from ..protocol import (
     UploadChunk,
     UploadEnd,
 )
-from ..protocol.events import Event
-from ..protocol.transfers import TransferClientEvent
+from ...protocol.events import Event
+from ...protocol.transfers import TransferClientEvent
+from ...transfer.core import WINDOW, Chunk, Plan, Receiver, Sender, check_path, plan, resolve_target
 from .guard import guarded
 
 log = logging.getLogger("remrepl.server")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import CapacityError, CloudCredentialsError, CloudError, ConfigError
-from remrepl.launchers.ec2.aws import (
+from remrepl.aws.session import (
     aws_errors,
     aws_session,
     caller_cidr,

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from remrepl._exceptions import CloudError
-from remrepl.launchers.ec2.aws import aws_session, client
-from remrepl.launchers.ec2.consolekeys import (
+from remrepl.aws.consolekeys import (
     _console_text,
     console_host_keys,
     fingerprint,
     parse_console,
 )
+from remrepl.aws.session import aws_session, client
 from tests.awsproxy import AWSProxy
 
 
@@ -104,7 +104,7 @@ def test_moto_console_has_no_host_keys(aws: str) -> None:
 
 
 def test_an_instance_type_without_latest_console_output_is_read_the_buffered_way(aws_proxy: AWSProxy) -> None:
-    from remrepl.launchers.ec2.consolekeys import read_console
+    from remrepl.aws.consolekeys import read_console
 
     ec2: Any = client(aws_session(), "ec2")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from remrepl import CloudError, ConfigError
-from remrepl.launchers.ec2.aws import aws_session, client
-from remrepl.launchers.ec2.images import OS_CHOICES, guess_architecture, resolve_image
+from remrepl.aws.images import OS_CHOICES, guess_architecture, resolve_image
+from remrepl.aws.session import aws_session, client
 from tests.awsproxy import AWSProxy
 
 

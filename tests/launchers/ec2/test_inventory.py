@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from remrepl.launchers.ec2.aws import aws_session, client
-from remrepl.launchers.ec2.images import resolve_image
-from remrepl.launchers.ec2.inventory import ClusterInfo, find_cluster, list_clusters, status_table, teardown
-from remrepl.launchers.ec2.keys import generated_key
-from remrepl.launchers.ec2.resources import (
+from remrepl.aws.images import resolve_image
+from remrepl.aws.inventory import ClusterInfo, find_cluster, list_clusters, status_table, teardown
+from remrepl.aws.resources import (
     Instance,
     InstanceSpec,
     ensure_security_group,
@@ -20,6 +18,8 @@ from remrepl.launchers.ec2.resources import (
     launch_instances,
     terminate,
 )
+from remrepl.aws.session import aws_session, client
+from remrepl.ssh.user_keys import generated_key
 from tests.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"

@@ -48,7 +48,7 @@ def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts
         # the host key was accepted for this new instance only, under its instance id, and the user told
         assert Path(known_hosts_file()).read_text() == f"{launcher.head.id} {head_sshd.host_key_line}\n"
         assert any("accepting the first key it presents, for this new instance only" in text for text in said)
-        (reaper,) = server_processes(private_state / "remote", marker="remrepl.server.reaper")
+        (reaper,) = server_processes(private_state / "remote", marker="remrepl.reaper")
         words = read_proc(reaper, "cmdline").rstrip(b"\0").split(b"\0")
         assert words[words.index(b"--idle-timeout") + 1] == b"3600.0" and words[-2:] == [b"--command", b"true"]
         assert any("the head ends itself after 1h00m idle" in text for text in said)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from remrepl.launchers.ec2.aws import aws_session
-from remrepl.launchers.ec2.pricing import estimate, hourly_price
+from remrepl.aws.pricing import estimate, hourly_price
+from remrepl.aws.session import aws_session
 from tests.awsproxy import AWSProxy
 
 

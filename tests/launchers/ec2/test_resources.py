@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 from remrepl import CapacityError, CloudError, ConfigError
-from remrepl.launchers.ec2.aws import aws_session, client
-from remrepl.launchers.ec2.images import Image, resolve_image
-from remrepl.launchers.ec2.keys import generated_key
-from remrepl.launchers.ec2.resources import (
+from remrepl.aws.images import Image, resolve_image
+from remrepl.aws.resources import (
     InstanceSpec,
     check_cidrs,
     describe,
@@ -21,10 +19,11 @@ from remrepl.launchers.ec2.resources import (
     import_key_pair,
     launch_instances,
     terminate,
-    user_public_key,
     wait_running,
 )
-from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_OWNER, TAG_ROLE, tag_dict
+from remrepl.aws.session import aws_session, client
+from remrepl.aws.tags import TAG_CLUSTER, TAG_OWNER, TAG_ROLE, tag_dict
+from remrepl.ssh.user_keys import generated_key, user_public_key
 from tests.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"
@@ -287,7 +286,7 @@ def test_spot_workers(ec2: Any) -> None:
 
 
 def test_launch_options_reach_aws(ec2: Any) -> None:
-    from remrepl.launchers.ec2.resources import run_instances_request
+    from remrepl.aws.resources import run_instances_request
 
     request = run_instances_request(ec2, _spec(ec2, iam_instance_profile="lab-role", subnet_id="subnet-1", spot=True))
     assert request["IamInstanceProfile"] == {"Name": "lab-role"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from remrepl import ConfigError
-from remrepl.launchers.ec2.tags import (
+from remrepl.aws.tags import (
     TAG_CLUSTER,
     check_cluster_name,
     cluster_filter,

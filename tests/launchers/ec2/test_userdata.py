@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from remrepl import ConfigError
-from remrepl.launchers.ec2.images import OPERATING_SYSTEMS, OS_CHOICES, Image
-from remrepl.launchers.ec2.keys import generated_key
-from remrepl.launchers.ec2.userdata import user_data
+from remrepl.aws.images import OPERATING_SYSTEMS, OS_CHOICES, Image
+from remrepl.aws.userdata import user_data
+from remrepl.ssh.user_keys import generated_key
 
 
 def _image(os: str) -> Image:

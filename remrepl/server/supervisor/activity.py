@@ -22,19 +22,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from .._files import state_dir
+from ..._files import activity_dir
 
 log = logging.getLogger("remrepl.server")
 
 ACTIVITY_INTERVAL = 15.0  # s between touches while in use (the reaper's idle timeout is minutes)
 CHECK_EVERY = 0.2  # s: how often the state is looked at (a busy loop turns thousands of times a second)
-
-
-def activity_dir() -> Path:
-    """Where servers keep their activity files (0700)."""
-    return state_dir("activity")
 
 
 class Activity:
