@@ -89,43 +89,62 @@ _PUBLIC: dict[str, str] = {
 
 __all__ = sorted(_PUBLIC)
 
+# For mypy, which cannot read the table: `import X as X` is an explicit re-export. (isort would put each
+# such import on a line of its own.)
+# isort: off
 if TYPE_CHECKING:
     from ._exceptions import (
-        AuthenticationFailed,
-        CapacityError,
-        CloudCredentialsError,
-        CloudError,
-        ClusterError,
-        ConfigError,
-        ConnectError,
-        ConnectionLost,
-        ConnectTimeout,
-        ExecutionTimeout,
-        HostKeyError,
-        HostUnreachable,
-        LaunchError,
-        LocalProtocolError,
-        ObjectError,
-        ProtocolError,
-        ReadinessError,
-        RemoteEnvironmentError,
-        RemoteProtocolError,
-        RemreplError,
-        ServerError,
-        SessionClosed,
-        SSHAuthenticationFailed,
-        SSHError,
-        TaskError,
-        TooManyAttempts,
-        TransferError,
-        VersionMismatch,
+        AuthenticationFailed as AuthenticationFailed,
+        CapacityError as CapacityError,
+        CloudCredentialsError as CloudCredentialsError,
+        CloudError as CloudError,
+        ClusterError as ClusterError,
+        ConfigError as ConfigError,
+        ConnectError as ConnectError,
+        ConnectionLost as ConnectionLost,
+        ConnectTimeout as ConnectTimeout,
+        ExecutionTimeout as ExecutionTimeout,
+        HostKeyError as HostKeyError,
+        HostUnreachable as HostUnreachable,
+        LaunchError as LaunchError,
+        LocalProtocolError as LocalProtocolError,
+        ObjectError as ObjectError,
+        ProtocolError as ProtocolError,
+        ReadinessError as ReadinessError,
+        RemoteEnvironmentError as RemoteEnvironmentError,
+        RemoteProtocolError as RemoteProtocolError,
+        RemreplError as RemreplError,
+        ServerError as ServerError,
+        SessionClosed as SessionClosed,
+        SSHAuthenticationFailed as SSHAuthenticationFailed,
+        SSHError as SSHError,
+        TaskError as TaskError,
+        TooManyAttempts as TooManyAttempts,
+        TransferError as TransferError,
+        VersionMismatch as VersionMismatch,
     )
-    from ._info import ConnectionInfo
-    from .client.execution import Execution, RunResult
-    from .client.session import Session, connect
-    from .cluster import Cluster, cluster
-    from .launchers import Launcher, LocalLauncher, SSHLauncher, launch
-    from .protocol.events import Display, Done, Error, InputRequest, Notice, OutputEvent, Progress, Result, Stream
+    from ._info import ConnectionInfo as ConnectionInfo
+    from .client.execution import Execution as Execution, RunResult as RunResult
+    from .client.session import Session as Session, connect as connect
+    from .cluster import Cluster as Cluster, cluster as cluster
+    from .launchers import (
+        Launcher as Launcher,
+        LocalLauncher as LocalLauncher,
+        SSHLauncher as SSHLauncher,
+        launch as launch,
+    )
+    from .protocol.events import (
+        Display as Display,
+        Done as Done,
+        Error as Error,
+        InputRequest as InputRequest,
+        Notice as Notice,
+        OutputEvent as OutputEvent,
+        Progress as Progress,
+        Result as Result,
+        Stream as Stream,
+    )
+# isort: on
 
 
 def __getattr__(name: str) -> Any:

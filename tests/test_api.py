@@ -101,6 +101,7 @@ def test_the_type_checking_imports_are_the_table() -> None:
     for node in block.body:
         assert isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
         imported.update({alias.name: node.module for alias in node.names})
+        assert all(alias.asname == alias.name for alias in node.names)  # what makes mypy see them exported
     assert imported == remrepl._PUBLIC
     assert dir(remrepl) == sorted([*remrepl.__all__, "__version__"])  # dir() sorts what __dir__ gives
 
@@ -124,7 +125,9 @@ def test_the_events_an_execution_yields_are_public() -> None:
 
 
 def test_every_exception_of_the_tree_is_public() -> None:
-    tree = {name for name, value in vars(_exceptions).items() if isinstance(value, type) and issubclass(value, Exception)}
+    tree = {
+        name for name, value in vars(_exceptions).items() if isinstance(value, type) and issubclass(value, Exception)
+    }
     assert tree <= set(remrepl.__all__)
 
 
