@@ -95,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="remrepl",
         description="A secure remote Python REPL.",
         epilog=examples(
-            "remrepl connect --launch                        # the remote> prompt on a new local server",
-            "remrepl connect --launch me@gpu-box --keep      # on an SSH host, left running as a session",
-            "remrepl ls                                      # the sessions this machine knows",
-            "remrepl connect gpu-box                         # reattach to one",
-            "remrepl exec --launch job.py --input data.csv   # run a local script remotely",
-            "remrepl up demo                                 # an EC2 head node (then --launch ec2:demo)",
+            "remrepl connect --launch  # the remote> prompt on a new local server",
+            "remrepl connect --launch me@gpu-box --keep --name gpu  # on an SSH host, left running as session gpu",
+            "remrepl ls  # the sessions this machine knows",
+            "remrepl connect gpu  # reattach to it",
+            "remrepl exec --launch job.py --input data.csv  # run a local script remotely",
+            "remrepl up demo  # an EC2 head node (then --launch ec2:demo)",
         )
         + "\n\n`remrepl COMMAND --help` shows a command's options and examples.",
         formatter_class=HelpFormatter,
@@ -116,13 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open the remote> prompt: on the session NAME (see `remrepl ls`), on the server a "
         "connection file describes, or on a new one (--launch).",
         epilog=examples(
-            "remrepl connect --launch                             # a new local server, stopped when you leave",
-            "remrepl connect --launch --keep --name work          # ...left running as session work",
-            "remrepl connect work                                 # reattach to it",
+            "remrepl connect --launch  # a new local server, stopped when you leave",
+            "remrepl connect --launch --keep --name work  # ...left running as session work",
+            "remrepl connect work  # reattach to it",
             "remrepl connect --connection-file ~/server.json --password-file ~/.remrepl-password",
-            "remrepl connect --launch me@gpu-box                  # a server on an SSH host",
-            "remrepl connect --launch new-box --accept-new-host-key --bootstrap   # a fresh machine",
-            "remrepl connect --launch ec2:demo --instance-type t3.large           # an EC2 head node",
+            "remrepl connect --launch me@gpu-box  # a server on an SSH host",
+            "remrepl connect --launch new-box --accept-new-host-key --bootstrap  # a fresh machine",
+            "remrepl connect --launch ec2:demo --spot  # an EC2 head node (made, or found running)",
         ),
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
@@ -136,10 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run FILE remotely as __main__ and exit with its status. With exec, a bare --launch "
         "launches locally; name another target as --launch=TARGET (or --launch ssh://HOST, --launch ec2:NAME).",
         epilog=examples(
-            "remrepl exec --launch job.py --input data.csv         # a local server just for this run",
+            "remrepl exec --launch job.py --input data.csv  # a local server just for this run",
             "remrepl exec --connection-file ~/server.json --timeout 600 job.py",
-            "remrepl exec --launch=ssh://gpu-box:2222 job.py       # on an SSH host",
-            "remrepl exec --launch ec2:demo train.py --epochs 3    # on an EC2 head node",
+            "remrepl exec --launch=ssh://gpu-box:2222 job.py  # on an SSH host",
+            "remrepl exec --launch ec2:demo train.py --epochs 3  # on an EC2 head node",
         ),
     )
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ls",
         help="list the sessions this machine knows, and whether each is alive",
         description="List the session records kept by `connect --launch --keep`, probing each server.",
-        epilog=examples("remrepl ls", "remrepl ls --prune                # and remove the records of dead servers"),
+        epilog=examples("remrepl ls", "remrepl ls --prune  # and remove the records of dead servers"),
     )
     ls_parser.add_argument("--prune", action="store_true", help="remove the records of dead servers")
     ls_parser.add_argument(
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a server; print one JSON ready line on stdout when it listens.",
         epilog=examples(
             "remrepl serve --password-file ~/.remrepl-password --connection-file ~/server.json",
-            "remrepl serve --bind 0.0.0.0 --port 5555 --password-stdin --idle-timeout 3600",
+            "remrepl serve --bind 0.0.0.0 --port 5555 --password-stdin --idle-timeout 3600  # reachable by others",
         ),
     )
     add_serve_arguments(serve_parser)

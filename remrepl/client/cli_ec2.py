@@ -130,7 +130,7 @@ def add_commands(commands: Any) -> None:
         description="Start the head node of EC2 cluster NAME (default remrepl-USER): security group, key pair "
         "and instance, tagged at creation; remrepl installed on it; it ends itself after --idle-timeout.",
         epilog=examples(
-            "remrepl up demo                                        # then: remrepl connect --launch ec2:demo",
+            "remrepl up demo  # then: remrepl connect --launch ec2:demo",
             "remrepl up demo --region eu-west-1 --instance-type t3.large --spot",
             "remrepl up --allow-cidr 203.0.113.7/32 --idle-timeout 2h --yes",
         ),
@@ -157,7 +157,7 @@ def add_commands(commands: Any) -> None:
         "group and key pairs. Running it twice is fine.",
         epilog=examples(
             "remrepl down demo",
-            "remrepl down --all                # every remrepl cluster of the region (asks first)",
+            "remrepl down --all  # every remrepl cluster of the region (asks first)",
         ),
     )
     down.add_argument("name", nargs="?", metavar="NAME", help="the cluster to take down")

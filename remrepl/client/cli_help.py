@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+COMMENT_COLUMN = 56  # an example's comment starts here, unless its command is longer
+
 
 class HelpFormatter(argparse.HelpFormatter):
     """Paragraphs fill the terminal's width; a block of indented lines (the examples) stays as written."""
@@ -23,11 +25,14 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def examples(*lines: str) -> str:
-    """An epilog: ``examples:`` and the given ``remrepl ...`` lines (``# why`` comments allowed), indented.
+    """An epilog: ``examples:`` and the given ``remrepl ...`` lines, their ``# why`` comments aligned.
 
     tests/client/test_cli_help.py parses every one of them, so they cannot drift from the options.
     """
-    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    split = [(command.rstrip(), comment.strip()) for command, _, comment in (line.partition(" # ") for line in lines)]
+    width = max((len(command) for command, comment in split if comment and len(command) <= COMMENT_COLUMN), default=0)
+    rows = [f"  {command.ljust(width)}  # {comment}" if comment else f"  {command}" for command, comment in split]
+    return "examples:\n" + "\n".join(rows)
 
 
 def add_command(
