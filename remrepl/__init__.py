@@ -7,6 +7,9 @@
         print(session.run("x").value)                              # '42'
 
     session = remrepl.connect("server.json", password="...")       # a server started by `remrepl serve`
+    for event in session.execute("for i in range(3): print(i)"):  # events as they come: remrepl.Stream,
+        if isinstance(event, remrepl.Stream):                      # Result, Error, InputRequest, Display,
+            print(event.data.decode(), end="")                     # Progress, Notice, then Done
 
     with remrepl.cluster(workers=4) as cl:                         # Dask workers (run it on the head node)
         squares = cl.map(lambda x: x * x, range(100_000))
