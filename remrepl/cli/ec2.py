@@ -7,13 +7,12 @@ boto3 is imported only when one of these commands runs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigError
-from .config import load_config
+from .help import add_command, examples
 
 if TYPE_CHECKING:  # the EC2 package loads only when an EC2 command runs: other commands start faster
     from ..launchers.ec2.settings import EC2Settings
@@ -124,29 +123,42 @@ def add_launch_options(parser: argparse.ArgumentParser, *, title: str) -> None:
 
 
 def add_commands(commands: Any) -> None:
-    up = commands.add_parser(
+    up = add_command(
+        commands,
         "up",
         help="start an EC2 head node and print how to connect",
         description="Start the head node of EC2 cluster NAME (default remrepl-USER): security group, key pair "
         "and instance, tagged at creation; remrepl installed on it; it ends itself after --idle-timeout.",
+        epilog=examples(
+            "remrepl up demo  # then: remrepl connect --launch ec2:demo",
+            "remrepl up demo --region eu-west-1 --instance-type t3.large --spot",
+            "remrepl up --allow-cidr 203.0.113.7/32 --idle-timeout 2h --yes",
+        ),
     )
     up.add_argument("name", nargs="?", metavar="NAME", help="the cluster's name (lowercase letters, digits, '-')")
     up.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
     up.add_argument("--remote-python", metavar="PYTHON", help="the head's Python for the venv (default python3)")
     up.add_argument("--remote-venv", metavar="DIR", help="where remrepl goes on the head (default ~/.remrepl/venv)")
     add_launch_options(up, title="the head node")
-    status = commands.add_parser(
+    status = add_command(
+        commands,
         "status",
         help="list the EC2 clusters (asked of EC2, by tag)",
         description="List remrepl's EC2 clusters in the region, from EC2 by tag: name, state, type, public IP, "
         "uptime and the estimated cost so far.",
+        epilog=examples("remrepl status", "remrepl status --region eu-west-1 --profile work"),
     )
     _account_options(status)
-    down = commands.add_parser(
+    down = add_command(
+        commands,
         "down",
         help="terminate an EC2 cluster and delete what remrepl made for it",
         description="Terminate cluster NAME's workers, then its head; wait for them; delete its security "
         "group and key pairs. Running it twice is fine.",
+        epilog=examples(
+            "remrepl down demo",
+            "remrepl down --all  # every remrepl cluster of the region (asks first)",
+        ),
     )
     down.add_argument("name", nargs="?", metavar="NAME", help="the cluster to take down")
     down.add_argument("--all", action="store_true", help="every remrepl cluster of the region (asks first)")
@@ -156,7 +168,10 @@ def add_commands(commands: Any) -> None:
 
 def settings_from(args: argparse.Namespace) -> EC2Settings:
     """Defaults, then config.toml's [ec2], then the flags given."""
+    import dataclasses
+
     from ..launchers.ec2.settings import EC2Settings
+    from .config import load_config
 
     values: dict[str, Any] = dict(load_config().ec2)
     for name in EC2_FLAGS:
@@ -229,6 +244,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _session(args: argparse.Namespace) -> Any:
     from ..aws.session import aws_session
+    from .config import load_config
 
     values = load_config().ec2
     return aws_session(region=args.region or values.get("region"), profile=args.profile or values.get("profile"))
@@ -250,6 +266,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     from ..aws.inventory import list_clusters, teardown
     from ..launchers.ec2.launcher import terminal_confirm
     from ..launchers.ec2.settings import check_name
+    from .config import load_config
 
     if bool(args.name) == bool(args.all):
         raise ConfigError("say which cluster: remrepl down NAME, or --all")

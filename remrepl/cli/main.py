@@ -1,33 +1,42 @@
-"""The ``remrepl`` command: ``serve``, ``connect``, ``exec`` and ``ls`` (``up``, ``status``, ``down``: cli_ec2.py)."""
+"""The ``remrepl`` command: ``serve``, ``connect``, ``exec`` and ``ls`` (``up``, ``status``, ``down``: cli_ec2.py).
+
+Only the parser is built at import: each command imports what it needs when it runs, so ``remrepl --help``
+(and a mistyped option) does not pay for zmq, prompt_toolkit, paramiko or boto3.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import getpass
-import json
 import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
 from .._files import PASSWORD_ENV, read_secret, state_dir
-from ..client.session import Session, connect
-from ..launchers import Launcher, launch, records
-from ..transport.connection_info import ConnectionInfo
 from . import ec2 as cli_ec2
-from .config import Config, load_config
-from .plots import PlotSaver
+from .help import HelpFormatter, add_command, examples
+
+if TYPE_CHECKING:
+    from ..client.session import Session
+    from ..launchers import Launcher, records
+    from .config import Config
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_argument_group("which server")
-    where.add_argument("--connection-file", metavar="FILE", help="reach the server described by FILE")
-    where.add_argument(
+    """The options of ``connect`` and ``exec``, common ones first: which server, then each launch target's."""
+    parser.add_argument("--connection-file", metavar="FILE", help="reach the server described by FILE")
+    parser.add_argument(
+        "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else asked)"
+    )
+    parser.add_argument(
+        "--connect-timeout", type=float, default=10.0, metavar="SECONDS", help="give up connecting after this long"
+    )
+    launching = parser.add_argument_group("a new server (--launch; local by default)")
+    launching.add_argument(
         "--launch",
         nargs="?",
         const="local",
@@ -35,16 +44,9 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         help="start a new server first; TARGET 'local' (the default) is a child process of this machine, "
         "[ssh://][USER@]HOST[:PORT] a server on that SSH host, ec2[:NAME] one on an EC2 head node",
     )
-    where.add_argument("--keep", action="store_true", help="with --launch: leave the server running at the end")
-    where.add_argument(
-        "--name", metavar="NAME", help="with --launch --keep: the session's name for `remrepl connect NAME`"
-    )
-    where.add_argument(
-        "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else asked)"
-    )
-    where.add_argument(
-        "--connect-timeout", type=float, default=10.0, metavar="SECONDS", help="give up connecting after this long"
-    )
+    launching.add_argument("--keep", action="store_true", help="leave the server running at the end")
+    launching.add_argument("--name", metavar="NAME", help="with --keep: the session's name for `remrepl connect NAME`")
+    _add_plot_options(parser)
     ssh = parser.add_argument_group("with --launch [ssh://][USER@]HOST[:PORT]")
     ssh.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
     ssh.add_argument(
@@ -58,6 +60,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     ssh.add_argument(
         "--direct", action="store_true", help="connect straight to the server's port instead of through SSH"
     )
+    cli_ec2.add_launch_options(parser, title="with --launch ec2[:NAME] (settings also in config.toml's [ec2])")
 
 
 def _add_plot_options(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +75,10 @@ def _add_plot_options(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> Config:
     """The configuration file's settings, overridden by the command line's."""
+    import dataclasses
+
+    from .config import load_config
+
     config = load_config()
     if args.plots_dir:
         config = dataclasses.replace(config, plots_dir=Path(args.plots_dir).expanduser())
@@ -81,52 +88,87 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..server import serve
+    from ..server.serve_options import add_arguments as add_serve_arguments
 
-    parser = argparse.ArgumentParser(prog="remrepl", description="A secure remote Python REPL.")
-    parser.add_argument("--version", action="version", version=f"remrepl {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve_parser = commands.add_parser(
-        "serve",
-        help="start a server on this machine",
-        description="Start a server; print one JSON ready line on stdout when it listens.",
+    parser = argparse.ArgumentParser(
+        prog="remrepl",
+        description="A secure remote Python REPL.",
+        epilog=examples(
+            "remrepl connect --launch  # the remote> prompt on a new local server",
+            "remrepl connect --launch me@gpu-box --keep --name gpu  # on an SSH host, left running as session gpu",
+            "remrepl ls  # the sessions this machine knows",
+            "remrepl connect gpu  # reattach to it",
+            "remrepl exec --launch job.py --input data.csv  # run a local script remotely",
+            "remrepl up demo  # an EC2 head node (then --launch ec2:demo)",
+        )
+        + "\n\n`remrepl COMMAND --help` shows a command's options and examples.",
+        formatter_class=HelpFormatter,
     )
-    serve.add_arguments(serve_parser)
+    parser.add_argument("--version", action="version", version=f"remrepl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    connect_parser = commands.add_parser(
+    connect_parser = add_command(
+        commands,
         "connect",
+        usage="remrepl connect [-h] [NAME | --connection-file FILE | --launch [TARGET]] [options]",
         help="open the remote> prompt on a server",
         description="Open the remote> prompt: on the session NAME (see `remrepl ls`), on the server a "
         "connection file describes, or on a new one (--launch).",
+        epilog=examples(
+            "remrepl connect --launch  # a new local server, stopped when you leave",
+            "remrepl connect --launch --keep --name work  # ...left running as session work",
+            "remrepl connect work  # reattach to it",
+            "remrepl connect --connection-file ~/server.json --password-file ~/.remrepl-password",
+            "remrepl connect --launch me@gpu-box  # a server on an SSH host",
+            "remrepl connect --launch new-box --accept-new-host-key --bootstrap  # a fresh machine",
+            "remrepl connect --launch ec2:demo --spot  # an EC2 head node (made, or found running)",
+        ),
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
-    _add_plot_options(connect_parser)
-    cli_ec2.add_launch_options(connect_parser, title="with --launch ec2[:NAME]")
 
-    ls_parser = commands.add_parser(
+    exec_parser = add_command(
+        commands,
+        "exec",
+        usage="remrepl exec [-h] (--connection-file FILE | --launch[=TARGET]) [options] FILE [ARGS ...]",
+        help="run a local script on a server",
+        description="Run FILE remotely as __main__ and exit with its status. With exec, a bare --launch "
+        "launches locally; name another target as --launch=TARGET (or --launch ssh://HOST, --launch ec2:NAME).",
+        epilog=examples(
+            "remrepl exec --launch job.py --input data.csv  # a local server just for this run",
+            "remrepl exec --connection-file ~/server.json --timeout 600 job.py",
+            "remrepl exec --launch=ssh://gpu-box:2222 job.py  # on an SSH host",
+            "remrepl exec --launch ec2:demo train.py --epochs 3  # on an EC2 head node",
+        ),
+    )
+    exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
+    _add_connection_options(exec_parser)
+    exec_parser.add_argument("file", metavar="FILE", help="the script to run")
+    exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
+
+    ls_parser = add_command(
+        commands,
         "ls",
         help="list the sessions this machine knows, and whether each is alive",
         description="List the session records kept by `connect --launch --keep`, probing each server.",
+        epilog=examples("remrepl ls", "remrepl ls --prune  # and remove the records of dead servers"),
     )
     ls_parser.add_argument("--prune", action="store_true", help="remove the records of dead servers")
     ls_parser.add_argument(
         "--probe-timeout", type=float, default=2.0, metavar="SECONDS", help="how long to wait for each server"
     )
 
-    exec_parser = commands.add_parser(
-        "exec",
-        help="run a local script on a server",
-        description="Run FILE remotely as __main__ and exit with its status. With exec, a bare --launch "
-        "launches locally; name another target as --launch=TARGET.",
+    serve_parser = add_command(
+        commands,
+        "serve",
+        help="start a server on this machine",
+        description="Start a server; print one JSON ready line on stdout when it listens.",
+        epilog=examples(
+            "remrepl serve --password-file ~/.remrepl-password --connection-file ~/server.json",
+            "remrepl serve --bind 0.0.0.0 --port 5555 --password-stdin --idle-timeout 3600  # reachable by others",
+        ),
     )
-    _add_connection_options(exec_parser)
-    _add_plot_options(exec_parser)
-    cli_ec2.add_launch_options(exec_parser, title="with --launch ec2[:NAME]")
-    exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
-    exec_parser.add_argument("file", metavar="FILE", help="the script to run")
-    exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
+    add_serve_arguments(serve_parser)
     cli_ec2.add_commands(commands)
     return parser
 
@@ -137,12 +179,18 @@ def _password(args: argparse.Namespace) -> str:
     if os.environ.get(PASSWORD_ENV):
         return os.environ[PASSWORD_ENV]
     if sys.stdin.isatty():
+        import getpass
+
         return getpass.getpass("Password: ")
     raise ConfigError(f"no password: use --password-file FILE or set {PASSWORD_ENV}")
 
 
 def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
     """(session, the launcher if we started the server, a name for the target)."""
+    from ..client.session import connect
+    from ..launchers import launch, records
+    from ..transport.connection_info import ConnectionInfo
+
     name = getattr(args, "session", None)
     if args.name:
         if not (args.launch and args.keep):
@@ -209,6 +257,8 @@ def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def _launcher_record(path: str) -> dict[str, Any]:
+    import json
+
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -220,11 +270,15 @@ def _launcher_record(path: str) -> dict[str, Any]:
 
 
 def _launcher_data(launcher: Launcher) -> records.LauncherData:
+    from ..launchers import records
+
     data = dict(launcher.record_data())  # SSH: what rebuilds the tunnel, kind "ssh"; local: nothing
     return records.LauncherData(data.pop("kind", launcher.target), data)
 
 
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
+    from ..launchers import records
+
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
@@ -246,6 +300,7 @@ def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from ..launchers import records
     from .ui import Repl, private_history
 
     config = _config(args)  # before connecting: a typo in the file costs no server start
@@ -274,6 +329,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     import datetime
 
+    from ..launchers import records
+
     found = records.all_records()
     if not found:
         print("no sessions (`remrepl connect --launch --keep` leaves one running)")
@@ -301,6 +358,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from .batch import read_script, run_script
+    from .plots import PlotSaver
 
     source = read_script(args.file)  # before launching anything: a typo costs no server start
     config = _config(args)
@@ -357,7 +415,11 @@ def _normalise(argv: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _normalise(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `remrepl`: the commands, as a usage error (argparse's exit status 2)
+        parser.print_help(sys.stderr)
+        return 2
     try:
         if args.command == "serve":
             from ..server import serve

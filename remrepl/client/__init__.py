@@ -1,6 +1,5 @@
-"""The client: the Session API, batch ``exec``, the prompt and the command line."""
+"""The client: the Session API, batch ``exec``, the prompt and the command line.
 
-from .execution import Execution, RunResult
-from .session import Session, connect
-
-__all__ = ["Execution", "RunResult", "Session", "connect"]
+Its public names are remrepl's (``remrepl.Session``, ``remrepl.connect``): this package imports nothing,
+so ``remrepl --help`` (remrepl.cli.main) does not load the session's zmq and prompt_toolkit.
+"""

@@ -82,7 +82,10 @@ def _ssh_backend(hosts: list[str], workers: int | None, ssh: dict[str, Any]) -> 
 
 
 class _CallableModule(types.ModuleType):
-    """Lets ``import remrepl.cluster; remrepl.cluster(workers=2)`` work like ``remrepl.cluster(...)``."""
+    """This package, callable as its ``cluster`` function: ``remrepl.cluster(workers=4)`` whether or not
+    ``remrepl.cluster.backends.ssh`` (say) was imported, which binds ``remrepl.cluster`` to the package. A module is
+    callable only through its class; assigning it is the hook the language reference documents
+    (docs.python.org/3/reference/datamodel.html#customizing-module-attribute-access)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Cluster:
         return cluster(*args, **kwargs)
