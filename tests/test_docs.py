@@ -32,7 +32,6 @@ import pytest
 from remrepl import Launcher, Session, launch
 from remrepl.client.config import load_config
 from remrepl.protocol import Error, Result, Stream
-from tests.conftest import PASSWORD, RunningServer, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
@@ -41,6 +40,8 @@ DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>\w+)\s*(?P<arg>.*?)\s*
 KINDS = ("skip", "file", "serve", "transcript")
 RUNNABLE = ("python", "sh", "toml", "json")
 SH_TIMEOUT = 120.0
+PASSWORD = "correct horse battery staple"
+BIN = Path(sys.executable).parent  # the venv's: `remrepl` and `python` as the examples name them
 
 
 @dataclass
@@ -119,7 +120,7 @@ class PageRun:
 
     directory: Path
     namespace: dict[str, Any] = field(default_factory=lambda: {"__name__": "__docs__"})
-    server: RunningServer | None = None
+    server: subprocess.Popen[str] | None = None
     launcher: Launcher | None = None
     session: Session | None = None
 
@@ -158,12 +159,23 @@ class PageRun:
         fd = os.open(password, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, PASSWORD.encode() + b"\n")
         os.close(fd)
-        self.server = start_server(self.directory, password, cwd=self.directory)
+        command = ["serve", "--password-file", "password.txt", "--connection-file", "server.json"]
+        self.server = subprocess.Popen(
+            [str(BIN / "remrepl"), *command],
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.server.stdout is not None
+        ready = self.server.stdout.readline()  # the ready line: the connection file is written by now
+        assert '"ready"' in ready, f"remrepl serve did not start (exit {self.server.poll()})"
 
     def shell(self, block: Block) -> None:
         bash = shutil.which("bash")
         assert bash is not None
-        env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+        env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ["PATH"]])}
         done = subprocess.run(
             [bash, "-e", "-c", block.code],
             cwd=self.directory,
@@ -195,7 +207,14 @@ class PageRun:
         if self.launcher is not None:
             self.launcher.close()
         if self.server is not None:
-            stop_server(self.server)
+            self.server.terminate()
+            try:
+                self.server.wait(10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+            assert self.server.stdout is not None
+            self.server.stdout.close()
 
 
 def transcript(block: Block) -> Iterator[tuple[str, list[str]]]:
@@ -251,6 +270,27 @@ def test_the_collector_finds_the_examples() -> None:
     assert len(found) > 40
     kinds = {block.directive or block.lang for block in found}
     assert {"python", "sh", "toml", "json", "skip", "file", "serve", "transcript"} <= kinds
+
+
+def test_an_unmarked_or_reasonless_block_is_refused(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```text\nsome output\n```\n\n<!-- docs-test: skip -->\n```sh\nrm -rf /\n```\n\n"
+        "<!-- docs-test: transcript -->\n```python\n1\n```\n\n<!-- docs-test: skip needs a GPU -->\n```text\nok\n```\n",
+        encoding="utf-8",
+    )
+    assert [problem(block) is None for block in blocks(page)] == [False, False, False, True]
+
+
+def test_a_failing_shell_block_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```sh\nremrepl --version\nfalse\n```\n", encoding="utf-8")
+    runner = PageRun(tmp_path)
+    try:
+        with pytest.raises(AssertionError, match="exit 1"):
+            runner.run(blocks(page)[0])
+    finally:
+        runner.close()
 
 
 def test_a_wrong_transcript_fails(tmp_path: Path) -> None:
