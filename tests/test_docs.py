@@ -9,7 +9,8 @@ directory), Python blocks sharing one namespace. What a block is decides what ha
   reason is required), ``<!-- docs-test: file NAME -->`` (written to NAME for later blocks),
   ``<!-- docs-test: serve -->`` (a ``remrepl serve`` runs in the page's directory, with ``password.txt``
   and ``server.json``), ``<!-- docs-test: transcript -->`` (a ``text`` block of ``remote>`` lines,
-  replayed against a local server; ``...`` in an expected line matches anything).
+  replayed against a local server; ``...`` in an expected line matches anything), ``<!-- docs-test: prompt
+  -->`` (a transcript typed into the real ``remrepl connect --launch`` prompt, in tmux: for magics).
 
 Any other block fails the page: every example is run, or says why it is not. docs/development.md
 describes the convention for whoever writes docs.
@@ -32,12 +33,13 @@ import pytest
 from remrepl import Launcher, Session, launch
 from remrepl.client.config import load_config
 from remrepl.protocol import Error, Result, Stream
+from tests.client.terminal import TmuxTerminal
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^`]*)$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>\w+)\s*(?P<arg>.*?)\s*-->\s*$")
-KINDS = ("skip", "file", "serve", "transcript")
+KINDS = ("skip", "file", "serve", "transcript", "prompt")
 RUNNABLE = ("python", "sh", "toml", "json")
 SH_TIMEOUT = 120.0
 PASSWORD = "correct horse battery staple"
@@ -99,7 +101,7 @@ def problem(block: Block) -> str | None:
         return None if block.arg else "a skipped block must say why: <!-- docs-test: skip REASON -->"
     if block.directive == "file":
         return None if block.arg else "<!-- docs-test: file NAME --> needs the NAME"
-    if block.directive == "transcript":
+    if block.directive in ("transcript", "prompt"):
         return None if block.lang == "text" else "a transcript is a ```text block"
     if block.directive == "serve" and block.lang not in ("python", "sh"):
         return "<!-- docs-test: serve --> goes with a python or sh block"
@@ -123,6 +125,7 @@ class PageRun:
     server: subprocess.Popen[str] | None = None
     launcher: Launcher | None = None
     session: Session | None = None
+    terminal: TmuxTerminal | None = None
 
     def __post_init__(self) -> None:
         # The directory stands in for a clone: `python scripts/bench.py ...` finds the repository's scripts.
@@ -138,6 +141,8 @@ class PageRun:
             self.serve()
         if block.directive == "transcript":
             self.replay(block)
+        elif block.directive == "prompt":
+            self.type_in(block)
         elif block.lang == "python":
             exec(compile(block.code, block.where(), "exec"), self.namespace)
         elif block.lang == "sh":
@@ -198,7 +203,29 @@ class PageRun:
                     f"{block.where()}: remote> {code!r}\nexpected:\n" + "\n".join([*expected, "got:", *shown])
                 )
 
+    def type_in(self, block: Block) -> None:
+        """Type each input into the real prompt (a ``remrepl connect --launch`` in tmux) and compare the
+        screen between it and the next prompt with the transcript."""
+        if self.terminal is None:
+            env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "REMREPL_PASSWORD")}
+            self.terminal = TmuxTerminal(env)
+            self.terminal.start([str(BIN / "remrepl"), "connect", "--launch"])
+            self.terminal.wait_prompt(0)
+        for code, expected in transcript(block):
+            assert "\n" not in code, f"{block.where()}: the prompt transcripts type one line per input"
+            shown = self.terminal.run(code)
+            if not matches(shown, expected):
+                raise AssertionError(
+                    f"{block.where()}: remote> {code!r}\nexpected:\n" + "\n".join([*expected, "got:", *shown])
+                )
+
     def close(self) -> None:
+        if self.terminal is not None:
+            self.terminal.send("C-d")  # leaving stops the server the prompt launched
+            try:
+                self.terminal.wait_exit()
+            finally:
+                self.terminal.kill()
         for value in list(self.namespace.values()):
             if isinstance(value, Session | Launcher):
                 value.close()
@@ -269,7 +296,7 @@ def test_the_collector_finds_the_examples() -> None:
     found = [block for page in PAGES for block in blocks(page)]
     assert len(found) > 40
     kinds = {block.directive or block.lang for block in found}
-    assert {"python", "sh", "toml", "json", "skip", "file", "serve", "transcript"} <= kinds
+    assert {"python", "sh", "toml", "json", "skip", "file", "serve", "transcript", "prompt"} <= kinds
 
 
 def test_an_unmarked_or_reasonless_block_is_refused(tmp_path: Path) -> None:
