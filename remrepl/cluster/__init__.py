@@ -40,7 +40,8 @@ def cluster(
     options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter, default
     ``python3``) and ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
     ``WorkerBackend``; ``ec2``: EC2 instances the head node launches (a dict of options, see
-    ``remrepl.cluster.backends.ec2.EC2Workers`` and the README). ``timeout``: seconds for the first workers to start
+    ``remrepl.cluster.backends.ec2.EC2Workers`` and docs/cluster.md). ``timeout``:
+    seconds for the first workers to start
     (default 60, or the EC2 ``ready_timeout``).
     """
     if ssh and hosts is None:

@@ -13,7 +13,7 @@ server spins at 100% CPU and legitimate logins fail. So:
   uses it; ``shutdown()`` makes libzmq see the end of the stream and close the fd itself.
 - When the total is reached, the newest connection of the address holding the most is shed, not the
   newcomer's, unless the newcomer's address already holds about as many: an attacker with a few
-  addresses cannot lock everybody else out (one with more addresses than ``total`` can; see README).
+  addresses cannot lock everybody else out (one with more addresses than ``total`` can; see docs/security.md).
 - A connection stops counting once the ZAP handler admits a key from its address (the newest pending one
   of that address is taken as it: libzmq does not say which fd a ZAP request came from), or after the
   handshake deadline (a live connection older than that has authenticated: libzmq drops the others).

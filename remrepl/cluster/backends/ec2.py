@@ -119,8 +119,8 @@ def _seconds(name: str, value: object) -> float:
 
 
 class EC2Workers(RemoteWorkers):
-    """``workers`` EC2 instances, ``processes`` Dask worker processes on each (see the module docstring and the README
-    for every option). ``key_source`` and ``host_keys`` are seams for tests: where the workers' SSH key
+    """``workers`` EC2 instances, ``processes`` Dask worker processes on each (see the module docstring and
+    docs/cluster.md for every option). ``key_source`` and ``host_keys`` are seams for tests: where the workers' SSH key
     comes from (default ``generate_key``) and how an instance's host keys are learnt (default its console)."""
 
     kind = "ec2"
