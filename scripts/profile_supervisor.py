@@ -290,7 +290,8 @@ def start() -> tuple[Any, Any, Processes]:
     launcher = remrepl.launch()
     session = launcher.connect()
     session.run(CODE, timeout=60)
-    sup = launcher.process.pid
+    assert session.welcome is not None
+    sup = session.welcome.server_pid
     kids = children(sup)
     if len(kids) != 1:
         raise RuntimeError(f"expected one kernel under the supervisor {sup}, found {kids}")
@@ -346,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
             session.execute(CODE).wait(60)
         blocks = [run_block(session, args.requests, i % 2 == 0, procs, 60) for i in range(args.blocks)]
         summary = summarise(blocks)
-        spied = profile(session, procs, args.spy_requests, args.rate, args.spy_flags.split(), workdir) if args.py_spy else {}
+        spied = (
+            profile(session, procs, args.spy_requests, args.rate, args.spy_flags.split(), workdir)
+            if args.py_spy
+            else {}
+        )
         if args.keep_raw:
             args.keep_raw.mkdir(parents=True, exist_ok=True)
             for data in spied.values():

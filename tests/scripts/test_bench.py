@@ -1,6 +1,8 @@
 """``scripts/bench.py`` runs end to end at tiny sizes and reports what it promises.
 
-These tests check the report's structure and that every output count matched; never timings.
+These tests check the report's structure and that every output count matched; never timings. The
+sections come from the script's registry (``--list``), so a section added there is run and rendered here
+without a change to this file (its ``--quick`` sizes keep it small).
 """
 
 from __future__ import annotations
@@ -56,12 +58,18 @@ def bench_json(*args: str) -> dict[str, Any]:
     return report
 
 
+def registered_sections() -> list[str]:
+    listed = run_bench("--list")
+    assert listed.returncode == 0, listed.stderr
+    return [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+
+
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @pytest.mark.timeout(TIMEOUT + 30)
-def test_every_section_at_tiny_sizes() -> None:
+def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
     report = bench_json(
         *("--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"),
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
@@ -70,16 +78,17 @@ def test_every_section_at_tiny_sizes() -> None:
         *("--ec2-runs", "1"),
     )
     assert report["ok"] is True and report["errors"] == []
-    assert set(report["sections"]) == SECTIONS
+    assert set(report["sections"]) == SECTIONS == set(registered_sections())
     assert report["meta"]["options"]["iterations"] == 20
 
     roundtrip = report["sections"]["roundtrip"]
     assert roundtrip["code"] == "1+1" and roundtrip["message_bytes"] > 0
-    for engine in ("remrepl", "jupyter", "echo"):
+    for engine in ("remrepl", "jupyter", "echo", "rpyc"):
         stats = roundtrip[engine]
         assert stats["samples"] == 20, stats
         assert all(is_number(stats[key]) for key in ("median_us", "p95_us", "min_us", "mean_us"))
-    assert set(roundtrip["ratios"]) == {"remrepl_over_echo", "jupyter_over_remrepl"}
+    ratios = {"remrepl_over_echo", "jupyter_over_remrepl", "remrepl_over_rpyc", "rpyc_over_echo"}
+    assert set(roundtrip["ratios"]) == ratios and all(is_number(roundtrip["ratios"][r]) for r in ratios)
 
     stream = report["sections"]["stream"]
     assert stream["expected_bytes"] == 2000 * (stream["line_chars"] + 1)
@@ -147,6 +156,28 @@ def test_every_section_at_tiny_sizes() -> None:
         assert isinstance(target["met"], bool) and target["measured"] is True
         assert is_number(target["value"]) and is_number(target["threshold"])
         assert target["op"] in ("<", "<=", ">=")
+
+    # Every section renders its part of the table from the saved report (--render), targets included.
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(report))
+    table = run_bench("--render", str(saved))
+    assert table.returncode == 0, table.stderr
+    for heading in ("Round trip:", "Streaming:", "Print-to-client delay", "One-line script", "Completion round trip"):
+        assert heading in table.stdout
+    for heading in ("File transfer on loopback", "SSH on loopback", "Cluster map on", "EC2 head on moto"):
+        assert heading in table.stdout
+    assert "rpyc classic conn.eval" in table.stdout and "remrepl / rpyc" in table.stdout
+    assert table.stdout.count("target: ") == len(TARGETS) and "ERROR" not in table.stdout
+    assert f"{sum(t['met'] for t in report['targets'].values())} of {len(TARGETS)} targets met" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_quick_sets_every_sections_tiny_sizes_and_explicit_options_win() -> None:
+    report = bench_json("roundtrip", "latency", "--quick", "--latency-samples", "3")
+    options = report["meta"]["options"]
+    assert options["iterations"] == 20 and options["warmup"] == 5 and options["latency_samples"] == 3
+    assert options["lines"] == 2000 and options["transfer_mb"] == 2 and options["ec2_runs"] == 1
+    assert report["sections"]["latency"]["remrepl"]["lines"] == 3 and report["ok"] is True
 
 
 @pytest.mark.timeout(TIMEOUT + 30)
