@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,21 +77,30 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # --- CPU time from /proc -------------------------------------------------------------------------
 
 
-def thread_times(pid: int) -> dict[str, float]:
-    """Seconds on the CPU of each thread of ``pid``, keyed "name/tid"; {} once it is gone."""
-    times: dict[str, float] = {}
+@dataclass(frozen=True)
+class ThreadUse:
+    cpu: float  # seconds on a CPU (schedstat)
+    switches: int  # voluntary context switches: the times it went to sleep and was woken
+
+
+def thread_use(pid: int) -> dict[str, ThreadUse]:
+    """What each thread of ``pid`` has used so far, keyed "name/tid"; {} once it is gone."""
+    found: dict[str, ThreadUse] = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return times
+        return found
     for tid in tids:
+        task = Path(f"/proc/{pid}/task/{tid}")
         try:
-            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            ns = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+            name = (task / "comm").read_text().strip()
+            ns = int((task / "schedstat").read_text().split()[0])
+            status = (task / "status").read_text()
         except (OSError, ValueError, IndexError):
             continue
-        times[f"{name}/{tid}"] = ns / 1e9
-    return times
+        switches = int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+        found[f"{name}/{tid}"] = ThreadUse(ns / 1e9, switches)
+    return found
 
 
 def children(pid: int) -> list[int]:
@@ -107,7 +116,7 @@ def thread_role(key: str, main_tid: int) -> str:
     """A thread's job, from its name (libzmq names its threads ZMQbg/IO/0, ZMQbg/Reaper)."""
     name, tid = key.rsplit("/", 1)
     if int(tid) == main_tid:
-        return "main (Python)"
+        return "main"
     if name.startswith("ZMQbg/IO"):
         return "zmq I/O thread (CURVE, TCP)"
     if name.startswith("ZMQbg"):
@@ -115,14 +124,79 @@ def thread_role(key: str, main_tid: int) -> str:
     return f"thread {name}"
 
 
-def by_role(before: dict[str, float], after: dict[str, float], main_tid: int) -> dict[str, float]:
-    roles: dict[str, float] = collections.defaultdict(float)
-    for key, seconds in after.items():
-        roles[thread_role(key, main_tid)] += seconds - before.get(key, 0.0)
-    return dict(roles)
+def by_role(before: dict[str, ThreadUse], after: dict[str, ThreadUse], main_tid: int) -> dict[str, ThreadUse]:
+    cpu: dict[str, float] = collections.defaultdict(float)
+    switches: dict[str, int] = collections.defaultdict(int)
+    for key, use in after.items():
+        old = before.get(key, ThreadUse(0.0, 0))
+        role = thread_role(key, main_tid)
+        cpu[role] += use.cpu - old.cpu
+        switches[role] += use.switches - old.switches
+    return {role: ThreadUse(cpu[role], switches[role]) for role in cpu}
 
 
 # --- the measured loop ---------------------------------------------------------------------------
+
+
+@dataclass
+class Contender:
+    """One way of making a ``1+1`` request, and the processes whose threads it uses."""
+
+    name: str
+    request: Callable[[], object]
+    processes: dict[str, int]  # label -> pid
+
+
+def run_block(contender: Contender, n: int) -> JSONDict:
+    """``n`` requests; wall time each, and CPU and wake-ups per request per process and thread role."""
+    before = {label: thread_use(pid) for label, pid in contender.processes.items()}
+    walls: list[float] = []
+    for _ in range(n):
+        start = time.perf_counter()
+        contender.request()
+        walls.append(time.perf_counter() - start)
+    after = {label: thread_use(pid) for label, pid in contender.processes.items()}
+    figures: dict[str, float] = {"wall median µs": statistics.median(walls) * 1e6, "wall min µs": min(walls) * 1e6}
+    for label, pid in contender.processes.items():
+        roles = by_role(before[label], after[label], pid)
+        for role, use in sorted(roles.items()):
+            if use.cpu > 0:
+                figures[f"{label}: {role} CPU µs"] = use.cpu / n * 1e6
+                figures[f"{label}: {role} wake-ups"] = use.switches / n
+        figures[f"{label}: total CPU µs"] = sum(u.cpu for u in roles.values()) / n * 1e6
+    return {"contender": contender.name, "n": n, "figures": figures}
+
+
+def summarise(blocks: list[JSONDict]) -> JSONDict:
+    """Per contender: the min and median over its blocks of every figure."""
+    out: JSONDict = {}
+    for name in dict.fromkeys(b["contender"] for b in blocks):
+        values: dict[str, list[float]] = collections.defaultdict(list)
+        for b in blocks:
+            if b["contender"] == name:
+                for key, value in b["figures"].items():
+                    values[key].append(value)
+        out[name] = {k: {"min": min(v), "median": statistics.median(v)} for k, v in values.items()}
+    return out
+
+
+def remrepl_contenders(session: Any, procs: Processes) -> list[Contender]:
+    """The session as shipped, and the same session with its end-of-run Ack turned off (this session
+    only; the Execute still carries ``ack=``): the difference is what the per-run Ack costs."""
+
+    def with_ack() -> None:
+        if session.execute(CODE).wait(60).status != "ok":
+            raise RuntimeError(f"{CODE} failed")
+
+    def without_ack() -> None:
+        session.acknowledge = lambda: None
+        try:
+            with_ack()
+        finally:
+            del session.acknowledge
+
+    processes = {"supervisor": procs.supervisor, "kernel": procs.kernel, "client": procs.client}
+    return [Contender("remrepl", with_ack, processes), Contender("remrepl, no end-of-run Ack", without_ack, processes)]
 
 
 @dataclass
@@ -130,60 +204,6 @@ class Processes:
     supervisor: int
     kernel: int
     client: int
-
-
-def run_block(session: Any, n: int, acks: bool, procs: Processes, timeout: float) -> JSONDict:
-    """``n`` round trips of ``1+1``; wall time each, and CPU per request per process and thread role."""
-    real_ack = type(session).acknowledge
-    if not acks:
-        session.acknowledge = lambda: None  # this session only: the end-of-run Ack is not sent
-    try:
-        before = {p: thread_times(p) for p in (procs.supervisor, procs.kernel, procs.client)}
-        walls: list[float] = []
-        for _ in range(n):
-            start = time.perf_counter()
-            done = session.execute(CODE).wait(timeout)
-            walls.append(time.perf_counter() - start)
-            if done.status != "ok":
-                raise RuntimeError(f"{CODE} ended with {done.status}")
-        after = {p: thread_times(p) for p in (procs.supervisor, procs.kernel, procs.client)}
-    finally:
-        if not acks:
-            del session.acknowledge
-    assert real_ack is type(session).acknowledge
-    cpu = {
-        "supervisor": by_role(before[procs.supervisor], after[procs.supervisor], procs.supervisor),
-        "kernel": by_role(before[procs.kernel], after[procs.kernel], procs.kernel),
-        "client": by_role(before[procs.client], after[procs.client], procs.client),
-    }
-    return {
-        "acks": acks,
-        "n": n,
-        "wall_median_us": statistics.median(walls) * 1e6,
-        "wall_min_us": min(walls) * 1e6,
-        "cpu_us_per_request": {
-            proc: {role: s / n * 1e6 for role, s in roles.items() if s > 0} for proc, roles in cpu.items()
-        },
-    }
-
-
-def summarise(blocks: list[JSONDict]) -> JSONDict:
-    """Per mode: the min and median over blocks of every figure."""
-    out: JSONDict = {}
-    for mode in ("acks", "no-acks"):
-        chosen = [b for b in blocks if b["acks"] == (mode == "acks")]
-        if not chosen:
-            continue
-        figures: dict[str, list[float]] = collections.defaultdict(list)
-        for b in chosen:
-            figures["wall_median_us"].append(b["wall_median_us"])
-            figures["wall_min_us"].append(b["wall_min_us"])
-            for proc, roles in b["cpu_us_per_request"].items():
-                for role, us in roles.items():
-                    figures[f"{proc}: {role}"].append(us)
-                figures[f"{proc}: total"].append(sum(roles.values()))
-        out[mode] = {k: {"min": min(v), "median": statistics.median(v)} for k, v in sorted(figures.items())}
-    return out
 
 
 # --- py-spy --------------------------------------------------------------------------------------
@@ -249,36 +269,82 @@ def py_spy(pid: int, out: Path, rate: int, flags: list[str]) -> Iterator[subproc
             print(f"[profile] py-spy on {pid}: exit {spy.returncode}: {err.decode(errors='replace')[-500:]}")
 
 
+def inclusive_shares(path: Path, top: int = 40) -> list[JSONDict]:
+    """Share of the samples whose stack passes through each function (line numbers dropped)."""
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        total += int(count_text)
+        seen = set()
+        for frame in stack_text.split(";"):
+            function = frame.rsplit(":", 1)[0] + ")" if frame.endswith(")") and ":" in frame else frame
+            if function not in seen:
+                seen.add(function)
+                counts[function] += int(count_text)
+    return [{"function": f, "pct": 100 * k / total} for f, k in counts.most_common(top)] if total else []
+
+
 def profile(session: Any, procs: Processes, n: int, rate: int, flags: list[str], workdir: Path) -> JSONDict:
+    """py-spy on the supervisor, then on the kernel, each during ``n`` requests. With ``--gil`` a sample is
+    taken only while the thread holds the GIL, so samples / rate is the time it ran Python."""
     result: JSONDict = {}
     for name, pid in (("supervisor", procs.supervisor), ("kernel", procs.kernel)):
         out = workdir / f"{name}.txt"
-        before = thread_times(pid)
+        before = thread_use(pid)
         with py_spy(pid, out, rate, flags):
             start = time.perf_counter()
             for _ in range(n):
                 session.execute(CODE).wait(60)
             elapsed = time.perf_counter() - start
-        after = thread_times(pid)
+        after = thread_use(pid)
         if not out.exists():
             result[name] = {"error": "py-spy wrote nothing"}
             continue
         cats, leaves, total = read_raw(out)
-        main_cpu = by_role(before, after, pid).get("main (Python)", 0.0)
-        us_per_sample = main_cpu / n * 1e6 / total if total else 0.0  # main-thread µs/request per sample share
+        main_cpu = by_role(before, after, pid).get("main", ThreadUse(0.0, 0)).cpu
+        sampled_us = total / rate / n * 1e6  # µs per request the samples stand for
         result[name] = {
             "requests": n,
+            "flags": flags,
             "wall_us_per_request": elapsed / n * 1e6,
             "samples": total,
+            "sampled_us_per_request": sampled_us,
             "main_thread_cpu_us_per_request_while_sampled": main_cpu / n * 1e6,
             "categories": [
-                {"category": c, "pct": 100 * k / total, "us_per_request": k * us_per_sample}
+                {"category": c, "pct": 100 * k / total, "us_per_request": sampled_us * k / total}
                 for c, k in cats.most_common()
             ],
+            "inclusive": inclusive_shares(out),
             "top_leaf_frames": [{"frame": f, "pct": 100 * k / total} for f, k in leaves.most_common(25)],
             "raw": str(out),
         }
     return result
+
+
+def strace_counts(pid: int, request: Callable[[], object], n: int, workdir: Path) -> JSONDict:
+    """System calls per request of every thread of ``pid`` (``strace -c -f``), during ``n`` requests."""
+    exe = shutil.which("strace")
+    if exe is None:
+        return {"error": "no strace"}
+    out = workdir / f"strace-{pid}.txt"
+    tracer = subprocess.Popen([exe, "-c", "-f", "-p", str(pid), "-o", str(out)], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # strace attaches to every thread (a script's start-up, not a test)
+        for _ in range(n):
+            request()
+    finally:
+        tracer.send_signal(2)
+        tracer.wait(30)
+    calls: dict[str, float] = {}
+    for line in out.read_text().splitlines():
+        parts = line.split()
+        # % time, seconds, usecs/call, calls, [errors,] syscall
+        if len(parts) >= 5 and parts[0].replace(".", "").isdigit() and parts[3].isdigit():
+            calls[parts[-1]] = int(parts[3]) / n
+    return {"requests": n, "calls_per_request": dict(sorted(calls.items(), key=lambda kv: -kv[1]))}
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -298,71 +364,127 @@ def start() -> tuple[Any, Any, Processes]:
     return launcher, session, Processes(sup, kids[0], os.getpid())
 
 
-def render(summary: JSONDict, spied: JSONDict) -> str:
+def peer_contenders(stack: contextlib.ExitStack) -> list[Contender]:
+    """The bare CURVE echo and rpyc's classic eval (bench.py's engines), with their server processes."""
+    from benchkit.common import Deadline
+    from benchkit.engines import EchoEngine, RpycEngine, execute_frames
+
+    echo = EchoEngine(60)
+    stack.callback(echo.close)
+    rpyc = RpycEngine(60)
+    stack.callback(rpyc.close)
+    frames = execute_frames()
+    deadline = Deadline(3600, "profile")
+    assert echo.process.pid is not None
+    return [
+        Contender(
+            "echo", lambda: echo.roundtrip(frames, 1, 0, deadline), {"server": echo.process.pid, "client": os.getpid()}
+        ),
+        Contender("rpyc", lambda: rpyc.roundtrip(1, 0, deadline), {"server": rpyc.process.pid, "client": os.getpid()}),
+    ]
+
+
+def render(report: JSONDict) -> str:
     lines = []
-    for mode, figures in summary.items():
-        lines.append(f"\n{mode}: min / median over blocks")
+    for name, figures in report["summary"].items():
+        lines.append(f"\n{name}: per request, min / median over blocks")
         for key, v in figures.items():
-            lines.append(f"  {key:55s} {v['min']:9.1f} {v['median']:9.1f} µs")
-    for name, data in spied.items():
+            lines.append(f"  {key:55s} {v['min']:9.1f} {v['median']:9.1f}")
+    for name, data in report["strace"].items():
+        if "error" in data:
+            lines.append(f"\nstrace {name}: {data['error']}")
+            continue
+        calls = ", ".join(f"{k} {v:.2f}" for k, v in data["calls_per_request"].items() if v >= 0.05)
+        lines.append(f"\nstrace {name}: system calls per request (all threads): {calls}")
+    for name, data in report["py_spy"].items():
         if "error" in data:
             lines.append(f"\npy-spy {name}: {data['error']}")
             continue
         lines.append(
-            f"\npy-spy {name}: {data['samples']} samples over {data['requests']} requests, main thread "
-            f"{data['main_thread_cpu_us_per_request_while_sampled']:.0f} µs/request while sampled"
+            f"\npy-spy {' '.join(data['flags'])} {name}: {data['samples']} samples over {data['requests']} requests "
+            f"= {data['sampled_us_per_request']:.0f} µs/request sampled; main thread "
+            f"{data['main_thread_cpu_us_per_request_while_sampled']:.0f} µs/request CPU while sampled"
         )
         for c in data["categories"]:
             lines.append(f"  {c['pct']:5.1f}%  {c['us_per_request']:6.1f} µs  {c['category']}")
-        lines.append("  top leaf frames:")
-        for f in data["top_leaf_frames"][:20]:
-            lines.append(f"  {f['pct']:5.1f}%  {f['frame']}")
+        lines.append("  inclusive:")
+        for f in data["inclusive"]:
+            lines.append(f"  {f['pct']:5.1f}%  {f['function']}")
+    if report["micro"]:
+        from benchkit import hotpath
+
+        lines += ["", *hotpath.render(report["micro"])]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="round trips per block (default 2000)")
-    parser.add_argument("--blocks", type=int, default=6, help="blocks, alternating acks / no-acks (default 6)")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per block (default 1000)")
+    parser.add_argument("--blocks", type=int, default=4, help="blocks of each contender, interleaved (default 4)")
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--peers", action="store_true", help="the bare CURVE echo and rpyc take turns too")
+    parser.add_argument("--strace", action="store_true", help="count system calls per request (strace -c)")
+    parser.add_argument("--micro", action="store_true", help="time each hot-path step alone (benchkit/hotpath.py)")
     parser.add_argument("--py-spy", action="store_true", help="then sample supervisor and kernel with py-spy")
     parser.add_argument(
         "--spy-flags",
-        default="--gil",
-        help="py-spy record flags (default --gil: only samples holding the GIL, i.e. running Python, so a "
-        "thread waiting in poll() or recv() with the GIL released is not counted)",
+        default="--gil --nonblocking",
+        help="py-spy record flags (default --gil --nonblocking: samples only while the GIL is held, i.e. "
+        "while Python runs, so a thread waiting in poll() or recv() is not counted, without pausing it)",
     )
     parser.add_argument("--rate", type=int, default=2000, help="py-spy samples per second (default 2000)")
-    parser.add_argument("--spy-requests", type=int, default=4000)
+    parser.add_argument("--spy-requests", type=int, default=3000)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep-raw", type=Path, help="copy py-spy's raw files into this directory")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="remrepl-profile-"))
     os.environ["REMREPL_STATE_DIR"] = str(workdir / "state")
-    launcher, session, procs = start()
-    try:
+    report: JSONDict = {"options": {k: str(v) for k, v in vars(args).items()}}
+    with contextlib.ExitStack() as stack:
+        launcher, session, procs = start()
+        stack.callback(launcher.close)
+        stack.callback(session.close)
         print(f"[profile] supervisor {procs.supervisor}, kernel {procs.kernel}, client {procs.client}", file=sys.stderr)
         for _ in range(args.warmup):
             session.execute(CODE).wait(60)
-        blocks = [run_block(session, args.requests, i % 2 == 0, procs, 60) for i in range(args.blocks)]
-        summary = summarise(blocks)
-        spied = (
+        contenders = remrepl_contenders(session, procs)
+        if args.peers:
+            contenders += peer_contenders(stack)
+            for peer in contenders[2:]:
+                for _ in range(args.warmup):
+                    peer.request()
+        blocks = []
+        for turn in range(args.blocks):  # interleaved, the order rotating
+            order = contenders[turn % len(contenders) :] + contenders[: turn % len(contenders)]
+            blocks += [run_block(c, args.requests) for c in order]
+        report["blocks"] = blocks
+        report["summary"] = summarise(blocks)
+        report["strace"] = {}
+        if args.strace:
+            for c in contenders:
+                if c.name != "remrepl, no end-of-run Ack":
+                    pid = c.processes.get("supervisor") or c.processes["server"]
+                    report["strace"][c.name] = strace_counts(pid, c.request, min(args.requests, 1000), workdir)
+        report["py_spy"] = (
             profile(session, procs, args.spy_requests, args.rate, args.spy_flags.split(), workdir)
             if args.py_spy
             else {}
         )
         if args.keep_raw:
             args.keep_raw.mkdir(parents=True, exist_ok=True)
-            for data in spied.values():
+            for data in report["py_spy"].values():
                 if "raw" in data:
                     shutil.copy(data["raw"], args.keep_raw)
-    finally:
-        session.close()
-        launcher.close()
-    print(render(summary, spied))
+    if args.micro:
+        from benchkit import hotpath
+
+        report["micro"] = hotpath.steps()
+    else:
+        report["micro"] = []
+    print(render(report))
     if args.json:
-        args.json.write_text(json.dumps({"blocks": blocks, "summary": summary, "py_spy": spied}, indent=2))
+        args.json.write_text(json.dumps(report, indent=2))
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
