@@ -129,7 +129,11 @@ def steps(batches: int = 200) -> list[JSONDict]:
             lambda: int(router.getsockopt(zmq.EVENTS)) & zmq.POLLIN,
             4,
         )
-        add("zmq: router.getsockopt(EVENTS) & int constant", lambda: router.getsockopt(zmq.EVENTS) & pollin, 0)
+        add(
+            "zmq: int(router.getsockopt(EVENTS)) & an int constant",
+            lambda: int(router.getsockopt(zmq.EVENTS)) & pollin,
+            0,
+        )
 
         def recv_again() -> None:
             try:

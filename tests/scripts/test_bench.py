@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster", "ec2"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "cluster", "ec2"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -24,6 +24,7 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "startup.help_median_ms",
     "completion.remrepl_idle_median_ms",
     "completion.remrepl_busy_median_ms",
     "transfer.upload_over_sftp",
@@ -75,7 +76,7 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
         *("--transfer-mb", "2", "--transfer-runs", "1"),
         *TINY_CLUSTER,
-        *("--ec2-runs", "1"),
+        *("--ec2-runs", "1", "--startup-runs", "2"),
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS == set(registered_sections())
@@ -102,6 +103,13 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         assert latency[engine]["lines"] == latency[engine]["expected_lines"] == 5, latency[engine]
         assert latency[engine]["complete"] is True
         assert is_number(latency[engine]["median_ms"]) and is_number(latency[engine]["max_ms"])
+
+    startup = report["sections"]["startup"]
+    for command in ("help", "python", "import"):
+        assert len(startup[command]["runs_ms"]) == 2 and is_number(startup[command]["median_ms"]), startup[command]
+    assert startup["commands"]["help"][-1] == "--help" and startup["imports"]["modules"] > 0
+    imported = startup["imports"]["top_self"] + startup["imports"]["top_foreign"]
+    assert startup["imports"]["top_foreign"] and all(is_number(m["cumulative_ms"]) for m in imported)
 
     exec_ = report["sections"]["exec"]
     for engine in ("remrepl", "python"):
@@ -162,7 +170,9 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
     saved.write_text(json.dumps(report))
     table = run_bench("--render", str(saved))
     assert table.returncode == 0, table.stderr
-    for heading in ("Round trip:", "Streaming:", "Print-to-client delay", "One-line script", "Completion round trip"):
+    for heading in ("Round trip:", "Streaming:", "Print-to-client delay", "One-line script", "Start-up:"):
+        assert heading in table.stdout
+    for heading in ("Completion round trip", "remrepl --help", "ms of import time"):
         assert heading in table.stdout
     for heading in ("File transfer on loopback", "SSH on loopback", "Cluster map on", "EC2 head on moto"):
         assert heading in table.stdout

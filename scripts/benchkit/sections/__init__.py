@@ -7,7 +7,7 @@ targets, options and ``--quick`` values), and one line below. ``bench.py`` and i
 from __future__ import annotations
 
 from ..harness import Section
-from . import cluster, completion, ec2, exec_launch, latency, roundtrip, ssh, stream, transfer
+from . import cluster, completion, ec2, exec_launch, latency, roundtrip, ssh, startup, stream, transfer
 
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -16,6 +16,7 @@ SECTIONS: dict[str, Section] = {
         stream.SECTION,
         latency.SECTION,
         exec_launch.SECTION,
+        startup.SECTION,
         completion.SECTION,
         transfer.SECTION,
         ssh.SECTION,
