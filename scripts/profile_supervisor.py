@@ -365,14 +365,19 @@ def start() -> tuple[Any, Any, Processes]:
 
 
 def peer_contenders(stack: contextlib.ExitStack) -> list[Contender]:
-    """The bare CURVE echo and rpyc's classic eval (bench.py's engines), with their server processes."""
+    """The bare CURVE echo, rpyc's classic eval (bench.py's engines) and the lean relay (the design's
+    floor: ``benchkit/relay.py``), with their server processes."""
     from benchkit.common import Deadline
     from benchkit.engines import EchoEngine, RpycEngine, execute_frames
+    from benchkit.relay import RelayEngine
 
     echo = EchoEngine(60)
     stack.callback(echo.close)
     rpyc = RpycEngine(60)
     stack.callback(rpyc.close)
+    relay = RelayEngine(60)
+    stack.callback(relay.close)
+    relay_server, relay_kernel = relay.pids
     frames = execute_frames()
     deadline = Deadline(3600, "profile")
     assert echo.process.pid is not None
@@ -381,6 +386,11 @@ def peer_contenders(stack: contextlib.ExitStack) -> list[Contender]:
             "echo", lambda: echo.roundtrip(frames, 1, 0, deadline), {"server": echo.process.pid, "client": os.getpid()}
         ),
         Contender("rpyc", lambda: rpyc.roundtrip(1, 0, deadline), {"server": rpyc.process.pid, "client": os.getpid()}),
+        Contender(
+            "lean relay + kernel (the design's floor)",
+            lambda: relay.roundtrip(frames, 1, 0, deadline),
+            {"server": relay_server, "kernel": relay_kernel, "client": os.getpid()},
+        ),
     ]
 
 
