@@ -2,22 +2,26 @@
 """Where a ``1+1`` request's CPU goes: per process, per thread, and (with py-spy) per function.
 
 Starts one local server (``remrepl.launch()``), runs ``1+1`` in interleaved blocks and reads every thread's
-CPU time from ``/proc/PID/task/TID/schedstat`` (nanoseconds on the CPU) before and after each block, for
-the supervisor (its Python thread, libzmq's I/O thread that does CURVE and TCP, the others), the kernel
-(the main thread that runs the code, the side thread) and this client. The blocks alternate between
+CPU time from ``/proc/PID/task/TID/schedstat`` (nanoseconds on a CPU) and its voluntary context switches
+("wake-ups", ``/proc/.../status``) before and after each block, for the supervisor (its main thread,
+libzmq's I/O thread that does CURVE and TCP), the kernel (its main thread, the flusher) and this client.
+The contenders take turns block by block, the order rotating:
 
-  acks      the client as shipped: Execute, Done, then an Ack of what it saw (``Welcome.acks``);
-  no-acks   the same client with its end-of-run Ack turned off (the Execute still carries ``ack=``),
+  remrepl                      the client as shipped: Execute, Done, then an Ack of what it saw;
+  remrepl, no end-of-run Ack   the same session with its end-of-run Ack turned off (the Execute still
+                               carries ``ack=``): the difference is what the per-run Ack costs;
+  --peers: echo, rpyc          bench.py's bare CURVE echo and rpyc classic, with their servers' threads;
+           lean relay          ``benchkit/relay.py``: the three-process design with none of remrepl's
+                               machinery, the floor a supervisor rewrite can reach.
 
-so the cost of the per-run Ack round shows as the difference, measured in the same run.
+Then, optionally: ``--strace`` counts the server processes' system calls per request (``strace -c -f``);
+``--py-spy`` (``pip install py-spy``) samples the supervisor, then the kernel, with ``py-spy record
+--gil --nonblocking`` (a sample only while the GIL is held: Python running, not a thread waiting in
+poll) and folds the stacks into the hot path's categories (``CATEGORIES``) and inclusive shares, in µs
+per request (samples / rate / requests); ``--micro`` times each hot-path step alone
+(``benchkit/hotpath.py``).
 
-With ``--py-spy`` it then samples the supervisor and the kernel with py-spy (``record --format raw``,
-``--nonblocking``) during a further stretch of ``1+1`` requests and folds the stacks into the categories
-of the hot path (zmq recv/send, codec, state machine, replay, activity, logging, poll, kernel pipe...):
-see ``CATEGORIES``. Only on-CPU samples count (py-spy leaves idle ones out), so the shares are of the
-Python thread's CPU, which the schedstat figures turn into microseconds per request.
-
-    python scripts/profile_supervisor.py --requests 3000 --blocks 6 --py-spy --json out.json
+    python scripts/profile_supervisor.py --requests 1000 --blocks 4 --peers --strace --micro --py-spy
 
 Linux only (``/proc``). Everything talks to 127.0.0.1; every process started here is stopped at the end.
 """
