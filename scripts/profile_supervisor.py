@@ -238,22 +238,6 @@ def read_raw(path: Path) -> tuple[collections.Counter[str], collections.Counter[
     return by_category, by_leaf, total
 
 
-def inclusive(path: Path, needles: tuple[str, ...]) -> collections.Counter[str]:
-    """Samples whose stack passes through each frame naming one of ``needles`` (inclusive time)."""
-    counts: collections.Counter[str] = collections.Counter()
-    for line in path.read_text(errors="replace").splitlines():
-        stack_text, _, count_text = line.rpartition(" ")
-        if not count_text.isdigit():
-            continue
-        seen = set()
-        for frame in stack_text.split(";"):
-            fn = frame.split(" (")[0]
-            if any(n in frame for n in needles) and fn not in seen:
-                seen.add(fn)
-                counts[frame.split(":")[0] + ")" if ":" in frame else frame] += int(count_text)
-    return counts
-
-
 @contextlib.contextmanager
 def py_spy(pid: int, out: Path, rate: int, flags: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
