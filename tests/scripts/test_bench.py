@@ -226,3 +226,29 @@ def test_an_unknown_section_is_refused() -> None:
     result = run_bench("nonsense")
     assert result.returncode == 2
     assert "unknown section" in result.stderr
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_profiler_runs_at_tiny_sizes(tmp_path: Path) -> None:
+    """scripts/profile_supervisor.py (the hot-path profile behind the performance notes) keeps working:
+    every contender's blocks, the per-thread figures and the hot-path steps are in its JSON."""
+    out = tmp_path / "profile.json"
+    profiler = BENCH.with_name("profile_supervisor.py")
+    args = ("--requests", "20", "--blocks", "2", "--warmup", "5", "--peers", "--micro", "--json", str(out))
+    result = subprocess.run(
+        [sys.executable, str(profiler), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=BENCH.parents[1],
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads(out.read_text())
+    contenders = {"remrepl", "remrepl, no end-of-run Ack", "echo", "rpyc", "lean relay + kernel (the design's floor)"}
+    assert set(report["summary"]) == contenders and len(report["blocks"]) == 2 * len(contenders)
+    remrepl = report["summary"]["remrepl"]
+    for figure in ("wall median µs", "supervisor: main CPU µs", "kernel: main CPU µs", "client: total CPU µs"):
+        assert is_number(remrepl[figure]["min"]) and is_number(remrepl[figure]["median"]), figure
+    steps = {step["step"] for step in report["micro"]}
+    assert "codec: decode Execute" in steps and all(is_number(s["us_per_call"]) for s in report["micro"])
