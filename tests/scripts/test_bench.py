@@ -1,6 +1,8 @@
 """``scripts/bench.py`` runs end to end at tiny sizes and reports what it promises.
 
-These tests check the report's structure and that every output count matched; never timings.
+These tests check the report's structure and that every output count matched; never timings. The
+sections come from the script's registry (``--list``), so a section added there is run and rendered here
+without a change to this file (its ``--quick`` sizes keep it small).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "completion", "transfer", "ssh", "cluster", "ec2"}
+SECTIONS = {"roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "cluster", "ec2"}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -22,6 +24,7 @@ TARGETS = {
     "latency.remrepl_median_ms",
     "latency.remrepl_max_ms",
     "exec.remrepl_median_s",
+    "startup.help_median_ms",
     "completion.remrepl_idle_median_ms",
     "completion.remrepl_busy_median_ms",
     "transfer.upload_over_sftp",
@@ -56,30 +59,37 @@ def bench_json(*args: str) -> dict[str, Any]:
     return report
 
 
+def registered_sections() -> list[str]:
+    listed = run_bench("--list")
+    assert listed.returncode == 0, listed.stderr
+    return [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+
+
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @pytest.mark.timeout(TIMEOUT + 30)
-def test_every_section_at_tiny_sizes() -> None:
+def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
     report = bench_json(
         *("--iterations", "20", "--warmup", "5", "--lines", "2000", "--exec-runs", "1", "--latency-samples", "5"),
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
         *("--transfer-mb", "2", "--transfer-runs", "1"),
         *TINY_CLUSTER,
-        *("--ec2-runs", "1"),
+        *("--ec2-runs", "1", "--startup-runs", "2"),
     )
     assert report["ok"] is True and report["errors"] == []
-    assert set(report["sections"]) == SECTIONS
+    assert set(report["sections"]) == SECTIONS == set(registered_sections())
     assert report["meta"]["options"]["iterations"] == 20
 
     roundtrip = report["sections"]["roundtrip"]
     assert roundtrip["code"] == "1+1" and roundtrip["message_bytes"] > 0
-    for engine in ("remrepl", "jupyter", "echo"):
+    for engine in ("remrepl", "jupyter", "echo", "rpyc"):
         stats = roundtrip[engine]
         assert stats["samples"] == 20, stats
         assert all(is_number(stats[key]) for key in ("median_us", "p95_us", "min_us", "mean_us"))
-    assert set(roundtrip["ratios"]) == {"remrepl_over_echo", "jupyter_over_remrepl"}
+    ratios = {"remrepl_over_echo", "jupyter_over_remrepl", "remrepl_over_rpyc", "rpyc_over_echo"}
+    assert set(roundtrip["ratios"]) == ratios and all(is_number(roundtrip["ratios"][r]) for r in ratios)
 
     stream = report["sections"]["stream"]
     assert stream["expected_bytes"] == 2000 * (stream["line_chars"] + 1)
@@ -93,6 +103,13 @@ def test_every_section_at_tiny_sizes() -> None:
         assert latency[engine]["lines"] == latency[engine]["expected_lines"] == 5, latency[engine]
         assert latency[engine]["complete"] is True
         assert is_number(latency[engine]["median_ms"]) and is_number(latency[engine]["max_ms"])
+
+    startup = report["sections"]["startup"]
+    for command in ("help", "python", "import"):
+        assert len(startup[command]["runs_ms"]) == 2 and is_number(startup[command]["median_ms"]), startup[command]
+    assert startup["commands"]["help"][-1] == "--help" and startup["imports"]["modules"] > 0
+    imported = startup["imports"]["top_self"] + startup["imports"]["top_foreign"]
+    assert startup["imports"]["top_foreign"] and all(is_number(m["cumulative_ms"]) for m in imported)
 
     exec_ = report["sections"]["exec"]
     for engine in ("remrepl", "python"):
@@ -148,6 +165,30 @@ def test_every_section_at_tiny_sizes() -> None:
         assert is_number(target["value"]) and is_number(target["threshold"])
         assert target["op"] in ("<", "<=", ">=")
 
+    # Every section renders its part of the table from the saved report (--render), targets included.
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(report))
+    table = run_bench("--render", str(saved))
+    assert table.returncode == 0, table.stderr
+    for heading in ("Round trip:", "Streaming:", "Print-to-client delay", "One-line script", "Start-up:"):
+        assert heading in table.stdout
+    for heading in ("Completion round trip", "remrepl --help", "ms of import time"):
+        assert heading in table.stdout
+    for heading in ("File transfer on loopback", "SSH on loopback", "Cluster map on", "EC2 head on moto"):
+        assert heading in table.stdout
+    assert "rpyc classic conn.eval" in table.stdout and "remrepl / rpyc" in table.stdout
+    assert table.stdout.count("target: ") == len(TARGETS) and "ERROR" not in table.stdout
+    assert f"{sum(t['met'] for t in report['targets'].values())} of {len(TARGETS)} targets met" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_quick_sets_every_sections_tiny_sizes_and_explicit_options_win() -> None:
+    report = bench_json("roundtrip", "latency", "--quick", "--latency-samples", "3")
+    options = report["meta"]["options"]
+    assert options["iterations"] == 20 and options["warmup"] == 5 and options["latency_samples"] == 3
+    assert options["lines"] == 2000 and options["transfer_mb"] == 2 and options["ec2_runs"] == 1
+    assert report["sections"]["latency"]["remrepl"]["lines"] == 3 and report["ok"] is True
+
 
 @pytest.mark.timeout(TIMEOUT + 30)
 def test_one_section_and_the_table() -> None:
@@ -185,3 +226,29 @@ def test_an_unknown_section_is_refused() -> None:
     result = run_bench("nonsense")
     assert result.returncode == 2
     assert "unknown section" in result.stderr
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_profiler_runs_at_tiny_sizes(tmp_path: Path) -> None:
+    """scripts/profile_supervisor.py (the hot-path profile behind the performance notes) keeps working:
+    every contender's blocks, the per-thread figures and the hot-path steps are in its JSON."""
+    out = tmp_path / "profile.json"
+    profiler = BENCH.with_name("profile_supervisor.py")
+    args = ("--requests", "20", "--blocks", "2", "--warmup", "5", "--peers", "--micro", "--json", str(out))
+    result = subprocess.run(
+        [sys.executable, str(profiler), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=BENCH.parents[1],
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads(out.read_text())
+    contenders = {"remrepl", "remrepl, no end-of-run Ack", "echo", "rpyc", "lean relay + kernel (the design's floor)"}
+    assert set(report["summary"]) == contenders and len(report["blocks"]) == 2 * len(contenders)
+    remrepl = report["summary"]["remrepl"]
+    for figure in ("wall median µs", "supervisor: main CPU µs", "kernel: main CPU µs", "client: total CPU µs"):
+        assert is_number(remrepl[figure]["min"]) and is_number(remrepl[figure]["median"]), figure
+    steps = {step["step"] for step in report["micro"]}
+    assert "codec: decode Execute" in steps and all(is_number(s["us_per_call"]) for s in report["micro"])

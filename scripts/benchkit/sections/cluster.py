@@ -1,4 +1,4 @@
-"""The ``cluster`` section of scripts/bench.py: ``remrepl.cluster``'s map next to Dask's own ``client.map``
+"""The ``cluster`` section: ``remrepl.cluster``'s map next to Dask's own ``client.map``
 and ``concurrent.futures.ProcessPoolExecutor``, on the same machine with the same number of workers.
 
   (a) overhead   ITEMS trivial items (``x + 1``): seconds and µs per item. Dask's ``client.map`` (one task
@@ -11,7 +11,7 @@ and ``concurrent.futures.ProcessPoolExecutor``, on the same machine with the sam
 
 remrepl and Dask run on the same TLS cluster (2 worker processes of one thread each by default; the
 scheduler in this process); the process pool has as many processes. Workers import this module through
-``sys.path`` (Dask's spawn and the pool's fork pass it on).
+``sys.path`` (Dask's spawn and the pool's fork pass it on), as ``benchkit.sections.cluster``.
 """
 
 from __future__ import annotations
@@ -20,25 +20,19 @@ import argparse
 import concurrent.futures
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from bench_engines import ratio
-
-JSONDict = dict[str, Any]
+from ..common import JSONDict, positive_int, ratio
+from ..harness import Bench, Section, Target
+from ..text import num, table
 
 TARGETS = (
-    ("cluster", "remrepl_us_per_item", "<=", 50.0, "cluster map: remrepl overhead per trivial item (µs)"),
-    ("cluster", "remrepl_sleep_efficiency_pct", ">=", 95.0, "cluster map: remrepl efficiency on sleep tasks (%)"),
+    Target("cluster", "remrepl_us_per_item", "<=", 50.0, "cluster map: remrepl overhead per trivial item (µs)"),
+    Target("cluster", "remrepl_sleep_efficiency_pct", ">=", 95.0, "cluster map: remrepl efficiency on sleep tasks (%)"),
 )
 
 
-class BenchLike(Protocol):
-    args: argparse.Namespace
-
-    def measure(self, what: str, run: Callable[[], JSONDict]) -> JSONDict: ...
-
-
-def add_arguments(parser: argparse.ArgumentParser, positive_int: Callable[[str], int]) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster section")
     group.add_argument("--cluster-workers", type=positive_int, default=2, help="worker processes (default 2)")
     group.add_argument("--cluster-items", type=positive_int, default=100_000, help="trivial items (default 100000)")
@@ -73,7 +67,7 @@ def _timed(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - began, value
 
 
-def section_cluster(bench: BenchLike) -> JSONDict:
+def run(bench: Bench) -> JSONDict:
     import remrepl
 
     a = bench.args
@@ -156,7 +150,7 @@ def section_cluster(bench: BenchLike) -> JSONDict:
     return result
 
 
-def render(s: JSONDict, table: Callable[[list[list[str]]], list[str]], num: Callable[..., str]) -> list[str]:
+def render(s: JSONDict) -> list[str]:
     def cells(d: JSONDict) -> list[str]:
         row = []
         for key, fmt, unit in (("overhead", ",.1f", " µs/item"), ("sleep", ".1f", " %"), ("gather", ",.0f", " MB/s")):
@@ -179,3 +173,21 @@ def render(s: JSONDict, table: Callable[[list[list[str]]], list[str]], num: Call
             ]
         ),
     ]
+
+
+SECTION = Section(
+    name="cluster",
+    summary="remrepl.cluster map vs Dask client.map vs ProcessPoolExecutor.map on the same workers",
+    run=run,
+    render=render,
+    targets=TARGETS,
+    add_arguments=add_arguments,
+    quick={
+        "cluster_items": 500,
+        "cluster_dask_items": 20,
+        "cluster_sleeps": 6,
+        "cluster_sleep": 0.01,
+        "cluster_gather_mb": 4,
+        "cluster_result_mb": 1,
+    },
+)

@@ -1,4 +1,4 @@
-"""The ``ssh`` section of scripts/bench.py: remrepl over SSH on loopback, next to its floor.
+"""The ``ssh`` section: remrepl over SSH on loopback, next to its floor.
 
 Against a private sshd on 127.0.0.1 (scripts/testhosts.py: its own host keys, client key and ssh_config;
 the "remote" Python is this interpreter):
@@ -20,25 +20,20 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
 
-from bench_commands import remrepl_command, timed_command
-from bench_engines import BenchError, log, ratio, timing_summary
-from testhosts import SSHHosts
+from testhosts import SSHHosts  # scripts/ is on sys.path when bench.py runs
 
-JSONDict = dict[str, Any]
+from ..commands import remrepl_command, timed_command
+from ..common import BenchError, JSONDict, log, ratio, timing_summary
+from ..harness import Bench, Section, Target
+from ..text import num
+
 EXEC_SCRIPT = 'print("hi")\n'
-TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
-    ("ssh", "exec_over_floor", "<=", 1.5, "`exec --launch=ssh://` / (paramiko connect+exec floor + server start-up)"),
+TARGETS = (
+    Target(
+        "ssh", "exec_over_floor", "<=", 1.5, "`exec --launch=ssh://` / (paramiko connect+exec floor + server start-up)"
+    ),
 )
-
-
-class BenchLike(Protocol):
-    args: Any
-    workdir: Path
-
-    def measure(self, what: str, run: Callable[[], JSONDict]) -> JSONDict: ...
 
 
 FLOOR_CODE = """
@@ -99,7 +94,7 @@ def _round_trips(hosts: SSHHosts, iterations: int, warmup: int, direct: bool) ->
         launcher.close()
 
 
-def section_ssh(bench: BenchLike) -> JSONDict:
+def run(bench: Bench) -> JSONDict:
     args = bench.args
     out: JSONDict = {"runs": args.exec_runs, "iterations": args.iterations, "script": EXEC_SCRIPT.strip()}
     remote_env = {"REMREPL_STATE_DIR": str(bench.workdir / "remote-state")}
@@ -148,8 +143,7 @@ def section_ssh(bench: BenchLike) -> JSONDict:
     return out
 
 
-def render_ssh(section: JSONDict, num: Callable[..., str]) -> list[str]:
-    """Table lines for the section (``num`` is bench.py's number formatter)."""
+def render(section: JSONDict) -> list[str]:
 
     def cell(data: JSONDict, key: str, fmt: str, unit: str) -> str:
         return f"ERROR: {data['error']}"[:100] if "error" in data else num(data.get(key), fmt, unit)
@@ -170,3 +164,13 @@ def render_ssh(section: JSONDict, num: Callable[..., str]) -> list[str]:
     ratios = section.get("ratios", {})
     lines.append(f"  tunnel / direct round trip: {num(ratios.get('tunnel_over_direct'), '.2f', 'x')}")
     return lines
+
+
+SECTION = Section(
+    name="ssh",
+    summary="remrepl over a private sshd: `exec --launch=ssh://` vs its floor; 1+1 via the tunnel and --direct",
+    run=run,
+    render=render,
+    targets=TARGETS,
+    quick={"exec_runs": 1, "iterations": 20, "warmup": 5},
+)

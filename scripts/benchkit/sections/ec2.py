@@ -1,4 +1,4 @@
-"""The ``ec2`` section of scripts/bench.py: ``up`` and ``down`` of an EC2 head node, stage by stage.
+"""The ``ec2`` section: ``up`` and ``down`` of an EC2 head node, stage by stage.
 
 On a moto server on 127.0.0.1 (AWS) and a private sshd (scripts/testhosts.py) standing in for the head:
 moto's public IPs 54.214.* are mapped to it by the ssh_config, the head's Python is this interpreter (no
@@ -11,35 +11,31 @@ stage waits a fixed time: every wait is a poll with back-off that returns as soo
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
 
-import testaws
-from bench_engines import BenchError, log
+import testaws  # scripts/ is on sys.path when bench.py runs
 from testhosts import SSHHosts
 
-JSONDict = dict[str, Any]
-TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
-    ("ec2", "up_median_s", "<", 10.0, "`up` on moto + loopback sshd, median (s): less than the seed's one sleep"),
+from ..common import BenchError, JSONDict, log, positive_int
+from ..harness import Bench, Section, Target
+from ..text import num
+
+TARGETS = (
+    Target("ec2", "up_median_s", "<", 10.0, "`up` on moto + loopback sshd, median (s): less than the seed's one sleep"),
 )
 
 
-class BenchLike(Protocol):
-    args: Any
-    workdir: Path
-
-    def measure(self, what: str, run: Callable[[], JSONDict]) -> JSONDict: ...
-
-
-def add_arguments(parser: Any, positive_int: Callable[[str], int]) -> None:
-    parser.add_argument("--ec2-runs", type=positive_int, default=3, help="up/down cycles timed (default 3)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ec2 section")
+    group.add_argument("--ec2-runs", type=positive_int, default=3, help="up/down cycles timed (default 3)")
 
 
 @contextmanager
@@ -109,7 +105,7 @@ def _one_cycle(hosts: SSHHosts, number: int) -> JSONDict:
     }
 
 
-def section_ec2(bench: BenchLike) -> JSONDict:
+def run(bench: Bench) -> JSONDict:
     runs = bench.args.ec2_runs
     out: JSONDict = {"runs": runs}
     remote_state = bench.workdir / "ec2-remote-state"
@@ -165,7 +161,7 @@ ORDER = (
 )
 
 
-def render(section: JSONDict, num: Callable[..., str]) -> list[str]:
+def render(section: JSONDict) -> list[str]:
     cycles = section.get("cycles", {})
     lines = ["", f"EC2 head on moto + loopback sshd (medians of {section.get('runs')} up/down cycles)"]
     if "error" in cycles:
@@ -179,3 +175,14 @@ def render(section: JSONDict, num: Callable[..., str]) -> list[str]:
             lines.append(f"    {name.ljust(32)} {num(stages[name], '.3f', ' s')}{probes}")
     lines.append(f"  remrepl down (teardown by tag)      {num(cycles.get('down_median_s'), '.3f', ' s')}")
     return lines
+
+
+SECTION = Section(
+    name="ec2",
+    summary="`up` and `down` of an EC2 head on a moto server + a loopback sshd, stage by stage",
+    run=run,
+    render=render,
+    targets=TARGETS,
+    add_arguments=add_arguments,
+    quick={"ec2_runs": 1},
+)

@@ -1,4 +1,4 @@
-"""Timing the ``remrepl`` command line from start to exit (the ``exec`` and ``ssh`` sections of bench.py)."""
+"""Timing the ``remrepl`` command line from start to exit (the ``exec`` and ``ssh`` sections)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_engines import BenchError
+from .common import BenchError
 
 
 def remrepl_command() -> list[str]:

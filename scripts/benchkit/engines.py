@@ -1,119 +1,35 @@
-"""The contenders of scripts/bench.py: remrepl, jupyter_client + ipykernel, and a bare pyzmq CURVE echo.
+"""The contenders of scripts/bench.py: remrepl, jupyter_client + ipykernel, a bare pyzmq CURVE echo, and
+rpyc's classic server.
 
 Each engine starts its server or kernel, runs one measured operation at a time, and stops everything it
-started on close. Shared helpers (deadlines, percentiles, the line clock) live here too.
+started on close.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import multiprocessing
 import queue
-import statistics
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import zmq
+
+from .common import HOST, BenchError, Deadline, JSONDict, LineClock
 
 if TYPE_CHECKING:
     from remrepl import Launcher, Session
 
-JSONDict = dict[str, Any]
-
-HOST = "127.0.0.1"
 ROUNDTRIP_CODE = "1+1"
 LINE_CHARS = 50  # characters per streamed line, newline not counted
 ECHO_LIFETIME = 3600.0  # the echo server exits on its own after this long, whatever happens here
-
-
-class BenchError(Exception):
-    """A measurement could not be made (a start failed, a deadline passed, output was missing)."""
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-class Deadline:
-    """A point in time that bounds a loop."""
-
-    def __init__(self, seconds: float, what: str) -> None:
-        self.seconds = seconds
-        self.what = what
-        self.end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        """Seconds left; ``BenchError`` once the deadline has passed."""
-        left = self.end - time.monotonic()
-        if left <= 0:
-            raise BenchError(f"{self.what}: not done within {self.seconds:g} s")
-        return left
-
-
-# --- statistics ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0-100), linear between closest ranks (as numpy's default)."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def timing_summary(seconds: list[float]) -> JSONDict:
-    return {
-        "samples": len(seconds),
-        "median_us": statistics.median(seconds) * 1e6,
-        "p95_us": percentile(seconds, 95) * 1e6,
-        "min_us": min(seconds) * 1e6,
-        "mean_us": statistics.fmean(seconds) * 1e6,
-    }
-
-
-def delay_summary(delays: list[float], expected: int) -> JSONDict:
-    return {
-        "lines": len(delays),
-        "expected_lines": expected,
-        "complete": len(delays) == expected,
-        "median_ms": statistics.median(delays) * 1e3 if delays else None,
-        "max_ms": max(delays) * 1e3 if delays else None,
-        "min_ms": min(delays) * 1e3 if delays else None,
-    }
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or denominator is None or denominator <= 0:
-        return None
-    return numerator / denominator
-
-
-class LineClock:
-    """Splits streamed output into lines, each a float stamp; the delay of each line as it completes."""
-
-    def __init__(self) -> None:
-        self.partial = b""
-        self.delays: list[float] = []
-        self.garbage: list[bytes] = []
-
-    def feed(self, data: bytes, arrival: float) -> None:
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        for line in lines:
-            try:
-                self.delays.append(arrival - float(line))
-            except ValueError:
-                self.garbage.append(line[:80])
 
 
 # --- workloads ----------------------------------------------------------------------------------
@@ -437,4 +353,90 @@ def execute_frames() -> list[bytes]:
     return encode(Execute(uuid.uuid4().hex, ROUNDTRIP_CODE, ack=1000))
 
 
-# --- the run ------------------------------------------------------------------------------------
+# --- rpyc classic -------------------------------------------------------------------------------
+
+# rpyc's classic server (SlaveService) on 127.0.0.1, unencrypted (as ``rpyc_classic`` runs by default):
+# it prints its port, then serves until its stdin closes (the bench's end, whatever way it ends).
+RPYC_SERVER = """
+import os, sys, threading
+from rpyc.core.service import SlaveService
+from rpyc.utils.server import ThreadedServer
+server = ThreadedServer(SlaveService, hostname=sys.argv[1], port=0, reuse_addr=True)
+server._listen()  # listening before the port is told (start() listens too, but only after this line)
+print(server.port, flush=True)
+def _tether():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=_tether, daemon=True).start()
+server.start()
+"""
+
+
+class RpycEngine:
+    """rpyc's classic server in another process, and one connection to it: ``conn.eval(code)``."""
+
+    name = "rpyc"
+
+    def __init__(self, start_timeout: float) -> None:
+        import rpyc
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", RPYC_SERVER, HOST],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert self.process.stdout is not None
+            port = self._read_port(start_timeout)
+            self.conn = rpyc.classic.connect(HOST, port)
+            value = self.conn.eval(ROUNDTRIP_CODE)
+            if value != 2:
+                raise BenchError(f"rpyc answered {value!r} to {ROUNDTRIP_CODE!r}")
+        except BaseException:
+            self._stop()
+            raise
+
+    def _read_port(self, timeout: float) -> int:
+        import selectors
+
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise BenchError(f"rpyc server: no port within {timeout:g} s")
+        line = self.process.stdout.readline()
+        if not line.strip().isdigit():
+            raise BenchError(f"rpyc server did not start (it said {line!r}; is rpyc installed?)")
+        return int(line)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # its tether: it exits
+        try:
+            self.process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def roundtrip(self, iterations: int, warmup: int, deadline: Deadline) -> list[float]:
+        samples: list[float] = []
+        for i in range(warmup + iterations):
+            deadline.remaining()
+            start = time.perf_counter()
+            value = self.conn.eval(ROUNDTRIP_CODE)
+            elapsed = time.perf_counter() - start
+            if value != 2:
+                raise BenchError(f"rpyc: {ROUNDTRIP_CODE!r} gave {value!r}")
+            if i >= warmup:
+                samples.append(elapsed)
+        return samples

@@ -1,4 +1,4 @@
-"""The ``transfer`` section of scripts/bench.py: file transfer throughput on loopback.
+"""The ``transfer`` section: file transfer throughput on loopback.
 
 The same file of MB megabytes (random bytes, so nothing compresses) goes up and comes back:
 
@@ -18,6 +18,7 @@ best runs; ``*_median`` ratios on the medians).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import statistics
@@ -27,14 +28,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_engines import BenchError, log, ratio  # scripts/ is on sys.path when bench.py runs
+from ..common import BenchError, JSONDict, log, positive_int, ratio
+from ..harness import Bench, Section, Target
+from ..text import engine_cells, num, table
 
-JSONDict = dict[str, Any]
 MB = 1_000_000
-TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
-    ("transfer", "upload_over_sftp", ">=", 2.0, "upload: remrepl throughput / paramiko SFTP put"),
-    ("transfer", "download_over_sftp", ">=", 2.0, "download: remrepl throughput / paramiko SFTP get"),
+TARGETS = (
+    Target("transfer", "upload_over_sftp", ">=", 2.0, "upload: remrepl throughput / paramiko SFTP put"),
+    Target("transfer", "download_over_sftp", ">=", 2.0, "download: remrepl throughput / paramiko SFTP get"),
 )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("transfer section")
+    group.add_argument(
+        "--transfer-mb", type=positive_int, default=200, help="size of the transferred file in MB (default 200)"
+    )
+    group.add_argument(
+        "--transfer-runs",
+        type=positive_int,
+        default=5,
+        help="transfers each way, the fastest counts, the median is shown too (default 5)",
+    )
 
 
 def make_file(path: Path, megabytes: int) -> str:
@@ -105,7 +120,7 @@ def remrepl_contender(session: Any) -> Contender:
     )
 
 
-def sftp_contender(bench: Any) -> Contender:
+def sftp_contender(bench: Bench) -> Contender:
     """paramiko SFTP against a private sshd, both closed by the bench's exit stack."""
     import paramiko
     from testhosts import SSHHosts
@@ -162,7 +177,7 @@ def run_interleaved(contenders: list[Contender], source: Path, expected: str, wo
                     log(f"FAILED transfer: {c.name}: {c.error}")
 
 
-def section_transfer(bench: Any) -> JSONDict:
+def run(bench: Bench) -> JSONDict:
     megabytes, runs = bench.args.transfer_mb, bench.args.transfer_runs
     source = bench.workdir / "transfer.bin"
     log(f"transfer: writing {megabytes} MB of random bytes")
@@ -204,8 +219,7 @@ def section_transfer(bench: Any) -> JSONDict:
     return out
 
 
-def render_transfer(s: JSONDict, num: Callable[..., str], cells: Callable[..., list[str]]) -> list[list[str]]:
-    """The section's table rows (bench.py formats them)."""
+def render(s: JSONDict) -> list[str]:
 
     def row(d: JSONDict) -> list[str]:
         return [
@@ -218,17 +232,35 @@ def render_transfer(s: JSONDict, num: Callable[..., str], cells: Callable[..., l
         ]
 
     ratios = s["ratios"]
+    heading = f"File transfer on loopback: {s['bytes'] / 1e6:,.0f} MB up, then back down (best of {s['runs']})"
     return [
-        ["", "upload best", "", "median", "download best", "", "median"],
-        ["remrepl (CurveZMQ, SHA-256 checked)", *cells(s["remrepl"], row, 6)],
-        ["paramiko SFTP (OpenSSH sshd)", *cells(s["sftp"], row, 6)],
-        [
-            "remrepl / SFTP",
-            num(ratios["upload_over_sftp"], ".2f", "x"),
-            "",
-            num(ratios["upload_over_sftp_median"], ".2f", "x"),
-            num(ratios["download_over_sftp"], ".2f", "x"),
-            "",
-            num(ratios["download_over_sftp_median"], ".2f", "x"),
-        ],
+        "",
+        heading,
+        *table(
+            [
+                ["", "upload best", "", "median", "download best", "", "median"],
+                ["remrepl (CurveZMQ, SHA-256 checked)", *engine_cells(s["remrepl"], row, 6)],
+                ["paramiko SFTP (OpenSSH sshd)", *engine_cells(s["sftp"], row, 6)],
+                [
+                    "remrepl / SFTP",
+                    num(ratios["upload_over_sftp"], ".2f", "x"),
+                    "",
+                    num(ratios["upload_over_sftp_median"], ".2f", "x"),
+                    num(ratios["download_over_sftp"], ".2f", "x"),
+                    "",
+                    num(ratios["download_over_sftp_median"], ".2f", "x"),
+                ],
+            ]
+        ),
     ]
+
+
+SECTION = Section(
+    name="transfer",
+    summary="upload then download a file: remrepl vs paramiko SFTP on a private sshd",
+    run=run,
+    render=render,
+    targets=TARGETS,
+    add_arguments=add_arguments,
+    quick={"transfer_mb": 2, "transfer_runs": 1},
+)

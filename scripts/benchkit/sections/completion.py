@@ -1,4 +1,4 @@
-"""The ``completion`` section of scripts/bench.py: completion round trips, idle and while the kernel is busy.
+"""The ``completion`` section: completion round trips, idle and while the kernel is busy.
 
 For each contender, the time from sending a completion request for ``collections.Ord`` to having the reply's
 candidates in hand (what the prompt's menu shows), on loopback:
@@ -14,23 +14,33 @@ Targets: remrepl median < 20 ms idle and < 50 ms busy.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
-from typing import Any
 
-from bench_engines import BenchError, Deadline, JupyterEngine, RemreplEngine, percentile, ratio
-
-JSONDict = dict[str, Any]
+from ..common import BenchError, Deadline, JSONDict, percentile, positive_int, ratio
+from ..engines import JupyterEngine, RemreplEngine
+from ..harness import Bench, Section, Target
+from ..text import engine_cells, num, table
 
 SETUP = "import collections"
 CODE = "collections.Ord"
 EXPECTED = "OrderedDict"
 SPIN = "while True: pass"
 
-TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
-    ("completion", "remrepl_idle_median_ms", "<", 20.0, "completion round trip, remrepl idle median (ms)"),
-    ("completion", "remrepl_busy_median_ms", "<", 50.0, "completion round trip, remrepl busy kernel median (ms)"),
+TARGETS = (
+    Target("completion", "remrepl_idle_median_ms", "<", 20.0, "completion round trip, remrepl idle median (ms)"),
+    Target("completion", "remrepl_busy_median_ms", "<", 50.0, "completion round trip, remrepl busy kernel median (ms)"),
 )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("completion section")
+    group.add_argument("--completions", type=positive_int, default=200, help="completions timed (default 200)")
+    group.add_argument(
+        "--busy-runs", type=positive_int, default=3, help="jupyter completions during a busy run (default 3)"
+    )
+    group.add_argument("--busy-seconds", type=float, default=1.0, help="length of each busy jupyter run (default 1 s)")
 
 
 def summary(seconds: list[float]) -> JSONDict:
@@ -99,7 +109,7 @@ def jupyter_completion(
     return {"idle": summary(idle), "busy": {**summary(busy), "run_seconds": busy_seconds}}
 
 
-def section_completion(bench: Any) -> JSONDict:
+def run(bench: Bench) -> JSONDict:
     args = bench.args
     n, warmup = args.completions, args.warmup
     out: JSONDict = {"code": CODE, "iterations": n, "warmup": warmup}
@@ -127,8 +137,7 @@ def section_completion(bench: Any) -> JSONDict:
     return out
 
 
-def render(s: JSONDict, table: Any, num: Any, cells: Any) -> list[str]:
-    """The section as table lines (bench.py's ``_table``, ``_num`` and ``_engine_cells`` passed in)."""
+def render(s: JSONDict) -> list[str]:
 
     def row(d: JSONDict) -> list[str]:
         out = []
@@ -145,8 +154,8 @@ def render(s: JSONDict, table: Any, num: Any, cells: Any) -> list[str]:
     lines += table(
         [
             ["", "idle median", "idle p99", "busy median", "busy p99"],
-            ["remrepl (side connection + kernel thread)", *cells(s["remrepl"], row, 4)],
-            ["jupyter_client + ipykernel (complete_request)", *cells(s["jupyter"], row, 4)],
+            ["remrepl (side connection + kernel thread)", *engine_cells(s["remrepl"], row, 4)],
+            ["jupyter_client + ipykernel (complete_request)", *engine_cells(s["jupyter"], row, 4)],
         ]
     )
     busy = s["jupyter"].get("busy", {})
@@ -156,3 +165,14 @@ def render(s: JSONDict, table: Any, num: Any, cells: Any) -> list[str]:
             "ipykernel answers when the run ends)"
         )
     return lines
+
+
+SECTION = Section(
+    name="completion",
+    summary="completion round trips, idle and while the kernel is busy, remrepl vs jupyter",
+    run=run,
+    render=render,
+    targets=TARGETS,
+    add_arguments=add_arguments,
+    quick={"completions": 5, "busy_runs": 1, "busy_seconds": 0.2, "warmup": 5},
+)
