@@ -52,10 +52,10 @@ def steps(batches: int = 200) -> list[JSONDict]:
     """Each step: what, µs per call, calls per ``1+1`` request, µs per request."""
     os.environ.setdefault("REMREPL_STATE_DIR", tempfile.mkdtemp(prefix="remrepl-hotpath-"))
     from remrepl.protocol import Ack, Connection, Done, Execute, Hello, Role, Welcome, decode, encode
-    from remrepl.server.activity import Activity
-    from remrepl.server.guard import guarded
-    from remrepl.server.kernel_messages import validate
-    from remrepl.server.replay import ReplayBuffer
+    from remrepl.server.supervisor.activity import Activity
+    from remrepl.server.supervisor.guard import guarded
+    from remrepl.server.supervisor.kernel_messages import validate
+    from remrepl.server.supervisor.replay import ReplayBuffer
 
     add = Steps()
 
