@@ -80,9 +80,11 @@ class SendNow:
 
 @dataclass(frozen=True)
 class Replay:
-    """Send the attached client these kept output events, in order (they follow its Welcome)."""
+    """Send the attached client these kept output events, in order (they follow its Welcome); ``frames``:
+    the encoding kept with each (None: encode it), so a replay does not encode them again."""
 
     events: tuple[OutputEvent, ...]
+    frames: tuple[list[bytes] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,8 +223,9 @@ class SessionCore:
             actions += [SendNow(self.attached, Bye(reason=TAKEN_OVER)), DropClient("another client attached")]
         self.attached, self.conn = peer, conn
         resume = event.resume_from if event.resume_from is not None else self.replay.acked
-        replay = tuple(self.replay.since(resume))
-        actions += [Send(self._welcome(running=self.running, replay=len(replay))), Replay(replay)]
+        kept = self.replay.since_encoded(resume)
+        replay = Replay(tuple(event for event, _ in kept), tuple(frames for _, frames in kept))
+        actions += [Send(self._welcome(running=self.running, replay=len(kept))), replay]
         return actions
 
     def _on_event(self, peer: bytes, event: Event) -> list[Action]:

@@ -88,6 +88,8 @@ P = ParamSpec("P")
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
 FAILED_TURN_PAUSE = 0.05  # after a turn of the loop failed outside every handler's own guard
+# Plain ints: arithmetic on zmq's IntFlag constants makes a new enum member each time (once a message).
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 class Supervisor:
@@ -243,15 +245,13 @@ class Supervisor:
             pass  # full (the loop is awake anyway) or closed (it is shutting down)
 
     def _timeout_ms(self) -> int:
-        timeouts = [1.0]
+        timeout = RETRY_SECONDS if self.backlog else 1.0
         zap_due = self.zap.timeout()
         if zap_due is not None:
-            timeouts.append(zap_due)
-        if self.backlog:
-            timeouts.append(RETRY_SECONDS)
+            timeout = min(timeout, zap_due)
         if self.idle_timeout is not None and not self.core.running:
-            timeouts.append(max(0.0, self.core.last_activity + self.idle_timeout - time.monotonic()))
-        return int(min(timeouts) * 1000) + 1
+            timeout = min(timeout, max(0.0, self.core.last_activity + self.idle_timeout - time.monotonic()))
+        return int(timeout * 1000) + 1
 
     def _turn(self) -> None:
         ready = dict(self._poller.poll(self._timeout_ms()))
@@ -316,10 +316,16 @@ class Supervisor:
     # --- client side --------------------------------------------------------------------------
 
     def _on_client_messages(self) -> None:
-        for _ in range(MAX_BATCH):
-            if not int(self.router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
-                return  # cheaper than a recv that raises zmq.Again
-            frames = self.router.recv_multipart(zmq.NOBLOCK)
+        router = self.router
+        for i in range(MAX_BATCH):
+            # The poll said the first is there; before the others, asking is cheaper than a recv that
+            # raises zmq.Again.
+            if i and not int(router.getsockopt(_EVENTS)) & _POLLIN:
+                return
+            try:
+                frames = router.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                return
             if len(frames) < 2:
                 continue
             identity, payload = frames[0], frames[1:]
@@ -336,8 +342,8 @@ class Supervisor:
             elif isinstance(action, SendNow):
                 self._send_raw(action.peer, action.event)
             elif isinstance(action, Replay):
-                for old in action.events:
-                    self._send(old)
+                for old, frames in zip(action.events, action.frames, strict=True):
+                    self._send(old, frames)
                 log.info("client attached (replayed %d events)", len(action.events))
             elif isinstance(action, DropClient):
                 self.backlog.clear()
@@ -405,7 +411,7 @@ class Supervisor:
             text = f"[remrepl: an output event could not be sent and was dropped ({exc})]"
             event = Notice(seq=event.seq, text=text[:4000])
             frames = encode(event)
-        self.replay.add(event)
+        self.replay.add(event, frames)
         if self.core.attached is not None:
             self._send(event, frames)
         return event.seq
