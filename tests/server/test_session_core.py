@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +20,7 @@ from remrepl.protocol import (
     Hello,
     InputReply,
     Interrupt,
+    OutputEvent,
     Rejected,
     Restart,
     Role,
@@ -46,6 +49,7 @@ from remrepl.server.session_core import (
     Stop,
 )
 
+E = TypeVar("E", bound=OutputEvent)
 WELCOME = Welcome(protocol=PROTOCOL_VERSION, server_pid=1, hostname="here", python="3", started_at=0.0, acks=True)
 
 
@@ -85,9 +89,9 @@ def core(tmp_path: Path) -> SessionCore:
     return core
 
 
-def output(core: SessionCore, event_of_seq: type, *fields: object) -> Event:
+def output(core: SessionCore, kind: Callable[..., E], *fields: object) -> E:
     """An output event as the supervisor makes it: numbered and kept for replay."""
-    event = event_of_seq(core.replay.next_seq(), *fields)
+    event = kind(core.replay.next_seq(), *fields)
     core.replay.add(event)
     return event
 
@@ -137,7 +141,10 @@ def test_reconnect_is_replayed_what_it_did_not_acknowledge(core: SessionCore) ->
     assert core.attached is None
     later = output(core, Stream, "r1", "stdout", b"2\n")  # made while nobody was attached
     again = Client(core, b"a2")
-    welcome, *replayed = again.attach()
+    actions = again.send(Hello())
+    [replay] = [a for a in actions if isinstance(a, Replay)]
+    assert replay.events == (later,) and replay.frames == (None,)  # no encoding kept with it here
+    welcome, *replayed = again.deliver(actions)
     assert isinstance(welcome, Welcome) and welcome.replay == 1 and welcome.running == "r1"
     assert replayed == [later]
     # a client that says what it saw gets only what came after
