@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -243,3 +246,12 @@ def test_shutdown_says_bye_and_stops(core: SessionCore) -> None:
     actions = client.send(Shutdown())
     assert actions == [SendNow(b"a", Bye(reason="the server is shutting down, as asked")), Stop()]
     assert core.attached is None
+
+
+def test_the_core_imports_no_io_library() -> None:
+    """Sans-I/O as ``protocol`` is (tests/protocol/test_purity.py): no sockets, processes or threads."""
+    code = "import sys, json, remrepl.server.session_core; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    loaded = set(json.loads(out.stdout))
+    assert "remrepl.server.session_core" in loaded
+    assert not loaded & {"zmq", "socket", "selectors", "asyncio", "subprocess", "threading"}
