@@ -3,7 +3,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from remrepl.protocol import Done, Notice, Stream
+from remrepl.protocol import Done, Notice, Stream, decode, encode
 from remrepl.server.supervisor.replay import ReplayBuffer
 
 
@@ -46,3 +46,16 @@ def test_acknowledged_events_are_dropped_without_a_trace(tmp_path: Path) -> None
         buffer.ack(stream(buffer, b"x" * 100).seq)
     assert not path.exists()
     assert buffer.since(buffer.acked) == []
+
+
+def test_an_event_kept_with_its_encoding_is_replayed_as_it_was_sent(tmp_path: Path) -> None:
+    buffer = ReplayBuffer(tmp_path / "overflow.log")
+    event = Stream(buffer.next_seq(), "r", "stdout", b"once\n")
+    frames = encode(event)
+    buffer.add(event, frames)
+    plain = Stream(buffer.next_seq(), "r", "stdout", b"not encoded\n")
+    buffer.add(plain)
+    [(first, kept), (second, none)] = buffer.since_encoded(0)
+    assert (first, second, none) == (event, plain, None)
+    assert kept is frames  # the very frames: a replay encodes nothing again
+    assert decode(kept) == event

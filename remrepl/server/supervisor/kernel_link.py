@@ -1,17 +1,18 @@
 """The supervisor's side of the kernel: its life cycle (start, restart, death) and what it sends.
 
-A mixin of ``Supervisor`` (``supervisor.py``), which owns the poll loop and the sockets: these methods
-watch the kernel's pipes and control socket in the supervisor's poller, turn its output and messages
-into numbered output events (``_emit``), and replace a kernel that died or that the client restarted.
+An object ``Supervisor`` (``supervisor.py``) holds and delegates to; the supervisor owns the poll loop
+and the sockets, the session core (``session_core.py``) owns the session's state (what runs, what waits
+for input). This watches the kernel's pipes and control socket in the supervisor's poller, turns its
+output and messages into numbered output events (``emit``), and replaces a kernel that died or that the
+client restarted.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, Protocol
 
 import zmq
 
@@ -34,47 +35,111 @@ from .guard import guarded
 from .kernel_messages import KernelMessageError, validate
 from .kernel_process import KernelProcess
 from .process_tree import become_subreaper, reap_orphans
+from .session_core import SessionCore
 from .side_requests import SideRequests
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
 
 
+class Emit(Protocol):
+    """Make the output event ``kind(next seq, *args)``, keep it for replay, deliver it; its seq."""
+
+    def __call__(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int: ...
+
+
 class KernelLink:
-    """Kernel life cycle and kernel messages; ``Supervisor`` sets the attributes and sends the events."""
+    """The kernel process of a session, its life cycle and its messages; its collaborators are given.
 
-    python: str
-    user_fd_limit: int  # the soft RLIMIT_NOFILE user code gets (the supervisor raised its own)
-    kernel: KernelProcess | None
-    running: str  # req_id of the run in progress
-    pending_execute: Execute | None
-    pending_input: int  # seq of the InputRequest the kernel waits on
-    last_activity: float
-    side: SideRequests
-    _poller: zmq.Poller
-    _watching_output: bool  # are the kernel's pipes in the poller (not while backlogged)
-    _children_exited: bool = False  # SIGCHLD came: an adopted orphan may wait to be reaped
+    ``core``: the session's state (the run in progress, the input it waits for); ``emit``: delivers an
+    output event (the supervisor's); ``poller``: the supervisor's, which this keeps the kernel's
+    descriptors in; ``side``: the side requests' book-keeping; ``clock``: monotonic seconds."""
 
-    if TYPE_CHECKING:
+    def __init__(
+        self,
+        *,
+        python: str,
+        fd_limit: int,
+        core: SessionCore,
+        emit: Emit,
+        poller: zmq.Poller,
+        side: SideRequests,
+        clock: Callable[[], float],
+    ) -> None:
+        self.python = python
+        self.user_fd_limit = fd_limit  # the soft RLIMIT_NOFILE user code gets (the supervisor raised its own)
+        self.core = core
+        self._emit = emit
+        self._poller = poller
+        self.side = side
+        self._clock = clock
+        self.kernel: KernelProcess | None = None
+        self._watching_output = False  # are the kernel's pipes in the poller (not while backlogged)
+        self.children_exited = False  # SIGCHLD came: an adopted orphan may wait to be reaped
 
-        def _emit(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int: ...
-        def _run(self, event: Execute) -> None: ...
-        def _remember(self, req_id: str) -> None: ...
+    @property
+    def running(self) -> str:
+        """req_id of the run in progress (the core's)."""
+        return self.core.running
+
+    def start(self) -> None:
+        """Start the first kernel."""
+        self._start_kernel()
+
+    def close(self) -> None:
+        if self.kernel is not None:
+            self.kernel.close()
+            self.kernel = None
+
+    def run(self, event: Execute) -> None:
+        """Have the kernel run ``event`` (the core made it the run in progress)."""
+        assert self.kernel is not None
+        self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
+
+    def send_input(self, text: str, eof: bool) -> None:
+        """The answer to the kernel's pending ``input()``."""
+        if self.kernel is not None:
+            self.kernel.send(op="input_reply", text=text, eof=eof)
+
+    def interrupt(self) -> None:
+        if self.kernel is not None:
+            self.kernel.interrupt()
+
+    def cancel_pending_run(self) -> None:
+        """An Interrupt for a run still waiting for the kernel to start ends it as Ctrl-C would."""
+        self._emit(Error, self.running, "KeyboardInterrupt", "", "KeyboardInterrupt\n")
+        self._finish_run("interrupted", 130)
+
+    def on_ready(self, ready: dict[Any, int]) -> None:
+        """Handle what the poll found ready on the kernel's descriptors (each dispatch point guarded)."""
+        kernel = self.kernel
+        if kernel is None:
+            return
+        output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
+        if kernel.side_fd in ready:
+            with guarded("side replies from the interpreter"):
+                self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
+        if kernel.control_fd in ready:
+            self._on_kernel_messages(output_ready)  # guarded message by message
+        elif output_ready:
+            with guarded("the interpreter's output"):
+                self._drain_output()
 
     def _start_kernel(self) -> None:
         become_subreaper()  # before the first kernel: its orphans come to us, to be ended with it
         self.kernel = KernelProcess(self.python, fd_limit=self.user_fd_limit)
+        self.core.kernel_started()
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
         self.side.watch(self.kernel)
         log.info("kernel started, pid %d", self.kernel.pid)
 
-    def _on_sigchld(self, signum: int, frame: object) -> None:
-        self._children_exited = True  # the loop reaps (a signal handler must not walk /proc)
+    def on_sigchld(self, signum: int, frame: object) -> None:
+        self.children_exited = True  # the loop reaps (a signal handler must not walk /proc)
 
-    def _reap_orphans(self) -> None:
+    def reap_orphans(self) -> None:
         """Reap the processes user code left behind that have exited since (the kernel is Popen's)."""
-        self._children_exited = False
+        self.children_exited = False
         reap_orphans(spare=(self.kernel.pid,) if self.kernel is not None else ())
 
     def _unwatch_kernel(self, kernel: KernelProcess) -> None:
@@ -82,29 +147,33 @@ class KernelLink:
         self._poller.unregister(kernel.control_fd)
         self.side.unwatch(kernel)
 
-    def _restart_kernel(self, event: Restart) -> None:
+    def restart(self, event: Restart) -> None:
         """``%restart``: a fresh interpreter, as a run that ends at once (Notice, then Done). Forced while a
         run goes on (``%restart -f``): that run's interpreter is killed with its whole process tree, and
         the run ends first, with Done(status="died")."""
         kernel = self.kernel
         assert kernel is not None
         killed = self.running
-        self._remember(event.req_id)
         self._drain_output()  # what the old interpreter wrote is the old run's
         self._unwatch_kernel(kernel)
         kernel.close(force=bool(killed))  # code that ignores SIGTERM too is not waited for
         if killed:
             log.info("kernel pid %d killed: forced restart during run %s", kernel.pid, killed[:8])
-            self.pending_execute = None
+            self.core.pending_execute = None
             self._finish_run("died", kernel.exit_code() or 128 + 9)
             text = "The remote interpreter was killed and restarted, as asked: names defined before are gone."
         else:
             log.info("kernel pid %d stopped: restart asked by the client", kernel.pid)
             text = "The remote interpreter was restarted: names defined before are gone."
-        self.running = event.req_id
+        self.core.start_run(event.req_id)
         self._start_kernel()
         self._emit(Notice, text)
         self._finish_run("ok", 0)
+
+    def watch_output(self, on: bool) -> None:
+        """Read the kernel's pipes (or, while the client's queue is full, leave them to fill and block it)."""
+        if self.kernel is not None:
+            self._watch_kernel_output(on)
 
     def _watch_kernel_output(self, on: bool) -> None:
         assert self.kernel is not None
@@ -161,9 +230,9 @@ class KernelLink:
         op = msg["op"]
         if op == "ready":
             self.kernel.ready = True
-            if self.pending_execute is not None:
-                self._run(self.pending_execute)
-                self.pending_execute = None
+            pending = self.core.kernel_became_ready()
+            if pending is not None:
+                self.run(pending)
         elif op == "results":
             self._emit_results(msg["texts"])
             self.kernel.send(op="ack")
@@ -177,7 +246,7 @@ class KernelLink:
                 self.kernel.send(op="ack")
         elif op == "input_request":
             prompt = clip(msg["prompt"], FIELD_BUDGET, "prompt")
-            self.pending_input = self._emit(InputRequest, self.running, prompt, msg["password"])
+            self.core.input_requested(self._emit(InputRequest, self.running, prompt, msg["password"]))
         elif op == "progress":
             task, label = clip(msg["task"], SMALL_BUDGET, "task name"), clip(msg["label"], SMALL_BUDGET, "label")
             self._emit(Progress, self.running, task, label, msg["done"], msg["total"], msg["elapsed"], msg["final"])
@@ -202,9 +271,7 @@ class KernelLink:
 
     def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
         self._emit(Done, self.running, status, exit_code, results)
-        self.running = ""
-        self.pending_input = 0
-        self.last_activity = time.monotonic()
+        self.core.run_ended(self._clock())
 
     def _on_kernel_died(self) -> None:
         kernel = self.kernel

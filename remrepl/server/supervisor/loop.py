@@ -6,6 +6,10 @@ attached at a time; a new Hello takes the session over (the old client gets Bye)
 kept in the replay buffer, so a client that attaches later sees what it missed. Starting, restarting
 and replacing the kernel, and turning what it sends into output events, is ``KernelLink``'s (``kernel_link.py``).
 
+What a client's message means (attach, takeover, replay, de-duplication, refusals) is decided by the
+sans-I/O session core (``session_core.py``): this loop reads the message, hands it to the core, and
+carries out the actions the core returns (``_carry_out``).
+
 Side connections (``Hello(side=True)``, same client key, so just as authenticated) do not attach: they
 carry only completion, help and object requests, which go to the kernel's side thread and are answered
 while a run goes on (``side_requests.py``). The supervisor only forwards their bytes: it never unpickles.
@@ -37,60 +41,60 @@ from typing import Concatenate, ParamSpec
 import zmq
 from zmq.utils import z85
 
-from ..._exceptions import ConfigError, LocalProtocolError, RemoteProtocolError, VersionMismatch
+from ..._exceptions import ConfigError, LocalProtocolError, RemoteProtocolError
 from ..._files import state_dir
 from ...protocol import (
     OUTPUT_EVENTS,
     PROTOCOL_VERSION,
-    Ack,
     Bye,
     Connection,
-    Detach,
-    Error,
-    Execute,
-    Hello,
-    InputReply,
-    Interrupt,
     Notice,
     OutputEvent,
     Rejected,
-    Restart,
-    Role,
-    Shutdown,
     Welcome,
     decode,
     encode,
 )
 from ...protocol.events import Event
-from ...protocol.side import SIDE_REQUESTS
-from ...protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from ...transport.connection_info import ConnectionInfo
 from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
 from .activity import ACTIVITY_INTERVAL, Activity
 from .guard import guarded
 from .kernel_link import KernelLink
-from .kernel_process import KernelProcess
 from .replay import ReplayBuffer
+from .session_core import (
+    Action,
+    CancelRun,
+    DropClient,
+    ForwardInput,
+    ForwardSide,
+    HandleTransfer,
+    InterruptKernel,
+    Replay,
+    RestartKernel,
+    Send,
+    SendNow,
+    SessionCore,
+    StartRun,
+    Stop,
+)
 from .side_requests import SideRequests
 from .transfers import DEFAULT_IDLE_TIMEOUT, ServerTransfers, process_cwd
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
 
-RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_BATCH = 100  # client messages handled per loop turn, so the kernel's output keeps flowing
 RETRY_SECONDS = 0.01  # how soon to retry sending to a client whose queue was full
-# What the replaced client is told when another one attaches with the key: the session is not lost
-TAKEN_OVER = (
-    "another client attached to this session and took it over "
-    "(the namespace and any run go on; connect again to take it back)"
-)
 FAILED_TURN_PAUSE = 0.05  # after a turn of the loop failed outside every handler's own guard
+# Plain ints: arithmetic on zmq's IntFlag constants makes a new enum member each time (once a message).
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
-class Supervisor(KernelLink):
-    """The server of one session; kernel life cycle and kernel messages come from ``KernelLink``."""
+class Supervisor:
+    """The server of one session: the sockets and the loop. The session's decisions are its ``core``'s
+    (``SessionCore``); the kernel's life cycle and messages its ``link``'s (``KernelLink``)."""
 
     def __init__(
         self,
@@ -127,27 +131,37 @@ class Supervisor(KernelLink):
         self.port = 0
         path = Path(overflow_path) if overflow_path else state_dir() / f"overflow-{os.getpid()}.log"
         self.replay = ReplayBuffer(overflow_path=path)
-        self.attached: bytes | None = None
-        self.conn = Connection(Role.SERVER)
+        welcome = Welcome(
+            protocol=PROTOCOL_VERSION,
+            server_pid=os.getpid(),
+            hostname=socket.gethostname(),
+            python=sys.version.split()[0],
+            started_at=self.started_at,
+            acks=True,
+        )
+        self.core = SessionCore(welcome, self.replay)
+        self.core.last_activity = time.monotonic()
         self.backlog: deque[tuple[int, list[bytes]]] = deque()  # (seq or 0, frames) not yet sent
-        self.running = ""  # req_id of the run in progress
-        self.pending_execute: Execute | None = None
-        self.recent_ids: dict[str, None] = {}  # an ordered set: oldest first
-        self.pending_input = 0  # seq of the InputRequest the kernel waits on
-        self.last_activity = time.monotonic()
         self.stopping = False
-        self.kernel: KernelProcess | None = None
-        self._watching_output = False  # are the kernel's pipes in the poller (not while backlogged)
         # The launcher's end of our stdin: EOF means it is gone (crashed, killed, terminal closed) without
         # saying "detach", and a server it launched for one session must not outlive it.
         self.tether_fd = tether_fd
         self._wake_r, self._wake_w = socket.socketpair()
         self._poller = zmq.Poller()
-        self.side = SideRequests(self._send_to, self._send_raw, self._poller)
+        self.side = SideRequests(self._send_to, self._poller)
+        self.link = KernelLink(
+            python=python,
+            fd_limit=self.user_fd_limit,
+            core=self.core,
+            emit=self._emit,
+            poller=self._poller,
+            side=self.side,
+            clock=time.monotonic,
+        )
         # File transfers: relative remote paths start in the kernel's current directory.
         self.transfers = ServerTransfers(
             self._send,
-            lambda: process_cwd(self.kernel.pid if self.kernel else None),
+            lambda: process_cwd(self.link.kernel.pid if self.link.kernel else None),
             idle_timeout=transfer_timeout,
             wake=self._wake_loop,
         )
@@ -166,7 +180,7 @@ class Supervisor(KernelLink):
         endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         self.port = int(endpoint.rsplit(":", 1)[1])
         self.gate.listening(self.port)
-        self._start_kernel()
+        self.link.start()
         return ConnectionInfo(
             host=self.host,
             port=self.port,
@@ -183,7 +197,7 @@ class Supervisor(KernelLink):
         signal.set_wakeup_fd(self._wake_w.fileno())
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        signal.signal(signal.SIGCHLD, self._on_sigchld)  # orphans user code left us (kernel_link.py)
+        signal.signal(signal.SIGCHLD, self.link.on_sigchld)  # orphans user code left us (kernel_link.py)
         self._poller.register(self.router, zmq.POLLIN)
         self._poller.register(self.zap.socket, zmq.POLLIN)
         if self.gate.socket is not None:
@@ -208,13 +222,11 @@ class Supervisor(KernelLink):
 
     def close(self) -> None:
         self.transfers.abort_all("the server is shutting down")
-        if self.attached is not None:
-            self._send_now(Bye(reason="the server is shutting down"))
+        if self.core.attached is not None:
+            self._send_raw(self.core.attached, Bye(reason="the server is shutting down"))
         self.activity.close()
         self.gate.close()
-        if self.kernel is not None:
-            self.kernel.close()
-            self.kernel = None
+        self.link.close()
         self.zap.close()
         self.router.close(linger=100)
         self.ctx.term()
@@ -233,24 +245,22 @@ class Supervisor(KernelLink):
             pass  # full (the loop is awake anyway) or closed (it is shutting down)
 
     def _timeout_ms(self) -> int:
-        timeouts = [1.0]
+        timeout = RETRY_SECONDS if self.backlog else 1.0
         zap_due = self.zap.timeout()
         if zap_due is not None:
-            timeouts.append(zap_due)
-        if self.backlog:
-            timeouts.append(RETRY_SECONDS)
-        if self.idle_timeout is not None and not self.running:
-            timeouts.append(max(0.0, self.last_activity + self.idle_timeout - time.monotonic()))
-        return int(min(timeouts) * 1000) + 1
+            timeout = min(timeout, zap_due)
+        if self.idle_timeout is not None and not self.core.running:
+            timeout = min(timeout, max(0.0, self.core.last_activity + self.idle_timeout - time.monotonic()))
+        return int(timeout * 1000) + 1
 
     def _turn(self) -> None:
         ready = dict(self._poller.poll(self._timeout_ms()))
         if self._wake_r.fileno() in ready:
             self._wake_r.recv(4096)
         # Every dispatch point is guarded (guard.py): what one message breaks ends only its handling.
-        if self._children_exited:
+        if self.link.children_exited:
             with guarded("reaping orphaned processes"):
-                self._reap_orphans()
+                self.link.reap_orphans()
         if self.tether_fd is not None and self.tether_fd in ready:
             with guarded("the launcher's tether"):
                 self._on_tether()
@@ -263,17 +273,7 @@ class Supervisor(KernelLink):
         if self.zap.pending:
             with guarded("authentication replies"):
                 self.zap.send_due()
-        kernel = self.kernel
-        if kernel is not None:
-            output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
-            if kernel.side_fd in ready:
-                with guarded("side replies from the interpreter"):
-                    self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
-            if kernel.control_fd in ready:
-                self._on_kernel_messages(output_ready)  # guarded message by message
-            elif output_ready:
-                with guarded("the interpreter's output"):
-                    self._drain_output()
+        self.link.on_ready(ready)  # guarded at each of its dispatch points
         if self.router in ready:
             self._on_client_messages()  # guarded message by message
         if self.backlog:
@@ -281,17 +281,18 @@ class Supervisor(KernelLink):
                 self._flush_backlog()
         if self.transfers.active:
             with guarded("file transfers"):
-                self.transfers.pump(lambda: not self.backlog and self.attached is not None)
+                self.transfers.pump(lambda: not self.backlog and self.core.attached is not None)
             with guarded("file transfer time-outs"):
                 self.transfers.expire()
-        asking, transferring = bool(self.pending_input), self.transfers.active
+        core = self.core
+        asking, transferring = bool(core.pending_input), self.transfers.active
         self.activity.update(
-            attached=self.attached, running=bool(self.running), asking=asking, transferring=transferring
+            attached=core.attached, running=bool(core.running), asking=asking, transferring=transferring
         )
         if (
             self.idle_timeout is not None
-            and not self.running
-            and time.monotonic() - self.last_activity >= self.idle_timeout
+            and not core.running
+            and time.monotonic() - core.last_activity >= self.idle_timeout
         ):
             log.info("no client activity for %s s: shutting down", self.idle_timeout)
             self.stopping = True
@@ -315,37 +316,54 @@ class Supervisor(KernelLink):
     # --- client side --------------------------------------------------------------------------
 
     def _on_client_messages(self) -> None:
-        for _ in range(MAX_BATCH):
-            if not int(self.router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
-                return  # cheaper than a recv that raises zmq.Again
-            frames = self.router.recv_multipart(zmq.NOBLOCK)
+        router = self.router
+        for i in range(MAX_BATCH):
+            # The poll said the first is there; before the others, asking is cheaper than a recv that
+            # raises zmq.Again.
+            if i and not int(router.getsockopt(_EVENTS)) & _POLLIN:
+                return
+            try:
+                frames = router.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                return
             if len(frames) < 2:
                 continue
             identity, payload = frames[0], frames[1:]
-            self.last_activity = time.monotonic()
             with guarded("a client's message", partial(self._reject, identity, payload)):
-                self._on_client_message(identity, payload)
+                self._carry_out(self.core.handle(identity, payload, time.monotonic()))
 
-    def _on_client_message(self, identity: bytes, payload: list[bytes]) -> None:
-        side_conn = self.side.peers.get(identity)
-        if side_conn is not None and not _is_hello(payload):
-            request = self.side.on_message(identity, side_conn, payload)
-            if request is not None:
-                self.side.forward(self.kernel, identity, side_conn, request)
-            return
-        if identity != self.attached:
-            self._on_stranger(identity, payload)
-            return
-        try:
-            event = self.conn.receive(payload)
-        except RemoteProtocolError as exc:
-            if _is_hello(payload):  # the attached client starts over: attach it afresh
-                self._on_stranger(identity, payload)
-                return
-            log.info("bad message from the client: %s", exc)
-            self._send_now(Rejected(req_id="", code="protocol", message=str(exc)))
-            return
-        self._dispatch(event)
+    def _carry_out(self, actions: list[Action]) -> None:
+        """Do what the session core decided, in its order."""
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action.event)
+            elif isinstance(action, StartRun):
+                self.link.run(action.execute)
+            elif isinstance(action, SendNow):
+                self._send_raw(action.peer, action.event)
+            elif isinstance(action, Replay):
+                for old, frames in zip(action.events, action.frames, strict=True):
+                    self._send(old, frames)
+                log.info("client attached (replayed %d events)", len(action.events))
+            elif isinstance(action, DropClient):
+                self.backlog.clear()
+                self.transfers.abort_all(action.reason)
+                log.info("%s", action.reason)
+            elif isinstance(action, ForwardSide):
+                self.side.forward(self.link.kernel, action.peer, action.conn, action.request)
+            elif isinstance(action, HandleTransfer):
+                self.transfers.handle(action.event)
+            elif isinstance(action, InterruptKernel):
+                self.link.interrupt()
+            elif isinstance(action, ForwardInput):
+                self.link.send_input(action.text, action.eof)
+            elif isinstance(action, CancelRun):
+                self.link.cancel_pending_run()
+            elif isinstance(action, RestartKernel):
+                self.link.restart(action.event)
+            elif isinstance(action, Stop):
+                log.info("shutdown requested by the client")
+                self.stopping = True
 
     def _reject(self, identity: bytes, payload: list[bytes], text: str) -> None:
         """The guard's reply to a client message whose handling failed: Rejected, naming its request."""
@@ -354,7 +372,7 @@ class Supervisor(KernelLink):
         except RemoteProtocolError:
             req_id = ""
         rejected = Rejected(req_id=req_id, code="internal", message=text)
-        if identity == self.attached:
+        if identity == self.core.attached:
             try:  # in order with its output, and through its state machine (it ends the run it names)
                 self._send(rejected)
                 return
@@ -362,52 +380,9 @@ class Supervisor(KernelLink):
                 pass
         self._send_raw(identity, rejected)
 
-    def _on_stranger(self, identity: bytes, payload: list[bytes]) -> None:
-        """A message from a client that is not attached: only Hello is welcome."""
-        conn = Connection(Role.SERVER)
-        try:
-            event = conn.receive(payload)
-        except VersionMismatch as exc:
-            self._send_raw(identity, Rejected(req_id="", code="version", message=str(exc)))
-            return
-        except RemoteProtocolError as exc:
-            self._send_raw(identity, Rejected(req_id="", code="protocol", message=f"{exc} (send Hello first)"))
-            return
-        assert isinstance(event, Hello)
-        if event.side:  # not an attachment: the attached client stays, and nothing is replayed
-            self.side.add_peer(identity, conn)
-            self._send_to(identity, conn, self._welcome(running="", replay=0))
-            return
-        self.side.peers.pop(identity, None)
-        if self.attached is not None and self.attached != identity:
-            self._send_now(Bye(reason=TAKEN_OVER))
-            self.backlog.clear()
-            self.transfers.abort_all("another client attached")
-            log.info("client replaced by a new one")
-        self.attached, self.conn = identity, conn
-        resume = event.resume_from if event.resume_from is not None else self.replay.acked
-        replay = self.replay.since(resume)
-        self._send(self._welcome(running=self.running, replay=len(replay)))
-        for old in replay:
-            self._send(old)
-        log.info("client attached (replayed %d events)", len(replay))
-
-    def _welcome(self, *, running: str, replay: int) -> Welcome:
-        return Welcome(
-            protocol=PROTOCOL_VERSION,
-            server_pid=os.getpid(),
-            hostname=socket.gethostname(),
-            python=sys.version.split()[0],
-            started_at=self.started_at,
-            running=running,
-            last_seq=self.replay.last_seq,
-            replay=replay,
-            acks=True,
-        )
-
     def _send_to(self, identity: bytes, conn: Connection, event: Event) -> None:
         """Send on a side connection (or, in order with its output, on the attached one)."""
-        if identity == self.attached and conn is self.conn:
+        if identity == self.core.attached and conn is self.core.conn:
             self._send(event)
             return
         try:
@@ -419,69 +394,6 @@ class Supervisor(KernelLink):
             self.router.send_multipart([identity, *frames], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass  # the side connection went away (or is flooded): its client gave up on the answer
-
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Execute):
-            self.replay.ack(event.ack)
-            if event.req_id in self.recent_ids:
-                message = f"request {event.req_id} already ran here; its output is replayed on reattach"
-                self._send(Rejected(req_id=event.req_id, code="duplicate", message=message))
-            elif self.running:  # cannot happen with a well-behaved client; the state machine stops it
-                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
-            elif self.kernel is None or not self.kernel.ready:
-                self.running, self.pending_execute = event.req_id, event
-                self._remember(event.req_id)
-            else:
-                self._run(event)
-        elif isinstance(event, Ack):  # what the client has seen: a later attachment is not replayed it
-            self.replay.ack(event.seq)
-        elif isinstance(event, TRANSFER_CLIENT_EVENTS):  # the supervisor's own work, never the kernel's
-            self.transfers.handle(event)
-        elif isinstance(event, Interrupt):
-            if self.pending_execute is not None:  # the kernel is still starting: the run never begins
-                self._cancel_pending_execute()
-            elif self.running and self.kernel is not None and self.kernel.ready:  # no SIGINT handler before
-                self.kernel.interrupt()
-        elif isinstance(event, InputReply):
-            if self.kernel is not None and event.seq == self.pending_input:
-                self.pending_input = 0
-                self.kernel.send(op="input_reply", text=event.text, eof=event.eof)
-        elif isinstance(event, Detach):
-            self.replay.ack(event.ack)
-            self.attached = None
-            self.backlog.clear()
-            self.transfers.abort_all("the client detached")
-            log.info("client detached")
-        elif isinstance(event, Shutdown):
-            log.info("shutdown requested by the client")
-            self._send_now(Bye(reason="the server is shutting down, as asked"))
-            self.attached = None
-            self.stopping = True
-        elif isinstance(event, SIDE_REQUESTS):  # usually on a side connection; allowed here too
-            assert self.attached is not None
-            self.side.forward(self.kernel, self.attached, self.conn, event)
-        elif isinstance(event, Restart):
-            if self.running and not event.force:  # a well-behaved client does not ask; the state machine stops it
-                self._send(Rejected(req_id=event.req_id, code="busy", message="a run is in progress"))
-            else:
-                self._restart_kernel(event)
-
-    def _cancel_pending_execute(self) -> None:
-        """An Interrupt for a run still waiting for the kernel to start ends it as Ctrl-C would."""
-        self.pending_execute = None
-        self._emit(Error, self.running, "KeyboardInterrupt", "", "KeyboardInterrupt\n")
-        self._finish_run("interrupted", 130)
-
-    def _remember(self, req_id: str) -> None:
-        self.recent_ids[req_id] = None
-        if len(self.recent_ids) > RECENT_REQUESTS:
-            del self.recent_ids[next(iter(self.recent_ids))]
-
-    def _run(self, event: Execute) -> None:
-        assert self.kernel is not None
-        self.running = event.req_id
-        self._remember(event.req_id)
-        self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -499,21 +411,22 @@ class Supervisor(KernelLink):
             text = f"[remrepl: an output event could not be sent and was dropped ({exc})]"
             event = Notice(seq=event.seq, text=text[:4000])
             frames = encode(event)
-        self.replay.add(event)
-        if self.attached is not None:
+        self.replay.add(event, frames)
+        if self.core.attached is not None:
             self._send(event, frames)
         return event.seq
 
     def _send(self, event: Event, frames: list[bytes] | None = None) -> None:
         """Queue ``event`` for the attached client, in order, behind anything still waiting (``frames``:
         its encoding, if it was made already)."""
-        frames = self.conn.send(event, frames)
+        frames = self.core.conn.send(event, frames)
         seq = event.seq if isinstance(event, OUTPUT_EVENTS) else 0
-        if not self.backlog and self.attached is not None:
+        attached = self.core.attached
+        if not self.backlog and attached is not None:
             try:  # the common case: nothing queued, send straight away
                 # copy=False: a transfer chunk's megabytes go to libzmq as they are (frames under
                 # zmq.COPY_THRESHOLD are still copied, which is cheaper for them)
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
+                self.router.send_multipart([attached, *frames], zmq.NOBLOCK, copy=False)
                 self.replay.delivered(seq)
                 return
             except zmq.ZMQError:
@@ -522,40 +435,27 @@ class Supervisor(KernelLink):
         self._flush_backlog()
 
     def _flush_backlog(self) -> None:
-        while self.backlog and self.attached is not None:
+        while self.backlog and self.core.attached is not None:
             seq, frames = self.backlog[0]
             try:
-                self.router.send_multipart([self.attached, *frames], zmq.NOBLOCK, copy=False)
+                self.router.send_multipart([self.core.attached, *frames], zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break  # the client's queue is full: stop reading the kernel until it drains
             except zmq.ZMQError as exc:
                 if exc.errno != errno.EHOSTUNREACH:
                     raise
                 log.info("client went away without detaching")
-                self.attached = None
+                self.core.detached()
                 self.transfers.abort_all("the client went away")
                 break
             self.backlog.popleft()
             self.replay.delivered(seq)
-        if self.attached is None:
+        if self.core.attached is None:
             self.backlog.clear()
-        if self.kernel is not None:
-            self._watch_kernel_output(not self.backlog)
-
-    def _send_now(self, event: Event) -> None:
-        """Best-effort immediate send to the attached client, outside the ordered queue."""
-        if self.attached is not None:
-            self._send_raw(self.attached, event)
+        self.link.watch_output(not self.backlog)
 
     def _send_raw(self, identity: bytes, event: Event) -> None:
         try:
             self.router.send_multipart([identity, *encode(event)], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass
-
-
-def _is_hello(payload: list[bytes]) -> bool:
-    try:
-        return isinstance(decode(payload), Hello)
-    except RemoteProtocolError:
-        return False

@@ -4,6 +4,10 @@ Every output event gets the next ``seq``. Events a client has acknowledged, or t
 attached client's socket, may go whenever the buffer is over its byte limit; the others (made while no
 client listened) go too if they must, but their text is first appended to a 0600 overflow file, and the
 next replay starts with a Notice that says where that file is.
+
+Each event is kept with its encoding when the supervisor made one (it encodes every event once, before
+it is sent): a replay sends those frames again instead of encoding the events anew, and what an event
+weighs against the limit is its size on the wire, counted once.
 """
 
 from __future__ import annotations
@@ -35,9 +39,14 @@ def _text(event: OutputEvent) -> bytes:
     return b""
 
 
-def _size(event: OutputEvent) -> int:
+def _size(event: OutputEvent, frames: list[bytes] | None) -> int:
+    if frames is not None:
+        return sum(map(len, frames)) + 64  # what it takes on the wire, and a little for the objects
     data = len(event.data) if isinstance(event, Display) else 0
     return len(_text(event)) + data + 64  # the text, and a little for the event itself
+
+
+Frames = list[bytes] | None  # an event's encoding (``codec.encode``), None if it was not made
 
 
 class ReplayBuffer:
@@ -47,7 +56,7 @@ class ReplayBuffer:
         self.last_seq = 0
         self.acked = 0  # the highest seq a client said it has seen
         self.sent = 0  # the highest seq handed to an attached client's socket
-        self._events: deque[OutputEvent] = deque()
+        self._events: deque[tuple[OutputEvent, Frames, int]] = deque()  # (event, its frames, its size)
         self._bytes = 0
         self._overflowed = 0  # unacknowledged bytes moved to the overflow file, not yet announced
 
@@ -55,12 +64,14 @@ class ReplayBuffer:
         self.last_seq += 1
         return self.last_seq
 
-    def add(self, event: OutputEvent) -> None:
-        self._events.append(event)
-        self._bytes += _size(event)
+    def add(self, event: OutputEvent, frames: Frames = None) -> None:
+        """Keep ``event`` (and ``frames``, its encoding, to send it again as it is)."""
+        size = _size(event, frames)
+        self._events.append((event, frames, size))
+        self._bytes += size
         while self._bytes > self.limit and len(self._events) > 1:
-            old = self._events.popleft()
-            self._bytes -= _size(old)
+            old, _, old_size = self._events.popleft()
+            self._bytes -= old_size
             if old.seq > max(self.acked, self.sent):
                 self._spill(old)
 
@@ -83,14 +94,18 @@ class ReplayBuffer:
 
     def since(self, seq: int) -> list[OutputEvent]:
         """The kept events after ``seq``, led by a Notice if some of them had to go to the file."""
-        events: list[OutputEvent] = [e for e in self._events if e.seq > seq]
+        return [event for event, _ in self.since_encoded(seq)]
+
+    def since_encoded(self, seq: int) -> list[tuple[OutputEvent, Frames]]:
+        """``since(seq)``, each event with its kept encoding (None: encode it to send it)."""
+        events: list[tuple[OutputEvent, Frames]] = [(e, f) for e, f, _ in self._events if e.seq > seq]
         if self._overflowed:
             text = (
                 f"[remrepl: {self._overflowed} bytes of output produced while no client was attached "
                 f"did not fit the replay buffer; they are in {self.overflow_path} on the server]"
             )
             self._overflowed = 0
-            events.insert(0, Notice(seq=events[0].seq - 1 if events else self.last_seq, text=text))
+            events.insert(0, (Notice(seq=events[0][0].seq - 1 if events else self.last_seq, text=text), None))
         return events
 
     def discard_files(self) -> None:

@@ -1,7 +1,8 @@
 """The supervisor's book-keeping for side requests: who asked what, and turning kernel replies into events.
 
 A side request (completion, help, an object) goes from a client connection to the kernel's side thread
-and back. The supervisor remembers which connection asked (by ``req_id``) to route the answer, answers
+and back (which peers are side connections is the session core's, ``session_core.py``). The supervisor
+remembers which connection asked (by ``req_id``) to route the answer, answers
 with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
 """
 
@@ -9,67 +10,37 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import zmq
 
-from ..._exceptions import RemoteProtocolError
-from ...protocol import Connection, Detach, Event, Rejected
+from ...protocol import Connection, Event
 from ...protocol.side import (
     MAX_OBJECT_BYTES,
-    SIDE_REQUESTS,
     Complete,
     Completions,
     GetObject,
     Inspect,
     Inspection,
     ObjectReply,
-    PutObject,
 )
 from .bounds import FIELD_BUDGET, clip, valid_text
 from .kernel_process import KernelProcess
+from .session_core import SideRequest
 
 log = logging.getLogger("remrepl.server")
 
-MAX_SIDE_PEERS = 16  # side connections remembered (a client that vanished without Detach ages out)
 MAX_PENDING = 256  # side requests in flight; more are refused at once
 
-SideRequest = Complete | Inspect | GetObject | PutObject
 Sender = Callable[[bytes, Connection, Event], None]
-RawSender = Callable[[bytes, Event], None]
 
 
 class SideRequests:
-    def __init__(self, send: Sender, send_raw: RawSender, poller: zmq.Poller) -> None:
+    def __init__(self, send: Sender, poller: zmq.Poller) -> None:
         self.send = send
-        self.send_raw = send_raw
         self.poller = poller
-        self.peers: OrderedDict[bytes, Connection] = OrderedDict()
         self.pending: dict[str, tuple[bytes, Connection, SideRequest]] = {}
-
-    def add_peer(self, identity: bytes, conn: Connection) -> None:
-        self.peers[identity] = conn
-        self.peers.move_to_end(identity)
-        while len(self.peers) > MAX_SIDE_PEERS:
-            self.peers.popitem(last=False)
-
-    def on_message(self, identity: bytes, conn: Connection, payload: list[bytes]) -> SideRequest | None:
-        """A message on a side connection: a side request (returned, to forward), Detach, nothing else."""
-        try:
-            event = conn.receive(payload)
-        except RemoteProtocolError as exc:
-            self.send_raw(identity, Rejected(req_id="", code="protocol", message=str(exc)))
-            return None
-        if isinstance(event, SIDE_REQUESTS):
-            return event
-        if isinstance(event, Detach):
-            self.peers.pop(identity, None)
-        else:
-            message = "a side connection carries only completion, help and object requests"
-            self.send_raw(identity, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))
-        return None
 
     def watch(self, kernel: KernelProcess) -> None:
         self.poller.register(kernel.side_fd, zmq.POLLIN)
