@@ -11,7 +11,7 @@ carry only completion, help and object requests, which go to the kernel's side t
 while a run goes on (``side_requests.py``). The supervisor only forwards their bytes: it never unpickles.
 
 It never dies because of one message: each is handled under one guard (``guard.py``), and what the
-kernel sends is validated (``kernel_messages.py``) and bounded (``bounds.py``) before it becomes an event.
+kernel sends is validated (``protocol/kernel_channel.py``) and bounded (``bounds.py``) before it becomes an event.
 
 Back-pressure: when the attached client's queue is full (the ROUTER's high-water mark), the supervisor
 stops reading the kernel's pipes until it drains, and the kernel's writes block: memory stays bounded
@@ -63,6 +63,7 @@ from ..protocol import (
     encode,
 )
 from ..protocol.events import Event
+from ..protocol.kernel_channel import InputText, RunCode
 from ..protocol.side import SIDE_REQUESTS
 from ..protocol.transfers import TRANSFER_CLIENT_EVENTS
 from ..transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
@@ -445,7 +446,7 @@ class Supervisor(KernelLink):
         elif isinstance(event, InputReply):
             if self.kernel is not None and event.seq == self.pending_input:
                 self.pending_input = 0
-                self.kernel.send(op="input_reply", text=event.text, eof=event.eof)
+                self.kernel.send(InputText(event.text, event.eof))
         elif isinstance(event, Detach):
             self.replay.ack(event.ack)
             self.attached = None
@@ -481,7 +482,7 @@ class Supervisor(KernelLink):
         assert self.kernel is not None
         self.running = event.req_id
         self._remember(event.req_id)
-        self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
+        self.kernel.send(RunCode(event.code, event.mode, event.filename, event.argv))
 
     # --- sending ------------------------------------------------------------------------------
 

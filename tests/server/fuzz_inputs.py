@@ -242,23 +242,24 @@ malformed_frames = st.one_of(
 CONTROL_OPS = ["ready", "results", "input_request", "done", "display", "progress", "ack", "execute", "bogus"]
 CONTROL_FIELDS = ["status", "exit_code", "results", "error", "texts", "prompt", "password", "mime", "data"]
 CONTROL_FIELDS += ["task", "label", "done", "total", "elapsed", "final", "pid", "python", "ename", "traceback"]
+CONTROL_FIELDS += ["evalue", "code", "mode", "text", "eof"]
 control_lines = st.one_of(
     st.builds(
-        lambda op, fields: json.dumps({"op": op, **fields}).encode() + b"\n",
+        lambda op, fields: json.dumps({"type": op, **fields}).encode() + b"\n",
         st.sampled_from(CONTROL_OPS),
         st.dictionaries(st.sampled_from(CONTROL_FIELDS), json_values, max_size=4),
     ),
     st.sampled_from(
         [
-            b'{"op":"done","exit_code":"x"}\n',
-            b'{"op":"done","exit_code":null}\n',
-            b'{"op":"done","status":"ok","results":[1,{"a":2}],"error":{"ename":5}}\n',
-            Repeat(b'{"op":"results","texts":["', b"x", 3_000_000, b'"]}\n'),  # a result over the header limit
-            Repeat(b'{"op":"done","status":"ok","results":["', b"y", 2_000_000, b'"]}\n'),
+            b'{"type":"done","exit_code":"x"}\n',
+            b'{"type":"done","exit_code":null}\n',
+            b'{"type":"done","status":"ok","results":[1,{"a":2}],"ename":5}\n',
+            Repeat(b'{"type":"results","texts":["', b"x", 3_000_000, b'"]}\n'),  # a result over the header limit
+            Repeat(b'{"type":"done","status":"ok","results":["', b"y", 2_000_000, b'"]}\n'),
             Repeat(b"", b"z", 200_000, b""),  # a long line without its end
-            b'{"op":"display","mime":"image/png","data":"!!notbase64","ack":true}\n',
-            b'{"op":"input_request","prompt":{"a":1}}\n',
-            b'{"op":"progress","task":1,"label":2,"done":"x","total":null,"elapsed":"y"}\n',
+            b'{"type":"display","mime":"image/png","data":"!!notbase64","ack":true}\n',
+            b'{"type":"input_request","prompt":{"a":1}}\n',
+            b'{"type":"progress","task":1,"label":2,"done":"x","total":null,"elapsed":"y"}\n',
             b"[1, 2, 3]\n",
             b"\xff\xfe not json\n",
             b"no newline at the end",
