@@ -9,11 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Any
 
 from .._files import environment_without_secrets
 from ..protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, encode_line
-from .kernel_side import Unpacker, pack
+from ..protocol.side_channel import SideRequest, Unpacker, pack
 from .process_tree import kill_tree, signal_tree
 
 log = logging.getLogger("remrepl.server")
@@ -126,9 +125,9 @@ class KernelProcess:
         self._partial = bytearray(data[end + 1 :])
         return [line for line in lines if line]
 
-    def send_side(self, header: dict[str, Any], payload: bytes = b"") -> None:
+    def send_side(self, request: SideRequest) -> None:
         """Queue a side request; ``flush_side`` writes it as the socket takes it."""
-        self._side_out += pack(header, payload)
+        self._side_out += pack(request)
         self.flush_side()
 
     def flush_side(self) -> bool:
@@ -144,8 +143,9 @@ class KernelProcess:
             del self._side_out[:sent]
         return bool(self._side_out)
 
-    def read_side(self) -> list[tuple[dict[str, Any], bytes]]:
-        """Complete side replies waiting now."""
+    def read_side(self) -> list[list[bytes]]:
+        """The frames of the complete side replies waiting now (decoding them is the caller's);
+        ``ValueError`` if what came is no stream of messages (``side_channel.Unpacker``)."""
         replies = []
         for _ in range(64):  # bounded: a large reply arrives over a few turns of the loop
             try:

@@ -36,7 +36,7 @@ from remrepl.protocol import (
 )
 from remrepl.protocol.events import Event
 from remrepl.protocol.transfers import EntryKind
-from remrepl.server.kernel_side import pack
+from remrepl.protocol.side_channel import pack_frames
 
 
 @dataclass(frozen=True)
@@ -267,13 +267,17 @@ control_lines = st.one_of(
     ),
     st.binary(max_size=64),
 )
+SIDE_TYPES = ["completions", "inspection", "object_reply", "complete", "bogus"]
 side_writes = st.one_of(
     st.builds(
-        lambda h, p: pack(h, p),
-        st.dictionaries(st.sampled_from(["id", "ok", "found", "text"]), json_values),
-        st.binary(max_size=16),
+        lambda t, h, p: pack_frames([json.dumps({"type": t, **h}).encode(), *p]),
+        st.sampled_from(SIDE_TYPES),
+        st.dictionaries(st.sampled_from(["req_id", "ok", "found", "text", "message", "start", "matches"]), json_values),
+        st.lists(st.binary(max_size=16), max_size=2),
     ),
-    st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x05{]", b"\x00\x00\x00\x02{}" + b"x" * 100]),
+    st.sampled_from(
+        [b"\x01\xff\xff\xff\xff", b"\x01\x00\x00\x00\x02{]", b"\x01\x00\x00\x00\x02{}" + b"x" * 100]
+    ),
     st.binary(max_size=32),
 )
 
