@@ -191,6 +191,9 @@ def _checker(hint: Any, strict: bool) -> Check:
     if origin is tuple:
         item = _checker(typing.get_args(hint)[0], strict)
         return lambda v: isinstance(v, (list, tuple)) and all(item(x) for x in v)
+    if origin is dict:  # a small mapping of names (dict[str, int]): copied on decode, so it is the message's
+        value_check = _checker(typing.get_args(hint)[1], strict)
+        return lambda v: isinstance(v, dict) and all(type(k) is str and value_check(x) for k, x in v.items())
     if hint is type(None):
         return lambda v: v is None
     if hint is float:
@@ -218,6 +221,8 @@ def _converter(hint: Any) -> Convert | None:
         if typing.get_args(hint)[0] is str:
             return lambda v: tuple(valid_text(x) for x in v)
         return tuple
+    if origin is dict:
+        return lambda v: {valid_text(k): x for k, x in v.items()}
     if hint is str:
         return valid_text
     if hint is float:
