@@ -3,11 +3,11 @@
 The client forwards short-lived STS credentials over the authenticated session
 (``Session.forward_aws_credentials``, see ``remrepl/protocol/aws_credentials.py``); the kernel's side
 thread hands them to ``receive`` (``server/kernel_credentials.py``), and they stay in the kernel's memory:
-never in argv, the environment, a file, a log, or the user's namespace. ``aws_session`` builds boto3 sessions that use them first (before
-boto3's own chain, which on a head with an instance profile finds the profile), through a botocore
-credential provider whose credentials refresh themselves from what was forwarded last: a client that
-reconnects (and so forwards fresh ones) is picked up by a running cluster. Expired ones give a
-``CloudCredentialsError`` that says to reconnect.
+never in argv, the environment, a file, a log, or the user's namespace. ``aws_session`` builds boto3
+sessions that use them first (before boto3's own chain, which on a head with an instance profile finds
+the profile), through a botocore credential provider whose credentials refresh themselves from what was
+forwarded last: a client that reconnects (and so forwards fresh ones) is picked up by a running cluster.
+Expired ones give a ``CloudCredentialsError`` that says to reconnect.
 """
 
 from __future__ import annotations

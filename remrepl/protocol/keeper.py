@@ -86,9 +86,7 @@ class Gone:
 KeeperLine = KeeperReady | KeeperFailed
 Word = Stop | Detach | Attached | Gone
 
-LINES: Codec[KeeperLine] = Codec(
-    {"ready": KeeperReady, "failed": KeeperFailed}, max_header=MAX_LINE_BYTES, tag="event"
-)
+LINES: Codec[KeeperLine] = Codec({"ready": KeeperReady, "failed": KeeperFailed}, max_header=MAX_LINE_BYTES, tag="event")
 _SERVER: Codec[ServerReady] = Codec({"ready": ServerReady}, max_header=MAX_LINE_BYTES, tag="event")
 _WORDS: dict[str, type[Word]] = {"stop": Stop, "detach": Detach, "attached": Attached, "gone": Gone}
 _WORD_OF = {cls: word for word, cls in _WORDS.items()}

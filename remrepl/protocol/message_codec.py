@@ -201,7 +201,7 @@ def _checker(hint: Any, strict: bool) -> Check:
             return lambda v: type(v) in (int, float) and v == v
         return lambda v: type(v) in (int, float)
     if hint is int and strict:
-        return lambda v: type(v) is int and _INT_MIN <= v < _INT_END  # type: ignore[operator]
+        return lambda v: type(v) is int and _INT_MIN <= v < _INT_END
     if hint in (int, str, bool, bytes):
         return lambda v: type(v) is hint  # exact: JSON's true is not an int here
     raise TypeError(f"no codec checker for {hint!r}")

@@ -66,7 +66,7 @@ class Unpacker:
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         self.buffer += data
-        out = []
+        out: list[list[bytes]] = []
         while True:
             frames = self._next()
             if frames is None:

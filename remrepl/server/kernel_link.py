@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import zmq
 
+from .._exceptions import RemoteProtocolError
 from ..protocol import (
     Display,
     Done,
@@ -28,7 +29,6 @@ from ..protocol import (
     Result,
     Stream,
 )
-from .._exceptions import RemoteProtocolError
 from ..protocol.kernel_channel import (
     Ack,
     AskInput,

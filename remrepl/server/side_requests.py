@@ -11,7 +11,6 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import zmq
 
@@ -27,8 +26,7 @@ from ..protocol.side import (
     Inspection,
     ObjectReply,
 )
-from ..protocol.side_channel import SideRequest
-from ..protocol.side_channel import SIDE, SideReply
+from ..protocol.side_channel import SIDE, SideReply, SideRequest
 from .bounds import FIELD_BUDGET, clip
 from .kernel_process import KernelProcess
 
@@ -108,6 +106,8 @@ class SideRequests:
             for frames in replies:
                 try:
                     reply = SIDE.decode(frames)  # strict: the kernel is untrusted
+                    if not isinstance(reply, (Completions, Inspection, ObjectReply)):
+                        raise RemoteProtocolError(f"a {type(reply).__name__} is no reply")
                 except RemoteProtocolError as exc:
                     log.warning("a malformed side reply from the kernel (%s): failing the pending side requests", exc)
                     self.fail_all("the remote interpreter's side channel was disturbed (by the code running?)")

@@ -35,8 +35,8 @@ from remrepl.protocol import (
     UploadEnd,
 )
 from remrepl.protocol.events import Event
-from remrepl.protocol.transfers import EntryKind
 from remrepl.protocol.side_channel import pack_frames
+from remrepl.protocol.transfers import EntryKind
 
 
 @dataclass(frozen=True)
@@ -275,9 +275,7 @@ side_writes = st.one_of(
         st.dictionaries(st.sampled_from(["req_id", "ok", "found", "text", "message", "start", "matches"]), json_values),
         st.lists(st.binary(max_size=16), max_size=2),
     ),
-    st.sampled_from(
-        [b"\x01\xff\xff\xff\xff", b"\x01\x00\x00\x00\x02{]", b"\x01\x00\x00\x00\x02{}" + b"x" * 100]
-    ),
+    st.sampled_from([b"\x01\xff\xff\xff\xff", b"\x01\x00\x00\x00\x02{]", b"\x01\x00\x00\x00\x02{}" + b"x" * 100]),
     st.binary(max_size=32),
 )
 

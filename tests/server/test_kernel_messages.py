@@ -30,6 +30,7 @@ def validate(msg: object) -> dict[str, Any]:
         fields["error"] = None if error["ename"] is None else error
     return fields
 
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
