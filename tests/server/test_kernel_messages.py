@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from remrepl import Session
 from remrepl._exceptions import RemoteProtocolError as KernelMessageError
 from remrepl.protocol import Result, encode
 from remrepl.protocol.codec import MAX_HEADER_BYTES
@@ -88,3 +89,11 @@ def test_batches_fit_a_message_and_keep_the_order() -> None:
     for batch in out:
         if isinstance(batch, list):
             assert len(encode(Result(1, "r", batch[0], tuple(batch[1:])))[0]) <= MAX_HEADER_BYTES
+
+
+def test_a_message_the_kernel_cannot_send_still_ends_the_run(session: Session) -> None:
+    """An exit code beyond 64 bits is refused by the control codec (as the supervisor would refuse it):
+    the kernel says so on stderr and ends the run all the same, instead of leaving it hanging."""
+    result = session.run("raise SystemExit(2**70)", timeout=60)
+    assert (result.status, result.exit_code) == ("exit", 1) and "not sent" in result.stderr
+    assert session.run("6 * 7").value == "42"
