@@ -72,23 +72,23 @@ class Codec(Generic[M]):
         messages: Iterable[type[M]] | Mapping[str, type[M]],
         *,
         max_header: int,
-        max_frames: int | None = None,
+        max_frames: int = 1,
         named_requests: Iterable[type] = (),
         strict: bool = False,
         tag: str = "type",
     ) -> None:
         """``messages``: the classes, named by ``type_name``, or a mapping of wire names to classes.
-        ``tag``: the header key that names the type. ``max_frames``: default, as the classes need."""
+        ``tag``: the header key that names the type. ``max_frames``: at least 1 + the most ``bytes`` fields
+        of a class. (A class's fields are looked at when it is first encoded or decoded: a kernel that
+        starts pays only for the messages it sends.)"""
         by_name = dict(messages) if isinstance(messages, Mapping) else {type_name(c): c for c in messages}
         self.by_name: dict[str, type[M]] = by_name
         self.name_of: dict[type, str] = {c: n for n, c in by_name.items()}
         self.max_header = max_header
         self.tag = tag
         self.strict = strict
-        named = frozenset(named_requests)
-        self.fields = {cls: _make_fields(cls, cls in named, strict) for cls in by_name.values()}
-        most = max((len(binary) for _, binary in self.fields.values()), default=0)
-        self.max_frames = 1 + most if max_frames is None else max_frames
+        self.max_frames = max_frames
+        self.fields = _FieldTable(frozenset(named_requests), strict, max_frames)
 
     def encode(self, message: M) -> list[bytes]:
         """Frames for ``message``; ``LocalProtocolError`` if it is not a well-formed message of this codec."""
@@ -158,7 +158,25 @@ class Codec(Generic[M]):
         return message
 
 
-def _make_fields(cls: type, named_request: bool, strict: bool) -> tuple[tuple[_Field, ...], tuple[_Field, ...]]:
+FieldsOf = tuple[tuple[_Field, ...], tuple[_Field, ...]]
+
+
+class _FieldTable(dict[type, FieldsOf]):
+    """A class's (JSON fields, binary fields), made on its first use."""
+
+    def __init__(self, named_requests: frozenset[type], strict: bool, max_frames: int) -> None:
+        super().__init__()
+        self.named_requests, self.strict, self.max_frames = named_requests, strict, max_frames
+
+    def __missing__(self, cls: type) -> FieldsOf:
+        fields = _make_fields(cls, cls in self.named_requests, self.strict)
+        if 1 + len(fields[1]) > self.max_frames:
+            raise TypeError(f"{cls.__name__} has more bytes fields than the codec's max_frames allows")
+        self[cls] = fields
+        return fields
+
+
+def _make_fields(cls: type, named_request: bool, strict: bool) -> FieldsOf:
     """(JSON fields, binary fields) of a message class, each with a checker made once."""
     hints = typing.get_type_hints(cls)
     json_fields: list[_Field] = []

@@ -42,6 +42,7 @@ MAX_PAYLOAD = 64 << 20
 SIDE: Codec[SideRequest | SideReply] = Codec(
     (*SIDE_CLIENT_EVENTS, *SIDE_SERVER_EVENTS),
     max_header=MAX_HEADER,
+    max_frames=2,
     named_requests=(*SIDE_CLIENT_EVENTS, *SIDE_SERVER_EVENTS),
     strict=True,
 )
