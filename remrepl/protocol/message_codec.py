@@ -56,12 +56,17 @@ def valid_text(text: str) -> str:
     return text
 
 
-@dataclasses.dataclass(frozen=True)
 class _Field:
-    name: str
-    check: Check  # does a value conform to the field's type hint
-    has_default: bool
-    convert: Convert | None  # strict codecs: the checked value made valid (text), or None: as it is
+    """One field of a message class, as the codec handles it. (A plain class: this module loads at the
+    kernel's start, and a dataclass costs a millisecond to make.)"""
+
+    __slots__ = ("check", "convert", "has_default", "name")
+
+    def __init__(self, name: str, check: Check, has_default: bool, convert: Convert | None) -> None:
+        self.name = name
+        self.check = check  # does a value conform to the field's type hint
+        self.has_default = has_default
+        self.convert = convert  # strict codecs: the checked value made valid (text), or None: as it is
 
 
 class Codec(Generic[M]):
