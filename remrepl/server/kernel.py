@@ -257,7 +257,11 @@ class Kernel:
             return False  # the control channel is the main thread's; a progress report is never worth a race
         if self.pending_results:
             self.send_results()  # what the run echoed before goes first
-        return self.send(ReportProgress(**fields))
+        try:
+            report = ReportProgress(**fields)
+        except TypeError:  # fields this kernel does not know (a newer caller): no report, not a failed map
+            return False
+        return self.send(report)
 
     def displayhook(self, value: object) -> None:
         if value is None:
