@@ -4,7 +4,8 @@
 
 Each tree is a directory holding a ``remrepl`` package (e.g. ``git archive REV remrepl | tar -x -C DIR``).
 A kernel is started as the supervisor starts it (``python -S -c "from remrepl.server.kernel import main;
-main(CONTROL, SIDE)"``; ``-S`` so that PYTHONPATH picks the tree, not an editable install), until its
+main(CONTROL, SIDE)"``; ``-S -P`` so that PYTHONPATH picks the tree, not an editable install or the
+current directory), until its
 ready message, then its control socket is closed and it exits. Printed per tree: the CPU time of that
 process (user + sys, from wait4: steadier than wall time on a busy machine) and the wall time from spawn
 to ready, median and minimum.
@@ -28,7 +29,7 @@ def start_once(tree: str) -> tuple[float, float]:
     code = f"from remrepl.server.kernel import main; main({theirs.fileno()}, {side_theirs.fileno()})"
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-S", "-c", code],
+        [sys.executable, "-S", "-P", "-c", code],
         pass_fds=(theirs.fileno(), side_theirs.fileno()),
         stdout=subprocess.DEVNULL,
         env={"PYTHONPATH": tree, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
