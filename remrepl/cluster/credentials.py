@@ -1,54 +1,33 @@
 """AWS credentials in the kernel: the head's instance profile, or what the client forwarded.
 
 The client forwards short-lived STS credentials over the authenticated session
-(``Session.forward_aws_credentials``, see ``remrepl/protocol/aws_credentials.py``); the kernel's side thread
-hands them to ``receive``, and they stay in this module's memory: never in argv, the environment, a file,
-a log, or the user's namespace. ``aws_session`` builds boto3 sessions that use them first (before
-boto3's own chain, which on a head with an instance profile finds the profile), through a botocore
-credential provider whose credentials refresh themselves from what was forwarded last: a client that
-reconnects (and so forwards fresh ones) is picked up by a running cluster. Expired ones give a
-``CloudCredentialsError`` that says to reconnect.
+(``Session.forward_aws_credentials``, see ``remrepl/protocol/aws_credentials.py``); the kernel's side
+thread hands them to ``receive`` (``server/kernel_credentials.py``), and they stay in the kernel's memory:
+never in argv, the environment, a file, a log, or the user's namespace. ``aws_session`` builds boto3
+sessions that use them first (before boto3's own chain, which on a head with an instance profile finds
+the profile), through a botocore credential provider whose credentials refresh themselves from what was
+forwarded last: a client that reconnects (and so forwards fresh ones) is picked up by a running cluster.
+Expired ones give a ``CloudCredentialsError`` that says to reconnect.
 """
 
 from __future__ import annotations
 
 import datetime
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CloudCredentialsError, ConfigError
-from ..protocol.aws_credentials import AwsCredentials, decode
+from ..server.kernel.credentials import forget, forwarded, receive
 
 if TYPE_CHECKING:
     import boto3
 
-_lock = threading.Lock()
-_held: AwsCredentials | None = None
+__all__ = ["EXPIRED_HINT", "aws_session", "forget", "forwarded", "receive"]
 
 EXPIRED_HINT = (
     "reconnect to the head node (remrepl connect ...) so the client forwards fresh ones, or give the head an "
     "instance profile"
 )
-
-
-def receive(payload: bytes) -> None:
-    """Keep the credentials in ``payload`` (replacing earlier ones); ``ValueError`` if malformed."""
-    global _held
-    credentials = decode(payload)
-    with _lock:
-        _held = credentials
-
-
-def forwarded() -> AwsCredentials | None:
-    with _lock:
-        return _held
-
-
-def forget() -> None:
-    global _held
-    with _lock:
-        _held = None
 
 
 def _when(epoch: float) -> str:

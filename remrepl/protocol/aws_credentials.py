@@ -5,7 +5,8 @@ on a side connection, through the supervisor (which passes the payload on withou
 logging it) to the kernel's side thread, which answers while the kernel's main thread is busy. The reserved name is no
 Python identifier, so ``Session.put`` (and ``%put``) can never send it and it never binds a name in the
 user's namespace: the kernel's side thread hands the payload to ``remrepl.cluster.credentials`` instead.
-The payload is JSON, never a pickle. So no new event, codec or state-machine entry is needed.
+The payload is the codec's JSON header of an ``AwsCredentials`` message, never a pickle. So no new event or
+state-machine entry is needed. (A payload without the header's type, as remrepl sent before, is read too.)
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from .._exceptions import RemreplError
+from .message_codec import Codec
+
 CREDENTIALS_NAME = "remrepl:aws-credentials"
 MAX_PAYLOAD = 16 << 10  # a session token is ~1 KB
+_SECRETS = ("access_key_id", "secret_access_key", "session_token")
 
 
 @dataclass(frozen=True)
@@ -28,16 +33,13 @@ class AwsCredentials:
     region: str | None = None  # the client's region, a hint only (the head knows its own)
 
 
+_CODEC: Codec[AwsCredentials] = Codec((AwsCredentials,), max_header=MAX_PAYLOAD, strict=True)
+_TYPE = _CODEC.name_of[AwsCredentials]
+
+
 def encode(credentials: AwsCredentials) -> bytes:
-    return json.dumps(
-        {
-            "access_key_id": credentials.access_key_id,
-            "secret_access_key": credentials.secret_access_key,
-            "session_token": credentials.session_token,
-            "expiration": credentials.expiration,
-            "region": credentials.region,
-        }
-    ).encode()
+    """The payload carrying ``credentials``; ``LocalProtocolError`` if malformed or too big."""
+    return _CODEC.encode(credentials)[0]
 
 
 def decode(payload: bytes) -> AwsCredentials:
@@ -46,19 +48,18 @@ def decode(payload: bytes) -> AwsCredentials:
         raise ValueError(f"forwarded AWS credentials of {len(payload)} bytes: at most {MAX_PAYLOAD}")
     try:
         data = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("forwarded AWS credentials are not JSON") from None
     if not isinstance(data, dict):
         raise ValueError("forwarded AWS credentials are not a JSON object")
-    strings = {}
-    for key in ("access_key_id", "secret_access_key", "session_token"):
+    for key in _SECRETS:  # checked here, so that no codec error can quote a secret
         value = data.get(key)
         if not isinstance(value, str) or not value:
             raise ValueError(f"forwarded AWS credentials lack {key}")
-        strings[key] = value
-    expiration, region = data.get("expiration"), data.get("region")
-    if expiration is not None and (type(expiration) not in (int, float) or expiration <= 0):
+    try:
+        credentials = _CODEC.decode_header({_CODEC.tag: _TYPE, **data})
+    except RemreplError as exc:
+        raise ValueError(f"forwarded AWS credentials: {exc}") from None
+    if credentials.expiration is not None and credentials.expiration <= 0:
         raise ValueError("forwarded AWS credentials have a bad expiration")
-    if region is not None and not isinstance(region, str):
-        raise ValueError("forwarded AWS credentials have a bad region")
-    return AwsCredentials(**strings, expiration=None if expiration is None else float(expiration), region=region)
+    return credentials

@@ -11,7 +11,6 @@ client's Ack in: three turns of the loop), so ``us * per_request`` is the step's
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import tempfile
@@ -52,9 +51,9 @@ def steps(batches: int = 200) -> list[JSONDict]:
     """Each step: what, µs per call, calls per ``1+1`` request, µs per request."""
     os.environ.setdefault("REMREPL_STATE_DIR", tempfile.mkdtemp(prefix="remrepl-hotpath-"))
     from remrepl.protocol import Ack, Connection, Done, Execute, Hello, Role, Welcome, decode, encode
+    from remrepl.protocol.kernel_channel import RunCode, RunDone, decode_line, encode_line
     from remrepl.server.supervisor.activity import Activity
     from remrepl.server.supervisor.guard import guarded
-    from remrepl.server.supervisor.kernel_messages import validate
     from remrepl.server.supervisor.replay import ReplayBuffer
 
     add = Steps()
@@ -83,12 +82,10 @@ def steps(batches: int = 200) -> list[JSONDict]:
     # minus the three codec steps above: what the state machine adds (reported as a difference)
     add("codec + state machine: Connection.receive(Execute), receive(Ack), send(Done)", run_cycle, 0)
 
-    msg = {"op": "execute", "code": "1+1", "mode": "interactive", "filename": "<remote>", "argv": []}
-    add("kernel pipe: json.dumps the execute line", lambda: json.dumps(msg).encode() + b"\n", 1)
-    done_line = b'{"op": "done", "status": "ok", "exit_code": 0, "results": ["2"], "error": null}'
-    add("kernel pipe: json.loads the done line", lambda: json.loads(done_line), 1)
-    parsed = json.loads(done_line)
-    add("kernel pipe: validate the done message", lambda: validate(parsed), 1)
+    run_code = RunCode("1+1", "interactive", "<remote>", ())
+    add("kernel channel: encode the execute line", lambda: encode_line(run_code), 1)
+    done_line = encode_line(RunDone("ok", 0, ("2",))).strip()
+    add("kernel channel: decode and check the done line", lambda: decode_line(done_line), 1)
 
     def guard() -> None:
         with guarded("x"):
@@ -143,7 +140,7 @@ def steps(batches: int = 200) -> list[JSONDict]:
 
         add("zmq: recv_multipart(NOBLOCK) raising Again (the alternative)", recv_again, 0)
         a, b = fds[0]
-        line = json.dumps(msg).encode() + b"\n"
+        line = encode_line(run_code)
 
         def socketpair_round() -> None:
             a.send(line)

@@ -53,7 +53,9 @@ def kill_ssh_sessions(sshd: SSHD) -> None:
 def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     with remrepl.launch("ssh://target", **options(ssh_hosts)) as server:
         assert isinstance(server, SSHLauncher) and server.info is not None
-        assert server.ready["host"] == "127.0.0.1"  # the server listens on the remote's loopback only
+        assert (
+            server.ready is not None and server.ready.host == "127.0.0.1"
+        )  # the server listens on the remote's loopback only
         assert server.tunnel is not None and server.info.port == server.tunnel.port
         with server.connect() as session:
             assert session.run("6 * 7").value == "42"
@@ -85,7 +87,7 @@ def test_direct_connects_to_the_server_port(sshd: SSHD, ssh_hosts: SSHHosts) -> 
     server = start("target", ssh_hosts, direct=True)
     with server, server.connect() as session:
         assert server.tunnel is None and server.info is not None
-        assert server.info.port == server.ready["port"]
+        assert server.ready is not None and server.info.port == server.ready.port
         assert session.run("1 + 1").value == "2"
 
 

@@ -9,8 +9,13 @@ FORBIDDEN = {"zmq", "socket", "asyncio", "paramiko", "boto3", "botocore", "selec
 
 def test_protocol_imports_no_io_library() -> None:
     # -I: without the tests' PYTHONPATH, whose network guard itself imports socket
-    code = "import sys, json, remrepl.protocol; print(json.dumps(sorted(sys.modules)))"
+    # Every module of the package (its names load on first use, so importing the package alone loads few).
+    code = (
+        "import sys, json, importlib, pkgutil, remrepl.protocol as p\n"
+        "for m in pkgutil.iter_modules(p.__path__, 'remrepl.protocol.'): importlib.import_module(m.name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True, timeout=60)
     loaded = set(json.loads(out.stdout))
-    assert "remrepl.protocol" in loaded
+    assert {"remrepl.protocol", "remrepl.protocol.codec", "remrepl.protocol.kernel_channel"} <= loaded
     assert not loaded & FORBIDDEN

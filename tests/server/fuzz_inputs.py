@@ -35,8 +35,8 @@ from remrepl.protocol import (
     UploadEnd,
 )
 from remrepl.protocol.events import Event
+from remrepl.protocol.side_channel import pack_frames
 from remrepl.protocol.transfers import EntryKind
-from remrepl.server.kernel.side import pack
 
 
 @dataclass(frozen=True)
@@ -242,23 +242,24 @@ malformed_frames = st.one_of(
 CONTROL_OPS = ["ready", "results", "input_request", "done", "display", "progress", "ack", "execute", "bogus"]
 CONTROL_FIELDS = ["status", "exit_code", "results", "error", "texts", "prompt", "password", "mime", "data"]
 CONTROL_FIELDS += ["task", "label", "done", "total", "elapsed", "final", "pid", "python", "ename", "traceback"]
+CONTROL_FIELDS += ["evalue", "code", "mode", "text", "eof"]
 control_lines = st.one_of(
     st.builds(
-        lambda op, fields: json.dumps({"op": op, **fields}).encode() + b"\n",
+        lambda op, fields: json.dumps({"type": op, **fields}).encode() + b"\n",
         st.sampled_from(CONTROL_OPS),
         st.dictionaries(st.sampled_from(CONTROL_FIELDS), json_values, max_size=4),
     ),
     st.sampled_from(
         [
-            b'{"op":"done","exit_code":"x"}\n',
-            b'{"op":"done","exit_code":null}\n',
-            b'{"op":"done","status":"ok","results":[1,{"a":2}],"error":{"ename":5}}\n',
-            Repeat(b'{"op":"results","texts":["', b"x", 3_000_000, b'"]}\n'),  # a result over the header limit
-            Repeat(b'{"op":"done","status":"ok","results":["', b"y", 2_000_000, b'"]}\n'),
+            b'{"type":"done","exit_code":"x"}\n',
+            b'{"type":"done","exit_code":null}\n',
+            b'{"type":"done","status":"ok","results":[1,{"a":2}],"ename":5}\n',
+            Repeat(b'{"type":"results","texts":["', b"x", 3_000_000, b'"]}\n'),  # a result over the header limit
+            Repeat(b'{"type":"done","status":"ok","results":["', b"y", 2_000_000, b'"]}\n'),
             Repeat(b"", b"z", 200_000, b""),  # a long line without its end
-            b'{"op":"display","mime":"image/png","data":"!!notbase64","ack":true}\n',
-            b'{"op":"input_request","prompt":{"a":1}}\n',
-            b'{"op":"progress","task":1,"label":2,"done":"x","total":null,"elapsed":"y"}\n',
+            b'{"type":"display","mime":"image/png","data":"!!notbase64","ack":true}\n',
+            b'{"type":"input_request","prompt":{"a":1}}\n',
+            b'{"type":"progress","task":1,"label":2,"done":"x","total":null,"elapsed":"y"}\n',
             b"[1, 2, 3]\n",
             b"\xff\xfe not json\n",
             b"no newline at the end",
@@ -266,13 +267,15 @@ control_lines = st.one_of(
     ),
     st.binary(max_size=64),
 )
+SIDE_TYPES = ["completions", "inspection", "object_reply", "complete", "bogus"]
 side_writes = st.one_of(
     st.builds(
-        lambda h, p: pack(h, p),
-        st.dictionaries(st.sampled_from(["id", "ok", "found", "text"]), json_values),
-        st.binary(max_size=16),
+        lambda t, h, p: pack_frames([json.dumps({"type": t, **h}).encode(), *p]),
+        st.sampled_from(SIDE_TYPES),
+        st.dictionaries(st.sampled_from(["req_id", "ok", "found", "text", "message", "start", "matches"]), json_values),
+        st.lists(st.binary(max_size=16), max_size=2),
     ),
-    st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x05{]", b"\x00\x00\x00\x02{}" + b"x" * 100]),
+    st.sampled_from([b"\x01\xff\xff\xff\xff", b"\x01\x00\x00\x00\x02{]", b"\x01\x00\x00\x00\x02{}" + b"x" * 100]),
     st.binary(max_size=32),
 )
 

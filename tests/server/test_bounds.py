@@ -170,15 +170,15 @@ def test_unusable_transfer_paths_fail_the_transfer_only(launcher: LocalLauncher,
 
 def test_user_code_writing_to_the_control_socket(launcher: LocalLauncher) -> None:
     lines = [
-        b'{"op":"done","exit_code":"x"}',
+        b'{"type":"done","exit_code":"x"}',
         b"null",
         b"[" * 100_000,
-        b'{"op":"done","status":"ok","exit_code":1e400}',
-        b'{"op":"results","texts":[1, 2]}',
-        b'{"op":"progress","task":1}',
-        b'{"op":"input_request","prompt":5}',
-        b'{"op":"display","mime":3,"data":"x"}',
-        b'{"op":"nonsense"}',
+        b'{"type":"done","status":"ok","exit_code":1e400}',
+        b'{"type":"results","texts":[1, 2]}',
+        b'{"type":"progress","task":1}',
+        b'{"type":"input_request","prompt":5}',
+        b'{"type":"display","mime":3,"data":"x"}',
+        b'{"type":"nonsense"}',
         b"\xff\xfe not json",
     ]
     write = "kernel._active.control.sendall(line + b'\\n')"
@@ -191,7 +191,7 @@ def test_user_code_writing_to_the_control_socket(launcher: LocalLauncher) -> Non
 
 
 def test_user_code_writing_half_a_line_to_the_control_socket(launcher: LocalLauncher) -> None:
-    code = "from remrepl.server import kernel\nkernel._active.control.sendall(b'{\"op\": \"done\"')\n'ran'"
+    code = "from remrepl.server import kernel\nkernel._active.control.sendall(b'{\"type\": \"done\"')\n'ran'"
     with attacked(launcher) as session:
         result = session.run(code, timeout=RUN)  # its own "done" must not be lost after the torn line
         assert result.ok and result.value == "'ran'"

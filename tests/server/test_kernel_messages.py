@@ -1,17 +1,36 @@
-"""The supervisor's validation of the kernel's control messages and its bounds on what they carry."""
+"""The supervisor's validation of the kernel's control messages and its bounds on what they carry.
+
+The control channel's messages are ``protocol/kernel_channel.py``'s; ``validate`` here reads one as the
+supervisor does (a JSON line through the strict codec) and gives its fields back as a dict."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from remrepl import Session
+from remrepl._exceptions import RemoteProtocolError as KernelMessageError
 from remrepl.protocol import Result, encode
 from remrepl.protocol.codec import MAX_HEADER_BYTES
+from remrepl.protocol.kernel_channel import decode_line
 from remrepl.server.supervisor.bounds import FIELD_BUDGET, batches, clip, valid_text
-from remrepl.server.supervisor.kernel_messages import KernelMessageError, validate
+
+
+def validate(msg: object) -> dict[str, Any]:
+    """``msg`` as the kernel would send it, decoded as the supervisor does: its fields, checked."""
+    message = decode_line(json.dumps(msg).encode())
+    fields = dataclasses.asdict(message)
+    if "ename" in fields:  # the exception a run ended with, as one value
+        names = ("ename", "evalue", "traceback")
+        error = {k: fields.pop(k) for k in names}
+        fields["error"] = None if error["ename"] is None else error
+    return fields
+
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -24,7 +43,7 @@ ops = st.sampled_from(["ready", "results", "display", "input_request", "progress
 @given(ops, st.dictionaries(st.text(max_size=12), json_values, max_size=6))
 def test_any_message_is_either_refused_or_fully_typed(op: str, fields: dict[str, object]) -> None:
     try:
-        msg = validate({**fields, "op": op})
+        msg = validate({**fields, "type": op})
     except KernelMessageError:
         return
     if op == "done":
@@ -38,7 +57,7 @@ def test_any_message_is_either_refused_or_fully_typed(op: str, fields: dict[str,
 
 @pytest.mark.parametrize(
     "msg",
-    [None, [], "done", {"op": "done", "exit_code": "x"}, {"op": "done", "status": "ok", "exit_code": 1.5}],
+    [None, [], "done", {"type": "done", "exit_code": "x"}, {"type": "done", "status": "ok", "exit_code": 1.5}],
 )
 def test_what_user_code_writes_is_refused(msg: object) -> None:
     with pytest.raises(KernelMessageError):
@@ -46,7 +65,7 @@ def test_what_user_code_writes_is_refused(msg: object) -> None:
 
 
 def test_lone_surrogates_become_backslash_escapes() -> None:
-    msg = validate({"op": "done", "status": "error", "error": {"traceback": "File job-\udce9.py"}})
+    msg = validate({"type": "done", "status": "error", "ename": "E", "traceback": "File job-\udce9.py"})
     assert msg["error"]["traceback"] == "File job-\\udce9.py"
     assert valid_text("caf\ud800") == "caf\\ud800" and valid_text("café") == "café"
 
@@ -70,3 +89,11 @@ def test_batches_fit_a_message_and_keep_the_order() -> None:
     for batch in out:
         if isinstance(batch, list):
             assert len(encode(Result(1, "r", batch[0], tuple(batch[1:])))[0]) <= MAX_HEADER_BYTES
+
+
+def test_a_message_the_kernel_cannot_send_still_ends_the_run(session: Session) -> None:
+    """An exit code beyond 64 bits is refused by the control codec (as the supervisor would refuse it):
+    the kernel says so on stderr and ends the run all the same, instead of leaving it hanging."""
+    result = session.run("raise SystemExit(2**70)", timeout=60)
+    assert (result.status, result.exit_code) == ("exit", 1) and "not sent" in result.stderr
+    assert session.run("6 * 7").value == "42"

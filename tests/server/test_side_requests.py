@@ -27,7 +27,7 @@ from remrepl.protocol import (
     Upload,
     Welcome,
 )
-from remrepl.server.kernel.side import Unpacker, pack
+from remrepl.protocol.side_channel import Unpacker, pack_frames
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
 
@@ -262,14 +262,15 @@ def test_garbage_on_the_kernel_side_channel_does_not_take_the_supervisor_down(se
 @pytest.mark.parametrize(
     "data",
     [
-        b"\xff\xff\xff\xff",  # a 4 GiB header would be waited for (and buffered)
-        b"\x00\x00\x00\x02[]",  # not an object
-        b'\x00\x00\x00\x0c{"size": -1}',
-        b'\x00\x00\x00\x12{"size": 99999999999}',
+        b"\x01\xff\xff\xff\xff",  # a 4 GiB header would be waited for (and buffered)
+        b"\x00",  # a message of no frames
+        b"\x09",  # more frames than any message has
+        b"\x02\x00\x00\x00\x02{}\xff\xff\xff\xff",  # a 4 GiB payload
+        b"\x02\x00\x00\x00\x02{}\x05\xf5\xe1\x00",  # 100 MB, over the bound
     ],
 )
 def test_the_side_unpacker_refuses_malformed_messages_at_once(data: bytes) -> None:
     unpacker = Unpacker()
     with pytest.raises(ValueError, match="malformed"):
         unpacker.feed(data)
-    assert unpacker.feed(pack({"id": "1"}, b"ok")) == [({"id": "1", "size": 2}, b"ok")]  # and reads on
+    assert unpacker.feed(pack_frames([b'{"id": "1"}', b"ok"])) == [[b'{"id": "1"}', b"ok"]]  # and reads on

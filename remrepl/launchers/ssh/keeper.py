@@ -17,7 +17,6 @@ Unix socket (in a 0700 directory of the remote state directory), so ``stop``/``d
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
 import signal
@@ -27,7 +26,21 @@ import sys
 import time
 from pathlib import Path
 
+from ..._exceptions import RemoteProtocolError
 from ..._files import open_private_log, state_dir
+from ...protocol.keeper import (
+    Attached,
+    Detach,
+    Gone,
+    KeeperFailed,
+    KeeperLine,
+    Stop,
+    decode_server_ready,
+    decode_words,
+    encode_line,
+    encode_word,
+    keeper_ready,
+)
 
 READY_TIMEOUT = 60.0
 STOP_WAIT = 10.0
@@ -43,13 +56,13 @@ def _read_line(fd: int) -> bytes:
     return raw.strip()
 
 
-def _emit(data: dict[str, object]) -> None:
-    os.write(1, (json.dumps(data) + "\n").encode())
+def _emit(message: KeeperLine) -> None:
+    os.write(1, encode_line(message))
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])[-16000:]  # fits a line
     except OSError:
         return ""
 
@@ -87,14 +100,18 @@ def start(args: argparse.Namespace) -> int:
             if not chunk:
                 break
             ready += chunk
-    if not ready.endswith(b"\n"):
+    try:
+        server_ready = decode_server_ready(ready.strip()) if ready.endswith(b"\n") else None
+    except RemoteProtocolError:
+        server_ready = None
+    if server_ready is None:
         os.close(tether_w)
         try:
             status = server.wait(STOP_WAIT)
         except subprocess.TimeoutExpired:
             server.kill()
             status = server.wait()
-        _emit({"event": "failed", "status": status, "log": str(log_path), "stderr": _log_tail(log_path)})
+        _emit(KeeperFailed(status, str(log_path), _log_tail(log_path)))
         return 1
     server.stdout.close()
     tether_dir = state_dir("tethers")
@@ -103,9 +120,7 @@ def start(args: argparse.Namespace) -> int:
     sock_path.unlink(missing_ok=True)
     listener.bind(str(sock_path))
     listener.listen(4)
-    data = json.loads(ready)
-    data.update({"log": str(log_path), "tether": str(sock_path), "keeper_pid": os.getpid()})
-    _emit(data)
+    _emit(keeper_ready(server_ready, log=str(log_path), tether=str(sock_path), keeper_pid=os.getpid()))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the SSH session ending is handled as end of input
     try:
         return _keep(server, tether_w, listener, args.grace)
@@ -127,7 +142,7 @@ def _keep(server: subprocess.Popen[bytes], tether_w: int, listener: socket.socke
             if isinstance(source, socket.socket):
                 source.close()
             source, buffer, lost_at = conn, b"", None
-            conn.sendall(b"attached\n")
+            conn.sendall(encode_word(Attached()))
             continue
         if source is not None and source in ready:
             try:
@@ -136,13 +151,14 @@ def _keep(server: subprocess.Popen[bytes], tether_w: int, listener: socket.socke
                 chunk = b""
             if chunk:
                 buffer += chunk
-                lines = buffer.split(b"\n")
-                buffer = lines.pop()[-64:]
-                if b"detach" in lines:
-                    os.write(tether_w, b"detach\n")
+                whole, _, rest = buffer.rpartition(b"\n")
+                buffer = rest[-64:]
+                words = decode_words(whole)
+                if any(isinstance(word, Detach) for word in words):
+                    os.write(tether_w, b"detach\n")  # the server's tether (serve.py --tether)
                     os.close(tether_w)
                     return 0
-                if b"stop" in lines:
+                if any(isinstance(word, Stop) for word in words):
                     return _stop(server, tether_w)
                 continue
             if isinstance(source, socket.socket):
@@ -173,10 +189,10 @@ def attach(args: argparse.Namespace) -> int:
     try:
         conn.connect(args.socket)
     except OSError:
-        os.write(1, b"gone\n")
+        os.write(1, encode_word(Gone()))
         return 3
     with conn:
-        os.write(1, conn.recv(64))  # "attached"
+        os.write(1, conn.recv(64))  # the keeper's Attached
         watched: list[int | socket.socket] = [0, conn]
         while True:
             ready = select.select(watched, [], [])[0]

@@ -29,11 +29,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
+from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemoteProtocolError, RemreplError, SSHError
 from ..._files import write_private
 from ...client.reconnect import ServerGone
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
+from ...protocol.keeper import Attached, Detach, KeeperFailed, KeeperReady, Stop, decode_line, decode_word, encode_word
 from ...ssh.bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
 from ...ssh.link import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from ...ssh.remote import open_session
@@ -118,7 +119,7 @@ class SSHLauncher(Launcher):
         self.channel: Any = None  # the tether: the keeper's stdin and stdout
         self.tunnel: Tunnel | None = None
         self.python = venv_python(remote_venv) if bootstrap else remote_python
-        self.ready: dict[str, Any] = {}
+        self.ready: KeeperReady | None = None  # the keeper's ready line
         self._detached = False
         self._exit_status: int | None = None
         self._relink_lock = threading.Lock()
@@ -143,7 +144,7 @@ class SSHLauncher(Launcher):
                 self.notify(f"installing remrepl into {self.remote_venv} on {self.link} (--bootstrap)")
                 bootstrap(self.link, self.remote_python, self.remote_venv)
                 self.ready = self._start_server(keys, timeout)
-            info = ConnectionInfo.from_json(self.ready, f"the ready line from {self.link}")
+            info = ConnectionInfo.from_json(self.ready.connection(), f"the ready line from {self.link}")
             if self.direct:
                 info = replace(info, host=self.link.settings.hostname)
             else:
@@ -162,7 +163,7 @@ class SSHLauncher(Launcher):
         env = f"env {shlex.join(f'{k}={v}' for k, v in self.environment.items())} " if self.environment else ""
         return f"exec {env}{shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
 
-    def _start_server(self, keys: KeyPair, timeout: float) -> dict[str, Any]:
+    def _start_server(self, keys: KeyPair, timeout: float) -> KeeperReady:
         assert self.link is not None
         args = ["start", "--grace", str(self.reconnect_grace)]
         if self.direct:
@@ -189,17 +190,15 @@ class SSHLauncher(Launcher):
         if line is None:
             raise LaunchError(f"the remote launcher on {self.link} ended without a ready line{reader.stderr()}")
         try:
-            data = json.loads(line)
-        except ValueError:
+            said = decode_line(line)
+        except RemoteProtocolError:
             raise LaunchError(f"the remote launcher printed {line[:200]!r} instead of a ready line") from None
-        if data.get("event") == "failed":
+        if isinstance(said, KeeperFailed):
             raise LaunchError(
-                f"the server did not start on {self.link} (exit status {data.get('status')}); its stderr "
-                f"({data.get('log')}):\n{data.get('stderr', '')}"
+                f"the server did not start on {self.link} (exit status {said.status}); its stderr "
+                f"({said.log}):\n{said.stderr}"
             )
-        if data.get("event") != "ready":
-            raise LaunchError(f"the remote launcher printed {line[:200]!r} instead of a ready line")
-        return dict(data)
+        return said
 
     def _check(self, line: str | None, reader: _LineReader) -> None:
         assert self.link is not None
@@ -264,7 +263,8 @@ class SSHLauncher(Launcher):
         """Is the link really up? ServerGone if it is but nothing listens at the server's address."""
         import paramiko
 
-        where = (str(self.ready["host"]), int(self.ready["port"]))
+        assert self.ready is not None
+        where = (self.ready.host, self.ready.port)
         try:
             link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=10.0).close()
         except paramiko.ChannelException:  # sshd answered: it could not connect there
@@ -275,13 +275,13 @@ class SSHLauncher(Launcher):
         return True
 
     def _relink(self) -> None:
-        assert self.link is not None
+        assert self.link is not None and self.ready is not None
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
             channel = open_session(link)
             attach = "import sys; from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
-            tether = shlex.quote(self.ready["tether"])
+            tether = shlex.quote(self.ready.tether)
             command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
             channel.exec_command(command)
             answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
@@ -291,7 +291,7 @@ class SSHLauncher(Launcher):
         except Exception as exc:  # paramiko's
             link.close()
             raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
-        if answer != "attached":
+        if not isinstance(decode_word(answer), Attached):
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
         self.link, self.channel = link, channel
@@ -315,7 +315,7 @@ class SSHLauncher(Launcher):
         """Stop the server (unless detached), then the tunnel and the SSH connection. Idempotent."""
         if self.channel is not None and not self._detached:
             try:
-                self.channel.sendall(b"stop\n")
+                self.channel.sendall(encode_word(Stop()))
                 self.channel.status_event.wait(15.0)
             except Exception:
                 pass  # the link is gone: the server stops after its grace period
@@ -325,7 +325,7 @@ class SSHLauncher(Launcher):
         """Leave the server running by itself (``--keep``): untether it, then close the SSH side."""
         if self.channel is not None and not self._detached:
             try:
-                self.channel.sendall(b"detach\n")
+                self.channel.sendall(encode_word(Detach()))
                 self.channel.status_event.wait(15.0)
             except Exception:
                 pass
@@ -365,8 +365,8 @@ class SSHLauncher(Launcher):
             "kind": "ssh",
             "target": self.target,
             "ssh_config": self.options.ssh_config or "",
-            "remote_host": str(self.ready.get("host", "127.0.0.1")),
-            "remote_port": str(self.ready.get("port", "")),
+            "remote_host": self.ready.host if self.ready is not None else "127.0.0.1",
+            "remote_port": str(self.ready.port) if self.ready is not None else "",
             "direct": "yes" if self.direct else "",
             **({"host_key_alias": self.options.host_key_alias} if self.options.host_key_alias else {}),
             **({"known_hosts_file": self.options.known_hosts_file} if self.options.known_hosts_file else {}),

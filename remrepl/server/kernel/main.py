@@ -1,27 +1,18 @@
 """The kernel: the child process that holds the user's namespace and runs their code.
 
 The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"`` with
-stdout and stderr on pipes to the supervisor, FD a socket for control messages, one JSON object a line
-(internal to the server, not the wire protocol), and SIDE a socket for side requests (``kernel_side``):
-
-    supervisor -> kernel   {"op": "execute", "code", "mode", "filename", "argv"}
-                           {"op": "input_reply", "text", "eof"}
-                           {"op": "ack"}                     answers "results"
-    kernel -> supervisor   {"op": "ready", "pid", "python"}
-                           {"op": "results", "texts"}        expressions' reprs, as the REPL echoes them
-                           {"op": "input_request", "prompt", "password"}
-                           {"op": "done", "status", "exit_code", "results", "error"}
-                           {"op": "display", "mime", "data", "ack"}  a plot, base64; "ack": answer it
-                           {"op": "progress", "task", "label", "done", "total", "elapsed", "final"}
+stdout and stderr on pipes to the supervisor, FD a socket for control messages (internal to the server,
+not the wire protocol: ``protocol/kernel_channel.py`` lists them, one a line), and SIDE a socket for side
+requests (``kernel_side``).
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
 supervisor drains the pipes before handling one. An expression's repr is held back until the run ends
-(then it rides in "done": a single message for ``1+1``) or until the code writes anything more; then the
-kernel sends "results" and waits for the "ack", so no later output can reach the pipes before it.
+(then it rides in ``RunDone``: a single message for ``1+1``) or until the code writes anything more; then the
+kernel sends ``Results`` and waits for the ``Ack``, so no later output can reach the pipes before it.
 
-This module imports only the standard library (and ``mpl_hook``, which does too): it is the first thing a
-new interpreter loads.
+This module imports only the standard library (and ``mpl_hook`` and ``protocol.kernel_channel``, which do
+too): it is the first thing a new interpreter loads.
 """
 
 from __future__ import annotations
@@ -32,7 +23,6 @@ import builtins
 import getpass
 import importlib.machinery
 import io
-import json
 import linecache
 import os
 import signal
@@ -42,9 +32,27 @@ import threading
 import time
 import traceback
 import types
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+from ..._exceptions import LocalProtocolError, RemoteProtocolError
+from ...protocol.kernel_channel import (
+    Ack,
+    AskInput,
+    ControlMessage,
+    InputText,
+    KernelReady,
+    ReportProgress,
+    Results,
+    RunCode,
+    RunDone,
+    RunStatus,
+    ShowDisplay,
+    decode_line,
+    encode_line,
+)
 from . import plots as mpl_hook
+
+_T = TypeVar("_T")
 
 # Held-back reprs go out once they add up to this many characters, so no control message (and no event
 # made of one) grows with the number of results of a run (``for i in range(10**6): i``); a bigger repr
@@ -170,22 +178,35 @@ class Kernel:
         if self.running:  # a late interrupt after the run must not hit the kernel's own loop
             raise KeyboardInterrupt
 
-    def send(self, **msg: Any) -> None:
-        self.flush()
-        with self._send_lock:
+    def send(self, message: ControlMessage) -> bool:
+        """Send ``message`` after the output written before it; False (and a note on stderr) if it
+        cannot travel (a value too big for a control line, an exit code beyond 64 bits)."""
+        try:
             # The leading newline ends whatever user code may have written to this socket without one:
             # that becomes a line of its own, which the supervisor drops, instead of hiding this message.
-            self.control.sendall(b"\n" + json.dumps(msg).encode() + b"\n")
+            line = encode_line(message)
+        except LocalProtocolError as exc:
+            self.stderr.write(f"[remrepl: not sent: {exc}]\n")
+            line = b""
+        self.flush()
+        if not line:
+            return False
+        with self._send_lock:
+            self.control.sendall(line)
+        return True
 
-    def receive(self, op: str) -> dict[str, Any]:
-        """The next control message of type ``op``, skipping strays (a late ack or reply)."""
+    def receive(self, kind: type[_T]) -> _T:
+        """The next control message of type ``kind``, skipping strays (a late ack or reply)."""
         while True:
             line = self.reader.readline()
             if not line:
                 os._exit(0)  # the supervisor closed the channel: it is gone or done with us
-            msg = json.loads(line)
-            if isinstance(msg, dict) and msg.get("op") == op:
-                return msg
+            try:
+                message = decode_line(line.rstrip(b"\n"))
+            except RemoteProtocolError:
+                continue  # an empty line (each message starts with a newline)
+            if isinstance(message, kind):
+                return message
 
     def must_deliver_results(self) -> bool:
         """Results are held back and this is the thread that owns the control channel (the main one:
@@ -195,21 +216,21 @@ class Kernel:
     def send_results(self) -> None:
         texts, self.pending_results, self.pending_chars = self.pending_results, [], 0
         self.stdout.__class__ = _PlainStream
-        self.send(op="results", texts=texts)
-        self.receive("ack")
+        if self.send(Results(tuple(texts))):
+            self.receive(Ack)
 
     # --- what user code calls -----------------------------------------------------------------
 
     def request_input(self, prompt: str, *, password: bool, eof_ok: bool = False) -> str | None:
         if self.pending_results:
             self.send_results()
-        self.send(op="input_request", prompt=prompt, password=password)
-        reply = self.receive("input_reply")
-        if reply.get("eof"):
+        self.send(AskInput(prompt, password))
+        reply = self.receive(InputText)
+        if reply.eof:
             if eof_ok:
                 return None
             raise EOFError
-        return str(reply.get("text", ""))
+        return reply.text
 
     def input(self, prompt: object = "") -> str:
         text = self.request_input(str(prompt), password=False)
@@ -227,9 +248,8 @@ class Kernel:
         if main and self.pending_results:
             self.send_results()
         # From the main thread, wait for the ack (as for "results"): no later print may overtake the plot.
-        self.send(op="display", mime=mime, data=base64.b64encode(data).decode("ascii"), ack=main)
-        if main:
-            self.receive("ack")
+        if self.send(ShowDisplay(mime, base64.b64encode(data).decode("ascii"), ack=main)) and main:
+            self.receive(Ack)
 
     def progress(self, **fields: Any) -> bool:
         """Send a progress update of the running code (``remrepl.cluster``'s map); False if it cannot."""
@@ -237,8 +257,11 @@ class Kernel:
             return False  # the control channel is the main thread's; a progress report is never worth a race
         if self.pending_results:
             self.send_results()  # what the run echoed before goes first
-        self.send(op="progress", **fields)
-        return True
+        try:
+            report = ReportProgress(**fields)
+        except TypeError:  # fields this kernel does not know (a newer caller): no report, not a failed map
+            return False
+        return self.send(report)
 
     def displayhook(self, value: object) -> None:
         if value is None:
@@ -260,17 +283,18 @@ class Kernel:
 
     # --- running code -------------------------------------------------------------------------
 
-    def execute(self, msg: dict[str, Any]) -> None:
-        code, mode = str(msg.get("code", "")), msg.get("mode", "interactive")
+    def execute(self, msg: RunCode) -> None:
+        code, mode = msg.code, msg.mode
         self.counter += 1
-        filename = str(msg.get("filename") or f"<remote-{self.counter}>")
+        filename = msg.filename or f"<remote-{self.counter}>"
         if mode == "interactive" and filename == "<remote>":
             filename = f"<remote-{self.counter}>"
         # Keep the source so tracebacks show the user's lines, as for a file.
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        status, exit_code, error = "ok", 0, None
+        status: RunStatus = "ok"
+        exit_code, error = 0, None
         try:
-            self._run_user_code(code, mode, filename, [str(a) for a in msg.get("argv") or [filename]])
+            self._run_user_code(code, mode, filename, list(msg.argv or [filename]))
         except SystemExit as exc:
             status, exit_code = "exit", self._exit_code(exc)
         except KeyboardInterrupt as exc:
@@ -279,7 +303,9 @@ class Kernel:
             status, exit_code, error = "error", 1, self._report(exc, filename)
         results, self.pending_results, self.pending_chars = self.pending_results, [], 0
         self.stdout.__class__ = _PlainStream
-        self.send(op="done", status=status, exit_code=exit_code, results=results, error=error)
+        done = RunDone(status, exit_code, tuple(results), *(error or (None,)))
+        if not self.send(done):  # what did not fit was said on stderr; the run must end all the same
+            self.send(RunDone(status, exit_code if -(2**63) <= exit_code < 2**63 else 1, ename=done.ename))
 
     def _run_user_code(self, code: str, mode: str, filename: str, argv: list[str]) -> None:
         """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
@@ -314,7 +340,7 @@ class Kernel:
         print(exc.code, file=sys.stderr)  # as the interpreter does for sys.exit("message")
         return 1
 
-    def _report(self, exc: BaseException, filename: str) -> dict[str, str]:
+    def _report(self, exc: BaseException, filename: str) -> tuple[str, str, str]:
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
         exc.__traceback__ = _user_frames(exc.__traceback__, filename)
         try:
@@ -322,13 +348,13 @@ class Kernel:
             evalue = str(exc)
         except BaseException:  # a user exception whose __str__ raises
             text, evalue = f"{type(exc).__name__}: <unprintable>\n", "<unprintable>"
-        return {"ename": type(exc).__name__, "evalue": evalue, "traceback": text}
+        return type(exc).__name__, evalue, text
 
     def serve(self) -> NoReturn:
-        self.send(op="ready", pid=os.getpid(), python=sys.version.split()[0])
+        self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
             try:
-                msg = self.receive("execute")
+                msg = self.receive(RunCode)
             except KeyboardInterrupt:
                 continue
             self.execute(msg)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring_ascii as _encode_ascii  # what json.dumps uses: C, quick
 
 from ...protocol.codec import MAX_HEADER_BYTES
+from ...protocol.message_codec import valid_text as valid_text  # re-exported: the supervisor's text rule
 
 # Worst case of JSON's ensure_ascii: a code point outside the BMP becomes two \\uXXXX escapes.
 _MAX_ESCAPE = 12
@@ -22,17 +23,6 @@ SMALL_BUDGET = 4096  # a label, a MIME type, a task name
 RESULT_BUDGET = MAX_HEADER_BYTES // 2  # a repr sent as a Result; bigger ones go as stdout chunks
 RESULTS_BUDGET = MAX_HEADER_BYTES // 2  # all the reprs riding in one Done
 STREAM_PIECE = 1 << 20  # bytes per stdout chunk of a big repr (a binary frame: no header cost)
-
-
-def valid_text(text: str) -> str:
-    """``text`` as valid Unicode: lone surrogates become ``\\udcXX``, as Python's stderr prints them."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
 
 
 def encoded_size(text: str) -> int:

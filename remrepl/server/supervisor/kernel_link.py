@@ -16,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol
 
 import zmq
 
+from ..._exceptions import RemoteProtocolError
 from ...protocol import (
     Display,
     Done,
@@ -29,10 +30,21 @@ from ...protocol import (
     Result,
     Stream,
 )
+from ...protocol.kernel_channel import (
+    Ack,
+    AskInput,
+    InputText,
+    KernelReady,
+    ReportProgress,
+    Results,
+    RunCode,
+    RunDone,
+    ShowDisplay,
+    decode_line,
+)
 from ...protocol.side import MAX_OBJECT_BYTES
 from .bounds import FIELD_BUDGET, SMALL_BUDGET, batches, clip, fits_done, result_pieces
 from .guard import guarded
-from .kernel_messages import KernelMessageError, validate
 from .kernel_process import KernelProcess
 from .process_tree import become_subreaper, reap_orphans
 from .session_core import SessionCore
@@ -94,12 +106,12 @@ class KernelLink:
     def run(self, event: Execute) -> None:
         """Have the kernel run ``event`` (the core made it the run in progress)."""
         assert self.kernel is not None
-        self.kernel.send(op="execute", code=event.code, mode=event.mode, filename=event.filename, argv=list(event.argv))
+        self.kernel.send(RunCode(event.code, event.mode, event.filename, event.argv))
 
     def send_input(self, text: str, eof: bool) -> None:
         """The answer to the kernel's pending ``input()``."""
         if self.kernel is not None:
-            self.kernel.send(op="input_reply", text=text, eof=eof)
+            self.kernel.send(InputText(text, eof))
 
     def interrupt(self) -> None:
         if self.kernel is not None:
@@ -220,44 +232,44 @@ class KernelLink:
     def _notice(self, text: str) -> None:
         self._emit(Notice, f"[remrepl: {text}]")
 
-    def _on_kernel_message(self, raw: dict[str, Any]) -> None:
+    def _on_kernel_message(self, raw: bytes) -> None:
         assert self.kernel is not None
         try:
-            msg = validate(raw)
-        except KernelMessageError as exc:  # user code wrote to the control socket, most likely
+            msg = decode_line(raw)  # strict: the kernel is untrusted (protocol/kernel_channel.py)
+        except RemoteProtocolError as exc:  # user code wrote to the control socket, most likely
             log.warning("ignored a malformed control message from the kernel (%s): %.200r", exc, raw)
             return
-        op = msg["op"]
-        if op == "ready":
+        if isinstance(msg, KernelReady):
             self.kernel.ready = True
             pending = self.core.kernel_became_ready()
             if pending is not None:
                 self.run(pending)
-        elif op == "results":
-            self._emit_results(msg["texts"])
-            self.kernel.send(op="ack")
-        elif op == "display":
-            mime, data = clip(msg["mime"], SMALL_BUDGET, "MIME type"), _b64(msg["data"])
+        elif isinstance(msg, Results):
+            self._emit_results(list(msg.texts))
+            self.kernel.send(Ack())
+        elif isinstance(msg, ShowDisplay):
+            mime, data = clip(msg.mime, SMALL_BUDGET, "MIME type"), _b64(msg.data)
             if len(data) <= MAX_OBJECT_BYTES:
                 self._emit(Display, self.running, mime, data)
             else:  # a frame over the sockets' message size would cost the client its connection
                 self._emit(Notice, f"[remrepl: a {mime} of {len(data):,} bytes is too big to show]")
-            if msg["ack"]:
-                self.kernel.send(op="ack")
-        elif op == "input_request":
-            prompt = clip(msg["prompt"], FIELD_BUDGET, "prompt")
-            self.core.input_requested(self._emit(InputRequest, self.running, prompt, msg["password"]))
-        elif op == "progress":
-            task, label = clip(msg["task"], SMALL_BUDGET, "task name"), clip(msg["label"], SMALL_BUDGET, "label")
-            self._emit(Progress, self.running, task, label, msg["done"], msg["total"], msg["elapsed"], msg["final"])
-        elif op == "done":
-            error, results = msg["error"], msg["results"]
-            if error is not None:
-                self._emit(Error, self.running, *_bounded_error(error))
-            if error is not None or not fits_done(results):  # before its traceback; or too many to ride
+            if msg.ack:
+                self.kernel.send(Ack())
+        elif isinstance(msg, AskInput):
+            prompt = clip(msg.prompt, FIELD_BUDGET, "prompt")
+            self.core.input_requested(self._emit(InputRequest, self.running, prompt, msg.password))
+        elif isinstance(msg, ReportProgress):
+            task, label = clip(msg.task, SMALL_BUDGET, "task name"), clip(msg.label, SMALL_BUDGET, "label")
+            self._emit(Progress, self.running, task, label, msg.done, msg.total, msg.elapsed, msg.final)
+        elif isinstance(msg, RunDone):
+            results = list(msg.results)
+            if msg.ename is not None:
+                self._emit(Error, self.running, *_bounded_error(msg.ename, msg.evalue, msg.traceback))
+            if msg.ename is not None or not fits_done(results):  # before its traceback; or too many to ride
                 self._emit_results(results)
                 results = []
-            self._finish_run(msg["status"], msg["exit_code"], tuple(results))
+            self._finish_run(msg.status, msg.exit_code, tuple(results))
+        # (the messages to the kernel, if it sends them back: ignored)
 
     def _emit_results(self, texts: list[str]) -> None:
         """The reprs as Result events, as many in each as fit (``Result.more``); one too big for a
@@ -289,13 +301,13 @@ class KernelLink:
             self._finish_run("died", code or 1)
 
 
-def _bounded_error(error: dict[str, str]) -> tuple[str, str, str]:
+def _bounded_error(ename: str, evalue: str, traceback: str) -> tuple[str, str, str]:
     """An exception's name, value and traceback, each cut to fit (the whole is kept in the kernel)."""
     rest = " (the whole exception is sys.last_value on the server; traceback.print_last() prints it)"
     return (
-        clip(error["ename"], SMALL_BUDGET, "exception name", rest),
-        clip(error["evalue"], FIELD_BUDGET, "exception message", rest),
-        clip(error["traceback"], FIELD_BUDGET, "traceback", rest),
+        clip(ename, SMALL_BUDGET, "exception name", rest),
+        clip(evalue, FIELD_BUDGET, "exception message", rest),
+        clip(traceback, FIELD_BUDGET, "traceback", rest),
     )
 
 

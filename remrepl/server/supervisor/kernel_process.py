@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-from typing import Any
 
 from ..._files import environment_without_secrets
-from ..kernel.side import Unpacker, pack
+from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, encode_line
+from ...protocol.side_channel import SideRequest, Unpacker, pack
 from .process_tree import kill_tree, signal_tree
 
 log = logging.getLogger("remrepl.server")
@@ -78,14 +77,15 @@ class KernelProcess:
         self._side_out = bytearray()  # side requests not yet written (the kernel reads them in its own time)
         self._side_in = Unpacker()
         self._partial = bytearray()  # a control line not complete yet (appended to: a big one is not quadratic)
+        self._overlong = False  # the line coming in is over MAX_LINE_BYTES: dropped up to its end
         self.ready = False
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def send(self, **msg: Any) -> None:
-        data = json.dumps(msg).encode() + b"\n"
+    def send(self, message: ToKernel) -> None:
+        data = encode_line(message)
         try:
             try:
                 sent = self.control.send(data)  # small messages go at once: no mode switch on the hot path
@@ -100,8 +100,9 @@ class KernelProcess:
         except OSError:
             pass  # it died; the poll loop sees the EOF and reports it
 
-    def read_messages(self) -> list[dict[str, Any]] | None:
-        """Complete control messages waiting now; None once the kernel has closed the channel."""
+    def read_messages(self) -> list[bytes] | None:
+        """Complete control lines waiting now (without their newlines, empty ones left out: every message
+        starts with one); None once the kernel has closed the channel. Decoding them is the caller's."""
         try:
             data = self.control.recv(READ_CHUNK if not self._partial else 1 << 20)  # bigger inside a long line
         except BlockingIOError:
@@ -112,23 +113,21 @@ class KernelProcess:
             return None
         end = data.rfind(b"\n")
         if end < 0:  # the middle of a long line (a big repr): no copy of what came before
-            self._partial += data
+            if len(self._partial) + len(data) > MAX_LINE_BYTES:  # no message is this long: user code wrote it
+                self._partial.clear()
+                self._overlong = True
+            elif not self._overlong:
+                self._partial += data
             return []
         lines = (bytes(self._partial) + data[:end]).split(b"\n")
+        if self._overlong:  # the end of the line that was too long
+            lines[0], self._overlong = b"", False
         self._partial = bytearray(data[end + 1 :])
-        messages = []
-        for line in lines:
-            try:
-                msg = json.loads(line)
-            except (ValueError, RecursionError):  # a torn line (it is dying), or user code wrote here
-                continue
-            if isinstance(msg, dict):
-                messages.append(msg)
-        return messages
+        return [line for line in lines if line]
 
-    def send_side(self, header: dict[str, Any], payload: bytes = b"") -> None:
+    def send_side(self, request: SideRequest) -> None:
         """Queue a side request; ``flush_side`` writes it as the socket takes it."""
-        self._side_out += pack(header, payload)
+        self._side_out += pack(request)
         self.flush_side()
 
     def flush_side(self) -> bool:
@@ -144,8 +143,9 @@ class KernelProcess:
             del self._side_out[:sent]
         return bool(self._side_out)
 
-    def read_side(self) -> list[tuple[dict[str, Any], bytes]]:
-        """Complete side replies waiting now."""
+    def read_side(self) -> list[list[bytes]]:
+        """The frames of the complete side replies waiting now (decoding them is the caller's);
+        ``ValueError`` if what came is no stream of messages (``side_channel.Unpacker``)."""
         replies = []
         for _ in range(64):  # bounded: a large reply arrives over a few turns of the loop
             try:

@@ -15,7 +15,7 @@ carry only completion, help and object requests, which go to the kernel's side t
 while a run goes on (``side_requests.py``). The supervisor only forwards their bytes: it never unpickles.
 
 It never dies because of one message: each is handled under one guard (``guard.py``), and what the
-kernel sends is validated (``kernel_messages.py``) and bounded (``bounds.py``) before it becomes an event.
+kernel sends is validated (``protocol/kernel_channel.py``) and bounded (``bounds.py``) before it becomes an event.
 
 Back-pressure: when the attached client's queue is full (the ROUTER's high-water mark), the supervisor
 stops reading the kernel's pipes until it drains, and the kernel's writes block: memory stays bounded

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import zmq
 
+from ..._exceptions import RemoteProtocolError
 from ...protocol import Connection, Event
 from ...protocol.side import (
     MAX_OBJECT_BYTES,
@@ -25,9 +25,9 @@ from ...protocol.side import (
     Inspection,
     ObjectReply,
 )
-from .bounds import FIELD_BUDGET, clip, valid_text
+from ...protocol.side_channel import SIDE, SideReply, SideRequest
+from .bounds import FIELD_BUDGET, clip
 from .kernel_process import KernelProcess
-from .session_core import SideRequest
 
 log = logging.getLogger("remrepl.server")
 
@@ -62,14 +62,7 @@ class SideRequests:
             self.fail(identity, conn, event, "too many side requests in flight")
             return
         self.pending[event.req_id] = (identity, conn, event)
-        if isinstance(event, Complete):
-            kernel.send_side({"op": "complete", "id": event.req_id, "code": event.code, "cursor": event.cursor})
-        elif isinstance(event, Inspect):
-            kernel.send_side({"op": "inspect", "id": event.req_id, "name": event.name, "detail": event.detail})
-        elif isinstance(event, GetObject):
-            kernel.send_side({"op": "get", "id": event.req_id, "name": event.name})
-        else:
-            kernel.send_side({"op": "put", "id": event.req_id, "name": event.name}, event.data)
+        kernel.send_side(event)  # as the client sent it (protocol/side_channel.py)
         self._poll_for_output(kernel)
 
     def on_kernel_ready(self, kernel: KernelProcess, flags: int) -> None:
@@ -83,15 +76,23 @@ class SideRequests:
                 log.warning("unreadable bytes on the kernel's side channel: failing the pending side requests")
                 self.fail_all("the remote interpreter's side channel was disturbed (by the code running?)")
                 replies = []
-            for header, payload in replies:
-                entry = self.pending.pop(str(header.get("id", "")), None)
+            for frames in replies:
+                try:
+                    reply = SIDE.decode(frames)  # strict: the kernel is untrusted
+                    if not isinstance(reply, (Completions, Inspection, ObjectReply)):
+                        raise RemoteProtocolError(f"a {type(reply).__name__} is no reply")
+                except RemoteProtocolError as exc:
+                    log.warning("a malformed side reply from the kernel (%s): failing the pending side requests", exc)
+                    self.fail_all("the remote interpreter's side channel was disturbed (by the code running?)")
+                    continue
+                entry = self.pending.pop(reply.req_id, None)
                 if entry is not None:
                     identity, conn, request = entry
-                    self.send(identity, conn, _reply(request, header, payload))
+                    self.send(identity, conn, _reply(request, reply))
         self._poll_for_output(kernel)
 
     def fail(self, identity: bytes, conn: Connection, request: SideRequest, message: str) -> None:
-        self.send(identity, conn, _reply(request, {"ok": False, "found": False, "message": message}, b""))
+        self.send(identity, conn, _reply(request, ObjectReply(request.req_id, False, message)))
 
     def fail_all(self, message: str) -> None:
         pending, self.pending = self.pending, {}
@@ -102,30 +103,30 @@ class SideRequests:
 MAX_COMPLETIONS = 2000  # matches sent for one completion (a prompt shows a few dozen)
 
 
-def _reply(request: SideRequest, header: dict[str, Any], payload: bytes) -> Event:
-    """The protocol event answering ``request``, from the kernel's reply header. The kernel is untrusted
-    (user code runs there): types are checked, text is made valid and cut to fit (``bounds``), as the
-    codec refuses anything malformed and a confused kernel must not take the supervisor down."""
-    message = clip(_text(header.get("message", "")), FIELD_BUDGET, "message")
+def _reply(request: SideRequest, reply: SideReply) -> Event:
+    """The protocol event answering ``request``, from the kernel's ``reply`` (decoded strictly: every
+    field typed, text valid). The kernel is untrusted (user code runs there): what it says is cut to fit
+    (``bounds``), and a reply of another kind than the request's is a failure, as the codec refuses
+    anything too big and a confused kernel must not take the supervisor down."""
+    message = clip(reply.message, FIELD_BUDGET, "message") if isinstance(reply, ObjectReply) else ""
     if isinstance(request, Complete):
-        matches, kinds = header.get("matches"), header.get("kinds")
-        matches = [_text(m)[:1000] for m in matches[:MAX_COMPLETIONS]] if isinstance(matches, list) else []
-        kinds = [_text(k)[:100] for k in kinds[: len(matches)]] if isinstance(kinds, list) else []
+        if not isinstance(reply, Completions):
+            return Completions(request.req_id, request.cursor)
+        matches = [m[:1000] for m in reply.matches[:MAX_COMPLETIONS]]
+        kinds = [k[:100] for k in reply.kinds[: len(matches)]]
         while matches and len(json.dumps(matches)) > FIELD_BUDGET:  # bounded: halves each time
             matches = matches[: len(matches) // 2]
         kinds = kinds[: len(matches)] if len(kinds) >= len(matches) else []
-        start = header.get("start")
-        start = start if type(start) is int and 0 <= start <= request.cursor else request.cursor
+        start = reply.start if 0 <= reply.start <= request.cursor else request.cursor
         return Completions(request.req_id, start, tuple(matches), tuple(kinds))
     if isinstance(request, Inspect):
-        found = header.get("found") is True
         rest = f" (help({request.name}) at the prompt shows all of it)"
-        return Inspection(request.req_id, found, clip(_text(header.get("text") or message), FIELD_BUDGET, "text", rest))
-    ok = header.get("ok") is True
+        if isinstance(reply, Inspection):
+            return Inspection(request.req_id, reply.found, clip(reply.text, FIELD_BUDGET, "text", rest))
+        return Inspection(request.req_id, False, clip(message or "no answer", FIELD_BUDGET, "text", rest))
+    if not isinstance(reply, ObjectReply):
+        return ObjectReply(request.req_id, False, "the remote interpreter gave another kind of answer")
+    ok, payload = reply.ok, reply.data
     if len(payload) > MAX_OBJECT_BYTES:  # the kernel checks this too; a frame over it would cost the link
         ok, message = False, f"the object is too big to send ({len(payload):,} bytes; at most {MAX_OBJECT_BYTES:,})"
     return ObjectReply(request.req_id, ok, message, payload if ok and isinstance(request, GetObject) else b"")
-
-
-def _text(value: object) -> str:
-    return valid_text(value if isinstance(value, str) else str(value))
