@@ -73,7 +73,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel: compile", ("compile",)),
     ("kernel: exec/repr of user code", ("kernel/shell.py",)),
     ("kernel: control channel", ("kernel/main.py",)),
-    ("kernel: side thread", ("server/kernel_side.py", "server/introspect.py")),
+    ("kernel: side thread", ("kernel/side.py", "kernel/introspect.py")),
     ("threading", ("threading.py",)),
 )
 
