@@ -29,10 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, SSHError
+from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, ServerGone, SSHError
 from .._files import write_private
 from .._info import ConnectionInfo
-from ..client.reconnect import ServerGone
 from ..client.session import InputHandler, Session, terminal_input
 from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError
+from .._exceptions import ConfigError, ServerGone
 from .._info import ConnectionInfo
-from ..client.reconnect import ServerGone
 from ..client.session import Session
 from .sshlink import SSHLink, SSHOptions, SSHTarget, connect_ssh
 from .tunnel import Tunnel
