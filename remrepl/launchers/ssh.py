@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemreplError, ServerGone, SSHError
+from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, ServerGone
 from .._files import write_private
 from .._info import ConnectionInfo
 from ..client.session import InputHandler, Session, terminal_input
@@ -37,6 +37,7 @@ from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair
 from .base import Launcher
 from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from .ssh_errors import is_ssh_failure, ssh_errors
 from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from .tunnel import Tunnel
 from .watchdog import LinkWatchdog
@@ -71,38 +72,33 @@ def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
     ``timeout``, ``SSHError`` on a dead link."""
     channel = _open_session(link)
     try:
-        channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
-        channel.exec_command(command)
-        channel.shutdown_write()
-        channel.settimeout(1.0)
-        out = bytearray()
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() > deadline:
+        with ssh_errors(f"running a command on {link} failed"):
+            channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
+            channel.exec_command(command)
+            channel.shutdown_write()
+            channel.settimeout(1.0)
+            out = bytearray()
+            deadline = time.monotonic() + timeout
+            while True:
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
+                try:
+                    chunk = channel.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                out += chunk
+            if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
                 raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            try:
-                chunk = channel.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                break
-            out += chunk
-        if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
-            raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-        return channel.exit_status, out.decode(errors="replace")
-    except Exception as exc:
-        if isinstance(exc, RemreplError):
-            raise
-        raise SSHError(f"running a command on {link} failed: {exc}") from None
+            return channel.exit_status, out.decode(errors="replace")
     finally:
         channel.close()
 
 
 def _open_session(link: SSHLink) -> Any:
-    try:
+    with ssh_errors(f"cannot open an SSH channel on {link}"):
         return link.transport.open_session(timeout=15.0)
-    except Exception as exc:
-        raise SSHError(f"cannot open an SSH channel on {link}: {exc}") from None
 
 
 class SSHLauncher(Launcher):
@@ -210,12 +206,10 @@ class SSHLauncher(Launcher):
             self.channel.close()
         channel = self.channel = _open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
-        try:
+        with ssh_errors(f"cannot start the remote command on {self.link}"):
             channel.exec_command(self._command(*args))
             # The client key over the channel: never argv, the environment or a file on the remote.
             channel.sendall(keys.public + b"\n")
-        except Exception as exc:
-            raise SSHError(f"cannot start the remote command on {self.link}: {exc}") from None
         line = reader.line("the environment check")
         for _ in range(100):  # a login script may print before our command runs: skip its lines
             if line is None or line.startswith("remrepl-check "):
@@ -306,7 +300,9 @@ class SSHLauncher(Launcher):
             link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=10.0).close()
         except paramiko.ChannelException:  # sshd answered: it could not connect there
             raise ServerGone(f"the server on {link} is gone: nothing listens at {where[0]}:{where[1]}") from None
-        except Exception:  # no answer: the link only looked alive (a silent network drop)
+        except Exception as exc:  # no answer: the link only looked alive (a silent network drop)
+            if not is_ssh_failure(exc):
+                raise
             link.close()
             return False
         return True
@@ -316,18 +312,16 @@ class SSHLauncher(Launcher):
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
-            channel = _open_session(link)
-            attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
-            tether = shlex.quote(self.ready["tether"])
-            command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
-            channel.exec_command(command)
-            answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
-        except RemreplError:
+            with ssh_errors(f"cannot re-attach to the server on {link}"):
+                channel = _open_session(link)
+                attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
+                tether = shlex.quote(self.ready["tether"])
+                command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
+                channel.exec_command(command)
+                answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
+        except BaseException:
             link.close()
             raise
-        except Exception as exc:  # paramiko's
-            link.close()
-            raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
         if answer != "attached":
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")

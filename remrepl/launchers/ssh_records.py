@@ -14,6 +14,7 @@ from typing import Any
 from .._exceptions import ConfigError, ServerGone
 from .._info import ConnectionInfo
 from ..client.session import Session
+from .ssh_errors import ssh_errors
 from .sshlink import SSHLink, SSHOptions, SSHTarget, connect_ssh
 from .tunnel import Tunnel
 
@@ -30,10 +31,13 @@ class Reattached:
             raise ServerGone("a --direct path has no tunnel to rebuild")
         link = connect_ssh(self.link.target, self.options)
         try:  # is the server still there? (a detached server has no keeper to ask)
-            link.transport.open_channel("direct-tcpip", self.tunnel.remote, ("127.0.0.1", 0), timeout=15.0).close()
-        except Exception:
+            with ssh_errors(
+                f"nothing listens at {self.tunnel.remote[0]}:{self.tunnel.remote[1]} on {link}", ServerGone
+            ):
+                link.transport.open_channel("direct-tcpip", self.tunnel.remote, ("127.0.0.1", 0), timeout=15.0).close()
+        except BaseException:
             link.close()
-            raise ServerGone(f"nothing listens at {self.tunnel.remote[0]}:{self.tunnel.remote[1]} on {link}") from None
+            raise
         old, self.link = self.link, link
         self.tunnel.use(link.transport)
         self.tunnel.drop_connections()
