@@ -10,7 +10,7 @@ import pytest
 
 from remrepl._files import state_dir
 from remrepl._info import ConnectionInfo
-from remrepl.client.records import LauncherData, SessionRecord
+from remrepl.launchers.records import LauncherData, SessionRecord
 from remrepl.transport import KeyPair
 
 

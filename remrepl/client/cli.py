@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
-import json
 import os
 import re
 import sys
@@ -17,8 +16,8 @@ from .. import __version__
 from .._exceptions import ConfigError, ConnectionLost, RemreplError, SessionClosed
 from .._files import PASSWORD_ENV, read_secret, state_dir
 from .._info import ConnectionInfo
-from ..launchers import Launcher, launch
-from . import cli_ec2, records
+from ..launchers import Launcher, launch, records, registry
+from . import cli_ec2
 from .config import Config, load_config
 from .plots import PlotSaver
 from .session import Session, connect
@@ -152,16 +151,10 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         raise ConfigError("give one of NAME, --launch and --connection-file")
     if name:
         record = records.load(name)
-        state, how = records.status(record, timeout=min(args.connect_timeout, 2.0))
+        state, how = registry.status(record, timeout=min(args.connect_timeout, 2.0))
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
-        if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
-            from ..launchers.ssh_records import connect_record
-
-            session = connect_record(record.to_json(), record.info, args.connect_timeout)
-            cli_ec2.after_reattach(record.to_json(), session)
-            return session, None, name
-        return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
+        return registry.reattach(record, args.connect_timeout), None, name  # SSH: a new tunnel to its port
     if args.launch:
         target, options = _launch_target(args)
         launcher = launch(target, **options)
@@ -173,14 +166,9 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     if not args.connection_file:
         raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
     info = ConnectionInfo.read(args.connection_file)
-    ssh_record = _launcher_record(args.connection_file)
-    if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
-        from ..launchers.ssh_records import connect_record
-
-        target = str(ssh_record["launcher"].get("target"))
-        session = connect_record(ssh_record, info, args.connect_timeout)
-        cli_ec2.after_reattach(ssh_record, session)
-        return session, None, target
+    kept = records.read(args.connection_file)
+    if kept is not None:  # a server a launcher left running (--keep): the way its kind reaches it
+        return registry.reattach(kept, args.connect_timeout), None, kept.launcher.data.get("target", info.host)
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
@@ -208,27 +196,11 @@ def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return target, options
 
 
-def _launcher_record(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    if isinstance(data, dict) and isinstance(data.get("launcher"), dict) and data["launcher"].get("kind") == "ssh":
-        return data
-    return {}
-
-
-def _launcher_data(launcher: Launcher) -> records.LauncherData:
-    data = dict(launcher.record_data())  # SSH: what rebuilds the tunnel, kind "ssh"; local: nothing
-    return records.LauncherData(data.pop("kind", launcher.target), data)
-
-
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        kind = _launcher_data(launcher)
+        kind = records.LauncherData.of(launcher)
         try:
             record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
         except ConfigError as exc:  # a taken name: the server must not be lost for that
@@ -284,7 +256,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if record is None:
             rows.append([path.stem, "?", "?", "?", "?", f"unreadable record {path}"])
             continue
-        state, how = records.status(record, args.probe_timeout)
+        state, how = registry.status(record, args.probe_timeout)
         started = datetime.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
         where = f"{record.info.host}:{record.info.port}"
         rows.append([record.name, record.target, where, str(record.info.pid), started, f"{state} ({how})"])

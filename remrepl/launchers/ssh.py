@@ -30,7 +30,6 @@ from dataclasses import replace
 from typing import Any
 
 from .._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, ServerGone
-from .._files import write_private
 from .._info import ConnectionInfo
 from ..client.session import InputHandler, Session, terminal_input
 from ..protocol import PROTOCOL_VERSION
@@ -385,10 +384,11 @@ class SSHLauncher(Launcher):
     # --- records for reattaching later --------------------------------------------------------
 
     def write_record(self, path: str | os.PathLike[str]) -> None:
-        """A 0600 session record: the ConnectionInfo (with the client key) plus ``launcher`` (``record_data()``)."""
-        assert self.info is not None
-        data = {**self.info.to_json(include_secret=True), "launcher": self.record_data()}
-        write_private(path, json.dumps(data, indent=2) + "\n")
+        """A 0600 session record at ``path`` (``records.py``): the ConnectionInfo (with the client key) plus
+        ``launcher`` (``record_data()``); ``registry.reattach(records.read(path))`` comes back through it."""
+        from . import records
+
+        records.write(path, records.of_launcher(self))
 
     def record_data(self) -> dict[str, str]:
         """What ``reattach`` needs besides the ConnectionInfo (strings only, for a session record)."""
