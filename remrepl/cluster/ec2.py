@@ -410,7 +410,7 @@ class EC2Worker(SSHWorker):
         import importlib.metadata
 
         from ..launchers.bootstrap import bootstrap, shell_path
-        from ..launchers.ssh import run_remote
+        from ..launchers.remote_command import run_remote
 
         remaining = max(self._deadline - time.monotonic(), 1.0)
         run_remote(link, "command -v cloud-init >/dev/null && cloud-init status --wait >/dev/null || true", remaining)

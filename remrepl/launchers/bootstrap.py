@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RemoteEnvironmentError
+from .remote_command import run_remote
 from .ssh_errors import ssh_errors
 
 if TYPE_CHECKING:
@@ -100,8 +101,6 @@ def _digest(data: bytes) -> str:
 def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] = ()) -> None:
     """Install this remrepl (with the dependencies of ``extras``) into ``venv`` on the host (made with
     ``base_python`` if missing)."""
-    from .ssh import run_remote
-
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)
         with ssh_errors(f"{link} refused an SFTP session: cannot ship remrepl there", RemoteEnvironmentError):

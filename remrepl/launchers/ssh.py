@@ -36,6 +36,7 @@ from ..protocol import PROTOCOL_VERSION
 from ..transport import KeyPair
 from .base import Launcher
 from .bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from .remote_command import open_session
 from .ssh_errors import is_ssh_failure, ssh_errors
 from .sshlink import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from .tunnel import Tunnel
@@ -64,40 +65,6 @@ sys.exit(main(sys.argv[2:]))
 
 def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
-
-
-def run_remote(link: SSHLink, command: str, timeout: float) -> tuple[int, str]:
-    """Run ``command`` on the host; (exit status, stdout and stderr combined). ``LaunchError`` after
-    ``timeout``, ``SSHError`` on a dead link."""
-    channel = _open_session(link)
-    try:
-        with ssh_errors(f"running a command on {link} failed"):
-            channel.set_combine_stderr(True)  # one stream: a full stderr can never stall the command
-            channel.exec_command(command)
-            channel.shutdown_write()
-            channel.settimeout(1.0)
-            out = bytearray()
-            deadline = time.monotonic() + timeout
-            while True:
-                if time.monotonic() > deadline:
-                    raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-                try:
-                    chunk = channel.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                out += chunk
-            if not channel.status_event.wait(max(1.0, deadline - time.monotonic())):
-                raise LaunchError(f"{command.split()[0]} on {link} did not finish within {timeout:g} s")
-            return channel.exit_status, out.decode(errors="replace")
-    finally:
-        channel.close()
-
-
-def _open_session(link: SSHLink) -> Any:
-    with ssh_errors(f"cannot open an SSH channel on {link}"):
-        return link.transport.open_session(timeout=15.0)
 
 
 class SSHLauncher(Launcher):
@@ -203,7 +170,7 @@ class SSHLauncher(Launcher):
             args += ["--idle-timeout", str(self.idle_timeout)]
         if self.channel is not None:  # a first attempt before --bootstrap
             self.channel.close()
-        channel = self.channel = _open_session(self.link)
+        channel = self.channel = open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
         with ssh_errors(f"cannot start the remote command on {self.link}"):
             channel.exec_command(self._command(*args))
@@ -312,7 +279,7 @@ class SSHLauncher(Launcher):
         link = connect_ssh(self.ssh_target, self.options)
         try:
             with ssh_errors(f"cannot re-attach to the server on {link}"):
-                channel = _open_session(link)
+                channel = open_session(link)
                 attach = "import sys; from remrepl.server.ssh_keeper import main; sys.exit(main(sys.argv[1:]))"
                 tether = shlex.quote(self.ready["tether"])
                 command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"

@@ -39,7 +39,8 @@ from ...protocol import PROTOCOL_VERSION
 from ..base import Launcher
 from ..bootstrap import bootstrap, shell_path, venv_python
 from ..hostkeys import fingerprint
-from ..ssh import SSHLauncher, run_remote
+from ..remote_command import run_remote
+from ..ssh import SSHLauncher
 from ..sshlink import SSHLink, SSHOptions, SSHTarget, load_config
 from .readiness import DEFAULT_DEADLINES, Timings, run_stage, wait_login, wait_port
 from .settings import EC2Settings, check_name, default_name, format_duration
