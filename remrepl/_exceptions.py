@@ -11,10 +11,13 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ConnectError                  no session could be established
     │   ├── AuthenticationFailed      the server refused our key (wrong password)
     │   ├── TooManyAttempts           the server refuses attempts from this address for now (brute force)
-    │   └── ConnectTimeout            nothing answered within the deadline
+    │   └── ConnectTimeout            nothing answered within the deadline (also a RemreplTimeout)
     ├── ConnectionLost                an established session's link went away
+    │   └── ServerGone                ...and came back, but the server is gone: retrying will not help
     ├── SessionClosed                 the session was closed (by us, or the server shut down)
-    ├── ExecutionTimeout              a run did not finish within the caller's deadline
+    ├── RemreplTimeout                a deadline passed (also the builtin TimeoutError)
+    │   ├── ConnectTimeout            (above)
+    │   └── ExecutionTimeout          a run did not finish within the caller's deadline
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
@@ -85,7 +88,12 @@ class TooManyAttempts(ConnectError):
         self.retry_after = retry_after
 
 
-class ConnectTimeout(ConnectError):
+class RemreplTimeout(RemreplError, TimeoutError):
+    """A deadline passed. Also the builtin ``TimeoutError``, so ``except TimeoutError`` catches remrepl's
+    timeouts as it does the standard library's (and, being that, an ``OSError`` with no ``errno``)."""
+
+
+class ConnectTimeout(ConnectError, RemreplTimeout):
     """Nothing answered within the connect deadline."""
 
 
@@ -93,11 +101,15 @@ class ConnectionLost(RemreplError):
     """An established session's link to the server went away."""
 
 
+class ServerGone(ConnectionLost):
+    """The link came back but the server is gone: retrying will not help."""
+
+
 class SessionClosed(RemreplError):
     """The session is closed; make a new one with ``remrepl.connect``."""
 
 
-class ExecutionTimeout(RemreplError):
+class ExecutionTimeout(RemreplTimeout):
     """A run did not finish within the caller's deadline."""
 
 

@@ -213,15 +213,6 @@ def run(args: argparse.Namespace) -> int:
     return cmd_down(args)
 
 
-def after_reattach(record: dict[str, Any], session: Any) -> None:
-    """A reattached EC2 head (a ``--keep`` record) is lent fresh AWS credentials, as at launch."""
-    launcher = record.get("launcher")
-    if isinstance(launcher, dict) and launcher.get("ec2_cluster"):
-        from ..launchers.ec2.launcher import lend_on_reattach
-
-        lend_on_reattach({str(k): str(v) for k, v in launcher.items()}, session)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     from ..launchers.ec2.launcher import EC2Launcher
     from ..launchers.ec2.settings import check_name, format_duration

@@ -7,6 +7,7 @@ Only the parser is built at import: each command imports what it needs when it r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -22,7 +23,7 @@ from .help import HelpFormatter, add_command, examples
 
 if TYPE_CHECKING:
     from ..client.session import Session
-    from ..launchers import Launcher, records
+    from ..launchers import Launcher
     from .config import Config
 
 
@@ -75,7 +76,6 @@ def _add_plot_options(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> Config:
     """The configuration file's settings, overridden by the command line's."""
-    import dataclasses
 
     from .config import load_config
 
@@ -188,7 +188,7 @@ def _password(args: argparse.Namespace) -> str:
 def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
     """(session, the launcher if we started the server, a name for the target)."""
     from ..client.session import connect
-    from ..launchers import launch, records
+    from ..launchers import launch, records, registry
     from ..transport.connection_info import ConnectionInfo
 
     name = getattr(args, "session", None)
@@ -200,16 +200,10 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         raise ConfigError("give one of NAME, --launch and --connection-file")
     if name:
         record = records.load(name)
-        state, how = records.status(record, timeout=min(args.connect_timeout, 2.0))
+        state, how = registry.status(record, timeout=min(args.connect_timeout, 2.0))
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
-        if record.launcher.kind == "ssh":  # through SSH again: a new tunnel to the server's port
-            from ..launchers.ssh.records import connect_record
-
-            session = connect_record(record.to_json(), record.info, args.connect_timeout)
-            cli_ec2.after_reattach(record.to_json(), session)
-            return session, None, name
-        return connect(info=record.info, connect_timeout=args.connect_timeout), None, name
+        return registry.reattach(record, args.connect_timeout), None, name  # SSH: a new tunnel to its port
     if args.launch:
         target, options = _launch_target(args)
         launcher = launch(target, **options)
@@ -221,14 +215,9 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     if not args.connection_file:
         raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
     info = ConnectionInfo.read(args.connection_file)
-    ssh_record = _launcher_record(args.connection_file)
-    if ssh_record:  # a server an SSH launcher left running (--keep): through SSH again
-        from ..launchers.ssh.records import connect_record
-
-        target = str(ssh_record["launcher"].get("target"))
-        session = connect_record(ssh_record, info, args.connect_timeout)
-        cli_ec2.after_reattach(ssh_record, session)
-        return session, None, target
+    kept = records.read(args.connection_file)
+    if kept is not None:  # a server a launcher left running (--keep): the way its kind reaches it
+        return registry.reattach(kept, args.connect_timeout), None, kept.launcher.data.get("target", info.host)
     password = None if info.client_secret_key else _password(args)
     session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
     return session, None, info.host
@@ -256,33 +245,13 @@ def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return target, options
 
 
-def _launcher_record(path: str) -> dict[str, Any]:
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    if isinstance(data, dict) and isinstance(data.get("launcher"), dict) and data["launcher"].get("kind") == "ssh":
-        return data
-    return {}
-
-
-def _launcher_data(launcher: Launcher) -> records.LauncherData:
-    from ..launchers import records
-
-    data = dict(launcher.record_data())  # SSH: what rebuilds the tunnel, kind "ssh"; local: nothing
-    return records.LauncherData(data.pop("kind", launcher.target), data)
-
-
 def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
     from ..launchers import records
 
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
-        kind = _launcher_data(launcher)
+        kind = records.LauncherData.of(launcher)
         try:
             record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
         except ConfigError as exc:  # a taken name: the server must not be lost for that
@@ -329,7 +298,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     import datetime
 
-    from ..launchers import records
+    from ..launchers import records, registry
 
     found = records.all_records()
     if not found:
@@ -341,7 +310,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if record is None:
             rows.append([path.stem, "?", "?", "?", "?", f"unreadable record {path}"])
             continue
-        state, how = records.status(record, args.probe_timeout)
+        state, how = registry.status(record, args.probe_timeout)
         started = datetime.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
         where = f"{record.info.host}:{record.info.port}"
         rows.append([record.name, record.target, where, str(record.info.pid), started, f"{state} ({how})"])

@@ -15,38 +15,26 @@ import uuid
 from typing import Any
 
 from .._exceptions import CloudCredentialsError, ObjectError
-from ..protocol import Event
 from ..protocol.aws_credentials import CREDENTIALS_NAME, AwsCredentials, encode
 from ..protocol.side import ObjectReply, PutObject
+from .side import SideRequests
 
 DEFAULT_DURATION = 12 * 3600  # seconds: STS's own default for GetSessionToken
 MIN_DURATION, MAX_DURATION = 900, 129600  # what STS accepts
 
 
-class AwsCredentialForwarding:
-    """Mixed into ``Session``, which provides the side-request transport."""
-
-    def _side_request(self, event: Any, timeout: float) -> Event:
-        raise NotImplementedError
-
-    def forward_aws_credentials(
-        self, session: Any = None, *, duration: int = DEFAULT_DURATION, timeout: float = 30.0
-    ) -> datetime.datetime | None:
-        """Lend the remote kernel temporary AWS credentials from ``session`` (a ``boto3.Session``; default:
-        boto3's standard chain here). Long-term keys are exchanged for STS session credentials valid
-        ``duration`` seconds (900 to 129600); temporary ones are forwarded as they are. Returns when they
-        expire (UTC; None if unknown). Forward again (e.g. after reconnecting) before then: a running
-        cluster picks up the fresh ones."""
-        if not isinstance(duration, int) or not MIN_DURATION <= duration <= MAX_DURATION:
-            raise ValueError(f"duration must be {MIN_DURATION} to {MAX_DURATION} seconds, not {duration!r}")
-        credentials = temporary_credentials(session, duration)
-        reply = self._side_request(PutObject(uuid.uuid4().hex, CREDENTIALS_NAME, encode(credentials)), timeout)
-        assert isinstance(reply, ObjectReply)
-        if not reply.ok:
-            raise ObjectError(f"the head node did not take the AWS credentials: {reply.message}")
-        if credentials.expiration is None:
-            return None
-        return datetime.datetime.fromtimestamp(credentials.expiration, datetime.timezone.utc)
+def forward(side: SideRequests, session: Any = None, *, duration: int, timeout: float) -> datetime.datetime | None:
+    """``Session.forward_aws_credentials``: lend ``session``'s credentials over the side requests ``side``."""
+    if not isinstance(duration, int) or not MIN_DURATION <= duration <= MAX_DURATION:
+        raise ValueError(f"duration must be {MIN_DURATION} to {MAX_DURATION} seconds, not {duration!r}")
+    credentials = temporary_credentials(session, duration)
+    reply = side.request(PutObject(uuid.uuid4().hex, CREDENTIALS_NAME, encode(credentials)), timeout)
+    assert isinstance(reply, ObjectReply)
+    if not reply.ok:
+        raise ObjectError(f"the head node did not take the AWS credentials: {reply.message}")
+    if credentials.expiration is None:
+        return None
+    return datetime.datetime.fromtimestamp(credentials.expiration, datetime.timezone.utc)
 
 
 def temporary_credentials(session: Any, duration: int) -> AwsCredentials:

@@ -7,15 +7,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._exceptions import ExecutionTimeout
-from ..protocol import Display, Done, Error, InputReply, InputRequest, Interrupt, OutputEvent
+from ..protocol import Display, Done, Error, Event, InputReply, InputRequest, Interrupt, OutputEvent
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class RunLink(Protocol):
+    """What an Execution needs of its session (a ``Session``; typed here so that this module does not
+    import session.py, which imports it)."""
+
+    input_handler: Callable[[str, bool], str | None]  # (prompt, password) -> the line typed, or None at EOF
+
+    def next_event(self, timeout: float | None = None) -> OutputEvent | None: ...
+
+    def send(self, event: Event) -> None: ...
+
+    def acknowledge(self) -> None: ...
 
 
 @dataclass
@@ -44,7 +54,7 @@ class RunResult:
 class Execution:
     """One run on the server. Iterate it for its output events; it ends after its ``Done``."""
 
-    def __init__(self, session: Session, req_id: str) -> None:
+    def __init__(self, session: RunLink, req_id: str) -> None:
         self.session = session
         self.req_id = req_id
         self.done: Done | None = None

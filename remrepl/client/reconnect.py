@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConnectError, ConnectionLost, RemreplError
+from .._exceptions import ConnectError, RemreplError, ServerGone
 
 if TYPE_CHECKING:
     from .session import Session
@@ -23,10 +23,6 @@ ATTEMPTS = 8
 FIRST_DELAY = 0.25  # s; doubled after every failed attempt
 MAX_DELAY = 8.0
 REATTACH_TIMEOUT = 15.0
-
-
-class ServerGone(ConnectionLost):
-    """The link came back but the server is gone: retrying will not help."""
 
 
 class LinkDroppedAgain(ConnectError):

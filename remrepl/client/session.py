@@ -13,15 +13,16 @@ that is not there (``ConnectTimeout``) and from a link that died (``ConnectionLo
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import os
 import socket
-import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import zmq
 
@@ -58,18 +59,18 @@ from ..protocol import (
     Shutdown,
     State,
     Stream,
-    TransferFailed,
     Welcome,
 )
-from ..protocol.transfers import TransferServerEvent
+from ..protocol.side import Completions, Inspection
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
 from ..transport.connection_info import ConnectionInfo
-from .aws_credentials import AwsCredentialForwarding
+from . import aws_credentials
 from .execution import Execution, RunResult
 from .handshake import MONITOR_EVENTS, await_handshake
 from .handshake import monitor_event as _monitor_event
 from .session_transfers import SessionTransfers
-from .side import SideChannel, SideRequest, SideRequests
+from .side import SideChannel, SideRequests
+from .transfer import Progress, TransferResult
 
 ACK_INTERVAL = 0.05  # seconds: output seen is acknowledged at most this often while it streams
 
@@ -85,11 +86,12 @@ def terminal_input(prompt: str, password: bool) -> str | None:
         return None
 
 
-class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
+class Session:
     """One client attachment to a server. Make it with ``remrepl.connect``.
 
-    ``complete``, ``inspect``, ``get`` and ``put`` come from ``SideRequests`` (``side.py``); ``upload``,
-    ``download`` and ``drain_held`` from ``SessionTransfers`` (``session_transfers.py``)."""
+    It holds and delegates to: ``SideRequests`` (``side.py``: ``complete``, ``inspect``, ``get``, ``put``
+    on a side connection), ``SessionTransfers`` (``session_transfers.py``: ``upload``, ``download`` and
+    the output held meanwhile) and ``aws_credentials.py`` (``forward_aws_credentials``)."""
 
     def __init__(
         self,
@@ -114,16 +116,14 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)  # a full pair means a wake-up is pending already: never block for it
-        self._side: SideChannel | None = None
-        self._side_lock = threading.Lock()  # guards creating and closing the side channel
+        self._side = SideRequests(lambda timeout: SideChannel(self._ctx, self.info, self._keys, timeout))
         self._open_socket()
         self._closed = False
         self._replay_left = 0
         self._seen = 0  # the highest seq handed to the caller (what a killed client has shown)
         self._acked, self._acked_at = 0, 0.0  # the highest seq acknowledged, and when
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
-        self._held: deque[OutputEvent] = deque()  # output that arrived during a file transfer, shown next
-        self._transfers: dict[str, deque[TransferServerEvent]] = {}  # events of transfers in progress
+        self._transfers = SessionTransfers(self.send, self._receive_all)
         self.where = f"{info.host}:{info.port}"
         try:
             self._attach(connect_timeout)
@@ -194,8 +194,8 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
 
     def next_event(self, timeout: float | None = None) -> OutputEvent | None:
         """The next output event, or None if ``timeout`` passed (or a non-output event was handled)."""
-        if self._held:
-            event: OutputEvent | None = self._held.popleft()
+        if self._transfers.held:  # output that arrived during a file transfer comes first
+            event: OutputEvent | None = self._transfers.held.popleft()
         elif self._expanded:
             event = self._expanded.popleft()
         else:
@@ -269,8 +269,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
             self.welcome = event
             self._replay_left = event.replay
             # Reattached after a lost link (client/reconnect.py): the server has dropped our transfers.
-            for xfer_id, waiting in self._transfers.items():
-                waiting.append(TransferFailed(xfer_id, "the link was lost; the transfer was stopped"))
+            self._transfers.fail_all("the link was lost; the transfer was stopped")
             return None
         if isinstance(event, Rejected):
             if event.code == "duplicate" and event.req_id in self._resent:
@@ -283,9 +282,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
             self._teardown()
             raise SessionClosed(f"the server detached this client: {event.reason}")
         if isinstance(event, TRANSFER_SERVER_EVENTS):
-            inbox = self._transfers.get(event.xfer_id)
-            if inbox is not None:  # else a late chunk of a transfer that was stopped
-                inbox.append(event)
+            self._transfers.deliver(event)
             return None
         if isinstance(event, Done) and self._unfinished is not None and event.req_id == self._unfinished.req_id:
             self._unfinished = None
@@ -301,6 +298,16 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
             self._expanded.append(event)
             return Result(event.seq, event.req_id, event.results[0])
         return event
+
+    def _receive_all(self, timeout: float) -> list[OutputEvent]:
+        """Output events read from the stream within ``timeout`` (during a transfer): the one received,
+        then the Results unpacked from it, in their order."""
+        event = self._receive(timeout)
+        if event is None:
+            return []
+        received = [event, *self._expanded]
+        self._expanded.clear()
+        return received
 
     def wake(self) -> None:
         """Make a ``next_event`` blocked in another thread return None now (thread-safe)."""
@@ -376,16 +383,66 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         self.send(Restart(req_id, force=force))
         return Execution(self, req_id)
 
-    # --- side requests: answered while code runs, from any thread ------------------------------
+    # --- side requests: answered while code runs, from any thread (side.py) ---------------------
 
-    def _side_request(self, event: SideRequest, timeout: float) -> Event:
-        with self._side_lock:
-            if self._closed:
-                raise SessionClosed("the session is closed")
-            if self._side is None:
-                self._side = SideChannel(self._ctx, self.info, self._keys, timeout=max(timeout, 5.0))
-            side = self._side
-        return side.request(event, timeout)
+    def complete(self, code: str, cursor: int | None = None, *, timeout: float = 5.0) -> Completions:
+        """Completions computed remotely for ``code`` with the cursor at ``cursor`` (default: the end).
+
+        Each of ``.matches`` replaces ``code[.start:cursor]``; ``.kinds`` says what each one is. Safe to
+        call from any thread, also while a run keeps the remote interpreter busy.
+        """
+        return self._side.complete(code, cursor, timeout)
+
+    def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
+        """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
+        with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""
+        return self._side.inspect(name, detail, timeout)
+
+    def get(self, name: str, *, timeout: float = 60.0) -> object:
+        """A copy of the remote object bound to ``name`` (pickled remotely with cloudpickle).
+
+        ``ObjectError`` if there is no such name, or the object cannot be pickled there or unpickled here.
+        """
+        return self._side.get(name, timeout)
+
+    def put(self, name: str, value: object, *, timeout: float = 60.0) -> None:
+        """Bind ``name`` in the remote namespace to a copy of ``value`` (cloudpickle: functions and
+        lambdas defined interactively travel by value). ``ObjectError`` if it cannot be pickled here or
+        unpickled there; the remote namespace is then unchanged."""
+        self._side.put(name, value, timeout)
+
+    def forward_aws_credentials(
+        self, session: Any = None, *, duration: int = aws_credentials.DEFAULT_DURATION, timeout: float = 30.0
+    ) -> datetime.datetime | None:
+        """Lend the remote kernel temporary AWS credentials from ``session`` (a ``boto3.Session``; default:
+        boto3's standard chain here). Long-term keys are exchanged for STS session credentials valid
+        ``duration`` seconds (900 to 129600); temporary ones are forwarded as they are. Returns when they
+        expire (UTC; None if unknown). Forward again (e.g. after reconnecting) before then: a running
+        cluster picks up the fresh ones."""
+        return aws_credentials.forward(self._side, session, duration=duration, timeout=timeout)
+
+    # --- file transfers (session_transfers.py, transfer.py) ------------------------------------
+
+    def upload(
+        self, local: str | os.PathLike[str], remote: str | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the local file or directory ``local`` to the server, as ``cp`` would: to ``remote`` (None:
+        the kernel's current directory; an existing directory: inside it). ``progress(done, total)`` is
+        called as bytes are acknowledged. ``TransferError`` if it fails; then nothing is left at the target."""
+        return self._transfers.upload(local, remote or "", progress)
+
+    def download(
+        self, remote: str, local: str | os.PathLike[str] | None = None, progress: Progress | None = None
+    ) -> TransferResult:
+        """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
+        to ``local`` (None: the current directory; an existing directory: inside it)."""
+        return self._transfers.download(remote, local or "", progress)
+
+    def drain_held(self) -> list[OutputEvent]:
+        """Output events that arrived during a transfer and were not read yet (to show them now)."""
+        held = self._transfers.drain_held()
+        self._seen = max([self._seen, *(event.seq for event in held)])
+        return held
 
     # --- leaving ------------------------------------------------------------------------------
 
@@ -418,9 +475,7 @@ class Session(SideRequests, SessionTransfers, AwsCredentialForwarding):
         if self._closed:
             return
         self._closed = True
-        with self._side_lock:
-            if self._side is not None:
-                self._side.close()
+        self._side.close()
         self._wake_r.close()
         self._wake_w.close()
         for callback in self.on_close:

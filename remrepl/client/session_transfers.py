@@ -1,73 +1,74 @@
-"""``Session``'s file-transfer methods (``upload``, ``download``) and the output held meanwhile.
+"""The transfers of one session: their event inboxes, and the output that arrives meanwhile.
 
-A mixin, as ``SideRequests`` (``side.py``) is: ``Session`` provides the event stream (``_receive``) and
-routes transfer events into the inboxes opened here (``Session._on_event``); the transfer itself is
-``transfer.py``'s. Output of the remote code that arrives during a transfer is held, in order, and
-``Session.next_event`` returns it first.
+``Session`` holds one ``SessionTransfers`` and delegates ``upload``, ``download`` and ``drain_held`` to it.
+It is given the session's ``send`` and a ``receive(timeout)`` that reads the session's event stream; the
+session routes transfer events into the inboxes opened here (``deliver``). Output of the remote code that
+arrives during a transfer is held, in order, and ``Session.next_event`` returns it first (``take_held``).
+The transfer itself is ``transfer.py``'s, which sees this object only as a ``TransferLink``.
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
 
-from ..protocol import OutputEvent
+from ..protocol import Event, OutputEvent, TransferFailed
 from ..protocol.transfers import TransferServerEvent
 from .transfer import Progress, TransferResult, download, upload
 
-if TYPE_CHECKING:
-    from .session import Session
+# receive(timeout) -> the output events read from the session's stream meanwhile, in order
+Receive = Callable[[float], list[OutputEvent]]
 
 
 class SessionTransfers:
-    """The transfer methods of the Python API; ``Session`` sets the attributes and the event stream."""
+    """Transfer inboxes and held output for one session (a ``TransferLink`` for ``transfer.py``)."""
 
-    _held: deque[OutputEvent]  # output that arrived during a file transfer, shown next
-    _expanded: deque[OutputEvent]  # Result events unpacked from a Done, then the Done
-    _transfers: dict[str, deque[TransferServerEvent]]  # events of transfers in progress
-    _seen: int  # the highest seq handed to the caller
+    def __init__(self, send: Callable[[Event], None], receive: Receive) -> None:
+        self.send = send
+        self._receive = receive
+        self._inboxes: dict[str, deque[TransferServerEvent]] = {}  # events of transfers in progress
+        self.held: deque[OutputEvent] = deque()  # output that arrived during a file transfer, shown next
 
-    if TYPE_CHECKING:
+    def upload(self, local: str | os.PathLike[str], remote: str, progress: Progress | None) -> TransferResult:
+        return upload(self, local, remote, progress)
 
-        def _receive(self, timeout: float | None) -> OutputEvent | None: ...
-
-    def upload(
-        self, local: str | os.PathLike[str], remote: str | None = None, progress: Progress | None = None
-    ) -> TransferResult:
-        """Copy the local file or directory ``local`` to the server, as ``cp`` would: to ``remote`` (None:
-        the kernel's current directory; an existing directory: inside it). ``progress(done, total)`` is
-        called as bytes are acknowledged. ``TransferError`` if it fails; then nothing is left at the target."""
-        return upload(cast("Session", self), local, remote or "", progress)
-
-    def download(
-        self, remote: str, local: str | os.PathLike[str] | None = None, progress: Progress | None = None
-    ) -> TransferResult:
-        """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
-        to ``local`` (None: the current directory; an existing directory: inside it)."""
-        return download(cast("Session", self), remote, local or "", progress)
+    def download(self, remote: str, local: str | os.PathLike[str], progress: Progress | None) -> TransferResult:
+        return download(self, remote, local, progress)
 
     def drain_held(self) -> list[OutputEvent]:
-        """Output events that arrived during a transfer and were not read yet (to show them now)."""
-        held = [*self._held]
-        self._held.clear()
-        self._seen = max([self._seen, *(event.seq for event in held)])
+        """Every held output event, now no longer held."""
+        held = [*self.held]
+        self.held.clear()
         return held
 
-    def _open_transfer(self, xfer_id: str) -> None:
-        self._transfers[xfer_id] = deque()
+    # --- the TransferLink transfer.py uses --------------------------------------------------------
 
-    def _close_transfer(self, xfer_id: str) -> None:
-        self._transfers.pop(xfer_id, None)
+    def open(self, xfer_id: str) -> deque[TransferServerEvent]:
+        """Start collecting the events of transfer ``xfer_id``; its inbox."""
+        inbox: deque[TransferServerEvent] = deque()
+        self._inboxes[xfer_id] = inbox
+        return inbox
 
-    def _transfer_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
+    def close(self, xfer_id: str) -> None:
+        self._inboxes.pop(xfer_id, None)
+
+    def next_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
         """The next event of transfer ``xfer_id``, waiting at most ``timeout`` s; output arriving
-        meanwhile is held, in order, for ``next_event``."""
-        inbox = self._transfers[xfer_id]
+        meanwhile is held, in order, for ``Session.next_event``."""
+        inbox = self._inboxes[xfer_id]
         if not inbox:
-            event = self._receive(timeout)
-            if event is not None:
-                self._held.append(event)
-                self._held.extend(self._expanded)  # a Done's unpacked results, still in their order
-                self._expanded.clear()
+            self.held.extend(self._receive(timeout))
         return inbox.popleft() if inbox else None
+
+    # --- what the session routes here ------------------------------------------------------------
+
+    def deliver(self, event: TransferServerEvent) -> None:
+        inbox = self._inboxes.get(event.xfer_id)
+        if inbox is not None:  # else a late chunk of a transfer that was stopped
+            inbox.append(event)
+
+    def fail_all(self, message: str) -> None:
+        """End every transfer in progress with a ``TransferFailed`` (the server has dropped them)."""
+        for xfer_id, inbox in self._inboxes.items():
+            inbox.append(TransferFailed(xfer_id, message))

@@ -14,6 +14,7 @@ import pickle
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import zmq
 
@@ -119,35 +120,45 @@ class SideChannel:
 
 
 class SideRequests:
-    """The side requests of the Python API; ``Session`` provides the transport (``_side_request``)."""
+    """The side requests of the Python API (``Session.complete``, ``inspect``, ``get``, ``put``) over a
+    side channel opened on first use by ``open_channel(timeout)``; ``Session`` holds one and delegates."""
 
-    def _side_request(self, event: SideRequest, timeout: float) -> Event:
-        raise NotImplementedError
+    def __init__(self, open_channel: Callable[[float], SideChannel]) -> None:
+        self._open_channel = open_channel
+        self._channel: SideChannel | None = None
+        self._lock = threading.Lock()  # guards creating and closing the channel
+        self._closed = False
 
-    def complete(self, code: str, cursor: int | None = None, *, timeout: float = 5.0) -> Completions:
-        """Completions computed remotely for ``code`` with the cursor at ``cursor`` (default: the end).
+    def request(self, event: SideRequest, timeout: float) -> Event:
+        """Send ``event`` on the side channel (opened now if need be) and wait for its reply."""
+        with self._lock:
+            if self._closed:
+                raise SessionClosed("the session is closed")
+            if self._channel is None:
+                self._channel = self._open_channel(max(timeout, 5.0))
+            channel = self._channel
+        return channel.request(event, timeout)
 
-        Each of ``.matches`` replaces ``code[.start:cursor]``; ``.kinds`` says what each one is. Safe to
-        call from any thread, also while a run keeps the remote interpreter busy.
-        """
+    def close(self) -> None:
+        """Close the side channel if one was opened; later requests raise ``SessionClosed``. Idempotent."""
+        with self._lock:
+            self._closed = True
+            if self._channel is not None:
+                self._channel.close()
+
+    def complete(self, code: str, cursor: int | None, timeout: float) -> Completions:
         event = Complete(uuid.uuid4().hex, code, len(code) if cursor is None else cursor)
-        reply = self._side_request(event, timeout)
+        reply = self.request(event, timeout)
         assert isinstance(reply, Completions)
         return reply
 
-    def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
-        """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
-        with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""
-        reply = self._side_request(Inspect(uuid.uuid4().hex, name, detail), timeout)
+    def inspect(self, name: str, detail: int, timeout: float) -> Inspection:
+        reply = self.request(Inspect(uuid.uuid4().hex, name, detail), timeout)
         assert isinstance(reply, Inspection)
         return reply
 
-    def get(self, name: str, *, timeout: float = 60.0) -> object:
-        """A copy of the remote object bound to ``name`` (pickled remotely with cloudpickle).
-
-        ``ObjectError`` if there is no such name, or the object cannot be pickled there or unpickled here.
-        """
-        reply = self._side_request(GetObject(uuid.uuid4().hex, name), timeout)
+    def get(self, name: str, timeout: float) -> object:
+        reply = self.request(GetObject(uuid.uuid4().hex, name), timeout)
         assert isinstance(reply, ObjectReply)
         if not reply.ok:
             raise ObjectError(reply.message)
@@ -156,10 +167,7 @@ class SideRequests:
         except Exception as exc:
             raise ObjectError(f"cannot unpickle {name!r} here ({type(exc).__name__}: {exc})") from None
 
-    def put(self, name: str, value: object, *, timeout: float = 60.0) -> None:
-        """Bind ``name`` in the remote namespace to a copy of ``value`` (cloudpickle: functions and
-        lambdas defined interactively travel by value). ``ObjectError`` if it cannot be pickled here or
-        unpickled there; the remote namespace is then unchanged."""
+    def put(self, name: str, value: object, timeout: float) -> None:
         import cloudpickle
 
         if not name.isidentifier():
@@ -173,7 +181,7 @@ class SideRequests:
                 f"{type(value).__name__} object pickles to {len(data)} bytes: too big to send (at most "
                 f"{MAX_OBJECT_BYTES}); save it to a file and %upload it"
             )
-        reply = self._side_request(PutObject(uuid.uuid4().hex, name, data), timeout)
+        reply = self.request(PutObject(uuid.uuid4().hex, name, data), timeout)
         assert isinstance(reply, ObjectReply)
         if not reply.ok:
             raise ObjectError(reply.message)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from .._exceptions import RemreplError, TransferError
 from ..protocol import (
@@ -23,6 +23,7 @@ from ..protocol import (
     Download,
     DownloadAck,
     DownloadChunk,
+    Event,
     TransferDone,
     TransferFailed,
     TransferReady,
@@ -34,12 +35,24 @@ from ..protocol import (
 from ..protocol.transfers import TransferServerEvent
 from ..transfer.core import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
 
-if TYPE_CHECKING:
-    from .session import Session
-
 # progress(bytes done, bytes in all)
 Progress = Callable[[int, int], None]
 STALL_SECONDS = 60.0  # no word about a transfer from the server for this long: give up
+
+
+class TransferLink(Protocol):
+    """What a transfer needs of its session (``session_transfers.SessionTransfers`` is one)."""
+
+    def send(self, event: Event) -> None: ...
+
+    def open(self, xfer_id: str) -> object:
+        """Start collecting the events of transfer ``xfer_id``."""
+
+    def close(self, xfer_id: str) -> None:
+        """Stop collecting them."""
+
+    def next_event(self, xfer_id: str, timeout: float) -> TransferServerEvent | None:
+        """The next event of that transfer, or None if none came within ``timeout`` s."""
 
 
 @dataclass(frozen=True)
@@ -56,19 +69,19 @@ class TransferResult:
     seconds: float
 
 
-def _wait(session: Session, xfer_id: str) -> TransferServerEvent:
+def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
     """The next event of this transfer; output events that come meanwhile are kept for later."""
     deadline = time.monotonic() + STALL_SECONDS
     while True:
-        event = session._transfer_event(xfer_id, max(0.0, deadline - time.monotonic()))
+        event = link.next_event(xfer_id, max(0.0, deadline - time.monotonic()))
         if event is not None:
             return event
         if time.monotonic() > deadline:
             raise TransferError(f"the server said nothing about the transfer for {STALL_SECONDS:g} s")
 
 
-def _ready(session: Session, xfer_id: str, what: str) -> TransferReady:
-    event = _wait(session, xfer_id)
+def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
+    event = _wait(link, xfer_id)
     if isinstance(event, TransferFailed):
         raise TransferError(f"{what} failed on the server: {event.message}")
     if not isinstance(event, TransferReady):
@@ -76,15 +89,15 @@ def _ready(session: Session, xfer_id: str, what: str) -> TransferReady:
     return event
 
 
-def _cancel(session: Session, xfer_id: str, reason: str) -> None:
+def _cancel(link: TransferLink, xfer_id: str, reason: str) -> None:
     try:
-        session.send(CancelTransfer(xfer_id, reason))
+        link.send(CancelTransfer(xfer_id, reason))
     except RemreplError:
         pass  # the link is gone: the server aborts the transfer when its client falls silent
 
 
 def upload(
-    session: Session, local: str | os.PathLike[str], remote: str = "", progress: Progress | None = None
+    link: TransferLink, local: str | os.PathLike[str], remote: str = "", progress: Progress | None = None
 ) -> TransferResult:
     source = Path(os.path.abspath(os.path.expanduser(local)))
     found = plan(source)
@@ -92,10 +105,10 @@ def upload(
     sender = Sender(found.entries)
     started = time.monotonic()
     finished = False
-    session._open_transfer(xfer_id)
+    link.open(xfer_id)
     try:
-        session.send(Upload(xfer_id, remote, source.name, found.kind, found.size))
-        ready = _ready(session, xfer_id, "the upload")
+        link.send(Upload(xfer_id, remote, source.name, found.kind, found.size))
+        ready = _ready(link, xfer_id, "the upload")
         acked, ended, sha256 = 0, False, ""
         if progress is not None:
             progress(0, found.size)
@@ -106,15 +119,15 @@ def upload(
                     break
                 if chunk.end and chunk.kind == "file":
                     sha256 = chunk.sha256
-                session.send(
+                link.send(
                     UploadChunk(
                         xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
                     )
                 )
             if sender.finished and not ended:
-                session.send(UploadEnd(xfer_id))
+                link.send(UploadEnd(xfer_id))
                 ended = True
-            event = _wait(session, xfer_id)
+            event = _wait(link, xfer_id)
             if isinstance(event, UploadAck):
                 acked = event.received
                 if progress is not None:
@@ -137,32 +150,32 @@ def upload(
     finally:
         sender.close()
         if not finished:
-            _cancel(session, xfer_id, "stopped by the client")
-        session._close_transfer(xfer_id)
+            _cancel(link, xfer_id, "stopped by the client")
+        link.close(xfer_id)
 
 
 def download(
-    session: Session, remote: str, local: str | os.PathLike[str] = "", progress: Progress | None = None
+    link: TransferLink, remote: str, local: str | os.PathLike[str] = "", progress: Progress | None = None
 ) -> TransferResult:
     xfer_id = uuid.uuid4().hex
     started = time.monotonic()
     finished = committed = False
     receiver: Receiver | None = None
-    session._open_transfer(xfer_id)
+    link.open(xfer_id)
     try:
-        session.send(Download(xfer_id, remote))
-        ready = _ready(session, xfer_id, f"the download of {remote}")
+        link.send(Download(xfer_id, remote))
+        ready = _ready(link, xfer_id, f"the download of {remote}")
         target = resolve_target(os.fspath(local), PurePosixPath(ready.path).name, Path.cwd(), ready.kind)
         receiver = Receiver(target, ready.kind)
         if progress is not None:
             progress(0, ready.size)
         while True:
-            event = _wait(session, xfer_id)
+            event = _wait(link, xfer_id)
             if isinstance(event, DownloadChunk):
                 chunk = Chunk(event.path, event.kind, event.offset, event.data, event.end, event.sha256, event.mode)
                 receiver.write(chunk)
                 if event.data or event.end:
-                    session.send(DownloadAck(xfer_id, receiver.received))
+                    link.send(DownloadAck(xfer_id, receiver.received))
                     if progress is not None:
                         progress(receiver.received, ready.size)
             elif isinstance(event, TransferDone):
@@ -187,5 +200,5 @@ def download(
         if receiver is not None and not committed:
             receiver.abort()
         if not finished:
-            _cancel(session, xfer_id, "stopped by the client")
-        session._close_transfer(xfer_id)
+            _cancel(link, xfer_id, "stopped by the client")
+        link.close(xfer_id)

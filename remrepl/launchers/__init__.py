@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError
-
 if TYPE_CHECKING:
     from .base import Launcher
     from .local import LocalLauncher
@@ -40,20 +38,8 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
     with remrepl.launch() as server, server.connect() as session:
         session.run("x = 1")
     """
-    from .local import LocalLauncher
+    from .registry import for_target
 
-    launcher: Launcher
-    if target == "local":
-        launcher = LocalLauncher(**options)
-    elif target == "ec2" or target.startswith("ec2:"):
-        from .ec2.launcher import EC2Launcher
-
-        launcher = EC2Launcher(target.partition(":")[2] or None, **options)
-    elif target.startswith("ssh://"):
-        from .ssh.launcher import SSHLauncher
-
-        launcher = SSHLauncher(target, **options)
-    else:
-        raise ConfigError(f"unknown launch target {target!r}: use 'local', 'ssh://[USER@]HOST[:PORT]' or 'ec2[:NAME]'")
+    launcher = for_target(target).launcher(target, options)
     launcher.start(start_timeout)
     return launcher

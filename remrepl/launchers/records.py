@@ -15,9 +15,9 @@ only; ``LauncherData.data``): an SSH launcher keeps its target and the remote po
 ``connect NAME`` can rebuild a tunnel. Readers ignore keys they do not know, so later versions can add
 some. A record of a launched server holds the client's secret key: it is as private as an SSH key.
 
-Liveness (``status``): for a server on this machine, first a pid check (is that pid a remrepl server?);
-then, for every record, a CurveZMQ handshake with the record's key and nothing more: it proves the server
-is there and admits us, without attaching (an attached client is not disturbed).
+This module is the one writer (``write``: ``save`` by name, ``SSHLauncher.write_record`` to a path) and
+the one reader (``read``: ``load`` by name, a ``--connection-file`` that is a record) of records. What
+each kind of launcher does with one (reattach, liveness) is ``registry.py``'s.
 """
 
 from __future__ import annotations
@@ -27,30 +27,19 @@ import json
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import zmq
-
-from .._exceptions import (
-    AuthenticationFailed,
-    ConfigError,
-    ConnectError,
-    ConnectTimeout,
-    RemreplError,
-    TooManyAttempts,
-)
+from .._exceptions import ConfigError
 from .._files import state_dir, write_private
-from ..client.handshake import MONITOR_EVENTS, await_handshake
-from ..transport import KeyPair, client_socket, tcp_endpoint
 from ..transport.connection_info import ConnectionInfo
+
+if TYPE_CHECKING:
+    from .base import Launcher
 
 RECORD_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-Status = Literal["alive", "dead", "unreachable"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +48,13 @@ class LauncherData:
 
     kind: str
     data: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, launcher: Launcher) -> LauncherData:
+        """A started launcher's: its ``record_data()`` (SSH: kind "ssh" and what rebuilds the tunnel;
+        local: nothing, so the kind is its target, "local")."""
+        data = dict(launcher.record_data())
+        return cls(data.pop("kind", launcher.target), data)
 
 
 @dataclass(frozen=True)
@@ -130,6 +126,34 @@ def new_name(prefix: str) -> str:
     return f"{prefix}-{n}"
 
 
+def write(path: str | os.PathLike[str], record: SessionRecord) -> None:
+    """The one writer of records: ``record`` as 0600 JSON at ``path``."""
+    write_private(path, json.dumps(record.to_json(), indent=2) + "\n")
+
+
+def read(path: str | os.PathLike[str]) -> SessionRecord | None:
+    """The one reader of records: the record at ``path``, or None for a plain connection file (one with
+    no ``launcher`` section). ``ConfigError`` if it cannot be read, is not JSON or is a broken record."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the session record {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"the session record {path} is not JSON") from None
+    if isinstance(data, dict) and "launcher" not in data:
+        return None
+    return SessionRecord.from_json(data, f"the session record {path}")
+
+
+def of_launcher(launcher: Launcher, *, name: str = "") -> SessionRecord:
+    """The record of a started launcher's server (with the client key), made now."""
+    if launcher.info is None:
+        raise RuntimeError("start() the launcher first")
+    return SessionRecord(name, launcher.info, LauncherData.of(launcher), launcher.target, time.time())
+
+
 def save(info: ConnectionInfo, *, target: str, launcher: LauncherData, name: str | None = None) -> SessionRecord:
     """Write a record (0600) for a server left running; ``ConfigError`` if ``name`` is taken."""
     name = check_name(name) if name else new_name(target)
@@ -137,26 +161,18 @@ def save(info: ConnectionInfo, *, target: str, launcher: LauncherData, name: str
     if path.exists():
         raise ConfigError(f"a session named {name} already exists; `remrepl ls` lists them")
     record = SessionRecord(name, info, launcher, target, time.time())
-    write_private(path, json.dumps(record.to_json(), indent=2) + "\n")
+    write(path, record)
     return record
 
 
 def load(name: str) -> SessionRecord:
     path = path_of(name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         known = ", ".join(r.name for r, _ in all_records() if r is not None) or "none"
-        raise ConfigError(
-            f"no session named {name} on this machine (known: {known}); `remrepl ls` lists them"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the session record {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ConfigError(f"the session record {path} is not JSON") from None
-    record = SessionRecord.from_json(data, f"the session record {path}")
+        raise ConfigError(f"no session named {name} on this machine (known: {known}); `remrepl ls` lists them")
+    record = read(path)
+    if record is None:
+        raise ConfigError(f"the session record {path} is not a session record (no launcher kind)")
     return dataclasses.replace(record, name=name)  # the file name is the name
 
 
@@ -173,74 +189,3 @@ def all_records() -> list[tuple[SessionRecord | None, Path]]:
 
 def remove(name: str) -> None:
     path_of(name).unlink(missing_ok=True)
-
-
-def _is_server_process(pid: int) -> bool | None:
-    """Is ``pid`` a running remrepl server? None where this cannot be told (no /proc)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: the pid is in use
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
-    except FileNotFoundError:
-        return False if os.path.isdir("/proc/self") else None
-    except OSError:
-        return None
-    return b"remrepl" in cmdline and (b"remrepl.server" in cmdline or b"serve" in cmdline)
-
-
-def probe(info: ConnectionInfo, keys: KeyPair, timeout: float = 2.0) -> None:
-    """Check that the server ``info`` describes is there and admits ``keys``: a CurveZMQ handshake and
-    nothing more (no Hello, so an attached client is not disturbed). Raises as ``connect`` would."""
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sock = client_socket(ctx, info.server_public_key, keys, uuid.uuid4().bytes)
-    monitor = sock.get_monitor_socket(MONITOR_EVENTS)
-    try:
-        sock.connect(tcp_endpoint(info.host, info.port))
-        await_handshake(monitor, time.monotonic() + timeout, timeout, f"{info.host}:{info.port}")
-    finally:
-        sock.disable_monitor()
-        monitor.close(linger=0)
-        sock.close(linger=0)
-        ctx.term()
-
-
-def status(record: SessionRecord, timeout: float = 2.0) -> tuple[Status, str]:
-    """(alive/dead/unreachable, how that was found out)."""
-    info = record.info
-    local = record.launcher.kind == "local" and info.host in LOCAL_HOSTS
-    if local and _is_server_process(info.pid) is False:
-        return "dead", f"pid {info.pid} is not a remrepl server"
-    if not info.client_secret_key:
-        return "unreachable", "the record holds no key to probe with"
-    close = None
-    if record.launcher.kind == "ssh":  # the server's port is reached through a new SSH tunnel
-        try:
-            from .ssh.records import reattach
-
-            path = reattach({**record.launcher.data, "kind": record.launcher.kind}, info)
-        except RemreplError as exc:
-            return "unreachable", f"SSH: {exc}"
-        info, close = path.info, path.close
-    try:
-        probe(info, KeyPair.from_secret(info.client_secret_key), timeout)
-    except AuthenticationFailed:
-        return "dead", "a server answers there but refuses this record's key"
-    except TooManyAttempts:  # our server (it proved its key) refusing this address for now: brute force
-        return "alive", "handshake refused for now: too many failed attempts from this address"
-    except ConnectTimeout:
-        if local or close is not None:  # nothing listens at the server's own port
-            return "dead", f"nothing answers at the server's port {record.info.port}"
-        return "unreachable", f"nothing answers at {info.host}:{info.port} within {timeout:g} s"
-    except ConnectError:
-        return "dead", "another server answers there"
-    finally:
-        if close is not None:
-            close()
-    return "alive", "pid and handshake" if local else "SSH and handshake" if close else "handshake"

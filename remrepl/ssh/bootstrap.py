@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RemoteEnvironmentError
+from .errors import ssh_errors
+from .remote import run_remote
 
 if TYPE_CHECKING:
     from .link import SSHLink
@@ -97,25 +99,23 @@ def _digest(data: bytes) -> str:
 def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] = ()) -> None:
     """Install this remrepl (with the dependencies of ``extras``) into ``venv`` on the host (made with
     ``base_python`` if missing)."""
-    from .remote import run_remote
-
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)
-        sftp = link.transport.open_sftp_client()
+        with ssh_errors(f"{link} refused an SFTP session: cannot ship remrepl there", RemoteEnvironmentError):
+            sftp = link.transport.open_sftp_client()
         if sftp is None:
             raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
         try:
-            home = sftp.normalize(".")
-            remote_dir = f"{home}/.remrepl"
-            try:
-                sftp.stat(remote_dir)
-            except OSError:
-                sftp.mkdir(remote_dir, 0o700)
-            remote_wheel = f"{remote_dir}/{wheel.name}"
-            sftp.put(str(wheel), remote_wheel)
-            sftp.chmod(remote_wheel, 0o600)
-        except OSError as exc:
-            raise RemoteEnvironmentError(f"cannot copy remrepl to {link} over SFTP: {exc}") from None
+            with ssh_errors(f"cannot copy remrepl to {link} over SFTP", RemoteEnvironmentError):
+                home = sftp.normalize(".")
+                remote_dir = f"{home}/.remrepl"
+                try:
+                    sftp.stat(remote_dir)
+                except OSError:
+                    sftp.mkdir(remote_dir, 0o700)
+                remote_wheel = f"{remote_dir}/{wheel.name}"
+                sftp.put(str(wheel), remote_wheel)
+                sftp.chmod(remote_wheel, 0o600)
         finally:
             sftp.close()
     py, wheel_arg = shell_path(venv_python(venv)), shlex.quote(remote_wheel)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._exceptions import ConfigError, HostUnreachable, SSHAuthenticationFailed, SSHError
+from .._exceptions import ConfigError, HostUnreachable, SSHAuthenticationFailed
+from .errors import ssh_errors
 
 if TYPE_CHECKING:
     import paramiko
@@ -241,22 +242,16 @@ def connect_ssh(target: SSHTarget, options: SSHOptions) -> SSHLink:
 def _open_socket(hop: HostSettings, via: paramiko.Transport | None) -> Any:
     where = f"{hop.hostname}:{hop.port}"
     if via is not None:
-        try:
+        with ssh_errors(
+            f"cannot reach {where} through the ProxyJump hop", HostUnreachable, timeout=hop.connect_timeout
+        ):
             return via.open_channel(
                 "direct-tcpip", (hop.hostname, hop.port), ("127.0.0.1", 0), timeout=hop.connect_timeout
             )
-        except Exception as exc:
-            raise HostUnreachable(f"cannot reach {where} through the ProxyJump hop: {exc}") from None
-    try:
+    with ssh_errors(f"cannot reach {where}", HostUnreachable, timeout=hop.connect_timeout):
         sock = socket.create_connection((hop.hostname, hop.port), timeout=hop.connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as OpenSSH: interactive traffic
         return sock
-    except TimeoutError:
-        raise HostUnreachable(f"cannot reach {where}: no answer within {hop.connect_timeout:g} s") from None
-    except socket.gaierror as exc:
-        raise HostUnreachable(f"cannot resolve {hop.hostname}: {exc.strerror}") from None
-    except OSError as exc:
-        raise HostUnreachable(f"cannot reach {where}: {exc.strerror or exc}") from None
 
 
 def _login(
@@ -277,16 +272,14 @@ def _login(
             transport.get_security_options().key_types = hostkeys.preferred_types(
                 known, transport.get_security_options().key_types
             )
-        try:
+        doing = (
+            f"SSH handshake with {hop.hostname}:{hop.port} failed within {hop.connect_timeout:g} s "
+            "(is it an SSH server?)"
+        )
+        with ssh_errors(doing, timeout=hop.connect_timeout):
             # start_client returns quietly when its own timeout passes first: let the banner timeout fire
             transport.start_client(timeout=hop.connect_timeout + 1)
             key = transport.get_remote_server_key()
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise SSHError(
-                f"SSH handshake with {hop.hostname}:{hop.port} failed within {hop.connect_timeout:g} s "
-                f"(is it an SSH server?): {reason}"
-            ) from None
         if check is not None:
             check(hop, key)
         else:
@@ -301,19 +294,16 @@ def _login(
 
 
 def _authenticate(transport: paramiko.Transport, hop: HostSettings, options: SSHOptions, *, target: bool) -> None:
-    import paramiko
-
     where = f"{hop.user}@{hop.hostname}:{hop.port}"
     tried: list[str] = []
     memory = [(f"in-memory {key.get_name()} key", key) for key in (options.keys if target else ())]
     for name, key in itertools.chain(memory, _keys(hop, options)):  # lazily: keys may ask for passphrases
         tried.append(name)
         try:
-            transport.auth_publickey(hop.user, key)
-        except paramiko.AuthenticationException:
+            with ssh_errors(f"SSH login at {where} failed"):
+                transport.auth_publickey(hop.user, key)
+        except SSHAuthenticationFailed:  # this key was refused: offer the next
             continue
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise SSHError(f"SSH login at {where} failed: {exc}") from None
         if transport.is_authenticated():
             return
     offered = ", ".join(tried) if tried else "none (no ssh-agent keys, no identity files)"

@@ -61,7 +61,7 @@ def test_forwarded_credentials_are_in_no_process_file_or_user_name(
 def test_malformed_credentials_are_refused_and_change_nothing(aws: str, session: Session) -> None:
     with pytest.raises(ValueError, match="duration"):
         session.forward_aws_credentials(duration=60)
-    reply = session._side_request(PutObject("r1", CREDENTIALS_NAME, b'{"access_key_id": "x"}'), 10)
+    reply = session._side.request(PutObject("r1", CREDENTIALS_NAME, b'{"access_key_id": "x"}'), 10)
     assert isinstance(reply, ObjectReply)
     assert not reply.ok and "lack secret_access_key" in reply.message
     assert session.run("from remrepl.cluster import credentials; print(credentials.forwarded())").stdout == "None\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import ConfigError, ConnectionInfo
-from remrepl.launchers import LocalLauncher, records
+from remrepl.launchers import LocalLauncher, records, registry
 from tests.client.processes import alive, remrepl_command, terminate, wait_until
 from tests.client.terminal import PROMPT, TmuxTerminal
 
@@ -56,9 +56,9 @@ def test_an_unknown_or_garbled_record_says_so(state_dir: Path) -> None:
 def test_status_alive_then_dead(launcher: LocalLauncher) -> None:
     assert launcher.info is not None
     record = records.save(launcher.info, target="local", launcher=records.LauncherData("local"))
-    assert records.status(record) == ("alive", "pid and handshake")
+    assert registry.status(record) == ("alive", "pid and handshake")
     launcher.close()
-    state, how = records.status(record)
+    state, how = registry.status(record)
     assert state == "dead" and f"pid {launcher.info.pid}" in how
 
 

@@ -28,8 +28,8 @@ from remrepl._exceptions import (
     SSHAuthenticationFailed,
     SSHError,
 )
+from remrepl.launchers import records, registry
 from remrepl.launchers.ssh.launcher import SSHLauncher
-from remrepl.launchers.ssh.records import connect_record
 from tests.client.processes import alive, read_proc, server_processes, wait_until
 
 
@@ -294,10 +294,9 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     server.detach()
     time.sleep(1.5)  # longer than the grace: a detached server does not care
     assert alive(server.info.pid)
-    import json
-
-    data = json.loads(record.read_text())
-    session = connect_record(data, remrepl.ConnectionInfo.from_json(data))
+    kept = records.read(record)
+    assert kept is not None
+    session = registry.reattach(kept)
     try:
         assert session.run("kept").value == "'yes'"
         kill_ssh_sessions(sshd)  # the reattached path reconnects too

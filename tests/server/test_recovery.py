@@ -150,8 +150,7 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_planning_a_big_download_does_not_hold_up_the_loop(session: Session, big_tree: Path) -> None:
     xfer_id = uuid.uuid4().hex
-    session._open_transfer(xfer_id)
-    inbox = session._transfers[xfer_id]
+    inbox = session._transfers.open(xfer_id)
     try:
         session.send(Download(xfer_id, str(big_tree)))
         run = session.execute("1 + 1")
@@ -169,5 +168,5 @@ def test_planning_a_big_download_does_not_hold_up_the_loop(session: Session, big
         assert isinstance(inbox[0], TransferReady), inbox[0]
         session.send(CancelTransfer(xfer_id, "the test is over"))
     finally:
-        session._close_transfer(xfer_id)
+        session._transfers.close(xfer_id)
     assert session.run("2 + 2").value == "4"

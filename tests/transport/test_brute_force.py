@@ -20,7 +20,7 @@ import zmq
 
 from remrepl import AuthenticationFailed, TooManyAttempts
 from remrepl.client.handshake import monitor_message
-from remrepl.launchers import records
+from remrepl.launchers import records, registry
 from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
 from tests.client.processes import wait_until
@@ -175,7 +175,7 @@ def test_remrepl_ls_shows_a_flooded_server_alive(server: RunningServer) -> None:
     attacker.start()
     try:
         attacker.wait_for(30)  # the address's burst is used up
-        seen = [records.status(record, timeout=1.0) for _ in range(5)]
+        seen = [registry.status(record, timeout=1.0) for _ in range(5)]
     finally:
         attacker.stop()
     assert ("alive", "handshake refused for now: too many failed attempts from this address") in seen

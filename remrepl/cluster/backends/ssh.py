@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import ClusterError, ConfigError
+from ...ssh.errors import ssh_errors
 from ..tls import ClusterCertificates
 from .base import WorkerBackend
 
@@ -192,21 +193,22 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
             self._link = self._connect(target)
             if self._closing.is_set():
                 raise ClusterError(f"the cluster closed while the worker on {self.target} was starting")
-            channel = self._link.transport.open_session()
-            self._channel = channel
-            channel.exec_command(f"exec {self.backend.worker_command()}")
-            config = {
-                "scheduler": self.scheduler,
-                "name": self._worker_name(target),
-                "host": self._link.settings.hostname,
-                "nthreads": self.backend.threads,
-                "processes": self.backend.processes,
-                "ca_pem": self.certs.ca_pem,
-                "cert_pem": self.certs.worker.cert_pem,
-                "key_pem": self.certs.worker.key_pem,
-            }
-            channel.sendall(json.dumps(config).encode() + b"\n")
-            reply = self._read_line(channel, time.monotonic() + READY_TIMEOUT)
+            with ssh_errors(f"cannot start the worker on {self.target}", ClusterError):
+                channel = self._link.transport.open_session()
+                self._channel = channel
+                channel.exec_command(f"exec {self.backend.worker_command()}")
+                config = {
+                    "scheduler": self.scheduler,
+                    "name": self._worker_name(target),
+                    "host": self._link.settings.hostname,
+                    "nthreads": self.backend.threads,
+                    "processes": self.backend.processes,
+                    "ca_pem": self.certs.ca_pem,
+                    "cert_pem": self.certs.worker.cert_pem,
+                    "key_pem": self.certs.worker.key_pem,
+                }
+                channel.sendall(json.dumps(config).encode() + b"\n")
+                reply = self._read_line(channel, time.monotonic() + READY_TIMEOUT)
             if "ready" not in reply:
                 raise ClusterError(f"the worker on {self.target} did not start: {reply.get('error', reply)}")
             self.address = str(reply["ready"])

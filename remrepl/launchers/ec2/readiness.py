@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..._exceptions import HostKeyError, HostUnreachable, LaunchError, ReadinessError, SSHError
+from ...ssh.errors import reason
 from ...ssh.link import SSHLink, SSHOptions, SSHTarget, _open_socket, connect_ssh, load_config, resolve, target_settings
 
 STAGES = ("instance running", "SSH port", "SSH login", "remrepl installed", "server ready")
@@ -90,7 +91,7 @@ def wait_port(target: SSHTarget, options: SSHOptions, deadline: float, *, still_
                     return backoff.polls + 1
                 last = f"{settings.hostname}:{settings.port} answered {banner[:40]!r}, not an SSH banner"
             except OSError as exc:
-                last = f"{settings.hostname}:{settings.port} closed the connection ({exc.strerror or exc})"
+                last = f"{settings.hostname}:{settings.port} closed the connection ({reason(exc)})"
             finally:
                 sock.close()
         if not backoff.pause():

@@ -19,7 +19,6 @@ local port) at the new connection; ``client/reconnect.py`` drives it and reattac
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shlex
 import sys
@@ -29,13 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemoteProtocolError, RemreplError, SSHError
-from ..._files import write_private
-from ...client.reconnect import ServerGone
+from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemoteProtocolError, ServerGone
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ...protocol.keeper import Attached, Detach, KeeperFailed, KeeperReady, Stop, decode_line, decode_word, encode_word
 from ...ssh.bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from ...ssh.errors import is_ssh_failure, ssh_errors
 from ...ssh.link import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
 from ...ssh.remote import open_session
 from ...ssh.tunnel import Tunnel
@@ -174,12 +172,10 @@ class SSHLauncher(Launcher):
             self.channel.close()
         channel = self.channel = open_session(self.link)
         reader = _LineReader(channel, time.monotonic() + timeout, self.link)
-        try:
+        with ssh_errors(f"cannot start the remote command on {self.link}"):
             channel.exec_command(self._command(*args))
             # The client key over the channel: never argv, the environment or a file on the remote.
             channel.sendall(keys.public + b"\n")
-        except Exception as exc:
-            raise SSHError(f"cannot start the remote command on {self.link}: {exc}") from None
         line = reader.line("the environment check")
         for _ in range(100):  # a login script may print before our command runs: skip its lines
             if line is None or line.startswith("remrepl-check "):
@@ -269,7 +265,9 @@ class SSHLauncher(Launcher):
             link.transport.open_channel("direct-tcpip", where, ("127.0.0.1", 0), timeout=10.0).close()
         except paramiko.ChannelException:  # sshd answered: it could not connect there
             raise ServerGone(f"the server on {link} is gone: nothing listens at {where[0]}:{where[1]}") from None
-        except Exception:  # no answer: the link only looked alive (a silent network drop)
+        except Exception as exc:  # no answer: the link only looked alive (a silent network drop)
+            if not is_ssh_failure(exc):
+                raise
             link.close()
             return False
         return True
@@ -279,18 +277,16 @@ class SSHLauncher(Launcher):
         old = self.link
         link = connect_ssh(self.ssh_target, self.options)
         try:
-            channel = open_session(link)
-            attach = "import sys; from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
-            tether = shlex.quote(self.ready.tether)
-            command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
-            channel.exec_command(command)
-            answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
-        except RemreplError:
+            with ssh_errors(f"cannot re-attach to the server on {link}"):
+                channel = open_session(link)
+                attach = "import sys; from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
+                tether = shlex.quote(self.ready.tether)
+                command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
+                channel.exec_command(command)
+                answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
+        except BaseException:
             link.close()
             raise
-        except Exception as exc:  # paramiko's
-            link.close()
-            raise SSHError(f"cannot re-attach to the server on {link}: {exc}") from None
         if not isinstance(decode_word(answer), Attached):
             link.close()
             raise ServerGone(f"the server on {link} is gone (it stopped while the link was down)")
@@ -354,10 +350,11 @@ class SSHLauncher(Launcher):
     # --- records for reattaching later --------------------------------------------------------
 
     def write_record(self, path: str | os.PathLike[str]) -> None:
-        """A 0600 session record: the ConnectionInfo (with the client key) plus ``launcher`` (``record_data()``)."""
-        assert self.info is not None
-        data = {**self.info.to_json(include_secret=True), "launcher": self.record_data()}
-        write_private(path, json.dumps(data, indent=2) + "\n")
+        """A 0600 session record at ``path`` (``records.py``): the ConnectionInfo (with the client key) plus
+        ``launcher`` (``record_data()``); ``registry.reattach(records.read(path))`` comes back through it."""
+        from .. import records
+
+        records.write(path, records.of_launcher(self))
 
     def record_data(self) -> dict[str, str]:
         """What ``reattach`` needs besides the ConnectionInfo (strings only, for a session record)."""

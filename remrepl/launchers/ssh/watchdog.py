@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..._exceptions import RemreplError
-from ...client.reconnect import ServerGone
+from ..._exceptions import RemreplError, ServerGone
 
 CHECK_EVERY = 2.0
 MAX_DELAY = 8.0
