@@ -17,7 +17,8 @@ def _camel(name: str) -> str:
 
 def called_actions() -> set[str]:
     found = set()
-    for path in (ROOT / "remrepl" / "launchers" / "ec2").glob("*.py"):
+    layer = [*(ROOT / "remrepl" / "aws").glob("*.py"), *(ROOT / "remrepl" / "launchers" / "ec2").glob("*.py")]
+    for path in [*layer, *(ROOT / "remrepl" / "cluster" / "backends").glob("ec2.py")]:
         text = path.read_text()
         for service, method in re.findall(r"\b(ec2|ssm|sts|pricing)\.([a-z_]+)\(", text):
             if method != "get_paginator":
