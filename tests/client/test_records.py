@@ -13,8 +13,10 @@ import pytest
 from remrepl import ConfigError, ConnectionInfo
 from remrepl.client import records
 from remrepl.launchers import LocalLauncher
-from tests.client.processes import alive, remrepl_command, terminate, wait_until
-from tests.client.terminal import PROMPT, TmuxTerminal
+from tests.support.cli import remrepl_command
+from tests.support.processes import alive, terminate
+from tests.support.terminal import PROMPT, TmuxTerminal
+from tests.support.waiting import wait_until
 
 # --- the record format --------------------------------------------------------------------------------
 

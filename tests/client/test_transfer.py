@@ -22,8 +22,8 @@ from remrepl._transfer import WINDOW
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Stream
-from tests.client.files import leftovers, random_file, sha256
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.files import leftovers, random_file, sha256
+from tests.support.servers import RunningServer, start_server, stop_server
 
 
 def make_tree(root: Path) -> Path:

@@ -26,7 +26,6 @@ from typing import Any
 
 import paramiko
 import pytest
-from testhosts import SSHD, SSHHosts
 
 import remrepl
 from remrepl import ClusterError, ConfigError
@@ -35,9 +34,9 @@ from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.images import resolve_image
 from remrepl.launchers.ec2.resources import ensure_security_group
 from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
-from tests.awsproxy import AWSProxy
-from tests.cluster.test_lifecycle import children_of, is_running
-from tests.cluster.test_ssh import processes_under
+from scripts.testhosts import SSHD, SSHHosts
+from tests.support.awsproxy import AWSProxy
+from tests.support.processes import alive, children_of, processes_under
 
 CLUSTER = "t1"
 OWNER = "arn:aws:iam::123456789012:user/alice"
@@ -149,7 +148,7 @@ def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None
         assert cl.map(str, range(50)) == [str(x) for x in range(50)]
     assert head.running_workers() == []
     assert KEY_PAIR not in head.key_pairs()
-    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
+    assert wait_until(lambda: not [pid for pid in processes if alive(pid)])
     assert not head.fired.exists()  # a close on purpose does not fire the dead man's switch
 
 
@@ -358,4 +357,4 @@ def test_when_aws_will_not_terminate_the_dead_mans_switch_stays_armed(head: Head
     assert KEY_PAIR not in head.key_pairs()
     assert len(head.running_workers()) == 1  # AWS refused: the instance runs on ...
     assert wait_until(head.fired.exists)  # ... and its worker, without a scheduler, ran the command
-    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
+    assert wait_until(lambda: not [pid for pid in processes if alive(pid)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.client.processes import remrepl_command
+from tests.support.cli import remrepl_command
 
 
 def test_exec_shows_plain_progress_lines_on_a_non_tty_stderr(tmp_path: Path) -> None:

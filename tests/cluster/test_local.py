@@ -15,7 +15,7 @@ import pytest
 import remrepl
 from remrepl import ClusterError, TaskError
 from remrepl.cluster import Cluster
-from tests.cluster.test_lifecycle import children_of
+from tests.support.processes import children_of
 
 
 @pytest.fixture(scope="module")

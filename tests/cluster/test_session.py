@@ -86,7 +86,7 @@ def test_a_raising_task_raises_at_the_map_call_in_the_session(clustered: Session
 
 def test_workers_go_with_the_server() -> None:
     """A cluster the user never closed does not outlive the server (nor its kernel) that started it."""
-    from tests.cluster.test_lifecycle import is_running
+    from tests.support.processes import alive
 
     launcher = LocalLauncher()
     launcher.start()
@@ -100,6 +100,6 @@ def test_workers_go_with_the_server() -> None:
     finally:
         launcher.close()
     deadline = time.monotonic() + 30
-    while any(is_running(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in workers if is_running(pid)]
+    assert not [pid for pid in workers if alive(pid)]

@@ -7,24 +7,12 @@ import sys
 import time
 
 import pytest
-from testhosts import SSHHosts
 
 import remrepl
 from remrepl import ClusterError, ConfigError
 from remrepl._exceptions import HostKeyError
-from tests.cluster.test_lifecycle import children_of, is_running
-
-
-def processes_under(pids: set[int], marker: bytes) -> list[int]:
-    found = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker in f.read() and is_running(pid):
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
+from scripts.testhosts import SSHHosts
+from tests.support.processes import alive, children_of, processes_under
 
 
 def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts: SSHHosts) -> None:
@@ -43,9 +31,9 @@ def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 assert b"PRIVATE KEY" not in f.read()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and [pid for pid in workers if is_running(pid)]:
+    while time.monotonic() < deadline and [pid for pid in workers if alive(pid)]:
         time.sleep(0.05)
-    assert not [pid for pid in workers if is_running(pid)]
+    assert not [pid for pid in workers if alive(pid)]
 
 
 def test_an_unknown_host_key_is_refused_and_nothing_is_left(ssh_hosts: SSHHosts) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 
 import remrepl
 from remrepl._exceptions import (
@@ -30,7 +29,9 @@ from remrepl._exceptions import (
 )
 from remrepl.launchers.ssh import SSHLauncher
 from remrepl.launchers.ssh_records import connect_record
-from tests.client.processes import alive, read_proc, server_processes, wait_until
+from scripts.testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
+from tests.support.processes import alive, read_proc, server_processes
+from tests.support.waiting import wait_until
 
 
 def options(hosts: SSHHosts, **extra: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.client.processes import wait_until
-from tests.conftest import start_server, stop_server
+from tests.support.servers import start_server, stop_server
+from tests.support.waiting import wait_until
 
 WAIT = 60.0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl.protocol import PROTOCOL_VERSION
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.servers import RunningServer, start_server, stop_server
 
 
 def test_ready_line_says_how_to_reach_the_server(server: RunningServer) -> None:

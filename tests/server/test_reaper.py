@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
 from remrepl.client.session import connect
 from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
 from remrepl.server.reaper_state import status
-from tests.client.processes import alive, server_processes, terminate, wait_until
-from tests.conftest import RunningServer, start_server, stop_server
+from scripts.testhosts import SSHD, SSHHosts
+from tests.support.processes import alive, server_processes, terminate
+from tests.support.servers import RunningServer, start_server, stop_server
+from tests.support.waiting import wait_until
 
 WAIT = 60.0  # s, upper bound of every wait (the reaper acts within a second or two of its deadline)
 FAST = ("--activity-interval", "0.1")  # servers touch their activity file often: idle timeouts here are short

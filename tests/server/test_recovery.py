@@ -13,8 +13,8 @@ import pytest
 from remrepl import LocalProtocolError
 from remrepl.client.session import Session
 from remrepl.protocol import CancelTransfer, Done, Download, Notice, Stream, TransferReady
-from tests.client.processes import alive, stat_fields
-from tests.conftest import RunningServer
+from tests.support.processes import alive, stat_fields
+from tests.support.servers import RunningServer
 
 WAIT = 20.0
 

@@ -18,7 +18,7 @@ from remrepl.launchers.ec2.consolekeys import (
     fingerprint,
     parse_console,
 )
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 def _host_key() -> tuple[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from remrepl import CloudError, ConfigError
 from remrepl.launchers.ec2.aws import aws_session, client
 from remrepl.launchers.ec2.images import OS_CHOICES, guess_architecture, resolve_image
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from remrepl.launchers.ec2.resources import (
     launch_instances,
     terminate,
 )
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"
 

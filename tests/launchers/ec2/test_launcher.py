@@ -12,14 +12,14 @@ from pathlib import Path
 
 import netguard
 import pytest
-from testhosts import SSHD, SSHHosts, closed_port
 
 from remrepl._exceptions import CapacityError, ConfigError, HostKeyError, ReadinessError
 from remrepl.launchers.ec2 import launcher as launcher_module
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
-from tests.awsproxy import AWSProxy
-from tests.client.processes import read_proc, server_processes, terminate
-from tests.launchers.ec2.helpers import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
+from scripts.testhosts import SSHD, SSHHosts, closed_port
+from tests.support.awsproxy import AWSProxy
+from tests.support.ec2 import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
+from tests.support.processes import read_proc, server_processes, terminate
 
 __all__ = ["head_sshd"]  # a fixture
 

@@ -6,7 +6,7 @@ import pytest
 
 from remrepl.launchers.ec2.aws import aws_session
 from remrepl.launchers.ec2.pricing import estimate, hourly_price
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 def test_spot_price_from_the_history(aws: str) -> None:

@@ -25,7 +25,7 @@ from remrepl.launchers.ec2.resources import (
     wait_running,
 )
 from remrepl.launchers.ec2.tags import TAG_CLUSTER, TAG_OWNER, TAG_ROLE, tag_dict
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"
 WORLD = ("0.0.0.0/0", "::/0")
