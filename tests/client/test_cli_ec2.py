@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testhosts import SSHD, SSHHosts, closed_port
 
-from scripts.testhosts import SSHD, SSHHosts, closed_port
 from tests.support.cli import remrepl_command, run_cli
 from tests.support.ec2 import ALLOW, ec2, head_instances, head_sshd, leftovers, write_config
 from tests.support.processes import server_processes, terminate

@@ -19,6 +19,7 @@ import pytest
 from tests.support.cli import remrepl_command, run_cli
 from tests.support.processes import alive, leftover_servers, server_processes, terminate
 from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
 
 QUICK = 8.0  # "within a few seconds"
 
@@ -360,10 +361,7 @@ def test_exec_launch_runs_the_script_and_leaves_no_server(script: ScriptMaker, s
     result = run_cli("exec", "--launch", str(path), "--launch")
     assert result.returncode == 5, result.stderr
     kernel, supervisor = (int(word) for word in result.stdout.split())
-    deadline = time.monotonic() + 10
-    while (alive(kernel) or alive(supervisor)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(kernel) and not alive(supervisor)
+    wait_until(lambda: not alive(kernel) and not alive(supervisor), 10, "the launched server to end")
     assert server_processes(state_dir) == []
 
 
@@ -511,10 +509,7 @@ def test_exec_prints_only_its_own_output_not_what_an_earlier_client_missed(
     )
     crashed._teardown()  # no Detach, no ack: as if the client had been killed
     flag.touch()
-    deadline = time.monotonic() + QUICK
-    while not printed.exists():
-        assert time.monotonic() < deadline, "the run never printed"
-        time.sleep(0.02)
+    wait_until(printed.exists, QUICK, "the run to print")
     result = run_cli("exec", *server_args(server, password_file), str(script("print('mine')\n")))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "mine\n"

@@ -8,7 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from scripts.testhosts import SSHD, SSHHosts, descendants
+from testhosts import SSHD, SSHHosts, descendants
+
 from tests.support.cli import remrepl_command, run_cli
 from tests.support.processes import alive, read_proc, server_processes, terminate
 from tests.support.terminal import PROMPT, TmuxTerminal

@@ -11,6 +11,7 @@ import pytest
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Done, Progress, Result
+from tests.support.waiting import wait_until
 
 START = """
 import time, remrepl
@@ -99,7 +100,4 @@ def test_workers_go_with_the_server() -> None:
             session.shutdown()
     finally:
         launcher.close()
-    deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if alive(pid)]
+    wait_until(lambda: not [pid for pid in workers if alive(pid)], 30, "the workers to end")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from testhosts import SSHD, SSHHosts, keygen
 
 from remrepl._exceptions import HostKeyError
 from remrepl.launchers.hostkeys import fingerprint
 from remrepl.launchers.sshlink import SSHOptions, SSHTarget, connect_ssh
-from scripts.testhosts import SSHD, SSHHosts, keygen
 
 ALIAS = "i-0123456789abcdef0"
 

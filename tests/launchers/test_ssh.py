@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 
 import remrepl
 from remrepl._exceptions import (
@@ -29,9 +30,8 @@ from remrepl._exceptions import (
 )
 from remrepl.launchers.ssh import SSHLauncher
 from remrepl.launchers.ssh_records import connect_record
-from scripts.testhosts import SSHD, SSHHosts, closed_port, descendants, keygen
 from tests.support.processes import alive, read_proc, server_processes
-from tests.support.waiting import wait_until
+from tests.support.waiting import holds_for, wait_until
 
 
 def options(hosts: SSHHosts, **extra: Any) -> dict[str, Any]:
@@ -290,8 +290,11 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     record = tmp_path / "record.json"
     server.write_record(record)
     assert oct(record.stat().st_mode & 0o777) == "0o600"
+    remote_state = private_state / "remote"
+    assert server_processes(remote_state, "remrepl.server.ssh_keeper")  # the keeper holds the tether
     server.detach()
-    time.sleep(1.5)  # longer than the grace: a detached server does not care
+    # The grace timer lives in the remote keeper: once the keeper has gone, nothing can stop the server
+    wait_until(lambda: not server_processes(remote_state, "remrepl.server.ssh_keeper"), 20, "the keeper to exit")
     assert alive(server.info.pid)
     import json
 
@@ -373,7 +376,11 @@ def test_an_idle_link_down_longer_than_the_grace_keeps_the_server(
     server = start("target", ssh_hosts, reconnect_grace=3.0, direct=direct)
     with server, server.connect() as session:
         assert server.info is not None and session.run("x = 1") is not None
+        old_link, dropped = server.link, time.monotonic()
         kill_ssh_sessions(sshd)
-        time.sleep(6.0)  # twice the grace: the server would have stopped without a new tether
-        assert alive(server.info.pid)
+        # A new link means the keeper answered "attached": the tether came back within the grace ...
+        wait_until(lambda: server.link is not old_link, 30, "the launcher to relink by itself")
+        # ... and the keeper's grace timer, had the attach not stopped it, would have run out by now
+        pid = server.info.pid
+        holds_for(lambda: alive(pid), dropped + 3.0 + 1.0 - time.monotonic(), "the server to outlive the grace")
         assert session.run("x + 1", timeout=60).value == "2"

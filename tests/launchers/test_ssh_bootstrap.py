@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testhosts import SSHHosts
 
 from remrepl._exceptions import RemoteEnvironmentError
 from remrepl.launchers.ssh import SSHLauncher
-from scripts.testhosts import SSHHosts
 
 LOCAL_INDEX = Path("/opt/pypi/simple")
 

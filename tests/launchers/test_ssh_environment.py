@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 
+from testhosts import SSHD, SSHHosts
+
 from remrepl.launchers.ssh import SSHLauncher
-from scripts.testhosts import SSHD, SSHHosts
 
 
 def test_the_environment_reaches_the_kernel(sshd: SSHD, ssh_hosts: SSHHosts) -> None:

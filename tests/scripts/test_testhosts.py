@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scripts.testhosts import SSHD, SSHHosts, descendants
+from testhosts import SSHD, SSHHosts, descendants
 
 
 def test_a_command_runs_with_the_configured_environment(sshd: SSHD, ssh_hosts: SSHHosts) -> None:

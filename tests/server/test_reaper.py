@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testhosts import SSHD, SSHHosts
 
 from remrepl import ConfigError
 from remrepl.client.session import connect
 from remrepl.server.reaper import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
 from remrepl.server.reaper_state import status
-from scripts.testhosts import SSHD, SSHHosts
 from tests.support.processes import alive, server_processes, terminate
 from tests.support.servers import RunningServer, start_server, stop_server
 from tests.support.waiting import wait_until

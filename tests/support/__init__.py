@@ -12,10 +12,11 @@ one another.
 - ``awsproxy``: a fault-injecting proxy in front of moto; ``ec2``: the EC2 tests' head node and settings.
 
 The private sshd servers and the moto server are not here but in ``scripts/testhosts.py`` and
-``scripts/testaws.py``, which the plugin imports as the package modules ``scripts.testhosts`` and
-``scripts.testaws`` (pytest puts the repository root on ``sys.path``: ``pythonpath`` in pyproject.toml).
-Why that direction: the benchmarks use them too, and they run as plain scripts (``python
-scripts/bench.py``, where ``scripts/`` is ``sys.path[0]`` and imports them as ``testhosts``); both
-modules are stdlib-only and know nothing of pytest, so they stay importable from both sides with no
-``sys.path`` edits, while everything only the tests need (fixtures, /proc helpers, tmux) lives here.
+``scripts/testaws.py``: scripts own them, and the plugin imports them as the top-level modules
+``testhosts`` and ``testaws`` of the ``scripts/`` source root, which pyproject.toml declares to pytest
+(``pythonpath``) as it does to mypy (``files``), instead of a ``sys.path`` edit in a conftest. Why that
+direction: the benchmarks use them too and run as plain scripts (``python scripts/bench.py``, where
+``scripts/`` is ``sys.path[0]``), so that is the one name every importer can share (mypy insists on one
+module name per file); both are stdlib-only and know nothing of pytest. Everything only the tests need
+(fixtures, /proc helpers, tmux, the AWS proxy) lives here, and scripts do not import it.
 """

@@ -18,9 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
+from testhosts import SSHD, SSHHosts
 
 from remrepl.launchers.ec2.settings import EC2Settings
-from scripts.testhosts import SSHD, SSHHosts
 
 ALLOW = "127.0.0.1/32"  # every test passes --allow-cidr: caller detection must never run
 STAGE_TIMEOUTS = {"instance running": 30.0, "SSH port": 20.0, "SSH login": 20.0, "server ready": 30.0}

@@ -27,11 +27,11 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import testaws  # noqa: E402
+from testhosts import SSHD, SSHHosts  # noqa: E402
 
 from remrepl.client.session import Session  # noqa: E402
 from remrepl.launchers import LocalLauncher  # noqa: E402
-from scripts import testaws  # noqa: E402
-from scripts.testhosts import SSHD, SSHHosts  # noqa: E402
 from tests.support.awsproxy import AWSProxy  # noqa: E402
 from tests.support.cli import remrepl_command  # noqa: E402
 from tests.support.processes import leftover_servers, server_processes, terminate  # noqa: E402

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.testhosts import descendants
+from testhosts import descendants
 
 
 def read_proc(pid: int, name: str) -> bytes:
