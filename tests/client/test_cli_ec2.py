@@ -12,12 +12,10 @@ import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
 from tests.support.cli import remrepl_command, run_cli
-from tests.support.ec2 import ALLOW, ec2, head_instances, head_sshd, leftovers, write_config
+from tests.support.ec2 import ALLOW, ec2, head_instances, leftovers, write_config
 from tests.support.processes import server_processes, terminate
 from tests.support.terminal import PROMPT, TmuxTerminal
 from tests.support.waiting import wait_until
-
-__all__ = ["head_sshd"]  # a fixture
 
 
 def test_up_exec_connect_status_down(

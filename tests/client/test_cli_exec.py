@@ -21,6 +21,8 @@ from tests.support.processes import alive, leftover_servers, server_processes, t
 from tests.support.servers import RunningServer
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 QUICK = 8.0  # "within a few seconds"
 
 

@@ -14,6 +14,8 @@ from remrepl.protocol import Display
 from tests.support.cli import remrepl_command
 from tests.support.terminal import PROMPT, TmuxTerminal
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

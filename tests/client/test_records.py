@@ -18,6 +18,8 @@ from tests.support.processes import alive, terminate
 from tests.support.terminal import PROMPT, TmuxTerminal
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 # --- the record format --------------------------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ from tests.support.files import leftovers, random_file, sha256
 from tests.support.servers import RunningServer, start_server, stop_server
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def make_tree(root: Path) -> Path:
     (root / "sub" / "deeper").mkdir(parents=True)

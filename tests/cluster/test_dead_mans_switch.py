@@ -19,6 +19,8 @@ import pytest
 from remrepl.cluster.tls import ClusterCertificates
 from tests.support.waiting import holds_for, wait_until
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 SCHEDULER = """
 import asyncio, json, sys
 from distributed import Scheduler

@@ -37,6 +37,8 @@ from tests.support.awsproxy import AWSProxy
 from tests.support.processes import alive, children_of, processes_under
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 CLUSTER = "t1"
 OWNER = "arn:aws:iam::123456789012:user/alice"
 KEY_PAIR = f"remrepl-{CLUSTER}-workers"

@@ -13,6 +13,8 @@ import remrepl
 from remrepl import ClusterError
 from tests.support.processes import alive, children_of
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 
 def test_close_leaves_no_worker_process() -> None:
     before = children_of(os.getpid())

@@ -18,6 +18,8 @@ from remrepl.cluster import Cluster
 from tests.support.processes import children_of
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 
 @pytest.fixture(scope="module")
 def cl() -> Iterator[Cluster]:

@@ -13,6 +13,8 @@ from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Done, Progress, Result
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 START = """
 import time, remrepl
 cl = remrepl.cluster(workers=2)

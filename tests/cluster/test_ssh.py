@@ -14,6 +14,8 @@ from remrepl._exceptions import HostKeyError
 from tests.support.processes import alive, children_of, processes_under
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
+
 
 def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts: SSHHosts) -> None:
     sshd = ssh_hosts.start("target")

@@ -15,6 +15,8 @@ from remrepl.launchers import LocalLauncher
 from tests.support.processes import alive
 from tests.support.waiting import holds_for, wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def test_launch_connect_and_close() -> None:
     with remrepl.launch() as server:

@@ -22,6 +22,8 @@ from tests.support.cli import remrepl_command
 from tests.support.servers import RunningServer, raw_client
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 RUN = 60.0  # an upper bound for one run, so a hang fails the test instead of blocking it
 
 

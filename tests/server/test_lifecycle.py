@@ -15,6 +15,8 @@ from tests.support.processes import alive
 from tests.support.servers import RunningServer, start_server, stop_server
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def test_ready_line_says_how_to_reach_the_server(server: RunningServer) -> None:
     ready = server.ready

@@ -28,6 +28,8 @@ from tests.support.processes import alive, server_processes, terminate
 from tests.support.servers import RunningServer, start_server, stop_server
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 WAIT = 60.0  # s, upper bound of every wait (the reaper acts within a second or two of its deadline)
 FAST = ("--activity-interval", "0.1")  # servers touch their activity file often: idle timeouts here are short
 IDLE = 3.0  # s, for the tests where the reaper must NOT act: far above the servers' touch interval

@@ -20,6 +20,8 @@ from remrepl.launchers import LocalLauncher
 from tests.support.processes import process_texts
 from tests.support.servers import PASSWORD, RunningServer, start_server, stop_server
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def test_the_password_is_in_no_command_line_or_environment(server: RunningServer) -> None:
     with server.connect() as session:

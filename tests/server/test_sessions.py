@@ -18,6 +18,8 @@ from remrepl.protocol import Done, OutputEvent, Result, Stream
 from tests.support.servers import RunningServer
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def missed_output(session: Session, timeout: float = 20.0) -> list[OutputEvent]:
     """What a newly attached client receives: the replay, then the rest of any run in progress."""

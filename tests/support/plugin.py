@@ -6,13 +6,17 @@ programs and is marked ``e2e`` plus what it needs:
 - ``ssh``: private OpenSSH servers (fixtures ``ssh_hosts``, ``sshd``, ``ssh_jump``: scripts/testhosts.py);
 - ``aws``: a moto server standing in for AWS (``moto_server``, ``aws``, ``aws_proxy``: scripts/testaws.py);
 - ``tmux``: the prompt in a real terminal (``terminal``, ``launched``: tests/support/terminal.py);
-- ``cluster``: Dask schedulers and workers (a module-level ``pytestmark``: no fixture tells).
+- ``cluster``: Dask schedulers and workers (a module-level ``pytestmark``: no fixture tells);
+- ``server``: a real remrepl server process on 127.0.0.1 (``server``, ``launcher``, ``session``, or a
+  module-level ``pytestmark`` where a test starts one itself: ``start_server``, the ``remrepl`` command).
 
 The fixtures a test uses mark it (``pytest_collection_modifyitems`` below), so a new test needs no marker
 of its own; a module whose tests start such things without these fixtures says so with ``pytestmark``
-(``e2e`` alone for tests that are slow for another reason). ``pytest -m "not e2e"`` is the fast part
-(units, in-memory protocol, single local servers); ``pytest -m ssh``, ``-m "e2e and not aws"`` pick
-parts; plain ``pytest`` (scripts/test) runs everything.
+(``e2e`` alone for tests that are slow for another reason). ``pytest -m "not e2e"`` is the fast part:
+units, the in-memory protocol and transport, configuration, no process of ours started (each real server
+costs a second or two of start-up on a loaded machine, and there are hundreds). ``pytest -m ssh``,
+``-m "server and not ssh"``, ``-m "e2e and not aws"`` pick parts; plain ``pytest``
+(scripts/test) runs everything.
 """
 
 from __future__ import annotations
@@ -40,8 +44,15 @@ from tests.support.terminal import PROMPT, TmuxTerminal  # noqa: E402
 
 # --- markers --------------------------------------------------------------------------------------------
 
-E2E_KINDS = ("ssh", "aws", "tmux", "cluster")
-MARKER_OF_FIXTURE = {"ssh_hosts": "ssh", "moto_server": "aws", "terminal": "tmux"}  # the roots: others use them
+E2E_KINDS = ("ssh", "aws", "tmux", "cluster", "server")
+# The root fixtures of each kind (the others use them: ``sshd`` brings ``ssh_hosts``, ``session`` ``launcher``)
+MARKER_OF_FIXTURE = {
+    "ssh_hosts": "ssh",
+    "moto_server": "aws",
+    "terminal": "tmux",
+    "server": "server",
+    "launcher": "server",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -145,6 +156,15 @@ def ssh_jump(ssh_hosts: SSHHosts) -> SSHD:
 
 
 # --- AWS: a moto server on 127.0.0.1 (never real AWS) ---------------------------------------------------
+
+
+@pytest.fixture
+def head_sshd(aws: str, ssh_hosts: SSHHosts) -> SSHD:
+    """The sshd that stands in for every EC2 head node: moto's public IPs (54.214.*) mapped to it in the
+    ssh_config (see tests/support/ec2.py)."""
+    server = ssh_hosts.start("head")
+    ssh_hosts.map("54.214.*", "head")
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,9 @@ from remrepl._exceptions import CapacityError, ConfigError, HostKeyError, Readin
 from remrepl.launchers.ec2 import launcher as launcher_module
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
 from tests.support.awsproxy import AWSProxy
-from tests.support.ec2 import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
+from tests.support.ec2 import ec2, head_instances, leftovers, open_ingress, settings
 from tests.support.processes import read_proc, server_processes, terminate
 from tests.support.waiting import wait_until
-
-__all__ = ["head_sshd"]  # a fixture
 
 
 def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path) -> None:
