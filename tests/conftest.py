@@ -1,3 +1,4 @@
-"""The suite's guards, fixtures and markers are a plugin: tests/support/plugin.py."""
+"""The suite's guards, fixtures and markers are a plugin: tests/support/plugin.py (pytester: for
+tests/test_markers.py, which runs pytest on a small example)."""
 
-pytest_plugins = ["tests.support.plugin"]
+pytest_plugins = ["tests.support.plugin", "pytester"]
