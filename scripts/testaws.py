@@ -1,7 +1,8 @@
 """A moto server on 127.0.0.1 for tests and benchmarks: boto3 talks to it, never to real AWS.
 
 Where: ``scripts/testaws.py``, stdlib-only like ``testhosts.py``. The test suite's fixtures
-``moto_server``/``aws`` (tests/conftest.py) and ``scripts/benchkit/sections/ec2.py`` both use it.
+``moto_server``/``aws`` (tests/support/plugin.py) and ``scripts/benchkit/sections/ec2.py`` both
+import it as ``testaws`` (see testhosts.py).
 
     with moto_server(log_path) as endpoint:           # http://127.0.0.1:PORT
         os.environ.update(aws_environment(endpoint, empty_file))

@@ -1,8 +1,9 @@
 """Private OpenSSH servers on 127.0.0.1 for tests and benchmarks: never the system's sshd or ssh config.
 
-Where: ``scripts/testhosts.py``, a stdlib-only module. The test suite imports it as ``testhosts``
-(tests/conftest.py puts scripts/ on ``sys.path``; fixtures ``ssh_hosts``, ``sshd`` and ``ssh_jump``);
-a script in scripts/ imports it directly (scripts/ is on ``sys.path`` when a script there runs).
+Where: ``scripts/testhosts.py``, a stdlib-only module imported as ``testhosts`` by the benchmarks (scripts/
+is ``sys.path[0]`` when a script there runs) and by the test suite (``pythonpath`` in pyproject.toml names
+scripts/; fixtures ``ssh_hosts``, ``sshd`` and ``ssh_jump`` in tests/support/plugin.py). See
+tests/support/__init__.py for why it lives here.
 
     from testhosts import SSHHosts
 

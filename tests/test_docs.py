@@ -33,7 +33,7 @@ import pytest
 from remrepl import Launcher, Session, launch
 from remrepl.cli.config import load_config
 from remrepl.protocol import Error, Result, Stream
-from tests.client.terminal import TmuxTerminal
+from tests.support.terminal import TmuxTerminal
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]

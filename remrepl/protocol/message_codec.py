@@ -186,7 +186,7 @@ def _make_fields(cls: type, named_request: bool, strict: bool) -> FieldsOf:
     # The annotations are strings, resolved in the module that defined the class. remrepl/__init__ sets
     # the public classes' __module__ to "remrepl" (so they show as remrepl.Done), which would send
     # get_type_hints to the wrong namespace; the dataclass's generated __init__ keeps the right one.
-    home = getattr(cls.__init__, "__globals__", None)
+    home = getattr(vars(cls).get("__init__"), "__globals__", None)
     hints = typing.get_type_hints(cls, globalns=home)
     json_fields: list[_Field] = []
     binary_fields: list[_Field] = []

@@ -1,4 +1,4 @@
-# Loaded by every Python process the tests start (tests/conftest.py puts this folder on PYTHONPATH).
+# Loaded by every Python process the tests start (tests/support/guard.py puts this folder on PYTHONPATH).
 import netguard
 
 netguard.install()

@@ -14,7 +14,7 @@ from remrepl import CloudCredentialsError, ObjectError
 from remrepl.client.session import Session
 from remrepl.protocol.aws_credentials import CREDENTIALS_NAME
 from remrepl.protocol.side import ObjectReply, PutObject
-from tests.server.test_secrets import process_texts
+from tests.support.processes import process_texts
 
 IN_KERNEL = """
 import hashlib

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from testhosts import SSHD, SSHHosts, closed_port
 
-from tests.client.processes import remrepl_command, server_processes, terminate, wait_until
-from tests.client.terminal import PROMPT, TmuxTerminal
-from tests.client.test_cli_exec import run_cli
-from tests.launchers.ec2.helpers import ALLOW, ec2, head_instances, head_sshd, leftovers, write_config
-
-__all__ = ["head_sshd"]  # a fixture
+from tests.support.cli import remrepl_command, run_cli
+from tests.support.ec2 import ALLOW, ec2, head_instances, leftovers, write_config
+from tests.support.processes import server_processes, terminate
+from tests.support.terminal import PROMPT, TmuxTerminal
+from tests.support.waiting import wait_until
 
 
 def test_up_exec_connect_status_down(

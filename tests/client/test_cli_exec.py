@@ -16,26 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.processes import ServerFixture, alive, leftover_servers, remrepl_command, server_processes, terminate
-from tests.conftest import RunningServer
+from tests.support.cli import remrepl_command, run_cli
+from tests.support.processes import alive, leftover_servers, server_processes, terminate
+from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
 
-RUN_TIMEOUT = 60.0  # an upper bound for one CLI run, so a hang fails the test instead of blocking it
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 QUICK = 8.0  # "within a few seconds"
-
-
-def run_cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    """``remrepl ARGS`` to the end (killed after ``timeout``); stdin is empty unless given."""
-    return subprocess.run(
-        [*remrepl_command(), *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +50,7 @@ def script(tmp_path: Path) -> ScriptMaker:
     return ScriptMaker(tmp_path)
 
 
-def server_args(server: ServerFixture, password_file: Path) -> list[str]:
+def server_args(server: RunningServer, password_file: Path) -> list[str]:
     return ["--connection-file", str(server.connection_file), "--password-file", str(password_file)]
 
 
@@ -89,7 +77,7 @@ def read_line(stream: int, deadline: float) -> bytes:
 # --- exit statuses ------------------------------------------------------------------------------------
 
 
-def test_a_script_that_ends_normally_exits_0(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def test_a_script_that_ends_normally_exits_0(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     path = script("print('hello from', __name__)\n")
     result = run_cli("exec", *server_args(server, password_file), str(path))
     assert result.returncode == 0, result.stderr
@@ -97,7 +85,7 @@ def test_a_script_that_ends_normally_exits_0(server: ServerFixture, password_fil
     assert result.stderr == ""
 
 
-def test_sys_exit_code_is_the_exit_status(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def test_sys_exit_code_is_the_exit_status(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     path = script("import sys\nprint('before')\nsys.exit(3)\nprint('never')\n")
     result = run_cli("exec", *server_args(server, password_file), str(path))
     assert result.returncode == 3, result.stderr
@@ -106,7 +94,7 @@ def test_sys_exit_code_is_the_exit_status(server: ServerFixture, password_file: 
 
 
 def test_sys_exit_with_a_message_prints_it_and_exits_1(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script("import sys\nsys.exit('giving up: no input')\n")
     result = run_cli("exec", *server_args(server, password_file), str(path))
@@ -117,7 +105,7 @@ def test_sys_exit_with_a_message_prints_it_and_exits_1(
 
 
 def test_an_uncaught_exception_shows_the_remote_traceback_and_exits_1(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script(
         """\
@@ -139,7 +127,7 @@ def test_an_uncaught_exception_shows_the_remote_traceback_and_exits_1(
     assert "remrepl/server" not in err and "kernel.py" not in err
 
 
-def test_the_server_survives_a_failing_script(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def test_the_server_survives_a_failing_script(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     failing = script("raise RuntimeError('boom')\n", name="boom.py")
     assert run_cli("exec", *server_args(server, password_file), str(failing)).returncode == 1
     fine = script("print('fine')\n", name="fine.py")
@@ -151,7 +139,7 @@ def test_the_server_survives_a_failing_script(server: ServerFixture, password_fi
 
 
 def test_argv_is_the_file_and_its_args_even_when_they_look_like_options(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script("import json, sys\nprint(json.dumps(sys.argv))\n")
     args = ["--foo", "-x", "plain", "--timeout", "5", "--launch", "--", "-h", "with space"]
@@ -161,7 +149,7 @@ def test_argv_is_the_file_and_its_args_even_when_they_look_like_options(
 
 
 def test_stdout_and_stderr_reach_the_matching_local_streams(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script(
         """\
@@ -181,7 +169,7 @@ def test_stdout_and_stderr_reach_the_matching_local_streams(
 
 
 def test_output_streams_while_the_script_runs(
-    server: ServerFixture, password_file: Path, script: ScriptMaker, tmp_path: Path
+    server: RunningServer, password_file: Path, script: ScriptMaker, tmp_path: Path
 ) -> None:
     """The first line is readable locally while the script is still running (it waits for us)."""
     go = tmp_path / "go"
@@ -216,7 +204,7 @@ def test_output_streams_while_the_script_runs(
             process.communicate()
 
 
-def test_input_reads_the_local_stdin(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def test_input_reads_the_local_stdin(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     path = script(
         """\
         name = input("name? ")
@@ -233,7 +221,7 @@ def test_input_reads_the_local_stdin(server: ServerFixture, password_file: Path,
 
 
 def test_timeout_interrupts_the_run_and_exits_124(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script("while True:\n    pass\n", name="spin.py")
     started = time.monotonic()
@@ -262,7 +250,7 @@ def start_spinning(args: list[str]) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_ctrl_c_interrupts_the_remote_script(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def test_ctrl_c_interrupts_the_remote_script(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     path = script("print('spinning', flush=True)\nwhile True:\n    pass\n", name="spin.py")
     process = start_spinning(["exec", *server_args(server, password_file), str(path)])
     try:
@@ -286,7 +274,7 @@ while True:
 """
 
 
-def next_run_is_free(server: ServerFixture, password_file: Path, script: ScriptMaker) -> None:
+def next_run_is_free(server: RunningServer, password_file: Path, script: ScriptMaker) -> None:
     """The server's interpreter runs the next script at once (the one that would not stop is gone)."""
     after = script("print('next run')\n", name="after.py")
     result = run_cli("exec", *server_args(server, password_file), str(after), timeout=QUICK + 10)
@@ -294,7 +282,7 @@ def next_run_is_free(server: ServerFixture, password_file: Path, script: ScriptM
 
 
 def test_repeated_ctrl_c_ends_a_script_that_ignores_it(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script(IGNORES_SIGINT, name="stubborn.py")
     process = start_spinning(["exec", *server_args(server, password_file), str(path)])
@@ -315,7 +303,7 @@ def test_repeated_ctrl_c_ends_a_script_that_ignores_it(
 
 
 def test_timeout_ends_a_script_that_ignores_ctrl_c(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     path = script(IGNORES_SIGINT, name="stubborn.py")
     result = run_cli("exec", *server_args(server, password_file), "--timeout", "1", str(path))
@@ -325,7 +313,7 @@ def test_timeout_ends_a_script_that_ignores_ctrl_c(
 
 
 def test_repeated_ctrl_c_interrupts_the_script_without_killing_the_interpreter(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     """Ctrl-C pressed again and again stops the script; the server's interpreter (the same process) goes on."""
     pid_script = script("import os\nprint(os.getpid())\n", name="pid.py")
@@ -375,15 +363,12 @@ def test_exec_launch_runs_the_script_and_leaves_no_server(script: ScriptMaker, s
     result = run_cli("exec", "--launch", str(path), "--launch")
     assert result.returncode == 5, result.stderr
     kernel, supervisor = (int(word) for word in result.stdout.split())
-    deadline = time.monotonic() + 10
-    while (alive(kernel) or alive(supervisor)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(kernel) and not alive(supervisor)
+    wait_until(lambda: not alive(kernel) and not alive(supervisor), 10, "the launched server to end")
     assert server_processes(state_dir) == []
 
 
 def test_connection_file_with_password_from_the_environment(
-    server: ServerFixture, password_file: Path, script: ScriptMaker
+    server: RunningServer, password_file: Path, script: ScriptMaker
 ) -> None:
     password = password_file.read_text().splitlines()[0]
     path = script("print('in with the password from the environment')\n")
@@ -395,7 +380,7 @@ def test_connection_file_with_password_from_the_environment(
 
 
 def test_wrong_password_fails_clearly_and_the_server_still_serves(
-    server: ServerFixture, password_file: Path, script: ScriptMaker, tmp_path: Path
+    server: RunningServer, password_file: Path, script: ScriptMaker, tmp_path: Path
 ) -> None:
     wrong = tmp_path / "wrong-password"
     wrong.write_text("not the password\n")
@@ -413,7 +398,7 @@ def test_wrong_password_fails_clearly_and_the_server_still_serves(
 
 
 def test_no_server_listening_fails_clearly_within_the_connect_timeout(
-    server: ServerFixture, script: ScriptMaker, tmp_path: Path
+    server: RunningServer, script: ScriptMaker, tmp_path: Path
 ) -> None:
     record = json.loads(server.connection_file.read_text())
     record["port"] = free_port()  # the same key, but nothing listens there
@@ -431,7 +416,7 @@ def test_no_server_listening_fails_clearly_within_the_connect_timeout(
     assert result.stdout == ""
 
 
-def test_a_missing_file_fails_clearly(server: ServerFixture, password_file: Path, tmp_path: Path) -> None:
+def test_a_missing_file_fails_clearly(server: RunningServer, password_file: Path, tmp_path: Path) -> None:
     missing = tmp_path / "no_such_script.py"
     result = run_cli("exec", *server_args(server, password_file), str(missing))
     assert result.returncode != 0
@@ -526,10 +511,7 @@ def test_exec_prints_only_its_own_output_not_what_an_earlier_client_missed(
     )
     crashed._teardown()  # no Detach, no ack: as if the client had been killed
     flag.touch()
-    deadline = time.monotonic() + QUICK
-    while not printed.exists():
-        assert time.monotonic() < deadline, "the run never printed"
-        time.sleep(0.02)
+    wait_until(printed.exists, QUICK, "the run to print")
     result = run_cli("exec", *server_args(server, password_file), str(script("print('mine')\n")))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "mine\n"

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from remrepl.cli.main import _normalise, build_parser
-from tests.client.processes import remrepl_command
+from tests.support.cli import remrepl_command
 
 COMMANDS = ("connect", "exec", "ls", "serve", "up", "status", "down")
 RUN_TIMEOUT = 60.0  # an upper bound for one run, so a hang fails the test instead of blocking it

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from testhosts import SSHD, SSHHosts, descendants
 
-from tests.client.processes import alive, read_proc, remrepl_command, server_processes, terminate, wait_until
-from tests.client.terminal import PROMPT, TmuxTerminal
-from tests.client.test_cli_exec import run_cli
+from tests.support.cli import remrepl_command, run_cli
+from tests.support.processes import alive, read_proc, server_processes, terminate
+from tests.support.terminal import PROMPT, TmuxTerminal
+from tests.support.waiting import wait_until
 
 
 def ssh_flags(hosts: SSHHosts) -> list[str]:

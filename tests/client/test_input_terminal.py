@@ -3,7 +3,7 @@ test_repl_terminal.py: answered from the keyboard, and Ctrl-C at it)."""
 
 from __future__ import annotations
 
-from tests.client.terminal import TmuxTerminal
+from tests.support.terminal import TmuxTerminal
 
 
 def test_remote_getpass_reads_the_keyboard_without_echo(launched: TmuxTerminal) -> None:

@@ -11,8 +11,10 @@ import pytest
 
 from remrepl.cli.plots import PlotSaver, viewer_command
 from remrepl.protocol import Display
-from tests.client.processes import remrepl_command
-from tests.client.terminal import PROMPT, TmuxTerminal
+from tests.support.cli import remrepl_command
+from tests.support.terminal import PROMPT, TmuxTerminal
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ import pytest
 from remrepl.cli.output import OutputPrinter
 from remrepl.client.progress import LINE_INTERVAL, ProgressBar, ProgressDisplay, describe, human_bytes
 from remrepl.protocol import Done, Progress, Stream
-from tests.client.terminal import TmuxTerminal
+from tests.support.terminal import TmuxTerminal
 
 
 class Clock:

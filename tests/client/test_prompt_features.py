@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.client.processes import remrepl_command
-from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
-from tests.conftest import RunningServer
+from tests.support.cli import remrepl_command
+from tests.support.servers import RunningServer
+from tests.support.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
 
 
 def tab_complete(terminal: TmuxTerminal, typed: str, completed: str) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from tests.client.processes import cpu_ticks
-from tests.client.terminal import TmuxTerminal, client_pid
+from tests.support.processes import cpu_ticks
+from tests.support.terminal import TmuxTerminal, client_pid
 
 IDLE_WINDOW = 5.0  # seconds of an untouched prompt whose CPU use is measured
 IDLE_SHARE = 0.02  # at most this share of one core over the window

@@ -12,8 +12,12 @@ import pytest
 
 from remrepl import ConfigError, ConnectionInfo
 from remrepl.launchers import LocalLauncher, records, registry
-from tests.client.processes import alive, remrepl_command, terminate, wait_until
-from tests.client.terminal import PROMPT, TmuxTerminal
+from tests.support.cli import remrepl_command
+from tests.support.processes import alive, terminate
+from tests.support.terminal import PROMPT, TmuxTerminal
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 # --- the record format --------------------------------------------------------------------------------
 

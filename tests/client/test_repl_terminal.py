@@ -10,15 +10,11 @@ import json
 import re
 from pathlib import Path
 
-from tests.client.processes import (
-    ServerFixture,
-    alive,
-    remrepl_command,
-    server_processes,
-    terminate,
-    wait_until,
-)
-from tests.client.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
+from tests.support.cli import remrepl_command
+from tests.support.processes import alive, server_processes, terminate
+from tests.support.servers import RunningServer
+from tests.support.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
+from tests.support.waiting import wait_until
 
 # --- the tests ----------------------------------------------------------------------------------------
 
@@ -225,7 +221,7 @@ def test_closing_the_terminal_stops_the_launched_server(launched: TmuxTerminal, 
 
 
 def test_shutdown_magic_stops_a_connection_file_server(
-    terminal: TmuxTerminal, server: ServerFixture, password_file: Path
+    terminal: TmuxTerminal, server: RunningServer, password_file: Path
 ) -> None:
     terminal.start(
         [

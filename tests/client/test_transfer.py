@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,11 @@ from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Stream
 from remrepl.transfer.core import WINDOW
-from tests.client.files import leftovers, random_file, sha256
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.files import leftovers, random_file, sha256
+from tests.support.servers import RunningServer, start_server, stop_server
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 
 def make_tree(root: Path) -> Path:
@@ -188,10 +190,7 @@ def test_a_client_that_falls_silent_mid_upload_leaves_no_partial_file(tmp_path: 
 
         with pytest.raises(ConnectionLost):
             session.upload(local, str(remote_dir), progress=vanish)
-        deadline = time.monotonic() + 15
-        while os.listdir(remote_dir) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.listdir(remote_dir) == []  # the partial file was removed
+        wait_until(lambda: not os.listdir(remote_dir), 15, "the partial file to be removed")
     finally:
         stop_server(running)
 

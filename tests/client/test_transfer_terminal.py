@@ -10,9 +10,9 @@ import os
 import re
 from pathlib import Path
 
-from tests.client.files import PART, random_file, sha256
-from tests.client.processes import read_proc
-from tests.client.terminal import TmuxTerminal, client_pid
+from tests.support.files import PART, random_file, sha256
+from tests.support.processes import read_proc
+from tests.support.terminal import TmuxTerminal, client_pid
 
 
 def peak_rss_kib(pid: int) -> int:

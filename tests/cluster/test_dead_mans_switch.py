@@ -11,13 +11,15 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from remrepl.cluster.tls import ClusterCertificates
+from tests.support.waiting import holds_for, wait_until
+
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 SCHEDULER = """
 import asyncio, json, sys
@@ -102,11 +104,11 @@ def start_worker(certs: ClusterCertificates, address: str, *args: str) -> subpro
 
 
 def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    said = process.stderr.read() if process.poll() is not None and process.stderr else "(still running)"
-    assert path.exists(), f"the command did not run; the worker said: {said}"
+    try:
+        wait_until(path.exists, timeout, "the command to run")
+    except AssertionError:
+        said = process.stderr.read() if process.poll() is not None and process.stderr else "(still running)"
+        raise AssertionError(f"the command did not run; the worker said: {said}") from None
 
 
 def test_a_worker_that_lost_its_scheduler_runs_the_command(
@@ -116,8 +118,8 @@ def test_a_worker_that_lost_its_scheduler_runs_the_command(
     process, address = scheduler
     worker = armed_worker(certs, address, fired)
     try:
-        time.sleep(0.5)  # a few probes answered while the scheduler lives (not a timing assertion)
-        assert not fired.exists()
+        # a few probes answered while the scheduler lives (not a timing assertion)
+        holds_for(lambda: not fired.exists(), 0.5, "the switch to stay quiet while the scheduler lives")
         os.kill(process.pid, signal.SIGKILL)
         wait_for(fired, worker)
         assert worker.wait(60) == 0  # and the worker ends itself afterwards

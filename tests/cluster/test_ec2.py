@@ -18,8 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,11 @@ from remrepl.aws.resources import ensure_security_group
 from remrepl.aws.session import aws_session, client
 from remrepl.aws.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
 from remrepl.cluster.backends.ec2 import EC2Workers, HeadContext, generate_key, head_context
-from tests.awsproxy import AWSProxy
-from tests.cluster.test_lifecycle import children_of, is_running
-from tests.cluster.test_ssh import processes_under
+from tests.support.awsproxy import AWSProxy
+from tests.support.processes import alive, children_of, processes_under
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 CLUSTER = "t1"
 OWNER = "arn:aws:iam::123456789012:user/alice"
@@ -115,13 +115,6 @@ def head(aws: str, ssh_hosts: SSHHosts, monkeypatch: pytest.MonkeyPatch, tmp_pat
     return Head(ec2, group, subnet, sshd, config, tmp_path / "switch-fired")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
-
-
 def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None:
     with remrepl.cluster(ec2=head.options(workers=2)) as cl:
         assert "ec2 t3.medium: 2 workers" in repr(cl)
@@ -142,14 +135,14 @@ def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             assert argv[argv.index(b"--on-lost-scheduler") + 1] == f"touch {head.fired}".encode()
         cl.scale(1)  # terminates one instance
-        assert wait_until(lambda: len(head.running_workers()) == 1)
-        assert wait_until(lambda: len(cl.workers()) == 1)  # the instance ends first, then its worker
+        wait_until(lambda: len(head.running_workers()) == 1, 60, "one worker instance to be left running")
+        wait_until(lambda: len(cl.workers()) == 1, 60, "one worker")  # the instance ends first, then its worker
         cl.scale(2)  # launches a new one (and waits for its worker)
         assert len(cl.workers()) == 2 and len(head.running_workers()) == 2 and len(head.workers()) == 3
         assert cl.map(str, range(50)) == [str(x) for x in range(50)]
     assert head.running_workers() == []
     assert KEY_PAIR not in head.key_pairs()
-    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
+    wait_until(lambda: not [pid for pid in processes if alive(pid)], 60, "the worker processes to end")
     assert not head.fired.exists()  # a close on purpose does not fire the dead man's switch
 
 
@@ -169,7 +162,7 @@ def test_a_worker_instance_terminated_mid_map_costs_a_retry_not_the_result(head:
 
         mapping = threading.Thread(target=lambda: result.append(cl.map(slow, range(400), progress=False)))
         mapping.start()
-        assert wait_until(lambda: bool(cl.client.processing()) and any(cl.client.processing().values()))
+        wait_until(lambda: any(cl.client.processing().values()), 60, "the workers to be processing tasks")
         head.ec2.terminate_instances(InstanceIds=[instance_id])
         nanny = int(Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         for victim_pid in (worker_pid, nanny):  # the instance's processes die with it
@@ -357,5 +350,5 @@ def test_when_aws_will_not_terminate_the_dead_mans_switch_stays_armed(head: Head
         cl.close()
     assert KEY_PAIR not in head.key_pairs()
     assert len(head.running_workers()) == 1  # AWS refused: the instance runs on ...
-    assert wait_until(head.fired.exists)  # ... and its worker, without a scheduler, ran the command
-    assert wait_until(lambda: not [pid for pid in processes if is_running(pid)])
+    wait_until(head.fired.exists, 60, "the switch to fire")  # ... and its worker, without a scheduler, ran the command
+    wait_until(lambda: not [pid for pid in processes if alive(pid)], 60, "the worker processes to end")

@@ -6,7 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.client.processes import remrepl_command
+import pytest
+
+from tests.support.cli import remrepl_command
+
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 
 def test_exec_shows_plain_progress_lines_on_a_non_tty_stderr(tmp_path: Path) -> None:

@@ -11,32 +11,9 @@ import pytest
 
 import remrepl
 from remrepl import ClusterError
+from tests.support.processes import alive, children_of
 
-
-def children_of(pid: int) -> set[int]:
-    """Every descendant of ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # gone meanwhile
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 
 def test_close_leaves_no_worker_process() -> None:
@@ -45,9 +22,9 @@ def test_close_leaves_no_worker_process() -> None:
     worker_pids = set(cl.client.run(os.getpid).values())
     assert len(worker_pids) == 2 and worker_pids <= children_of(os.getpid())
     cl.close()
-    assert not [pid for pid in worker_pids if is_running(pid)]
+    assert not [pid for pid in worker_pids if alive(pid)]
     # and nothing else the cluster started (multiprocessing's resource tracker may stay: it is not a worker)
-    left = [pid for pid in children_of(os.getpid()) - before if is_running(pid)]
+    left = [pid for pid in children_of(os.getpid()) - before if alive(pid)]
     cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left if Path(f"/proc/{pid}").exists()]
     assert not [c for c in cmdlines if b"resource_tracker" not in c], cmdlines
     assert repr(cl).endswith("closed>")
@@ -69,7 +46,7 @@ def test_a_failed_start_raises_a_cluster_error_and_leaves_nothing_behind() -> No
     before = children_of(os.getpid())
     with pytest.raises(ClusterError, match=r"the local cluster could not start: .*lots"):
         remrepl.cluster(backend=LocalWorkers(2, memory_limit="lots"))
-    left = [pid for pid in children_of(os.getpid()) - before if is_running(pid)]
+    left = [pid for pid in children_of(os.getpid()) - before if alive(pid)]
     assert not [pid for pid in left if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 

@@ -15,7 +15,10 @@ import pytest
 import remrepl
 from remrepl import ClusterError, TaskError
 from remrepl.cluster import Cluster
-from tests.cluster.test_lifecycle import children_of
+from tests.support.processes import children_of
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +103,7 @@ def test_scale_up_and_down(cl: Cluster) -> None:
     cl.scale(3)
     assert len(cl.workers()) == 3
     cl.scale(2)
-    deadline = time.monotonic() + 30
-    while len(cl.workers()) != 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(cl.workers()) == 2
+    wait_until(lambda: len(cl.workers()) == 2, 30, "the pool to shrink to 2 workers")
 
 
 def test_bad_input_gets_a_clear_error(cl: Cluster) -> None:

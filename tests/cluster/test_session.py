@@ -11,6 +11,9 @@ import pytest
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Done, Progress, Result
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 START = """
 import time, remrepl
@@ -86,7 +89,7 @@ def test_a_raising_task_raises_at_the_map_call_in_the_session(clustered: Session
 
 def test_workers_go_with_the_server() -> None:
     """A cluster the user never closed does not outlive the server (nor its kernel) that started it."""
-    from tests.cluster.test_lifecycle import is_running
+    from tests.support.processes import alive
 
     launcher = LocalLauncher()
     launcher.start()
@@ -99,7 +102,4 @@ def test_workers_go_with_the_server() -> None:
             session.shutdown()
     finally:
         launcher.close()
-    deadline = time.monotonic() + 30
-    while any(is_running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if is_running(pid)]
+    wait_until(lambda: not [pid for pid in workers if alive(pid)], 30, "the workers to end")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import pytest
 from testhosts import SSHHosts
@@ -12,19 +11,10 @@ from testhosts import SSHHosts
 import remrepl
 from remrepl import ClusterError, ConfigError
 from remrepl._exceptions import HostKeyError
-from tests.cluster.test_lifecycle import children_of, is_running
+from tests.support.processes import alive, children_of, processes_under
+from tests.support.waiting import wait_until
 
-
-def processes_under(pids: set[int], marker: bytes) -> list[int]:
-    found = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker in f.read() and is_running(pid):
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
+pytestmark = pytest.mark.cluster  # real Dask schedulers and workers
 
 
 def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts: SSHHosts) -> None:
@@ -42,10 +32,7 @@ def test_workers_on_ssh_hosts_run_a_map_and_leave_nothing_after_close(ssh_hosts:
         for pid in workers:  # its TLS key came down the channel's stdin
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 assert b"PRIVATE KEY" not in f.read()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and [pid for pid in workers if is_running(pid)]:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if is_running(pid)]
+    wait_until(lambda: not [pid for pid in workers if alive(pid)], 20, "the remote workers to end")
 
 
 def test_an_unknown_host_key_is_refused_and_nothing_is_left(ssh_hosts: SSHHosts) -> None:

@@ -5,7 +5,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,10 @@ import pytest
 import remrepl
 from remrepl import ConfigError, LaunchError
 from remrepl.launchers import LocalLauncher
+from tests.support.processes import alive
+from tests.support.waiting import holds_for, wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 
 def test_launch_connect_and_close() -> None:
@@ -77,7 +80,7 @@ def test_a_launcher_that_dies_takes_its_server_along(tmp_path: Path) -> None:
     pid = int(client.stdout.readline())
     client.kill()
     client.wait(10)
-    assert _ends(pid, 15)
+    wait_until(lambda: not alive(pid), 15, "the server to end with its launcher")
 
 
 def test_a_detached_server_outlives_its_launcher() -> None:
@@ -85,23 +88,9 @@ def test_a_detached_server_outlives_its_launcher() -> None:
     info = launcher.start()
     launcher.detach()
     try:
-        assert not _ends(info.pid, 1.5)
+        holds_for(lambda: alive(info.pid), 1.5, "a detached server to stay up")
         with remrepl.connect(info=info) as session:
             assert session.run("'still here'").value == "'still here'"
     finally:
         os.kill(info.pid, signal.SIGTERM)
-    assert _ends(info.pid, 10)
-
-
-def _ends(pid: int, timeout: float) -> bool:
-    """Did ``pid`` end (or become a zombie) within ``timeout`` seconds?"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return True
-        except OSError:
-            return True
-        time.sleep(0.05)
-    return False
+    wait_until(lambda: not alive(info.pid), 10, "the server to end on SIGTERM")

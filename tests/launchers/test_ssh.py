@@ -30,7 +30,8 @@ from remrepl._exceptions import (
 )
 from remrepl.launchers import records, registry
 from remrepl.launchers.ssh.launcher import SSHLauncher
-from tests.client.processes import alive, read_proc, server_processes, wait_until
+from tests.support.processes import alive, parent, read_proc, server_processes
+from tests.support.waiting import holds_for, wait_until
 
 
 def options(hosts: SSHHosts, **extra: Any) -> dict[str, Any]:
@@ -291,8 +292,11 @@ def test_detach_leaves_the_server_and_a_record_reattaches(
     record = tmp_path / "record.json"
     server.write_record(record)
     assert oct(record.stat().st_mode & 0o777) == "0o600"
+    keeper = parent(server.info.pid)  # the remote keeper started the server and holds its tether
+    assert b"--grace" in read_proc(keeper, "cmdline")
     server.detach()
-    time.sleep(1.5)  # longer than the grace: a detached server does not care
+    # The grace timer lives in the keeper: once the keeper has gone, nothing can stop the server
+    wait_until(lambda: not alive(keeper), 20, "the keeper to exit")
     assert alive(server.info.pid)
     kept = records.read(record)
     assert kept is not None
@@ -373,7 +377,11 @@ def test_an_idle_link_down_longer_than_the_grace_keeps_the_server(
     server = start("target", ssh_hosts, reconnect_grace=3.0, direct=direct)
     with server, server.connect() as session:
         assert server.info is not None and session.run("x = 1") is not None
+        old_link, dropped = server.link, time.monotonic()
         kill_ssh_sessions(sshd)
-        time.sleep(6.0)  # twice the grace: the server would have stopped without a new tether
-        assert alive(server.info.pid)
+        # A new link means the keeper answered "attached": the tether came back within the grace ...
+        wait_until(lambda: server.link is not old_link, 30, "the launcher to relink by itself")
+        # ... and the keeper's grace timer, had the attach not stopped it, would have run out by now
+        pid = server.info.pid
+        holds_for(lambda: alive(pid), dropped + 3.0 + 1.0 - time.monotonic(), "the server to outlive the grace")
         assert session.run("x + 1", timeout=60).value == "2"

@@ -24,7 +24,7 @@ from remrepl.protocol import (
     decode,
     encode,
 )
-from tests.protocol.test_connection import Pair, states, welcome
+from tests.support.connections import Pair, states, welcome
 
 
 def side_pair() -> Pair:

@@ -25,7 +25,7 @@ from remrepl.protocol import (
     decode,
     encode,
 )
-from tests.protocol.test_connection import Pair
+from tests.support.connections import Pair
 
 
 def test_an_upload_and_a_download_while_code_runs() -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # the benchmarks start servers, sshd, moto and Dask
+
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
 SECTIONS = {"roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "cluster", "ec2"}
 TARGETS = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from testhosts import SSHD, SSHHosts, descendants
+
+pytestmark = pytest.mark.ssh  # its tests start sshd servers themselves
 
 
 def test_a_command_runs_with_the_configured_environment(sshd: SSHD, ssh_hosts: SSHHosts) -> None:

@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.client.processes import wait_until
-from tests.conftest import start_server, stop_server
+import pytest
+
+from tests.support.servers import start_server, stop_server
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 WAIT = 60.0
 

@@ -18,9 +18,11 @@ from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Connection, Done, Hello, InputReply, InputRequest, Rejected, Role, Welcome, decode
 from remrepl.protocol.codec import MAX_HEADER_BYTES
-from tests.client.processes import remrepl_command, wait_until
-from tests.conftest import RunningServer
-from tests.server.test_faults import raw_client
+from tests.support.cli import remrepl_command
+from tests.support.servers import RunningServer, raw_client
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 RUN = 60.0  # an upper bound for one run, so a hang fails the test instead of blocking it
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +10,7 @@ from remrepl import ServerError
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Connection, Execute, Hello, Rejected, Role, Welcome, decode
-from remrepl.transport import KeyPair, client_socket, tcp_endpoint
+from tests.support.servers import raw_client
 
 
 def test_a_dying_interpreter_is_reported_and_replaced(session: Session) -> None:
@@ -31,17 +30,6 @@ def test_a_segfault_is_reported_by_signal_name(session: Session) -> None:
     assert result.status == "died" and result.exit_code == 128 + 11
     assert any("SIGSEGV" in n for n in result.notices)
     assert session.run("2").value == "2"
-
-
-def raw_client(launcher: LocalLauncher) -> tuple[zmq.Context[zmq.Socket[bytes]], zmq.Socket[bytes]]:
-    """An authenticated DEALER that speaks no protocol by itself: the tests put any frames on it."""
-    assert launcher.info is not None
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sock = client_socket(
-        ctx, launcher.info.server_public_key, KeyPair.from_secret(launcher.info.client_secret_key), b"raw"
-    )
-    sock.connect(tcp_endpoint(launcher.info.host, launcher.info.port))
-    return ctx, sock
 
 
 def test_garbage_from_an_authenticated_peer_gets_an_error_reply(launcher: LocalLauncher) -> None:

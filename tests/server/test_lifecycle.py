@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from remrepl.protocol import PROTOCOL_VERSION
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.processes import alive
+from tests.support.servers import RunningServer, start_server, stop_server
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 
 def test_ready_line_says_how_to_reach_the_server(server: RunningServer) -> None:
@@ -30,7 +34,7 @@ def test_a_signal_stops_the_server_and_its_interpreter(server: RunningServer, si
     server.process.send_signal(signum)
     assert server.process.wait(10) == 0
     assert not server.connection_file.exists()  # a stale file would point at nothing
-    assert not _alive(kernel_pid)
+    wait_until(lambda: not alive(kernel_pid), 5, "the interpreter to stop")
 
 
 def test_shutdown_from_the_client(server: RunningServer) -> None:
@@ -84,16 +88,3 @@ def test_an_address_in_use_is_a_clear_error(server: RunningServer, password_file
     assert result.returncode == 2
     assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""  # no ready line for a server that is not listening
-
-
-def _alive(pid: int) -> bool:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(")")[-1].split()[0] == "Z":
-                    return False
-        except OSError:
-            return False
-        time.sleep(0.05)
-    return True

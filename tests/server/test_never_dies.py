@@ -75,6 +75,8 @@ from tests.server.fuzz_inputs import (
     transfer_events,
 )
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 EXAMPLES = int(os.environ.get("REMREPL_FUZZ_EXAMPLES", "10"))
 STEPS = int(os.environ.get("REMREPL_FUZZ_STEPS", "20"))
 SEED = int(os.environ.get("REMREPL_FUZZ_SEED", "20261201"))

@@ -11,6 +11,8 @@ from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Display
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 PNG = b"\x89PNG\r\n\x1a\n"
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.show()\n"
 

@@ -1,7 +1,7 @@
 """The reaper: real servers, a real detached reaper started by its shell line, and a harmless command.
 
 Every reaper here runs ``touch MARKER`` (or another harmless command), never the default shutdown: the
-suite sets ``REMREPL_REAPER_FORBID_SHUTDOWN`` (tests/conftest.py), which the guard tests below check.
+suite sets ``REMREPL_REAPER_FORBID_SHUTDOWN`` (tests/support/guard.py), which the guard tests below check.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from remrepl import ConfigError
 from remrepl.client.session import connect
 from remrepl.reaper.run import ATTEMPTS, GUARD_ENV, reaper_command, reaper_status_command
 from remrepl.reaper.state import status
-from tests.client.processes import alive, server_processes, terminate, wait_until
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.processes import alive, server_processes, terminate
+from tests.support.servers import RunningServer, start_server, stop_server
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 WAIT = 60.0  # s, upper bound of every wait (the reaper acts within a second or two of its deadline)
 FAST = ("--activity-interval", "0.1")  # servers touch their activity file often: idle timeouts here are short
@@ -324,7 +327,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     ids=["default", "explicit", "in-a-shell"],
 )
 def test_the_suite_can_never_power_this_machine_off(command: list[str], private_state: Path) -> None:
-    assert os.environ[GUARD_ENV]  # set by tests/conftest.py for every process the tests start
+    assert os.environ[GUARD_ENV]  # set by tests/support/guard.py for every process the tests start
     done = run_cli("--idle-timeout", "0.1", *command)
     assert done.returncode == 2
     assert "refusing to run" in json.loads(done.stdout)["error"]

@@ -13,8 +13,9 @@ import pytest
 from remrepl import LocalProtocolError
 from remrepl.client.session import Session
 from remrepl.protocol import CancelTransfer, Done, Download, Notice, Stream, TransferReady
-from tests.client.processes import alive, stat_fields
-from tests.conftest import RunningServer
+from tests.support.processes import alive, stat_fields
+from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
 
 WAIT = 20.0
 
@@ -98,10 +99,7 @@ def left_alive(tree: list[tuple[int, str]]) -> list[int]:
 
 
 def wait_gone(tree: list[tuple[int, str]]) -> None:
-    deadline = time.monotonic() + WAIT
-    while left_alive(tree):
-        assert time.monotonic() < deadline, f"still running: {left_alive(tree)}"
-        time.sleep(0.05)
+    wait_until(lambda: not left_alive(tree), WAIT, "the process tree to end")
 
 
 def zombie_children(pid: int) -> list[int]:
@@ -126,10 +124,7 @@ def test_the_kernels_whole_process_tree_goes_with_it(server: RunningServer, how:
         if how != "shutdown":
             assert session.run("1 + 1").value == "2"
             # the orphans the server adopted were reaped, not left as zombies
-            deadline = time.monotonic() + WAIT
-            while zombie_children(server.process.pid):
-                assert time.monotonic() < deadline, zombie_children(server.process.pid)
-                time.sleep(0.05)
+            wait_until(lambda: not zombie_children(server.process.pid), WAIT, "the adopted orphans to be reaped")
 
 
 # --- planning a big download ------------------------------------------------------------------------

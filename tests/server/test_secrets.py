@@ -17,23 +17,10 @@ from pathlib import Path
 import pytest
 
 from remrepl.launchers import LocalLauncher
-from tests.conftest import PASSWORD, RunningServer, start_server, stop_server
+from tests.support.processes import process_texts
+from tests.support.servers import PASSWORD, RunningServer, start_server, stop_server
 
-
-def process_texts() -> dict[int, bytes]:
-    """cmdline and environ of every process we may read."""
-    texts = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        chunks = []
-        for name in ("cmdline", "environ"):
-            try:
-                chunks.append(Path("/proc", entry, name).read_bytes())
-            except OSError:
-                pass
-        texts[int(entry)] = b"\0".join(chunks)
-    return texts
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 
 def test_the_password_is_in_no_command_line_or_environment(server: RunningServer) -> None:
@@ -62,7 +49,7 @@ def test_connection_file_is_private_and_holds_no_password(server: RunningServer)
 
 
 def test_an_existing_connection_file_becomes_private(tmp_path: Path, password_file: Path) -> None:
-    from tests.conftest import start_server, stop_server
+    from tests.support.servers import start_server, stop_server
 
     target = tmp_path / "server.json"
     target.write_text("old")

@@ -15,7 +15,10 @@ from remrepl import SessionClosed
 from remrepl.client.session import Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Done, OutputEvent, Result, Stream
-from tests.conftest import RunningServer
+from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 
 def missed_output(session: Session, timeout: float = 20.0) -> list[OutputEvent]:
@@ -44,16 +47,22 @@ def test_detach_and_reattach_reach_the_same_namespace(launcher: LocalLauncher) -
         assert missed_output(second) == []  # everything was seen: nothing replayed twice
 
 
-def test_output_made_while_detached_is_replayed(launcher: LocalLauncher) -> None:
+def test_output_made_while_detached_is_replayed(launcher: LocalLauncher, tmp_path: Path) -> None:
+    flag, printed = tmp_path / "flag", tmp_path / "printed"
     with launcher.connect() as first:
         first.run(
-            "import threading, time\n"
+            "import os, threading, time\n"
             "def later():\n"
-            "    time.sleep(0.5)\n"
+            "    for _ in range(1000):\n"  # bounded: at most 20 s
+            f"        if os.path.exists({str(flag)!r}):\n"
+            "            break\n"
+            "        time.sleep(0.02)\n"
             "    print('while you were away', flush=True)\n"
+            f"    open({str(printed)!r}, 'w').close()\n"
             "threading.Thread(target=later).start()"
         )
-    time.sleep(1.5)
+    flag.touch()  # the first client has detached: now the kernel prints
+    wait_until(printed.exists, 20, "the kernel's thread to print")
     with launcher.connect() as second:
         assert stdout_of(missed_output(second)) == b"while you were away\n"
 
@@ -146,10 +155,7 @@ def test_a_killed_client_is_not_replayed_what_it_saw(server: RunningServer, tmp_
     client.wait(10)
     client.stdout.close()
     flag.touch()
-    deadline = time.monotonic() + 20
-    while not printed.exists():
-        assert time.monotonic() < deadline, "the kernel's thread never printed"
-        time.sleep(0.02)
+    wait_until(printed.exists, 20, "the kernel's thread to print")
     with server.connect() as session:
         assert stdout_of(missed_output(session)) == b"while nobody was attached\n"
 

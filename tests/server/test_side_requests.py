@@ -30,6 +30,8 @@ from remrepl.protocol import (
 from remrepl.protocol.side_channel import Unpacker, pack_frames
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
 
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
+
 
 def test_completion_is_answered_before_a_long_run_ends(session: Session) -> None:
     session.run("only_remote_name = 1")

@@ -13,7 +13,7 @@ from remrepl import AuthenticationFailed, ConnectError, ConnectionInfo, ConnectT
 from remrepl.client.session import Session
 from remrepl.protocol import Hello, encode
 from remrepl.transport import KeyPair, client_socket, tcp_endpoint
-from tests.conftest import RunningServer
+from tests.support.servers import RunningServer
 
 
 def test_wrong_password_fails_fast_and_clearly(server: RunningServer) -> None:

@@ -23,8 +23,10 @@ from remrepl.client.handshake import monitor_message
 from remrepl.launchers import records, registry
 from remrepl.transport import derive_client_keys
 from remrepl.transport.zap import STATUS_TOO_MANY, STATUS_WRONG_KEY
-from tests.client.processes import wait_until
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.support.servers import RunningServer, start_server, stop_server
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.server  # its tests start real servers (some without the fixtures)
 
 SHED = -1
 FLOOD_ADDRESSES = [f"127.0.0.{i}" for i in range(2, 52)]  # 50 source addresses

@@ -19,7 +19,7 @@ from remrepl.aws.session import (
     client,
     retrying,
 )
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 def test_identity_from_the_standard_chain(aws: str) -> None:

@@ -18,7 +18,7 @@ from remrepl.aws.consolekeys import (
     parse_console,
 )
 from remrepl.aws.session import aws_session, client
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 def _host_key() -> tuple[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from remrepl import CloudError, ConfigError
 from remrepl.aws.images import OS_CHOICES, guess_architecture, resolve_image
 from remrepl.aws.session import aws_session, client
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from remrepl.aws.resources import (
 )
 from remrepl.aws.session import aws_session, client
 from remrepl.ssh.user_keys import generated_key
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"
 

@@ -17,11 +17,10 @@ from testhosts import SSHD, SSHHosts, closed_port
 from remrepl._exceptions import CapacityError, ConfigError, HostKeyError, ReadinessError
 from remrepl.launchers.ec2 import launcher as launcher_module
 from remrepl.launchers.ec2.launcher import EC2Launcher, known_hosts_file
-from tests.awsproxy import AWSProxy
-from tests.client.processes import read_proc, server_processes, terminate
-from tests.launchers.ec2.helpers import ec2, head_instances, head_sshd, leftovers, open_ingress, settings
-
-__all__ = ["head_sshd"]  # a fixture
+from tests.support.awsproxy import AWSProxy
+from tests.support.ec2 import ec2, head_instances, leftovers, open_ingress, settings
+from tests.support.processes import read_proc, server_processes, terminate
+from tests.support.waiting import wait_until
 
 
 def test_start_run_and_close_leaves_nothing(head_sshd: SSHD, ssh_hosts: SSHHosts, private_state: Path) -> None:
@@ -105,12 +104,14 @@ def test_an_instance_terminated_while_waiting_for_ssh_ends_the_wait(aws: str, tm
     launcher = EC2Launcher("gone", settings=settings(config, stage_timeouts={"SSH port": 60}), notify=lambda _: None)
 
     def terminate_by_hand() -> None:
-        for _ in range(200):
-            found = [i["InstanceId"] for i in head_instances("gone") if i["State"]["Name"] == "running"]
-            if found:
-                ec2().terminate_instances(InstanceIds=found)
-                return
-            time.sleep(0.05)
+        found: list[str] = []
+
+        def running() -> bool:
+            found[:] = [i["InstanceId"] for i in head_instances("gone") if i["State"]["Name"] == "running"]
+            return bool(found)
+
+        wait_until(running, 10, "the instance to run")
+        ec2().terminate_instances(InstanceIds=found)
 
     killer = threading.Thread(target=terminate_by_hand)
     killer.start()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.processes import remrepl_command
+from tests.support.cli import remrepl_command
 
 pytestmark = pytest.mark.skipif(os.environ.get("REMREPL_LIVE_AWS") != "1", reason="set REMREPL_LIVE_AWS=1 to run")
 GUARD = str(Path(__file__).resolve().parents[2] / "_netguard")

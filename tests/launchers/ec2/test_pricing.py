@@ -6,7 +6,7 @@ import pytest
 
 from remrepl.aws.pricing import estimate, hourly_price
 from remrepl.aws.session import aws_session
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 
 def test_spot_price_from_the_history(aws: str) -> None:

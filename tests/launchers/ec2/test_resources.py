@@ -24,7 +24,7 @@ from remrepl.aws.resources import (
 from remrepl.aws.session import aws_session, client
 from remrepl.aws.tags import TAG_CLUSTER, TAG_OWNER, TAG_ROLE, tag_dict
 from remrepl.ssh.user_keys import generated_key, user_public_key
-from tests.awsproxy import AWSProxy
+from tests.support.awsproxy import AWSProxy
 
 OWNER = "arn:aws:iam::123456789012:user/alice"
 WORLD = ("0.0.0.0/0", "::/0")

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.client.processes import cpu_ticks, read_proc, server_processes, wait_until
+from tests.support.processes import cpu_ticks, read_proc, server_processes
+from tests.support.waiting import wait_until
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 PROMPT = "remote>"  # the prompt as capture-pane shows it, trailing space stripped

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
-from testhosts import SSHD, SSHHosts
 
 from remrepl.launchers.ec2.settings import EC2Settings
 
@@ -116,11 +114,3 @@ def open_ingress() -> list[str]:
             ]
             bad += [f"{group['GroupName']}: {cidr}" for cidr in cidrs if cidr in ("0.0.0.0/0", "::/0")]
     return bad
-
-
-@pytest.fixture
-def head_sshd(aws: str, ssh_hosts: SSHHosts) -> SSHD:
-    """The sshd that stands in for every head node: moto's 54.214.* mapped to it in the ssh_config."""
-    server = ssh_hosts.start("head")
-    ssh_hosts.map("54.214.*", "head")
-    return server

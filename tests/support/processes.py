@@ -1,31 +1,15 @@
-"""What the CLI tests share: the ``remrepl`` command, and the processes they start, found in /proc."""
+"""The processes the tests start, found in /proc: alive or not, whose child, how much CPU, which are servers
+of this test (by its private state directory), and stopping what a test left behind."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
-
-class ServerFixture(Protocol):
-    """What these tests use of ``tests.conftest.RunningServer`` (the ``server`` fixture)."""
-
-    process: subprocess.Popen[str]
-    ready: dict[str, object]
-    connection_file: Path
-
-
-def remrepl_command() -> list[str]:
-    """The installed ``remrepl`` console script of this interpreter, else the same entry point via ``-c``."""
-    script = Path(sys.executable).with_name("remrepl")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from remrepl.cli.main import main; sys.exit(main())"]
+from testhosts import descendants
 
 
 def read_proc(pid: int, name: str) -> bytes:
@@ -105,9 +89,27 @@ def terminate(pids: Sequence[int], timeout: float = 5.0) -> None:
             time.sleep(0.05)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+def children_of(pid: int) -> set[int]:
+    """Every live descendant of ``pid``."""
+    return set(descendants(pid))
+
+
+def processes_under(pids: set[int], marker: bytes) -> list[int]:
+    """Those of ``pids`` that run and whose command line contains ``marker``."""
+    return [pid for pid in pids if marker in read_proc(pid, "cmdline") and alive(pid)]
+
+
+def process_texts() -> dict[int, bytes]:
+    """cmdline and environ of every process we may read."""
+    texts = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        chunks = []
+        for name in ("cmdline", "environ"):
+            try:
+                chunks.append(Path("/proc", entry, name).read_bytes())
+            except OSError:
+                pass
+        texts[int(entry)] = b"\0".join(chunks)
+    return texts
