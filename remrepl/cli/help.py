@@ -27,7 +27,7 @@ class HelpFormatter(argparse.HelpFormatter):
 def examples(*lines: str) -> str:
     """An epilog: ``examples:`` and the given ``remrepl ...`` lines, their ``# why`` comments aligned.
 
-    tests/client/test_cli_help.py parses every one of them, so they cannot drift from the options.
+    tests/cli/test_cli_help.py parses every one of them, so they cannot drift from the options.
     """
     split = [(command.rstrip(), comment.strip()) for command, _, comment in (line.partition(" # ") for line in lines)]
     width = max((len(command) for command, comment in split if comment and len(command) <= COMMENT_COLUMN), default=0)

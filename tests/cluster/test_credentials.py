@@ -82,5 +82,5 @@ def test_malformed_payloads_are_refused(payload: bytes, message: str) -> None:
 def test_the_kernel_side_uses_the_reserved_name() -> None:
     from remrepl.protocol.aws_credentials import CREDENTIALS_NAME
 
-    source = (Path(credentials.__file__).parents[1] / "server" / "kernel_side.py").read_text()
+    source = (Path(credentials.__file__).parents[1] / "server" / "kernel" / "side.py").read_text()
     assert f'"{CREDENTIALS_NAME}"' in source and not CREDENTIALS_NAME.isidentifier()

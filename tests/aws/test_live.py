@@ -18,7 +18,7 @@ import pytest
 from tests.support.cli import remrepl_command
 
 pytestmark = pytest.mark.skipif(os.environ.get("REMREPL_LIVE_AWS") != "1", reason="set REMREPL_LIVE_AWS=1 to run")
-GUARD = str(Path(__file__).resolve().parents[2] / "_netguard")
+GUARD = str(Path(__file__).resolve().parents[1] / "_netguard")
 
 
 def live(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"ec2": "ec2", "ssm": "ssm", "sts": "sts", "pricing": "pricing"}
 
 
