@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import HostKeyError
 
 if TYPE_CHECKING:
-    from .link import HostSettings, SSHOptions
+    from .config import HostSettings, SSHOptions
 
 RSA_TYPES = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 

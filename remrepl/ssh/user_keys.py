@@ -51,7 +51,7 @@ def _agent_blobs() -> set[str]:
 
 def _identity_files(ssh_config: str | None) -> list[Path]:
     """The ``IdentityFile``s ssh_config gives every host (``Host *``); none if it cannot be read."""
-    from .link import load_config
+    from .config import load_config
 
     try:
         found: str | list[str] = load_config(ssh_config).lookup("*").get("identityfile", [])

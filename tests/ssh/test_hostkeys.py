@@ -9,7 +9,7 @@ import pytest
 
 from remrepl import HostKeyError
 from remrepl.ssh import hostkeys
-from remrepl.ssh.link import HostSettings, SSHOptions
+from remrepl.ssh.config import HostSettings, SSHOptions
 
 
 def hop(tmp_path: Path, *, accept_new: bool = False) -> HostSettings:

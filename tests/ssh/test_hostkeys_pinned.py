@@ -11,8 +11,9 @@ import pytest
 from testhosts import SSHD, SSHHosts, keygen
 
 from remrepl._exceptions import HostKeyError
+from remrepl.ssh.config import SSHOptions, SSHTarget
 from remrepl.ssh.hostkeys import fingerprint
-from remrepl.ssh.link import SSHOptions, SSHTarget, connect_ssh
+from remrepl.ssh.link import connect_ssh
 
 ALIAS = "i-0123456789abcdef0"
 

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
     from ...aws.images import Image
     from ...aws.resources import InstanceSpec
-    from ...ssh.link import HostSettings, SSHLink, SSHTarget
+    from ...ssh.config import HostSettings, SSHTarget
+    from ...ssh.link import SSHLink
     from ..tls import ClusterCertificates
 
 log = logging.getLogger("remrepl.cluster")
@@ -153,7 +154,7 @@ class EC2Workers(RemoteWorkers):
         key_source: Callable[[], paramiko.PKey] = generate_key,
         host_keys: Callable[[Any, str], list[str]] | None = None,
     ) -> None:
-        from ...ssh.link import SSHOptions
+        from ...ssh.config import SSHOptions
 
         self.count = _whole("workers", workers, 0)
         self.threads = _whole("threads", threads, 0)
@@ -356,7 +357,7 @@ class EC2Worker(SSHWorker):
 
     def _prepare(self) -> SSHTarget:
         from ...aws.resources import wait_running
-        from ...ssh.link import SSHTarget
+        from ...ssh.config import SSHTarget
 
         self._deadline = time.monotonic() + self.backend.ready_timeout
         self.instance_id = self.backend.launch()

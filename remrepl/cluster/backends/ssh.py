@@ -31,7 +31,8 @@ from .base import WorkerBackend
 if TYPE_CHECKING:
     import paramiko
 
-    from ...ssh.link import SSHLink, SSHOptions, SSHTarget
+    from ...ssh.config import SSHOptions, SSHTarget
+    from ...ssh.link import SSHLink
 
 READY_TIMEOUT = 60.0  # seconds for a remote worker to start and connect
 
@@ -72,7 +73,7 @@ class SSHWorkers(RemoteWorkers):
         python: str = "python3",
         scheduler_host: str | None = None,
     ) -> None:
-        from ...ssh.link import SSHOptions, SSHTarget
+        from ...ssh.config import SSHOptions, SSHTarget
 
         if not hosts or not all(isinstance(h, str) and h for h in hosts):
             raise ValueError(f"hosts must be a non-empty list of host names, not {hosts!r}")
@@ -91,7 +92,7 @@ class SSHWorkers(RemoteWorkers):
 
     def _route_to(self, target: SSHTarget) -> str:
         """This machine's address on the route to ``target`` (as ssh_config resolves it)."""
-        from ...ssh.link import load_config, resolve
+        from ...ssh.config import load_config, resolve
 
         settings = resolve(target, load_config(self.options.ssh_config), None)
         try:

@@ -36,8 +36,9 @@ from ..._files import state_dir
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ...ssh.bootstrap import bootstrap, shell_path, venv_python
+from ...ssh.config import SSHOptions, SSHTarget, load_config
 from ...ssh.hostkeys import fingerprint
-from ...ssh.link import SSHLink, SSHOptions, SSHTarget, load_config
+from ...ssh.link import SSHLink
 from ...ssh.remote import run_remote
 from ...transport.connection_info import ConnectionInfo
 from ..base import Launcher

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..._exceptions import HostKeyError, HostUnreachable, LaunchError, ReadinessError, SSHError
+from ...ssh.config import SSHOptions, SSHTarget, load_config, resolve, target_settings
 from ...ssh.errors import reason
-from ...ssh.link import SSHLink, SSHOptions, SSHTarget, _open_socket, connect_ssh, load_config, resolve, target_settings
+from ...ssh.link import SSHLink, _open_socket, connect_ssh
 
 STAGES = ("instance running", "SSH port", "SSH login", "remrepl installed", "server ready")
 DEFAULT_DEADLINES = {

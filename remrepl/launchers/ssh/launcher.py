@@ -33,8 +33,9 @@ from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ...protocol.keeper import Attached, Detach, KeeperFailed, KeeperReady, Stop, decode_line, decode_word, encode_word
 from ...ssh.bootstrap import DEFAULT_VENV, bootstrap, shell_path, venv_python
+from ...ssh.config import PassphraseHandler, SSHOptions, SSHTarget, terminal_passphrase
 from ...ssh.errors import is_ssh_failure, ssh_errors
-from ...ssh.link import PassphraseHandler, SSHLink, SSHOptions, SSHTarget, connect_ssh, terminal_passphrase
+from ...ssh.link import SSHLink, connect_ssh
 from ...ssh.remote import open_session
 from ...ssh.tunnel import Tunnel
 from ...transport import KeyPair

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ..._exceptions import ConfigError, ServerGone
+from ...ssh.config import SSHOptions, SSHTarget
 from ...ssh.errors import ssh_errors
-from ...ssh.link import SSHLink, SSHOptions, SSHTarget, connect_ssh
+from ...ssh.link import SSHLink, connect_ssh
 from ...ssh.tunnel import Tunnel
 from ...transport.connection_info import ConnectionInfo
 
