@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from remrepl.cli.main import _normalise, build_parser
+from remrepl.cli.parser import build_parser, normalise
 from tests.support.cli import remrepl_command
 
 COMMANDS = ("connect", "exec", "ls", "serve", "up", "status", "down")
@@ -99,7 +99,7 @@ def test_every_example_in_every_help_parses() -> None:
     examples = [words for text in helps for words in example_commands(text)]
     assert len(examples) > len(COMMANDS)
     for words in examples:
-        args = parser.parse_args(_normalise([os.path.expanduser(word) for word in words]))
+        args = parser.parse_args(normalise([os.path.expanduser(word) for word in words]))
         assert args.command == words[0]
 
 

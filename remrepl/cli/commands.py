@@ -1,0 +1,210 @@
+"""``connect``, ``exec`` and ``ls``: open a session (by name, connection file or a new launch), run the
+prompt or a script on it, and leave the server running (``--keep``) or stop it.
+
+Each command imports what it needs when it runs (zmq, prompt_toolkit, paramiko, boto3 only if used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import ConfigError, ConnectionLost, SessionClosed
+from .._files import PASSWORD_ENV, read_secret, state_dir
+from . import ec2 as cli_ec2
+
+if TYPE_CHECKING:
+    from ..client.session import Session
+    from ..launchers import Launcher
+    from .config import Config
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The configuration file's settings, overridden by the command line's."""
+
+    from .config import load_config
+
+    config = load_config()
+    if args.plots_dir:
+        config = dataclasses.replace(config, plots_dir=Path(args.plots_dir).expanduser())
+    if not args.open_plots:
+        config = dataclasses.replace(config, open_plots=False)
+    return config
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        return read_secret(args.password_file)
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Password: ")
+    raise ConfigError(f"no password: use --password-file FILE or set {PASSWORD_ENV}")
+
+
+def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
+    """(session, the launcher if we started the server, a name for the target)."""
+    from ..client.session import connect
+    from ..launchers import launch, records, registry
+    from ..transport.connection_info import ConnectionInfo
+
+    name = getattr(args, "session", None)
+    if args.name:
+        if not (args.launch and args.keep):
+            raise ConfigError("--name goes with --launch --keep")
+        records.check_name(args.name)
+    if sum(map(bool, (args.launch, args.connection_file, name))) > 1:
+        raise ConfigError("give one of NAME, --launch and --connection-file")
+    if name:
+        record = records.load(name)
+        state, how = registry.status(record, timeout=min(args.connect_timeout, 2.0))
+        if state == "dead":
+            raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
+        return registry.reattach(record, args.connect_timeout), None, name  # SSH: a new tunnel to its port
+    if args.launch:
+        target, options = _launch_target(args)
+        launcher = launch(target, **options)
+        try:
+            return launcher.connect(connect_timeout=args.connect_timeout), launcher, launcher.target
+        except BaseException:
+            launcher.close()
+            raise
+    if not args.connection_file:
+        raise ConfigError("say which server: NAME (see `remrepl ls`), --connection-file FILE, or --launch")
+    info = ConnectionInfo.read(args.connection_file)
+    kept = records.read(args.connection_file)
+    if kept is not None:  # a server a launcher left running (--keep): the way its kind reaches it
+        return registry.reattach(kept, args.connect_timeout), None, kept.launcher.data.get("target", info.host)
+    password = None if info.client_secret_key else _password(args)
+    session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
+    return session, None, info.host
+
+
+_SSH_FLAGS = ("ssh_config", "accept_new_host_key", "remote_python", "bootstrap", "remote_venv", "direct")
+
+
+def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(target for ``launch``, its options): "local", or an SSH host with the SSH flags."""
+    if args.launch == "ec2" or args.launch.startswith("ec2:"):
+        return args.launch, cli_ec2.launch_options(args)
+    if cli_ec2.given_flags(args):
+        raise ConfigError(f"{', '.join(cli_ec2.given_flags(args))} only go with --launch ec2[:NAME]")
+    given = [f"--{name.replace('_', '-')}" for name in _SSH_FLAGS if getattr(args, name)]
+    if args.launch == "local":
+        if given:
+            raise ConfigError(f"{', '.join(given)} only go with --launch [ssh://][USER@]HOST[:PORT]")
+        return "local", {}
+    target = args.launch if args.launch.startswith("ssh://") else f"ssh://{args.launch}"
+    options: dict[str, Any] = {}
+    for name in _SSH_FLAGS:
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    return target, options
+
+
+def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
+    from ..launchers import records
+
+    if launcher is None or launcher.info is None:
+        return
+    if keep and not stopped:
+        kind = records.LauncherData.of(launcher)
+        try:
+            record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
+        except ConfigError as exc:  # a taken name: the server must not be lost for that
+            print(f"remrepl: {exc}; saving it under another name", file=sys.stderr)
+            record = records.save(launcher.info, target=launcher.target, launcher=kind)
+        launcher.detach()
+        print(
+            f"remrepl: the server keeps running as session {record.name}; reattach with:\n"
+            f"  remrepl connect {record.name}\n"
+            f"(`remrepl ls` lists the sessions; the record is {records.path_of(record.name)})",
+            file=sys.stderr,  # stdout may be a script's output (exec)
+        )
+    else:
+        launcher.close()
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from ..launchers import records
+    from .ui import Repl, private_history
+
+    config = _config(args)  # before connecting: a typo in the file costs no server start
+    session, launcher, target = _open_session(args)
+    outcome = "detach"
+    try:
+        history_file = state_dir("history") / re.sub(r"[^\w.-]", "_", target)
+        history = private_history(history_file, max_entries=config.history_size)
+        outcome = Repl(session, history, config=config).run(target)
+        if outcome == "shutdown":
+            session.shutdown()
+            print("remrepl: the server was shut down.")
+            if args.session:
+                records.remove(args.session)  # a record of a stopped server would only show as dead
+    except (ConnectionLost, SessionClosed) as exc:
+        print(f"remrepl: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        session.close()
+        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name)
+    if launcher is not None and not args.keep and outcome == "detach":
+        print("remrepl: the server launched for this session was stopped (--keep leaves it running).")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import datetime
+
+    from ..launchers import records, registry
+
+    found = records.all_records()
+    if not found:
+        print("no sessions (`remrepl connect --launch --keep` leaves one running)")
+        return 0
+    rows = [["NAME", "TARGET", "SERVER", "PID", "STARTED", "STATUS"]]
+    pruned = []
+    for record, path in found:
+        if record is None:
+            rows.append([path.stem, "?", "?", "?", "?", f"unreadable record {path}"])
+            continue
+        state, how = registry.status(record, args.probe_timeout)
+        started = datetime.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
+        where = f"{record.info.host}:{record.info.port}"
+        rows.append([record.name, record.target, where, str(record.info.pid), started, f"{state} ({how})"])
+        if state == "dead" and args.prune:
+            records.remove(record.name)
+            pruned.append(record.name)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for name in pruned:
+        print(f"removed the record of {name}")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from .batch import read_script, run_script
+    from .plots import PlotSaver
+
+    source = read_script(args.file)  # before launching anything: a typo costs no server start
+    config = _config(args)
+    session, launcher, _ = _open_session(args)
+    try:
+        return run_script(
+            session,
+            args.file,
+            source,
+            args.args,
+            timeout=args.timeout,
+            on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
+        )
+    finally:
+        session.close()
+        _finish_launcher(launcher, args.keep, stopped=False, name=args.name)
