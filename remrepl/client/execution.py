@@ -25,7 +25,7 @@ class RunLink(Protocol):
 
     def send(self, event: Event) -> None: ...
 
-    def acknowledge(self) -> None: ...
+    def run_over(self) -> None: ...
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Execution:
             event = self.poll(remaining)
             if event is not None:
                 yield event
-        self.session.acknowledge()  # the caller has had the whole run: a later attachment is not replayed it
+        self.session.run_over()  # the caller has had the whole run: a later attachment is not replayed it
 
     def poll(self, timeout: float | None = None) -> OutputEvent | None:
         """One step of ``events``: the run's next output event, or None if none came within ``timeout``

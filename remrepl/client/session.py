@@ -73,6 +73,8 @@ from .side import SideChannel, SideRequests
 from .transfer import Progress, TransferResult
 
 ACK_INTERVAL = 0.05  # seconds: output seen is acknowledged at most this often while it streams
+# seconds: in a burst of runs, how long the end of a run waits for the next Execute to carry its ack
+ACK_DELAY = 0.5
 
 # input handler: (prompt, password) -> the line typed, or None for end of input
 InputHandler = Callable[[str, bool], "str | None"]
@@ -122,6 +124,9 @@ class Session:
         self._replay_left = 0
         self._seen = 0  # the highest seq handed to the caller (what a killed client has shown)
         self._acked, self._acked_at = 0, 0.0  # the highest seq acknowledged, and when
+        self._run_over_at = -ACK_DELAY  # when the caller last had a whole run (Execution.events ended)
+        self._ack_deferred = False  # that run's ack waits for the next Execute (``run_over``)
+        self._in_burst = False  # the last run started within ACK_DELAY s of the previous one's end
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
         self._transfers = SessionTransfers(self.send, self._receive_all)
         self.where = f"{info.host}:{info.port}"
@@ -207,7 +212,8 @@ class Session:
     def acknowledge(self) -> None:
         """Tell the server which output we have seen, so that a later attachment (after this client
         was killed, or by another one) is not replayed it. Done as we go: whenever we wait for more
-        (at most every ACK_INTERVAL s) and at the end of each run."""
+        (at most every ACK_INTERVAL s), at the end of a run (``run_over``), and with each Execute and
+        Detach (their ``ack``)."""
         welcome = self.welcome
         if self._seen <= self._acked or welcome is None or not welcome.acks or self._closed:
             return
@@ -218,13 +224,37 @@ class Session:
         except zmq.ZMQError:
             return  # the link is down or full: the next receive finds out, and a later ack covers this one
         self._acked, self._acked_at = self._seen, time.monotonic()
+        self._ack_deferred = False
+
+    def run_over(self) -> None:
+        """The caller has had a whole run (its Done): acknowledge it, at once or with the next Execute.
+
+        A run that starts within ACK_DELAY s of the previous one's end makes a burst (a script's loop of
+        runs): in a burst the end of a run sends no Ack of its own, the next Execute carries it (its
+        ``ack``), so each run is one message each way and one turn of the server's loop instead of two.
+        The last run of a burst is acknowledged by whatever the session does next: waiting for output
+        (ACK_DELAY s after the run's end at the latest: the prompt waits so while it is idle), a run,
+        ``close`` (Detach carries it). What that costs: until then, the server still counts that last
+        run as unseen, so a client killed (or taken over by another one) in that window has it replayed
+        to the next attachment, as a run it did not see; nothing is lost. A run after a pause (the
+        first one, each one typed at the prompt) is acknowledged at once, as before."""
+        self._run_over_at = time.monotonic()
+        if self._seen <= self._acked:
+            return
+        if self._in_burst:
+            self._ack_deferred = True
+        else:
+            self.acknowledge()
 
     def _ack_before_waiting(self, timeout: float | None) -> float | None:
         """Acknowledge what the caller has seen if it is time; the poll timeout to use (shortened to
         when the next ack is due, so the last output of a burst is acknowledged too)."""
         if self._seen <= self._acked:
             return timeout
-        due = self._acked_at + ACK_INTERVAL - time.monotonic()
+        due_at = self._acked_at + ACK_INTERVAL
+        if self._ack_deferred:  # a burst's last run: give the next Execute the time to carry it
+            due_at = max(due_at, self._run_over_at + ACK_DELAY)
+        due = due_at - time.monotonic()
         if due <= 0:
             self.acknowledge()
             return timeout
@@ -328,7 +358,11 @@ class Session:
     ) -> Execution:
         """Start running ``code``; iterate the returned Execution for its output."""
         req_id = uuid.uuid4().hex
-        self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=self.last_seq))
+        now, ack = time.monotonic(), self.last_seq
+        self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=ack))
+        self._in_burst = now - self._run_over_at < ACK_DELAY
+        if ack > self._acked:  # the Execute carried it: no Ack of its own is due
+            self._acked, self._acked_at, self._ack_deferred = ack, now, False
         return Execution(self, req_id)
 
     def running(self) -> Execution | None:

@@ -1,6 +1,8 @@
 """Frozen dataclasses to frames and back, checking every field: the one codec of every remrepl channel.
 
-A ``Codec`` is made once from a set of message classes (frozen dataclasses). A message becomes a list of
+A ``Codec`` is made once from a set of message classes: frozen dataclasses, or ``typing.NamedTuple``
+classes (the kernel's control channel: a NamedTuple class costs a fifth of a frozen dataclass to make,
+and the kernel then starts without importing ``dataclasses``). A message becomes a list of
 frames: a JSON header ``{"type": "stream", "seq": 3, ...}`` holding every field that is not ``bytes``,
 then one binary frame per ``bytes`` field, in declaration order. Decoding checks the type name, every
 field's presence and type, the frame count and the header size; anything else is a
@@ -20,7 +22,6 @@ Stdlib only: the kernel imports this at start.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import types
@@ -190,15 +191,28 @@ def _make_fields(cls: type, named_request: bool, strict: bool) -> FieldsOf:
     hints = typing.get_type_hints(cls, globalns=home)
     json_fields: list[_Field] = []
     binary_fields: list[_Field] = []
-    for f in dataclasses.fields(cls):
-        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-        hint = hints[f.name]
+    for name, has_default in _declared_fields(cls):
+        hint = hints[name]
         check = _checker(hint, strict)
-        if f.name in _ID_FIELDS:
+        if name in _ID_FIELDS:
             check = _id_checker(required=named_request)
-        field = _Field(f.name, check, has_default, _converter(hint) if strict else None)
+        field = _Field(name, check, has_default, _converter(hint) if strict else None)
         (binary_fields if hint is bytes else json_fields).append(field)
     return tuple(json_fields), tuple(binary_fields)
+
+
+def _declared_fields(cls: type) -> list[tuple[str, bool]]:
+    """(name, has a default) of each field of a NamedTuple or dataclass, in declaration order."""
+    names: tuple[str, ...] | None = getattr(cls, "_fields", None)
+    if isinstance(names, tuple) and issubclass(cls, tuple):  # a NamedTuple: no dataclasses import
+        defaults: dict[str, object] = getattr(cls, "_field_defaults", {})
+        return [(name, name in defaults) for name in names]
+    import dataclasses  # here: the kernel's channel has none, and the module costs it milliseconds at start
+
+    return [
+        (f.name, f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+    ]
 
 
 def _id_checker(*, required: bool) -> Check:

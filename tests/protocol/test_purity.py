@@ -19,3 +19,11 @@ def test_protocol_imports_no_io_library() -> None:
     loaded = set(json.loads(out.stdout))
     assert {"remrepl.protocol", "remrepl.protocol.codec", "remrepl.protocol.kernel_channel"} <= loaded
     assert not loaded & FORBIDDEN
+
+
+def test_the_kernel_starts_without_dataclasses() -> None:
+    """The kernel's start is on every restart's path: its control channel's messages are NamedTuples, and
+    the codec imports ``dataclasses`` (with ``inspect``) only for the channels that use them."""
+    code = "import sys, remrepl.server.kernel.main\nprint(sorted({'dataclasses', 'inspect'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

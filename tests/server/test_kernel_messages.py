@@ -5,7 +5,6 @@ supervisor does (a JSON line through the strict codec) and gives its fields back
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -24,7 +23,7 @@ from remrepl.server.supervisor.bounds import FIELD_BUDGET, batches, clip, valid_
 def validate(msg: object) -> dict[str, Any]:
     """``msg`` as the kernel would send it, decoded as the supervisor does: its fields, checked."""
     message = decode_line(json.dumps(msg).encode())
-    fields = dataclasses.asdict(message)
+    fields = message._asdict()
     if "ename" in fields:  # the exception a run ended with, as one value
         names = ("ename", "evalue", "traceback")
         error = {k: fields.pop(k) for k in names}

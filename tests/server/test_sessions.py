@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import SessionClosed
-from remrepl.client.session import Session
+from remrepl.client.session import ACK_DELAY, Session
 from remrepl.launchers import LocalLauncher
 from remrepl.protocol import Done, OutputEvent, Result, Stream
 from tests.support.servers import RunningServer
@@ -164,6 +164,22 @@ def test_a_client_taken_over_is_not_replayed_to_the_new_one(launcher: LocalLaunc
     first = launcher.connect()
     try:
         assert first.run("print('seen by the first client')").stdout == "seen by the first client\n"
+        with launcher.connect() as second:
+            assert missed_output(second) == []
+    finally:
+        first.close()
+
+
+def test_the_last_run_of_a_burst_is_acknowledged_once_the_client_waits_idle(launcher: LocalLauncher) -> None:
+    """In a burst of runs each Execute carries the previous run's ack (no Ack of its own); the burst's last
+    run is acknowledged while the client waits for output, so a client taking over is not replayed it."""
+    first = launcher.connect()
+    try:
+        for i in range(3):
+            assert first.run(f"print('burst {i}')").stdout == f"burst {i}\n"
+        deadline = time.monotonic() + ACK_DELAY + 10
+        while first._seen > first._acked and time.monotonic() < deadline:  # the prompt's idle wait
+            first.next_event(0.1)
         with launcher.connect() as second:
             assert missed_output(second) == []
     finally:
