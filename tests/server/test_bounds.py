@@ -193,7 +193,10 @@ def test_user_code_writing_to_the_control_socket(launcher: LocalLauncher) -> Non
 
 
 def test_user_code_writing_half_a_line_to_the_control_socket(launcher: LocalLauncher) -> None:
-    code = "from remrepl.server.kernel import main as kernel\nkernel._active.control.sendall(b'{\"type\": \"done\"')\n'ran'"
+    code = (
+        "from remrepl.server.kernel import main as kernel\n"
+        "kernel._active.control.sendall(b'{\"type\": \"done\"')\n'ran'"
+    )
     with attacked(launcher) as session:
         result = session.run(code, timeout=RUN)  # its own "done" must not be lost after the torn line
         assert result.ok and result.value == "'ran'"
