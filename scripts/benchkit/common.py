@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import multiprocessing.process
 import statistics
 import sys
 import time
+from multiprocessing.connection import Connection
 from typing import Any
 
 JSONDict = dict[str, Any]
@@ -103,3 +106,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def stop_peer(process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+    """End a peer server process (the echo, the lean relay): ask it on its pipe, then terminate, then kill,
+    each bounded."""
+    with contextlib.suppress(OSError):
+        conn.send("stop")
+    conn.close()
+    process.join(5.0)
+    for end in (process.terminate, process.kill):
+        if not process.is_alive():
+            return
+        end()
+        process.join(5.0)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import zmq
 
-from .common import HOST, BenchError, Deadline, JSONDict, LineClock
+from .common import HOST, BenchError, Deadline, JSONDict, LineClock, stop_peer
 
 if TYPE_CHECKING:
     from remrepl import Launcher, Session
@@ -319,16 +319,7 @@ class EchoEngine:
     def close(self) -> None:
         self.sock.close(linger=0)
         self.ctx.term()
-        with contextlib.suppress(OSError):
-            self.conn.send("stop")
-        self.conn.close()
-        self.process.join(5.0)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(5.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5.0)
+        stop_peer(self.process, self.conn)
 
     def roundtrip(self, frames: list[bytes], iterations: int, warmup: int, deadline: Deadline) -> list[float]:
         samples: list[float] = []

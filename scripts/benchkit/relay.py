@@ -11,7 +11,6 @@ relay and the echo is what the design itself costs (two more process hops, the c
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -23,7 +22,7 @@ from multiprocessing.connection import Connection
 
 import zmq
 
-from .common import HOST, BenchError, Deadline
+from .common import HOST, BenchError, Deadline, stop_peer
 
 # The lean kernel: one JSON line in, one JSON line out, the code run as the REPL runs it.
 KERNEL = """
@@ -111,13 +110,7 @@ class RelayEngine:
     def close(self) -> None:
         self.sock.close(linger=0)
         self.ctx.term()
-        with contextlib.suppress(OSError):
-            self.conn.send("stop")
-        self.conn.close()
-        self.process.join(5.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5.0)
+        stop_peer(self.process, self.conn)
 
     def roundtrip(self, frames: list[bytes], iterations: int, warmup: int, deadline: Deadline) -> list[float]:
         samples: list[float] = []
