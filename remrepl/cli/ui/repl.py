@@ -55,7 +55,10 @@ class Repl:
             on_display=PlotSaver(self.config.plots_dir, open_plots=self.config.open_plots),
         )
         completer = RemoteCompleter(
-            session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")], local_names=lambda: self.local_ns
+            session,
+            magic_names=lambda: [n for n in MAGICS if n.startswith("%")],
+            local_names=lambda: self.local_ns,
+            local_namespace=lambda: self.local_ns,
         )
         self.prompt: PromptSession[str] = make_prompt_session(history, completer=completer, config=self.config)
         self.background = BackgroundOutput(session, self.printer)
