@@ -114,7 +114,10 @@ def test_names_for_get_and_put(completer: MagicCompleter) -> None:
 
 
 def test_code_arguments_complete_as_code_after_the_options(completer: MagicCompleter) -> None:
-    assert texts(completer, "%timeit -n 10 -r 3 remote_d") == ["%timeit -n 10 -r 3 remote_df", "%timeit -n 10 -r 3 remote_df.shape"]
+    assert texts(completer, "%timeit -n 10 -r 3 remote_d") == [
+        "%timeit -n 10 -r 3 remote_df",
+        "%timeit -n 10 -r 3 remote_df.shape",
+    ]
     assert [c.text for c in completer.get_completions(Document("%local x"), TAB)] == ["local_code"]
 
 

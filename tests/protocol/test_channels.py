@@ -33,7 +33,16 @@ from remrepl.protocol.kernel_channel import (
     encode_line,
 )
 from remrepl.protocol.message_codec import Codec
-from remrepl.protocol.side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from remrepl.protocol.side import (
+    Complete,
+    CompletePath,
+    Completions,
+    GetObject,
+    Inspect,
+    Inspection,
+    ObjectReply,
+    PutObject,
+)
 from remrepl.protocol.side_channel import SIDE, Unpacker, pack, pack_frames, read_message
 from remrepl.transport.connection_info import ConnectionInfo
 from remrepl.transport.keys import KeyPair

@@ -5,12 +5,12 @@
 says that the first argument of ``%download`` is a remote path (the server lists its directory: the side
 request ``CompletePath``) and the second a local one. The kinds:
 
-| kind | completed with | e.g. |
-|---|---|---|
-| ``remote-path`` / ``remote-dir`` | paths on the server, relative to the remote working directory | ``%download``, ``%cd`` |
-| ``local-path`` | paths on this machine, relative to the local working directory | ``%upload``, ``%run`` |
-| ``remote-name`` / ``local-name`` | names in the remote / local namespace | ``%get``, ``%put`` |
-| ``remote-code`` / ``local-code`` | the rest of the line is Python, completed remotely / locally | ``%timeit``, ``%local`` |
+- ``remote-path`` / ``remote-dir``: paths on the server, relative to the remote working directory
+  (``%download``, ``%cd``);
+- ``local-path``: paths on this machine, relative to the local working directory (``%upload``, ``%run``);
+- ``remote-name`` / ``local-name``: names in the remote / local namespace (``%get``, ``%put``);
+- ``remote-code`` / ``local-code``: the rest of the line is Python, completed remotely / locally
+  (``%timeit``, ``%local``).
 
 A magic not in the table gets nothing after its name. Arguments are shell words (``split_args``): a path
 with a space completes as ``my\\ file`` (or inside the quote it was begun with: ``'my file'``); a file in a

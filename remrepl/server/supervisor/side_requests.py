@@ -1,9 +1,9 @@
 """The supervisor's book-keeping for side requests: who asked what, and turning kernel replies into events.
 
-A side request (completion, a remote path's completion, help, an object) goes from a client connection to the kernel's side thread
-and back (which peers are side connections is the session core's, ``session_core.py``). The supervisor
-remembers which connection asked (by ``req_id``) to route the answer, answers
-with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
+A side request (completion, a remote path's completion, help, an object) goes from a client connection to
+the kernel's side thread and back (which peers are side connections is the session core's,
+``session_core.py``). The supervisor remembers which connection asked (by ``req_id``) to route the
+answer, answers with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
 """
 
 from __future__ import annotations

@@ -78,7 +78,6 @@ class TestCompletion:
         start, found, _ = complete(namespace, "only_rem + 1", 8, use_jedi=use_jedi)
         assert start == 0 and found == ["only_remote_value"]
 
-
     @pytest.mark.parametrize(
         "code, completed",
         [
@@ -92,6 +91,8 @@ class TestCompletion:
             ('f"{only_remote_value}".up', 'f"{only_remote_value}".upper'),
             ("str(only_remote_value).zf", "str(only_remote_value).zfill"),
             ("{1: 2}.ite", "{1: 2}.items"),
+            ('if True:\n    "abc".up', 'if True:\n    "abc".upper'),  # several lines: jedi's, when it is there
+            ("if True:\n    nested.inner.ze", "if True:\n    nested.inner.zeta"),
             ("whi", "while"),
             ("import col", "import collections"),
             ("from os import pa", "from os import path"),
@@ -115,7 +116,9 @@ class TestCompletion:
         assert all(m.lower().startswith(code[start:].lower()) for m in found), (code[start:], found[:5])
 
     @pytest.mark.parametrize("code", ['"abc"up', "1up", '"abc"', "1.re", "sample(1)"])
-    def test_nothing_is_offered_where_no_name_can_go(self, namespace: dict[str, Any], use_jedi: bool, code: str) -> None:
+    def test_nothing_is_offered_where_no_name_can_go(
+        self, namespace: dict[str, Any], use_jedi: bool, code: str
+    ) -> None:
         assert matches(namespace, code, use_jedi)[0] == []  # "abc"upArithmeticError would be garbage
 
 
