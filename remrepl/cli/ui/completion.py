@@ -21,6 +21,7 @@ from prompt_toolkit.document import Document
 
 from ..._exceptions import RemreplError
 from ...client.session import Session
+from ...protocol.side import Completions
 from .magic_completion import ArgumentSources, MagicCompleter
 
 COMPLETE_TIMEOUT = 5.0  # the menu gives up on a server that does not answer; typing was never blocked
@@ -36,7 +37,7 @@ class RemoteCompleter(Completer):
     ) -> None:
         self.session = session
         self.local_namespace = local_namespace
-        self._latest: tuple[str, int] | None = None
+        self._latest: tuple[object, ...] | None = None
         self._lock = threading.Lock()  # guards _latest
         self._request = threading.Lock()  # one request at a time, so the stale check below means something
         sources = ArgumentSources(
@@ -66,27 +67,35 @@ class RemoteCompleter(Completer):
             yield from self._remote(code, len(code))
 
     def _remote(self, text: str, cursor: int) -> Iterable[Completion]:
-        with self._lock:
-            self._latest = (text, cursor)
-        with self._request:
-            with self._lock:
-                if self._latest != (text, cursor):
-                    return  # the user typed on while an earlier request was out: this one is stale
-            try:
-                reply = self.session.complete(text, cursor, timeout=COMPLETE_TIMEOUT)
-            except RemreplError:
-                return  # a slow or gone server costs the menu, never the line being typed
+        reply = self._ask((text, cursor), lambda: self.session.complete(text, cursor, timeout=COMPLETE_TIMEOUT))
+        if reply is None:
+            return
         kinds = reply.kinds or ("",) * len(reply.matches)
         for match, kind in zip(reply.matches, kinds, strict=False):
             yield Completion(match, start_position=reply.start - cursor, display_meta=kind)
 
     def _remote_paths(self, typed: str, directories_only: bool) -> list[tuple[str, bool]]:
-        try:
-            reply = self.session.complete_path(typed, directories_only=directories_only, timeout=COMPLETE_TIMEOUT)
-        except RemreplError:
-            return []  # an older server, a slow or gone one: no menu
+        reply = self._ask(
+            ("path", typed, directories_only),
+            lambda: self.session.complete_path(typed, directories_only=directories_only, timeout=COMPLETE_TIMEOUT),
+        )
+        if reply is None:
+            return []
         kinds = reply.kinds or ("",) * len(reply.matches)
         return [(path, kind == "directory") for path, kind in zip(reply.matches, kinds, strict=False)]
+
+    def _ask(self, key: tuple[object, ...], request: Callable[[], Completions]) -> Completions | None:
+        """``request()``'s answer, or None when it is stale (another was asked for since) or failed."""
+        with self._lock:
+            self._latest = key
+        with self._request:
+            with self._lock:
+                if self._latest != key:
+                    return None  # the user typed on while an earlier request was out: this one is stale
+            try:
+                return request()
+            except RemreplError:
+                return None  # a slow, gone or older server costs the menu, never the line being typed
 
     def _local_code(self, code: str, complete_event: CompleteEvent) -> Iterable[Completion]:
         """``%local CODE``: completed against the local namespace, here (the kernel's completer, run locally)."""

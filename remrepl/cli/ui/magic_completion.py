@@ -106,6 +106,8 @@ class MagicCompleter(Completer):
             yield from source(code, complete_event)
             return
         index, raw, value, quote = split_partial(rest)
+        if not complete_event.completion_requested and not raw:
+            return  # while typing, a space alone asks for nothing (a remote listing per keystroke otherwise)
         kind = arguments.positional[index] if index < len(arguments.positional) else arguments.rest
         if kind in ("remote-path", "remote-dir", "local-path"):
             lister = self.sources.local_paths if kind == "local-path" else self.sources.remote_paths
