@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prompt_toolkit.completion import CompleteEvent, Completion
 from prompt_toolkit.document import Document
 
@@ -145,3 +147,17 @@ def test_quoting_round_trips_through_shlex() -> None:
             quoted = quote_for_shell(name, quote)
             if quoted is not None:
                 assert shlex.split(quote + quoted + quote) == [name]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab '\"\\\t", max_size=20))
+def test_split_partial_agrees_with_shlex(text: str) -> None:
+    """The word being typed is the one shlex (as the magics split their arguments) would end up with."""
+    import shlex
+
+    if text.endswith("\\"):
+        return  # half an escape: what it escapes is not typed yet
+    index, raw, value, quote = split_partial(text)
+    words = shlex.split(text + "x" + quote)  # the word typed on, and its quote closed
+    assert (index, words[-1]) == (len(words) - 1, value + "x")
+    assert text.endswith(raw)
