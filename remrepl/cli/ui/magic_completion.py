@@ -53,7 +53,6 @@ MAGIC_ARGUMENTS: dict[str, MagicArguments] = {
     "%put": MagicArguments(("local-name", "remote-name")),
     "%local": MagicArguments(("local-code",)),
     "%timeit": MagicArguments(("remote-code",)),
-    "%time": MagicArguments(("remote-code",)),
     "%run": MagicArguments(("local-path",), rest="local-path"),
     "%cd": MagicArguments(("remote-dir",)),
 }
