@@ -63,6 +63,9 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+# What python's interactive mode sets (code that asks ``hasattr(sys, "ps1")`` takes the kernel for a REPL);
+# a script run (``python FILE`` has none) does not see them.
+_PROMPTS = {"ps1": ">>> ", "ps2": "... "}
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -134,6 +137,8 @@ class Kernel:
         builtins.input = self.input
         getpass.getpass = self.getpass
         sys.displayhook = self.displayhook
+        for name, value in _PROMPTS.items():
+            setattr(sys, name, getattr(sys, name, value))
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._send_lock = threading.Lock()  # plt.show() may come from a user's thread
@@ -311,6 +316,7 @@ class Kernel:
         """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
         own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
+        hidden = {name: vars(sys).pop(name) for name in _PROMPTS if name in vars(sys)} if mode == "script" else {}
         try:
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
@@ -331,6 +337,7 @@ class Kernel:
             self.running = False
             sys.argv = saved_argv
             sys.modules["__main__"] = saved_main
+            vars(sys).update(hidden)
 
     def _exit_code(self, exc: SystemExit) -> int:
         if exc.code is None:
