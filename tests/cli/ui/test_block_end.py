@@ -26,8 +26,8 @@ CASES: dict[str, list[str]] = {
     "one statement": ["x = 1"],
     "an expression": ["1 + 1"],
     "a comment alone": ["# nothing to run"],
-    "a docstring with a blank line": ['def f():', '    """Sum up.', "", "    Details.", '    """', "    return 1", ""],
-    "a docstring opened on its own line": ['def f():', '    """', "", '    """', ""],
+    "a docstring with a blank line": ["def f():", '    """Sum up.', "", "    Details.", '    """', "    return 1", ""],
+    "a docstring opened on its own line": ["def f():", '    """', "", '    """', ""],
     "a triple-quoted string with blank lines": ['s = """first', "", "", 'last"""'],
     "a triple-quoted f-string": ['s = f"""{1 + 1}', "", '"""'],
     "a single-quoted string continued by a backslash": ["s = 'abc\\", "def'"],
@@ -44,8 +44,22 @@ CASES: dict[str, list[str]] = {
     "a try/except and a blank line": ["try:", "    1 / 0", "except ZeroDivisionError:", "    pass", ""],
     "a try/finally": ["try:", "    pass", "finally:", "    pass", ""],
     "a blank line before the except": ["try:", "    1 / 0", "", "except ZeroDivisionError:", "    pass", ""],
-    "a nested def ended by its first blank line": ["def outer():", "    def inner():", "        return 1", "", "    return inner()", ""],
-    "a class whose methods are separated by a blank line": ["class A:", "    def f(self):", "        return 1", "", "    def g(self):", ""],
+    "a nested def ended by its first blank line": [
+        "def outer():",
+        "    def inner():",
+        "        return 1",
+        "",
+        "    return inner()",
+        "",
+    ],
+    "a class whose methods are separated by a blank line": [
+        "class A:",
+        "    def f(self):",
+        "        return 1",
+        "",
+        "    def g(self):",
+        "",
+    ],
     "a decorated function": ["@staticmethod", "def f():", "    pass", ""],
     "two decorators": ["@a", "@b", "def f(): pass", ""],
     "a for loop on one line": ["for i in range(3): i", ""],
@@ -56,6 +70,9 @@ CASES: dict[str, list[str]] = {
     "a comment inside a block": ["if True:", "    # first a comment", "    x = 1", ""],
     "a statement after a block with no blank line": ["if True:", "    pass", "print(1)"],
     "a def after a block with no blank line": ["if True:", "    pass", "def g():"],
+    # where codeop (and so InteractiveConsole) waits on, though python's own >>> reports an error at once
+    "a lone decorator and empty lines": ["@decorator", "", ""],
+    "a block of only a comment": ["if True:", "    # nothing yet", ""],
     "a syntax error": ["def f(:"],
     "a syntax error inside a block": ["if True:", "    1 +* 2"],
     "an unterminated single-quoted string": ["s = 'abc"],
@@ -92,6 +109,7 @@ def prompt_submits_at(lines: list[str]) -> int | None:
         return None
     return text.count("\n")
 
+
 @pytest.mark.parametrize("lines", list(CASES.values()), ids=list(CASES))
 def test_enter_runs_the_block_where_python_would(lines: list[str]) -> None:
     assert prompt_submits_at(lines) == console_submits_at(lines)
@@ -125,4 +143,4 @@ def test_a_function_with_a_docstring_typed_with_the_prompts_indentation() -> Non
     assert text == 'def f():\n    """Sum up.\n    \n    Details.\n    """\n    return 1\n'
     namespace: dict[str, object] = {}
     exec(text, namespace)
-    assert namespace["f"].__doc__ == "Sum up.\n    \n    Details.\n    "  # type: ignore[attr-defined]
+    assert namespace["f"].__doc__ == "Sum up.\n    \n    Details.\n    "

@@ -33,7 +33,9 @@ def _leaving(*argv: str, launched: bool = False) -> str:
 def kept(launcher: LocalLauncher) -> Iterator[records.SessionRecord]:
     """A launched server saved as session ``work``, as ``connect --launch --keep --name work`` leaves it."""
     assert launcher.info is not None
-    record = records.save(launcher.info, target=launcher.target, launcher=records.LauncherData.of(launcher), name="work")
+    record = records.save(
+        launcher.info, target=launcher.target, launcher=records.LauncherData.of(launcher), name="work"
+    )
     yield record
     records.remove(record.name)
 
@@ -77,4 +79,3 @@ def test_help_ends_with_what_leaving_does(session: Session, capsys: pytest.Captu
     assert run_magic(repl, "%help") is None
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.split() == ["Ctrl-D", "or", "exit(),", "%exit", *STOPS.split()]
-

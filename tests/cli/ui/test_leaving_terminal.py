@@ -76,7 +76,9 @@ def test_a_kept_server_stays_after_quit_and_ctrl_d(terminal: TmuxTerminal, state
         assert _banner(terminal)[1] == kept
         assert terminal.run("kept") == ["'still here'"]
         help_text = terminal.run("%help")
-        assert re.fullmatch(r"\s*Ctrl-D or exit\(\), %exit\s+detaches: the server keeps running as session work.*", help_text[-1])
+        assert re.fullmatch(
+            r"\s*Ctrl-D or exit\(\), %exit\s+detaches: the server keeps running as session work.*", help_text[-1]
+        )
         terminal.send("C-d")
         assert terminal.wait_exit() == 0
         assert alive(server_pid)
@@ -91,7 +93,9 @@ def test_a_docstring_with_a_blank_line_is_typed_as_at_python(launched: TmuxTermi
         launched.type(line)
         launched.send("Enter")
     # every Enter so far opened a continuation line (the blank one inside the docstring too): nothing ran
-    launched.wait_for_line(lambda line: line.startswith(CONTINUATION) and line.endswith("return 42"), "the body", since=start)
+    launched.wait_for_line(
+        lambda line: line.startswith(CONTINUATION) and line.endswith("return 42"), "the body", since=start
+    )
     assert launched.lines()[-1].startswith(CONTINUATION)
     launched.send("Enter")  # the empty line after the body ends the block
     assert launched.wait_prompt(start)[-1].strip() == CONTINUATION
