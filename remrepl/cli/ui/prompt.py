@@ -91,7 +91,13 @@ def make_key_bindings(completer: Completer | None = None) -> KeyBindings:
                 buffer.delete_before_cursor(len(last))  # the prompt's own indentation: python gets an empty line
             buffer.validate_and_handle()
         else:
-            buffer.insert_text("\n" + _next_indent(document.current_line_before_cursor))
+            indent = _next_indent(document.current_line_before_cursor)
+            line = document.current_line
+            if line and not line.strip() and not document.current_line_after_cursor:
+                # a line left with only the prompt's indentation on it is empty, as typed at >>> (in a
+                # docstring or a string the spaces would otherwise become part of the text)
+                buffer.delete_before_cursor(len(line))
+            buffer.insert_text("\n" + indent)
 
     @kb.add("escape", "enter", filter=editing)
     def _run_now(event: KeyPressEvent) -> None:

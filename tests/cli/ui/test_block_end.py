@@ -140,7 +140,8 @@ def test_a_function_with_a_docstring_typed_with_the_prompts_indentation() -> Non
     the docstring; only the empty line after the body runs it."""
     keys = ["def f():", '"""Sum up.', "", "Details.", '"""', "return 1", "", ""]
     text = typed(ENTER.join(keys))
-    assert text == 'def f():\n    """Sum up.\n    \n    Details.\n    """\n    return 1\n'
+    python = 'def f():\n    """Sum up.\n\n    Details.\n    """\n    return 1\n'  # as typed at >>>
+    assert text == python  # the line left with only the prompt's indentation is empty, not four spaces
     namespace: dict[str, object] = {}
     exec(text, namespace)
-    assert namespace["f"].__doc__ == "Sum up.\n    \n    Details.\n    "
+    assert namespace["f"].__doc__ == "Sum up.\n\n    Details.\n    "
