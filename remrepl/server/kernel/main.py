@@ -50,6 +50,7 @@ from ...protocol.kernel_channel import (
     decode_line,
     encode_line,
 )
+from . import debugger
 from . import plots as mpl_hook
 
 _T = TypeVar("_T")
@@ -63,6 +64,9 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+# Files whose frames tracebacks leave out: the kernel's own, and helpers that run user code for a magic
+# (ipython_magics.py adds itself); the one-line calls the prompt generates for magics are "<remrepl-...>".
+HIDDEN_FILES = {__file__}
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -134,6 +138,7 @@ class Kernel:
         builtins.input = self.input
         getpass.getpass = self.getpass
         sys.displayhook = self.displayhook
+        sys.breakpointhook = debugger.breakpointhook  # pdb sees the user's frames only, as at >>>
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._send_lock = threading.Lock()  # plt.show() may come from a user's thread
@@ -381,7 +386,7 @@ def _user_frames(tb: types.TracebackType | None, filename: str) -> types.Traceba
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         seen_user_code = seen_user_code or name == filename
-        if seen_user_code and name != __file__:
+        if seen_user_code and name not in HIDDEN_FILES and not name.startswith("<remrepl-"):
             frames.append(tb)
         tb = tb.tb_next
     result = None
