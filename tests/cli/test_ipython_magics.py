@@ -18,9 +18,7 @@ from remrepl.cli.ui.repl import Repl
 from remrepl.client.session import Session
 
 TIME = r"[\d.]+ (?:ns|µs|ms|s)"
-TIMEIT_LINE = re.compile(
-    rf"{TIME} ± {TIME} per loop \(mean ± std\. dev\. of (\d+) runs?, ([\d,]+) loops? each\)"
-)
+TIMEIT_LINE = re.compile(rf"{TIME} ± {TIME} per loop \(mean ± std\. dev\. of (\d+) runs?, ([\d,]+) loops? each\)")
 
 
 @pytest.fixture
@@ -61,11 +59,11 @@ def test_timeit_errors_are_short_and_the_session_goes_on(
     repl: Repl, session: Session, capfd: pytest.CaptureFixture[str]
 ) -> None:
     for line in ("%timeit", "%timeit -n", "%timeit -n 0 pass", "%timeit -x 3 pass"):
-        out, err = magic(repl, capfd, line)
+        _out, err = magic(repl, capfd, line)
         assert err.startswith("usage: %timeit [-n N] [-r R] [-p P] STMT"), (line, err)
-    out, err = magic(repl, capfd, "%timeit 1 +")
+    _, err = magic(repl, capfd, "%timeit 1 +")
     assert err.startswith("remrepl: %timeit: invalid syntax") and "Traceback" not in err, err
-    out, err = magic(repl, capfd, "%timeit undefined_name")
+    _, err = magic(repl, capfd, "%timeit undefined_name")
     assert "NameError: name 'undefined_name' is not defined" in err, err
     assert "<remrepl-" not in err and "ipython_magics" not in err and "timeit.py" not in err, err
     assert value(session, "1 + 1") == "2"
@@ -110,7 +108,7 @@ def test_a_failing_file_shows_its_own_lines_and_keeps_what_it_defined(
 ) -> None:
     failing = tmp_path / "failing.py"
     failing.write_text(FAILING)
-    out, err = magic(repl, capfd, f"%run {failing}")
+    _, err = magic(repl, capfd, f"%run {failing}")
     assert err == (
         "Traceback (most recent call last):\n"
         f'  File "{failing}", line 5, in <module>\n'
@@ -125,11 +123,11 @@ def test_a_failing_file_shows_its_own_lines_and_keeps_what_it_defined(
 
 
 def test_run_errors(repl: Repl, capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    out, err = magic(repl, capfd, "%run")
+    _out, err = magic(repl, capfd, "%run")
     assert err == "usage: %run FILE [ARGS...]\n"
-    out, err = magic(repl, capfd, f"%run {tmp_path / 'missing.py'}")
+    _, err = magic(repl, capfd, f"%run {tmp_path / 'missing.py'}")
     assert err == f"remrepl: %run: cannot read {tmp_path / 'missing.py'}: No such file or directory\n"
-    out, err = magic(repl, capfd, "%run 'unclosed")
+    _, err = magic(repl, capfd, "%run 'unclosed")
     assert err.startswith("usage: %run FILE [ARGS...]\n  (No closing quotation)"), err
 
 
@@ -171,9 +169,7 @@ def test_env_lists_shows_and_sets_remote_variables(
     assert magic(repl, capfd, "%env =1")[1].startswith("usage: %env [NAME | NAME=VALUE | NAME VALUE]")
 
 
-def test_debug_drives_pdb_through_remote_input(
-    repl: Repl, session: Session, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_debug_drives_pdb_through_remote_input(repl: Repl, session: Session, capfd: pytest.CaptureFixture[str]) -> None:
     out, err = magic(repl, capfd, "%debug")
     assert err == "No traceback has been produced, nothing to debug.\n"
     value(session, "def inner(x):\n    return 1 / x\n")

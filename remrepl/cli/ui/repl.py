@@ -24,8 +24,10 @@ from ...client.session import Session, terminal_input
 from ..config import Config
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from . import transfer_magics  # noqa: F401  (registers %upload and %download)
-from . import ipython_magics  # noqa: F401  (registers %timeit, %run, %cd, %pwd, %env, %history, %debug)
+from . import (
+    ipython_magics,  # noqa: F401  (registers %timeit, %run, %cd, %pwd, %env, %history, %debug)
+    transfer_magics,  # noqa: F401  (registers %upload and %download)
+)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
 from .magics import MAGICS, Outcome, is_magic, run_magic

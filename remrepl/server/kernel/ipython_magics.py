@@ -48,7 +48,7 @@ def format_time(seconds: float, precision: int = 3) -> str:
         return " ".join(parts)
     units = ["s", "ms", _encodable("\xb5s", "us"), "ns"]
     order = min(-(math.floor(math.log10(seconds)) // 3), 3) if seconds > 0.0 else 3
-    return "%.*g %s" % (precision, seconds * 1000**order, units[order])
+    return f"{seconds * 1000**order:.{precision}g} {units[order]}"
 
 
 def _encodable(text: str, fallback: str) -> str:
@@ -74,7 +74,7 @@ def timeit(stmt: str, number: int, repeat: int, precision: int, namespace: dict[
             number, _ = timer.autorange()
         runs = timer.repeat(repeat, number)
     except BaseException as exc:  # the statement's own error, without timeit's machinery around it
-        raise exc.with_traceback(_without(exc.__traceback__, {_timeit.__file__}))
+        raise exc.with_traceback(_without(exc.__traceback__, {_timeit.__file__}))  # noqa: B904 (the same one)
     timings = [run / number for run in runs]
     best, worst = min(timings), max(timings)
     if worst > 4 * best and best > 0 and worst > 1e-6:
