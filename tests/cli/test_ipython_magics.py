@@ -186,6 +186,10 @@ def test_debug_drives_pdb_through_remote_input(repl: Repl, session: Session, cap
     lines = out.splitlines()
     assert lines[:3] == ["> <remote-2>(2)inner()", "-> return 1 / x", "0"], out
     assert lines[3:] == ["> <remote-3>(1)<module>()", "-> inner(0)", "*** Oldest frame"], out
+    answers[:] = ["up", "up", "q"]
+    result = session.run("import pdb; pdb.pm()", timeout=30)  # as at >>>: the same frames, no kernel's
+    assert result.ok and answers == [], result
+    assert result.stdout.splitlines()[2:] == ["> <remote-3>(1)<module>()", "-> inner(0)", "*** Oldest frame"]
     assert value(session, "1 + 1") == "2"
 
 

@@ -348,6 +348,7 @@ class Kernel:
     def _report(self, exc: BaseException, filename: str) -> tuple[str, str, str]:
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
         exc.__traceback__ = _user_frames(exc.__traceback__, filename)
+        sys.last_traceback = exc.__traceback__  # pdb.pm(), traceback.print_last(): the user's frames only
         try:
             text = "".join(traceback.format_exception(exc))
             evalue = str(exc)
