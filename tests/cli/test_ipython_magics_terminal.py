@@ -119,5 +119,5 @@ def test_history_numbers_what_was_typed_this_session(launched: TmuxTerminal) -> 
         "   3: >>> %pwd",
     ]
     shown = launched.run("%history -n x")
-    assert shown == ["usage: %history [-n] [-p] [N | N-M ...]", "  (not a line number or range: 'x')"]
+    assert shown == ["usage: %history [-n -p] [N-M...]", "  (not a line number or range: 'x')"]
     assert PROMPT not in shown

@@ -35,7 +35,7 @@ def _error(message: str) -> None:
     print(f"remrepl: {message}", file=sys.stderr)
 
 
-@magic("%timeit [-n N] [-r R] [-p P] STMT", "time STMT remotely, as IPython's %timeit does (Ctrl-C stops it)")
+@magic("%timeit [-n N -r R] STMT", "time STMT remotely as IPython does (-p P: digits shown; Ctrl-C stops it)")
 def _timeit(host: MagicHost, args: str) -> Outcome | None:
     options = {"n": 0, "r": 7, "p": 3}  # 0 loops: auto-ranged, as python -m timeit does
     rest = args
@@ -61,7 +61,7 @@ def _read_source(path: Path) -> str:
         return f.read().decode(encoding)
 
 
-@magic("%run FILE [ARGS...]", "run the local Python file FILE in the remote session, as __main__ with sys.argv")
+@magic("%run FILE [ARGS...]", "run the local Python file FILE in the remote session, as __main__")
 def _run(host: MagicHost, args: str) -> Outcome | None:
     file, *rest = split_args(args, 1, sys.maxsize)
     path = Path(os.path.expanduser(file))
@@ -77,7 +77,7 @@ def _run(host: MagicHost, args: str) -> Outcome | None:
     return None
 
 
-@magic("%cd [DIR | -]", "change the remote working directory (no DIR: the remote home; -: the previous one)")
+@magic("%cd [DIR | -]", "change the remote working directory (no DIR: home; -: the previous one)")
 def _cd(host: MagicHost, args: str) -> Outcome | None:
     words = split_args(args, 0, 1)
     _run_remote(host, "cd", "cd", words[0] if words else None)
@@ -91,7 +91,7 @@ def _pwd(host: MagicHost, args: str) -> Outcome | None:
     return None
 
 
-@magic("%env [NAME | NAME=VALUE | NAME VALUE]", "list, show or set the remote process's environment variables")
+@magic("%env [NAME[=VALUE]]", "list, show or set remote environment variables (also: %env NAME VALUE)")
 def _env(host: MagicHost, args: str) -> Outcome | None:
     if not args:
         _run_remote(host, "env", "env")
@@ -121,7 +121,7 @@ def _history_numbers(words: list[str], last: int) -> list[int]:
     return numbers
 
 
-@magic("%history [-n] [-p] [N | N-M ...]", "this session's input (-n: numbered, -p: with >>> prompts)")
+@magic("%history [-n -p] [N-M...]", "what was typed in this session (-n: numbered; -p: >>> prompts)")
 def _history(host: MagicHost, args: str) -> Outcome | None:
     words = split_args(args, 0, sys.maxsize)
     flags = {w for w in words if w.startswith("-")}
@@ -142,7 +142,7 @@ def _history(host: MagicHost, args: str) -> Outcome | None:
     return None
 
 
-@magic("%debug", "post-mortem pdb on the last remote error, at this prompt (q or Ctrl-D leaves it)")
+@magic("%debug", "pdb on the last remote error, at this prompt (q or Ctrl-D leaves it)")
 def _debug(host: MagicHost, args: str) -> Outcome | None:
     split_args(args, 0, 0)
     _run_remote(host, "debug", "debug")
