@@ -16,6 +16,7 @@ from prompt_toolkit.history import InMemoryHistory
 from remrepl.cli.ui.magics import MAGICS, run_magic
 from remrepl.cli.ui.repl import Repl
 from remrepl.client.session import Session
+from tests.support.cli import run_cli
 
 TIME = r"[\d.]+ (?:ns|µs|ms|s)"
 TIMEIT_LINE = re.compile(rf"{TIME} ± {TIME} per loop \(mean ± std\. dev\. of (\d+) runs?, ([\d,]+) loops? each\)")
@@ -198,3 +199,19 @@ def test_help_lists_the_new_magics_with_their_usage(repl: Repl, capfd: pytest.Ca
     for name in ("%timeit", "%run", "%cd", "%pwd", "%env", "%history", "%debug"):
         line = next((line for line in out.splitlines() if line.strip().startswith(MAGICS[name].usage)), None)
         assert line is not None and line.strip() != MAGICS[name].usage, (name, out)  # a description follows
+
+
+def test_breakpoint_in_an_exec_script_reads_pdb_commands_from_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "stops.py"
+    script.write_text("def f(x):\n    y = x + 1\n    breakpoint()\n    return y\nprint(f(1))\n")
+    done = run_cli("exec", "--launch", str(script), stdin="p y\nup\nup\nc\n")
+    assert (done.returncode, done.stderr) == (0, ""), done
+    assert done.stdout.splitlines() == [  # what `python stops.py` prints given the same input
+        f"> {script}(4)f()",
+        "-> return y",
+        "(Pdb) 2",
+        f"(Pdb) > {script}(5)<module>()",
+        "-> print(f(1))",
+        "(Pdb) *** Oldest frame",
+        "(Pdb) 2",
+    ]
