@@ -24,7 +24,10 @@ from ...client.session import Session, terminal_input
 from ..config import Config
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from . import transfer_magics  # noqa: F401  (registers %upload and %download)
+from . import (
+    ipython_magics,  # noqa: F401  (registers %timeit, %run, %cd, %pwd, %env, %history, %debug)
+    transfer_magics,  # noqa: F401  (registers %upload and %download)
+)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
 from .leaving import KEYS, Leaving
@@ -72,6 +75,7 @@ class Repl:
         self.background = BackgroundOutput(session, self.printer)
         self.local_ns: dict[str, Any] = {"__name__": LOCAL_NAMESPACE}  # %get, %put, %local
         self.timing = False  # %time
+        self.inputs: list[str] = []  # what was typed at this prompt, in order (%history)
 
     def banner(self, target: str) -> str:
         welcome = self.session.welcome
@@ -120,6 +124,7 @@ class Repl:
             command = text.strip()
             if not command:
                 continue
+            self.inputs.append(text)
             started, timed = time.perf_counter(), self.timing
             if is_magic(command):
                 outcome = run_magic(self, command)
