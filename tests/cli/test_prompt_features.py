@@ -75,6 +75,10 @@ def test_tab_completes_remote_paths_for_download_and_local_ones_for_upload(
     launched.send("Enter")
     launched.wait_prompt(start)
     assert (remote / "results" / "local_notes.md").read_text() == "x"
+    start = tab_complete(launched, "%cd resu", "%cd results/")  # a remote directory
+    launched.send("Enter")
+    launched.wait_prompt(start)
+    tab_complete(launched, "%download loc", "%download local_notes.md")  # relative to the new directory
 
 
 def test_help_shows_signature_docstring_and_source(launched: TmuxTerminal) -> None:
