@@ -142,6 +142,21 @@ class _Capture:
         return getattr(self._real, name)
 
 
+def _c_printed(probe: BaseException) -> list[str]:
+    """The lines the C printer writes for ``probe`` (an exception of no chain)."""
+    real = sys.stderr
+    capture = _Capture(real)
+    sys.stderr = capture  # type: ignore[assignment]
+    try:
+        sys.__excepthook__(type(probe), probe, probe.__traceback__)
+    except Exception:
+        return []
+    finally:
+        if sys.stderr is capture:
+            sys.stderr = real
+    return "".join(capture.parts).splitlines(True)
+
+
 def _c_hint(exc: BaseException) -> str:
     """What the C printer of this Python (3.10, 3.11) adds to the message of ``exc``: ". Did you mean:
     'print'?" or nothing. It is asked with a probe of the same name (and object, and the frame it was
@@ -157,26 +172,33 @@ def _c_hint(exc: BaseException) -> str:
         probe = AttributeError("m", name=exc.name, obj=exc.obj)
     else:
         return ""
-    real = sys.stderr
-    capture = _Capture(real)
-    sys.stderr = capture  # type: ignore[assignment]
-    try:
-        sys.__excepthook__(type(probe), probe, probe.__traceback__)
-    except Exception:
-        return ""
-    finally:
-        if sys.stderr is capture:
-            sys.stderr = real
-    lines = "".join(capture.parts).splitlines()
+    lines = [line.rstrip("\n") for line in _c_printed(probe)]
     start = f"{type(probe).__name__}: m"
     if not lines or not lines[-1].startswith(start):
         return ""
     return lines[-1][len(start) :]
 
 
+def _c_syntax_error(te: traceback.TracebackException, exc: SyntaxError) -> list[str]:
+    """``te.format_exception_only()`` with the source and caret lines the C printer of 3.10/3.11 writes
+    for ``exc`` (they differ from the traceback module's: one caret for an IndentationError)."""
+    own = list(traceback.TracebackException.format_exception_only(te))
+    base = next(k for k in (TabError, IndentationError, SyntaxError) if isinstance(exc, k))
+    details = (exc.filename, exc.lineno, exc.offset, exc.text, exc.end_lineno, exc.end_offset)
+    try:
+        printed = _c_printed(base(exc.msg, details))
+    except Exception:  # attributes a probe cannot take (a user's subclass): the traceback module's lines
+        return own
+    message = next((i for i, line in enumerate(own) if not line.startswith(" ")), None)
+    if message is None or not printed or printed[-1].startswith(" "):
+        return own
+    return printed[:-1] + own[message:]  # its own message line (the subclass's name) and notes
+
+
 def _add_c_hints(te: traceback.TracebackException, exc: BaseException) -> None:
-    """Put the C printer's hints into ``te`` (of ``exc``) and the exceptions chained in it, as 3.12's
-    TracebackException does itself (``_str``: unchanged in 3.10 and 3.11, the only versions this runs on)."""
+    """Put what the C printer says differently into ``te`` (of ``exc``) and the exceptions chained in
+    it: the hints, as 3.12's TracebackException does itself (``_str``: unchanged in 3.10 and 3.11, the only
+    versions this runs on), and a SyntaxError's caret line."""
     todo = [(te, exc)]
     count = 0
     while todo and count < MAX_EXCEPTIONS:
@@ -185,6 +207,9 @@ def _add_c_hints(te: traceback.TracebackException, exc: BaseException) -> None:
         hint = _c_hint(value)
         if hint:
             current._str += hint  # type: ignore[attr-defined]
+        if isinstance(value, SyntaxError):
+            lines = _c_syntax_error(current, value)
+            current.format_exception_only = lambda lines=lines: iter(lines)  # type: ignore[method-assign,misc]
         if current.__cause__ is not None and value.__cause__ is not None:
             todo.append((current.__cause__, value.__cause__))
         if current.__context__ is not None and value.__context__ is not None:
@@ -214,6 +239,19 @@ def _call_hook(hook: Any, exc: BaseException) -> None:
     hook(type(exc), exc, exc.__traceback__)
 
 
+def _not_in_handling_of(failure: BaseException, exc: BaseException) -> None:
+    """Python calls the hook after the user's code is over, with no exception being handled: ``exc``,
+    which the kernel is still handling, is not the context of what the hook raised."""
+    current: BaseException | None = failure
+    for _ in range(MAX_EXCEPTIONS):
+        if current is None:
+            return
+        if current.__context__ is exc:
+            current.__context__ = None
+            return
+        current = current.__context__
+
+
 def _through_hook(exc: BaseException) -> str:
     """Call the user's ``sys.excepthook`` as python does for an uncaught exception; the text to show
     besides what it printed itself (python's, when the hook itself raised)."""
@@ -223,6 +261,7 @@ def _through_hook(exc: BaseException) -> str:
     try:
         _call_hook(hook, exc)
     except BaseException as failure:
+        _not_in_handling_of(failure, exc)
         hide_our_frames(failure)
         return f"Error in sys.excepthook:\n{exception_text(failure)}\nOriginal exception was:\n{exception_text(exc)}"
     return ""
