@@ -146,7 +146,7 @@ def _c_printed(probe: BaseException) -> list[str]:
     """The lines the C printer writes for ``probe`` (an exception of no chain)."""
     real = sys.stderr
     capture = _Capture(real)
-    sys.stderr = capture  # type: ignore[assignment]
+    sys.stderr = capture
     try:
         sys.__excepthook__(type(probe), probe, probe.__traceback__)
     except Exception:
@@ -274,10 +274,8 @@ def report(exc: BaseException) -> tuple[str, str, str]:
     sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
     if sys.version_info >= (3, 12):
         sys.last_exc = exc
-    if getattr(sys, "excepthook", None) is sys.__excepthook__:
-        text = exception_text(exc)
-    else:
-        text = _through_hook(exc)
+    own_hook = getattr(sys, "excepthook", None) is not sys.__excepthook__  # the user's (rich's, IPython's)
+    text = _through_hook(exc) if own_hook else exception_text(exc)
     try:
         evalue = str(exc)
     except BaseException:  # a user exception whose __str__ raises

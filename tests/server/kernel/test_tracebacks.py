@@ -69,7 +69,10 @@ CASES = {
     "AttributeError": "'abc'.uppr()\n",
     "ImportError": "from os import pth\n",
     "a module not imported": "sys.argv\n",
-    "a name in a method": "class C:\n    def __init__(self):\n        self.blech = 1\n\n    def m(self):\n        return blech\n\nC().m()\n",
+    "a name in a method": (
+        "class C:\n    def __init__(self):\n        self.blech = 1\n\n"
+        "    def m(self):\n        return blech\n\nC().m()\n"
+    ),
     "SyntaxError": "def f(:\n    pass\n",
     "IndentationError": "if True:\nprint(1)\n",
     "an unclosed bracket": "x = [1,\n     2\n",
@@ -87,9 +90,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("code", CASES.values(), ids=CASES.keys())
-def test_the_prompt_prints_the_traceback_python_prints_for_the_file(
-    remote: Session, tmp_path: Path, code: str
-) -> None:
+def test_the_prompt_prints_the_traceback_python_prints_for_the_file(remote: Session, tmp_path: Path, code: str) -> None:
     path, expected = python_file(tmp_path, code)
     shown = at_the_prompt(remote, code)
     assert "remrepl" not in shown
@@ -145,7 +146,10 @@ PROMPT_CASES = {  # the inputs typed one after the other; the last one raises
     "a call chain": ["def f():\n    return 1 / 0\n", "f()"],
     "NameError": ["pritn"],
     "AttributeError": ["'abc'.uppr"],
-    "a result whose repr raises": ["class A:\n    def __repr__(self):\n        raise RuntimeError('bad repr')\n", "A()"],
+    "a result whose repr raises": [
+        "class A:\n    def __repr__(self):\n        raise RuntimeError('bad repr')\n",
+        "A()",
+    ],
     "during handling": ["try:\n    1 / 0\nexcept ZeroDivisionError:\n    undefined_name\n"],
 }
 
