@@ -11,12 +11,12 @@ hands over to the user (the code typed or the script: ``hands_over`` marks the f
 the user's own code is called back (a file outside the standard library and site-packages, or code typed at
 the prompt).
 
-What text: the interpreter's own. ``traceback.TracebackException`` formats what ``sys.__excepthook__``
-prints, with one exception: before 3.12 the "Did you mean ...?" hints of NameError and AttributeError
-came from the C printer only (``PyErr_Display``), so for those versions the hint is taken from the C
-printer itself (``_c_hint``) rather than guessed again here. The formatting uses ``linecache`` (the C
-printer of 3.10/3.11 reads source files from disk, where code typed at the prompt, and a script sent by the
-client, do not exist).
+What text: the interpreter's own. From 3.13 on, ``sys.__excepthook__`` prints with the traceback module.
+Before, it is C code (``PyErr_Display``), which says some things the module does not (the "Did you mean
+...?" hints of 3.10 and 3.11 are C-only) or says differently: there each exception's own lines are taken
+from the C printer itself (``_c_exception_only``) rather than guessed again here. The frames are the
+traceback module's in every version: it reads the source from ``linecache``, where the C printer reads
+files from disk only (code typed at the prompt, and a script sent by the client, are not there).
 
 Standard library only: the kernel imports this at start.
 """
@@ -157,72 +157,60 @@ def _c_printed(probe: BaseException) -> list[str]:
     return "".join(capture.parts).splitlines(True)
 
 
-def _c_hint(exc: BaseException) -> str:
-    """What the C printer of this Python (3.10, 3.11) adds to the message of ``exc``: ". Did you mean:
-    'print'?" or nothing. It is asked with a probe of the same name (and object, and the frame it was
-    raised in, where a NameError's hint looks for names), printed into a capture."""
-    probe: BaseException
+def _c_exception_only(exc: BaseException) -> list[str] | None:
+    """The lines the C printer writes for ``exc`` itself, after its frames (its message with the hints,
+    a SyntaxError's source and caret lines, its notes); None if it wrote nothing of the kind. ``exc`` is
+    printed alone for a moment: without its chain, and with no frames but the last (a NameError's hint
+    looks for names in the frame where it was raised)."""
+    saved = exc.__cause__, exc.__context__, exc.__suppress_context__, exc.__traceback__
+    last = None
     if isinstance(exc, NameError):
         tb = exc.__traceback__
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         last = None if tb is None else types.TracebackType(None, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
-        probe = NameError("m", name=exc.name).with_traceback(last)
-    elif isinstance(exc, AttributeError):
-        probe = AttributeError("m", name=exc.name, obj=exc.obj)
-    else:
-        return ""
-    lines = [line.rstrip("\n") for line in _c_printed(probe)]
-    start = f"{type(probe).__name__}: m"
-    if not lines or not lines[-1].startswith(start):
-        return ""
-    return lines[-1][len(start) :]
-
-
-def _c_syntax_error(te: traceback.TracebackException, exc: SyntaxError) -> list[str]:
-    """``te.format_exception_only()`` with the source and caret lines the C printer of 3.10/3.11 writes
-    for ``exc`` (they differ from the traceback module's: one caret for an IndentationError)."""
-    own = list(traceback.TracebackException.format_exception_only(te))
-    base = next(k for k in (TabError, IndentationError, SyntaxError) if isinstance(exc, k))
-    details = (exc.filename, exc.lineno, exc.offset, exc.text, exc.end_lineno, exc.end_offset)
     try:
-        printed = _c_printed(base(exc.msg, details))
-    except Exception:  # attributes a probe cannot take (a user's subclass): the traceback module's lines
-        return own
-    message = next((i for i, line in enumerate(own) if not line.startswith(" ")), None)
-    if message is None or not printed or printed[-1].startswith(" "):
-        return own
-    return printed[:-1] + own[message:]  # its own message line (the subclass's name) and notes
+        exc.__cause__ = exc.__context__ = None
+        exc.__suppress_context__ = False
+        exc.__traceback__ = last
+        lines = _c_printed(exc)
+    finally:
+        exc.__cause__, exc.__context__, exc.__suppress_context__, exc.__traceback__ = saved
+    if last is not None:  # drop the frame: "Traceback ...", then its lines (indented)
+        lines = lines[1:]
+        while lines and lines[0].startswith("  "):
+            lines.pop(0)
+    return lines or None
 
 
-def _add_c_hints(te: traceback.TracebackException, exc: BaseException) -> None:
-    """Put what the C printer says differently into ``te`` (of ``exc``) and the exceptions chained in
-    it: the hints, as 3.12's TracebackException does itself (``_str``: unchanged in 3.10 and 3.11, the only
-    versions this runs on), and a SyntaxError's caret line."""
+def _as_the_c_printer_says(te: traceback.TracebackException, exc: BaseException) -> None:
+    """Make ``te`` (of ``exc``) and the exceptions chained in it end as the C printer ends them: before
+    3.13 that is what python prints, and the traceback module says some of it differently (no hints
+    before 3.12, 3.12.1's "Did you forget to import 'sys'" without its "?", one caret for an
+    IndentationError where the module draws several). Frames stay the module's: it reads the source of
+    code typed at the prompt from ``linecache``, where the C printer reads files only."""
     todo = [(te, exc)]
     count = 0
     while todo and count < MAX_EXCEPTIONS:
         count += 1
         current, value = todo.pop()
-        hint = _c_hint(value)
-        if hint:
-            current._str += hint  # type: ignore[attr-defined]
-        if isinstance(value, SyntaxError):
-            lines = _c_syntax_error(current, value)
-            current.format_exception_only = lambda lines=lines: iter(lines)  # type: ignore[method-assign,misc]
+        members = getattr(current, "exceptions", None)
+        if not members:  # a group's own line is the module's (it draws the group's box around it)
+            lines = _c_exception_only(value)
+            if lines is not None:
+                current.format_exception_only = lambda lines=lines, **_: iter(lines)  # type: ignore[method-assign]
         if current.__cause__ is not None and value.__cause__ is not None:
             todo.append((current.__cause__, value.__cause__))
         if current.__context__ is not None and value.__context__ is not None:
             todo.append((current.__context__, value.__context__))
-        members = getattr(current, "exceptions", None) or []
-        todo.extend(zip(members, getattr(value, "exceptions", ()), strict=False))
+        todo.extend(zip(members or [], getattr(value, "exceptions", ()), strict=False))
 
 
 def traceback_exception(exc: BaseException) -> traceback.TracebackException:
     """``exc`` as the interpreter would print it, hints included (of the frames it has now)."""
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
-    if sys.version_info < (3, 12):
-        _add_c_hints(te, exc)
+    if sys.version_info < (3, 13):  # from 3.13 on, the C printer is the traceback module
+        _as_the_c_printer_says(te, exc)
     return te
 
 
