@@ -38,6 +38,7 @@ MAX_EXCEPTIONS = 1000  # exceptions visited in one chain or group tree (a bound,
 _OURS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep  # remrepl/
 _HANDS_OVER: set[types.CodeType] = set()
 _library_dirs: tuple[str, ...] | None = None
+_CAPTURING = threading.Lock()
 
 
 def hands_over(function: _F) -> _F:
@@ -120,8 +121,8 @@ def hide_our_frames(exc: BaseException) -> None:
 
 
 class _Capture:
-    """``sys.stderr`` while the C printer writes a probe: this thread's writes are kept, every other
-    thread's (a user's background thread printing meanwhile) go on to the real stream."""
+    """``sys.stderr`` while the C printer writes an exception for us: this thread's writes are kept, every
+    other thread's (a user's background thread printing meanwhile) go on to the real stream."""
 
     def __init__(self, real: Any) -> None:
         self._real = real
@@ -142,18 +143,19 @@ class _Capture:
         return getattr(self._real, name)
 
 
-def _c_printed(probe: BaseException) -> list[str]:
-    """The lines the C printer writes for ``probe`` (an exception of no chain)."""
-    real = sys.stderr
-    capture = _Capture(real)
-    sys.stderr = capture
-    try:
-        sys.__excepthook__(type(probe), probe, probe.__traceback__)
-    except Exception:
-        return []
-    finally:
-        if sys.stderr is capture:
-            sys.stderr = real
+def _c_printed(exc: BaseException) -> list[str]:
+    """The lines the C printer (``sys.__excepthook__``) writes for ``exc``, caught instead of printed."""
+    with _CAPTURING:  # one capture at a time (a worker's threads fail together): none is left in place
+        real = sys.stderr
+        capture = _Capture(real)
+        sys.stderr = capture
+        try:
+            sys.__excepthook__(type(exc), exc, exc.__traceback__)
+        except Exception:
+            return []
+        finally:
+            if sys.stderr is capture:
+                sys.stderr = real
     return "".join(capture.parts).splitlines(True)
 
 
@@ -218,8 +220,8 @@ def exception_text(exc: BaseException) -> str:
     """What ``sys.__excepthook__`` would print for ``exc`` (never raises)."""
     try:
         return "".join(traceback_exception(exc).format())
-    except Exception:  # a broken exception object (a __notes__ that is no list...): its name at least
-        return f"{type(exc).__qualname__}: <exception str() failed>\n"
+    except Exception:  # a broken exception object the module cannot format: its name at least
+        return f"{type(exc).__qualname__} (remrepl could not format its traceback)\n"
 
 
 @hands_over
