@@ -104,6 +104,20 @@ def test_a_task_shows_the_users_frames_only(clustered: Session) -> None:
     assert "remrepl/" not in text and "distributed" not in text, text
 
 
+def test_the_users_code_that_remrepl_calls_back_shows_its_frames(clustered: Session) -> None:
+    """remrepl pickles the items (cloudpickle calls the item's ``__reduce__``): the user's method shows,
+    what lies between it and the map call (remrepl's, cloudpickle's) does not."""
+    code = "class Unsendable:\n    def __reduce__(self):\n        raise TypeError('not this one')\n"
+    assert clustered.run(code).ok
+    result = clustered.run("cl.map(abs, [Unsendable()])", timeout=60)
+    assert result.error is not None and result.error.ename == "ClusterError", result
+    text = result.error.traceback
+    assert frame_files(text) == ["<remote>", "<remote>"], text  # __reduce__, then the map call
+    assert "in __reduce__" in text and "TypeError: not this one" in text
+    assert "The above exception was the direct cause of the following exception" in text
+    assert "remrepl/" not in text and "cloudpickle" not in text, text
+
+
 def test_a_raising_task_raises_at_the_map_call_in_the_session(clustered: Session) -> None:
     result = clustered.run("cl.map(lambda x: {'a': 1, 'c': 3}[x], ['a', 'b', 'c'])", timeout=60)
     assert result.error is not None and result.error.ename == "TaskError"
