@@ -48,6 +48,7 @@ from ...protocol.kernel_channel import (
     decode_line,
     encode_line,
 )
+from . import debugger
 from . import plots as mpl_hook
 from .tracebacks import hands_over, remember_source
 from .tracebacks import report as report_exception
@@ -63,6 +64,13 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+# What python's interactive mode sets (code that asks ``hasattr(sys, "ps1")`` takes the kernel for a REPL);
+# a script run (``python FILE`` has none) does not see them.
+_PROMPTS = {"ps1": ">>> ", "ps2": "... "}
+# Files whose frames pdb leaves out (debugger.py): the kernel's own, and helpers that run user code for a
+# magic (ipython_magics.py adds itself); the one-line calls the prompt generates for magics are
+# "<remrepl-...>". Tracebacks leave out every file of remrepl's, and those calls (tracebacks.py).
+HIDDEN_FILES = {__file__}
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -134,6 +142,9 @@ class Kernel:
         builtins.input = self.input
         getpass.getpass = self.getpass
         sys.displayhook = self.displayhook
+        for name, value in _PROMPTS.items():
+            setattr(sys, name, getattr(sys, name, value))
+        sys.breakpointhook = debugger.breakpointhook  # pdb sees the user's frames only, as at >>>
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._send_lock = threading.Lock()  # plt.show() may come from a user's thread
@@ -312,6 +323,7 @@ class Kernel:
         """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
         own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
+        hidden = {name: vars(sys).pop(name) for name in _PROMPTS if name in vars(sys)} if mode == "script" else {}
         try:
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
@@ -332,6 +344,7 @@ class Kernel:
             self.running = False
             sys.argv = saved_argv
             sys.modules["__main__"] = saved_main
+            vars(sys).update(hidden)
 
     def _exit_code(self, exc: SystemExit) -> int:
         if exc.code is None:

@@ -61,7 +61,8 @@ def remember_source(filename: str, code: str) -> None:
 
 
 def _is_ours(filename: str) -> bool:
-    return filename.startswith(_OURS)
+    """remrepl's files, and the one-line calls the prompt generates for magics (``<remrepl-who>``)."""
+    return filename.startswith((_OURS, "<remrepl-"))
 
 
 def _is_library(filename: str) -> bool:
