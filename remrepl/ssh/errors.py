@@ -7,8 +7,9 @@ raises ``SSHError("cannot open an SSH channel on me@host:22: <reason>")`` for a 
 failure; remrepl's own errors pass through unchanged, and so does anything else (a bug must not be
 disguised as a network failure). A refused login becomes ``SSHAuthenticationFailed``, a rejected host key
 ``HostKeyError``, whatever the site asked for otherwise. ``sftp_errors`` does the same around opening an
-SFTP session, and tells a server without an SFTP subsystem (``SFTPUnavailable``) from a failed link. paramiko is not imported here: it is loaded by
-whoever raised its exception, so a process that never uses SSH never pays for it.
+SFTP session, and tells a server without an SFTP subsystem (``SFTPUnavailable``) from a failed link.
+paramiko is not imported here: it is loaded by whoever raised its exception, so a process that never uses
+SSH never pays for it.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ def test_the_server_runs_as_the_remote_user_and_cannot_open_the_local_project(
     secret = tmp_path / "project" / "utils.py"
     secret.parent.mkdir()
     secret.write_text("ANSWER = 42\n")
-    options = {"ssh_config": str(isolated_ssh_hosts.ssh_config), "remote_python": remote_python}
-    with remrepl.launch("ssh://target", **options) as server:
+    with remrepl.launch(
+        "ssh://target", ssh_config=str(isolated_ssh_hosts.ssh_config), remote_python=remote_python
+    ) as server:
         assert isinstance(server, SSHLauncher) and server.info is not None
         assert os.stat(f"/proc/{server.info.pid}").st_uid == remote_user.uid
         with server.connect() as session:
