@@ -6,9 +6,10 @@ other user would. The project's interpreter is of no use to it (here the venv's 
 /root/.pyenv, 0700), and neither are the tests' directories (pytest's tmp_path, root's and 0700), which
 is the point. So remrepl gets there the way a real host gets it: ``--bootstrap`` (remrepl/ssh/bootstrap.py)
 ships this remrepl as a wheel over SFTP into a venv in the user's HOME, made with the host's own
-``/usr/bin/python3``, its dependencies from the machine's local package index (``LOCAL_INDEX``, with the
-socket guard on). The venv is named by the wheel's digest: a run with the same code reuses it (seconds),
-changed code gets a new one, and venvs unused for a day are removed.
+``/usr/bin/python3.X`` (our minor version where it exists), its dependencies from the machine's local
+package index (``LOCAL_INDEX``, with the socket guard on). The venv is named by the digest of the wheel
+and that interpreter: a run with the same code reuses it (seconds), changed code gets a new one (about
+20 s, once per run), and venvs unused for a day are removed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +32,10 @@ from remrepl.ssh.bootstrap import build_wheel
 from tests.support import guard
 
 LOCAL_INDEX = Path("/opt/pypi/simple")  # the package mirror this kind of machine has (no network needed)
-BASE_PYTHON = "/usr/bin/python3"  # the "host's" own interpreter, which every user may run
+# The "host's" own interpreter, which every user may run: of our minor version when the system has it (a
+# by-value pickle, e.g. a lambda sent with %put, needs the same minor version on both sides).
+_SAME_MINOR = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+BASE_PYTHON = str(_SAME_MINOR) if _SAME_MINOR.exists() else "/usr/bin/python3"
 BOOTSTRAP_TIMEOUT = 600.0
 STALE_SECONDS = 24 * 3600.0
 
@@ -70,9 +75,11 @@ def scratch_directory(user: RemoteUser, prefix: str = "t-") -> Path:
 
 
 def code_digest() -> str:
-    """The digest of the bootstrap wheel of this remrepl (deterministic: same code, same digest)."""
+    """The digest of the bootstrap wheel of this remrepl (deterministic: same code, same digest) and of the
+    interpreter its venv is made with."""
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
-        return hashlib.sha256(build_wheel(Path(tmp)).read_bytes()).hexdigest()[:16]
+        wheel = build_wheel(Path(tmp)).read_bytes()
+    return hashlib.sha256(wheel + BASE_PYTHON.encode()).hexdigest()[:16]
 
 
 @contextmanager
