@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RemoteEnvironmentError
-from .errors import ssh_errors
+from .errors import sftp_errors, ssh_errors
 from .remote import run_remote
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] 
     ``base_python`` if missing)."""
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)
-        with ssh_errors(f"{link} refused an SFTP session: cannot ship remrepl there", RemoteEnvironmentError):
+        with sftp_errors(str(link), link.transport, "to copy remrepl's files", RemoteEnvironmentError):
             sftp = link.transport.open_sftp_client()
         if sftp is None:
             raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
