@@ -56,11 +56,13 @@ class OwnImports:
             return None  # user code's import: the usual search
         if fullname in _hidden:  # the kernel's own module, hidden from user code: the same one back
             module = _hidden.pop(fullname)
+            _own_loaded.add(fullname.partition(".")[0])
             return importlib.machinery.ModuleSpec(fullname, _Hidden(module), is_package=hasattr(module, "__path__"))
         if path is not None:
             return None  # a submodule: found in its package's directory
         spec = importlib.machinery.PathFinder.find_spec(fullname, self.path, target)
         if spec is not None:
+            _own_loaded.add(fullname)  # hidden from user code before its next run, if the directory shadows it
             return spec
         added = [entry for entry in sys.path if entry not in self.path]  # the user's directory, mostly
         if added and importlib.machinery.PathFinder.find_spec(fullname, added, target) is not None:
@@ -88,6 +90,8 @@ class _Hidden:
 
 
 _hidden: dict[str, types.ModuleType] = {}  # modules hidden from user code, by name
+_own_loaded: set[str] = set()  # top-level modules the kernel's own code loaded since user code last ran
+_entry: str | None = None  # what was put at sys.path[0] for user code (None: nothing)
 
 
 def _startup_modules() -> set[str]:
@@ -101,22 +105,32 @@ def _startup_modules() -> set[str]:
     return names
 
 
-def hide_shadowed(entry: str) -> None:
-    """Take out of ``sys.modules`` the modules loaded after start-up that a file in ``entry`` shadows (the
-    builtin and frozen ones cannot be), with their submodules: user code imports its own, as at ``>>>``."""
-    startup = _startup_modules()
+def hide_shadowed(names: set[str]) -> None:
+    """Take the top-level modules ``names`` that a file in the user's entry shadows (the builtin and frozen
+    ones cannot be) out of ``sys.modules``, with their submodules: user code imports its own, as at ``>>>``."""
+    if _entry is None:
+        return
     shadowed = set()
-    for name, module in list(sys.modules.items()):
-        if "." in name or name in startup or name == "__main__" or name == "remrepl":
-            continue
+    for name in names:
+        module = sys.modules.get(name)
         origin = getattr(getattr(module, "__spec__", None), "origin", None)
-        if origin in ("built-in", "frozen"):
+        if module is None or name in ("__main__", "remrepl") or origin in ("built-in", "frozen"):
             continue
-        if importlib.machinery.PathFinder.find_spec(name, [entry]) is not None:
+        if importlib.machinery.PathFinder.find_spec(name, [_entry]) is not None:
             shadowed.add(name)
-    for name in list(sys.modules):
-        if name.partition(".")[0] in shadowed:
-            _hidden[name] = sys.modules.pop(name)
+    if shadowed:
+        for name in list(sys.modules):
+            if name.partition(".")[0] in shadowed:
+                _hidden[name] = sys.modules.pop(name)
+
+
+def before_user_code() -> None:
+    """User code runs next: what the kernel's own code loaded since (completion, help) and a file in the
+    user's directory shadows is hidden now (see ``hide_shadowed``). A few set operations when nothing was."""
+    global _own_loaded
+    if _own_loaded:
+        names, _own_loaded = _own_loaded, set()
+        hide_shadowed(names)
 
 
 def preload() -> None:
@@ -128,14 +142,16 @@ def preload() -> None:
 def open_for_user(main_is_own: Callable[[], bool], entry: str = "") -> None:
     """Guard the kernel's later imports (``OwnImports``), then put ``entry`` (``''``: the working directory,
     as at ``>>>``) at ``sys.path[0]`` for user code, unless python itself would not (safe-path mode)."""
-    global _finder
+    global _finder, _entry
     preload()
     _finder = OwnImports(sys.path, main_is_own)
     finders = sys.meta_path
     where = next((i for i, f in enumerate(finders) if f is importlib.machinery.PathFinder), len(finders))
     finders.insert(where, _finder)  # after the builtin and frozen importers: those cannot be shadowed
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):  # no safe_path flag before 3.11
-        hide_shadowed(entry)
+        _entry = entry
+        startup = _startup_modules()
+        hide_shadowed({name for name in sys.modules if "." not in name and name not in startup})
         sys.path.insert(0, entry)
 
 

@@ -313,6 +313,7 @@ class Kernel:
         own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
         try:
+            kernel_imports.before_user_code()  # what the kernel loaded for itself is not the user's json
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
                 self._wake.set()
