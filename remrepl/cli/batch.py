@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 
-from .._exceptions import ConfigError, ExecutionTimeout
+from .._exceptions import ConfigError, ExecutionTimeout, ScriptNotFound
 from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
@@ -38,8 +39,9 @@ def read_script(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except OSError as exc:  # python's words (its absolute path too) and its exit status, 2
+        error = f"[Errno {exc.errno}] {exc.strerror}"
+        raise ScriptNotFound(f"can't open file {os.path.abspath(path)!r}: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
 

@@ -42,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_exec(args)
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_status", 1)  # 2 for a script that cannot be opened, as python's
+    except BrokenPipeError:  # the reader of our stdout went away (`remrepl exec FILE | head`)
+        from .output import broken_pipe
+
+        return broken_pipe()
     except KeyboardInterrupt:
         print("remrepl: interrupted", file=sys.stderr)
         return 130
