@@ -48,7 +48,10 @@ def test_remrepls_own_pythons_never_import_from_their_directory(tmp_path: Path, 
     (tmp_path / "runpy.py").write_text("raise SystemExit('the user runpy')\n")  # what the prologue's -m uses
     code = "import json, sys; print(json.__file__ != sys.argv[1], sys.argv[1:])"
     for argv, expected in [
-        (python_command(sys.executable, code=code, args=[str(tmp_path / "json.py")], allow_flag=flag), f"True ['{tmp_path / 'json.py'}']\n"),
+        (
+            python_command(sys.executable, code=code, args=[str(tmp_path / "json.py")], allow_flag=flag),
+            f"True ['{tmp_path / 'json.py'}']\n",
+        ),
         (python_command(sys.executable, module="json.tool", args=["--compact"], allow_flag=flag), '{"a":1}\n'),
     ]:
         assert ("-P" in argv) == (flag and sys.version_info >= (3, 11))

@@ -49,7 +49,7 @@ def test_an_ssh_server_started_among_every_stdlib_name(sshd: SSHD, ssh_hosts: SS
     work.mkdir()
     shadow_stdlib(work)
     python = tmp_path / "python"
-    python.write_text(f"#!/bin/sh\ncd {str(work)!r} && exec {sys.executable!r} \"$@\"\n")
+    python.write_text(f'#!/bin/sh\ncd {str(work)!r} && exec {sys.executable!r} "$@"\n')
     python.chmod(0o700)
     launcher = SSHLauncher("target", ssh_config=str(ssh_hosts.ssh_config), remote_python=str(python))
     launcher.start(30)

@@ -16,7 +16,9 @@ def shadow_stdlib(directory: Path) -> list[str]:
     for name in names:
         mark = directory / f"{MARK}{name}"
         # open() is a builtin: the mark is left even where the SystemExit is swallowed
-        (directory / f"{name}.py").write_text(f"open({str(mark)!r}, 'w').close()\nraise SystemExit('user module {name} imported')\n")
+        (directory / f"{name}.py").write_text(
+            f"open({str(mark)!r}, 'w').close()\nraise SystemExit('user module {name} imported')\n"
+        )
     return names
 
 
@@ -28,7 +30,9 @@ def imported(directory: Path) -> list[str]:
 def modules_from(directory: Path) -> str:
     """Code that evaluates (in a session) to the sorted names of loaded modules whose file is in
     ``directory``; it imports only ``sys`` (builtin: no file can shadow it)."""
+    where = str(directory) + "/"
     return (
         "import sys\n"
-        f"sorted(n for n, m in list(sys.modules.items()) if (getattr(m, '__file__', None) or '').startswith({str(directory) + '/'!r}))"
+        "sorted(n for n, m in list(sys.modules.items())\n"
+        f"       if (getattr(m, '__file__', None) or '').startswith({where!r}))"
     )

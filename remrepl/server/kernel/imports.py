@@ -31,6 +31,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 # What kernel code imports in the main thread while user code runs (and so with the user's path):
 # ``!CMD`` (``remrepl.server.kernel.shell`` and its subprocess), the matplotlib hook's importlib.util.
@@ -57,7 +58,8 @@ class OwnImports:
         if fullname in _hidden:  # the kernel's own module, hidden from user code: the same one back
             module = _hidden.pop(fullname)
             _own_loaded.add(fullname.partition(".")[0])
-            return importlib.machinery.ModuleSpec(fullname, _Hidden(module), is_package=hasattr(module, "__path__"))
+            loader: Any = _Hidden(module)  # a loader by duck typing (importlib.abc costs start-up time)
+            return importlib.machinery.ModuleSpec(fullname, loader, is_package=hasattr(module, "__path__"))
         if path is not None:
             return None  # a submodule: found in its package's directory
         spec = importlib.machinery.PathFinder.find_spec(fullname, self.path, target)
