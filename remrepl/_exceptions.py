@@ -34,7 +34,6 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   ├── CloudCredentialsError     no (or expired) AWS credentials or region
     │   └── CapacityError             AWS has no capacity for the instance type here right now
     └── ConfigError                   bad user input: a missing file, an unreadable password, ...
-        └── ScriptNotFound            ``remrepl exec``'s script cannot be opened (exit status 2, as python's)
 
 Errors *inside user code* are not exceptions of the client: they arrive as ``Error`` events and as
 ``RunResult.error``.
@@ -138,12 +137,6 @@ class LaunchError(RemreplError):
 
 class ConfigError(RemreplError):
     """Bad user input outside the protocol: a missing file, an unreadable password, bad options."""
-
-
-class ScriptNotFound(ConfigError):
-    """The script ``remrepl exec`` was given cannot be opened; the command exits 2, as ``python FILE`` does."""
-
-    exit_status = 2
 
 
 class ClusterError(RemreplError):

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
-from .._exceptions import ConfigError, ExecutionTimeout, ScriptNotFound
+from .._exceptions import ConfigError, ExecutionTimeout
 from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
@@ -39,9 +39,11 @@ def read_script(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except OSError as exc:  # python's words (its absolute path too) and its exit status, 2
-        error = f"[Errno {exc.errno}] {exc.strerror}"
-        raise ScriptNotFound(f"can't open file {os.path.abspath(path)!r}: {error}") from None
+    except OSError as exc:  # python's words (its absolute path too) and its exit status, 2: a usage error,
+        # which ends the command as argparse ends one
+        where = os.path.abspath(path)
+        print(f"remrepl: can't open file {where!r}: [Errno {exc.errno}] {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
 

@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_exec(args)
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_status", 1)  # 2 for a script that cannot be opened, as python's
+        return 1
     except BrokenPipeError:  # the reader of our stdout went away (`remrepl exec FILE | head`)
         from .output import broken_pipe
 
