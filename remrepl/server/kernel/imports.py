@@ -15,10 +15,11 @@ and cloudpickle on first use, which import more on their own; the main thread fo
 (``traceback`` may import ``unicodedata`` then). ``OwnImports``, a meta path finder before the path
 finder, makes those *top-level* imports (a package's submodules come from the package's own directory)
 look only in the start-up path while the kernel runs its own code (and get back a module it hid, not a
-second copy): a user's ``inspect.py`` never becomes
-jedi's, and a name only the user's directory has (``winreg.py`` on Linux) is not found, as a library's
-``try: import winreg`` expects. While user code runs, imports are left alone. The main thread's own
-imports during user code (``!CMD``'s module) are done at start instead (``PRELOAD``).
+second copy): a user's ``inspect.py`` never becomes jedi's, and a name only the user's directory has
+(``winreg.py`` on Linux) is not found, as a library's ``try: import winreg`` expects. What they loaded
+is hidden from user code too before its next run (``before_user_code``). While user code runs, imports
+are left alone; the main thread's own imports during user code (``!CMD``'s module) are done at start
+instead (``PRELOAD``).
 """
 
 from __future__ import annotations
