@@ -1,9 +1,9 @@
 """The kernel: the child process that holds the user's namespace and runs their code.
 
-The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"`` with
-stdout and stderr on pipes to the supervisor, FD a socket for control messages (internal to the server,
-not the wire protocol: ``protocol/kernel_channel.py`` lists them, one a line), and SIDE a socket for side
-requests (``kernel_side``).
+The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"``
+(after a prologue that makes the import path safe: ``imports.py``) with stdout and stderr on pipes to the
+supervisor, FD a socket for control messages (internal to the server, not the wire protocol:
+``protocol/kernel_channel.py`` lists them, one a line), and SIDE a socket for side requests (``kernel_side``).
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
@@ -49,6 +49,7 @@ from ...protocol.kernel_channel import (
     encode_line,
 )
 from . import debugger
+from . import imports as kernel_imports
 from . import plots as mpl_hook
 from .tracebacks import hands_over, remember_source
 from .tracebacks import report as report_exception
@@ -325,6 +326,7 @@ class Kernel:
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
         hidden = {name: vars(sys).pop(name) for name in _PROMPTS if name in vars(sys)} if mode == "script" else {}
         try:
+            kernel_imports.before_user_code()  # what the kernel loaded for itself is not the user's json
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
                 self._wake.set()
@@ -412,4 +414,6 @@ def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = Non
         from . import side as kernel_side
 
         kernel_side.start(side_fd, kernel.main.__dict__)
+    # Last: everything above came from the safe start-up path; user code gets the working directory.
+    kernel_imports.open_for_user(lambda: not kernel.running)
     kernel.serve()
