@@ -1,7 +1,8 @@
 """Real scripts (tests/support/script_cases.py) run by ``python FILE ARGS`` and by ``remrepl exec --launch
-FILE ARGS`` (a server of its own for each case, so that one case cannot spoil the next), in the same folder, with the same standard input: the exit status, stdout and stderr
-must be the same (after the normalisations of ``script_cases.normalise``), except the known differences
-below (each in docs/differences.md). A known difference that now matches fails too, so the list stays true.
+FILE ARGS`` (a server of its own for each case, so that one case cannot spoil the next), in the same
+folder, with the same standard input: the exit status, stdout and stderr must be the same (after the
+normalisations of ``script_cases.normalise``), except the known differences below (each in
+docs/differences.md). A known difference that now matches fails too, so the list stays true.
 """
 
 from __future__ import annotations
@@ -94,9 +95,7 @@ def run(argv: list[str], case: Case, work: Path) -> tuple[int, bytes, bytes]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_a_script_through_exec_ends_as_with_python(
-    case: Case, work: Path
-) -> None:
+def test_a_script_through_exec_ends_as_with_python(case: Case, work: Path) -> None:
     script = case_files(case, work)
     args = [expand(arg, work, script) for arg in case.args]
     local = run([sys.executable, *args], case, work)
@@ -106,10 +105,16 @@ def test_a_script_through_exec_ends_as_with_python(
     verdict = "identical" if same else "differs"
     print(f"\nfidelity script {case.name}: {verdict}")
     if case.name in KNOWN:
-        assert not same, f"a known difference now matches (take it out of KNOWN and docs/differences.md): {KNOWN[case.name]}"
+        assert not same, (
+            f"a known difference now matches (take it out of KNOWN and docs/differences.md): {KNOWN[case.name]}"
+        )
         return
     assert same, "\n".join(
-        f"{what}: python {pretty(a) if isinstance(a, bytes) else a} / remrepl exec {pretty(b) if isinstance(b, bytes) else b}"
-        for what, a, b in zip(("status", "stdout", "stderr"), local, remote)
+        f"{what}: python {shown(a)} / remrepl exec {shown(b)}"
+        for what, a, b in zip(("status", "stdout", "stderr"), local, remote, strict=True)
         if a != b
     )
+
+
+def shown(value: object) -> str:
+    return pretty(value) if isinstance(value, bytes) else str(value)

@@ -154,9 +154,9 @@ def test_a_tutorial_page_prints_at_the_prompt_what_the_console_prints(
             identical.append(example.name)
         else:
             screen = "\n".join(result.output)
-            differing[example.name] = f"{result.note or 'output differs'}\n--- console:\n" + "\n".join(
-                expected
-            ) + f"\n--- remote>:\n{screen}"
+            differing[example.name] = (
+                f"{result.note or 'output differs'}\n--- console:\n" + "\n".join(expected) + f"\n--- remote>:\n{screen}"
+            )
     comparable = len(identical) + len(differing)
     print(f"\nfidelity tutorial {name}: {len(identical)} identical of {comparable} comparable")
     for example_name, detail in differing.items():

@@ -172,7 +172,11 @@ CASES: list[Case] = [
         files={"helper.py": "VALUE = 'from the helper'\n"},
     ),
     Case("orig_argv", ["{script}", "x"], "import sys\nprint(sys.orig_argv[1:])\n"),
-    Case("stdout-not-a-tty", ["{script}"], "import sys\nprint(sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty())\n"),
+    Case(
+        "stdout-not-a-tty",
+        ["{script}"],
+        "import sys\nprint(sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty())\n",
+    ),
     # --- standard input ------------------------------------------------------------------------------------
     Case("stdin-read-text", ["{script}"], "import sys\ndata = sys.stdin.read()\nprint(repr(data))\n", stdin=b"a\nb"),
     Case(

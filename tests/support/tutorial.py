@@ -97,7 +97,13 @@ def load_pages(folder: Path) -> list[Page]:
         for example in parser.get_examples(text):
             category, skip = categorise(example.source, example.want)
             page.examples.append(
-                Example(page.name, example.lineno + 1, example.source, example.want, "skip:" + category if skip else category)
+                Example(
+                    page.name,
+                    example.lineno + 1,
+                    example.source,
+                    example.want,
+                    "skip:" + category if skip else category,
+                )
             )
         if page.examples:
             pages.append(page)
