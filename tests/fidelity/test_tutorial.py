@@ -9,6 +9,7 @@ Run alone with ``-s`` to see the figures: ``pytest tests/fidelity/test_tutorial.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,8 @@ def test_a_tutorial_page_prints_at_the_prompt_what_the_console_prints(
                 f"{result.note or 'output differs'}\n--- console:\n" + "\n".join(expected) + f"\n--- remote>:\n{screen}"
             )
     comparable = len(identical) + len(differing)
-    print(f"\nfidelity tutorial {name}: {len(identical)} identical of {comparable} comparable")
+    others = Counter(example.category for example in page.examples if example.category)
+    print(f"\nfidelity tutorial {name}: {len(identical)} identical of {comparable} comparable; not: {dict(others)}")
     for example_name, detail in differing.items():
         print(f"  {example_name}: {detail}")
 
