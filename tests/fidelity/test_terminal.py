@@ -59,6 +59,10 @@ KNOWN: dict[str, str] = {
     "prompt:textwrap-width": NOT_A_TTY,
     "prompt:tqdm-final": NOT_A_TTY,
 }
+# Known differences that come from a race, so that a run may match by chance (the order of stdout and
+# stderr lines written close together): a match is no proof of a fix, so it does not fail the test. Once
+# fixed, take them out of both lists: then every run must match.
+RACES = {"exec:stderr-and-stdout", "prompt:stderr-and-stdout"}
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +125,8 @@ def test_a_probe_draws_the_screen_python_draws(
     key = f"{mode}:{probe}"
     print(f"\nfidelity terminal {key}: {'identical' if same else 'differs'}")
     if key in KNOWN:
-        assert not same, f"a known difference now matches (take it out of KNOWN and docs/differences.md): {KNOWN[key]}"
+        assert not same or key in RACES, (
+            f"a known difference now matches (take it out of KNOWN and docs/differences.md): {KNOWN[key]}"
+        )
         return
     assert same, "python:\n" + "\n".join(map(repr, local)) + "\nremrepl:\n" + "\n".join(map(repr, remote))

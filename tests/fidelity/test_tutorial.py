@@ -22,7 +22,7 @@ from tests.support.typist import Typist
 SOURCES = doc_sources()
 PAGES = {page.name: page for page in load_pages(SOURCES)} if SOURCES else {}
 
-# Why remote> shows something else than the console (each in docs/differences.md, "The tutorial").
+# Why remote> shows something else than the console (docs/differences.md, "Measured: the fidelity suite").
 SOURCE_LINES = "a traceback or warning quotes the typed line and carets; python 3.11 has no source for typed input"
 BLANK_IN_STRING = "a blank line inside an open triple-quoted string ends the block (python reads on)"
 AFTER_BLANK_IN_STRING = "uses the function that the example with the blank line in its docstring did not define"
