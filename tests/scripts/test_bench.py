@@ -202,6 +202,7 @@ def test_one_section_and_the_table() -> None:
     table = run_bench("exec", "--exec-runs", "1")
     assert table.returncode == 0, table.stderr
     assert "remrepl exec --launch" in table.stdout and "target" in table.stdout
+    assert "remrepl / python: " in table.stdout
 
     table = run_bench("ssh", "--exec-runs", "1", "--iterations", "3", "--warmup", "1")
     assert table.returncode == 0, table.stderr

@@ -53,13 +53,16 @@ class TmuxTerminal:
             raise AssertionError(f"tmux {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
 
-    def start(self, argv: Sequence[str]) -> None:
-        """Run ``argv`` in a fresh window; the shell then prints its exit status, and the pane stays."""
+    def start(self, argv: Sequence[str], cwd: Path | None = None) -> None:
+        """Run ``argv`` in a fresh window (in ``cwd`` if given); the shell then prints its exit status,
+        and the pane stays."""
         command = shlex.join(argv) + '; echo "[remrepl exited with status $?]"'
         env_flags = []
         for name in ("REMREPL_STATE_DIR", "PYTHONPATH"):
             env_flags += ["-e", f"{name}={self.env.get(name, '')}"]
         fmt = ["-P", "-F", "#{pane_id}"]
+        if cwd is not None:
+            fmt += ["-c", str(cwd)]
         if not self.started:
             # remain-on-exit first, in the same tmux command, so an early exit still leaves the screen to read
             setup = ["set-option", "-g", "remain-on-exit", "on", ";", "set-option", "-g", "history-limit", "10000", ";"]

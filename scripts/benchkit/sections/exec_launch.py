@@ -51,6 +51,8 @@ def render(s: JSONDict) -> list[str]:
             ["python -c (the floor)", *engine_cells(s["python"], cells, 2)],
         ]
     )
+    # the same line both ways, in the same run: how many times python's own start-up a launch costs
+    lines.append(f"  remrepl / python: {num(s['ratios']['remrepl_over_python'], '.1f', 'x')}")
     return lines
 
 

@@ -1,0 +1,120 @@
+"""Real scripts (tests/support/script_cases.py) run by ``python FILE ARGS`` and by ``remrepl exec --launch
+FILE ARGS`` (a server of its own for each case, so that one case cannot spoil the next), in the same
+folder, with the same standard input: the exit status, stdout and stderr must be the same (after the
+normalisations of ``script_cases.normalise``), except the known differences below (each in
+docs/differences.md). A known difference that now matches fails too, so the list stays true.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import remrepl_command
+from tests.support.processes import leftover_servers, terminate
+from tests.support.script_cases import CASES, Case, case_files, expand, normalise, pretty, write_inputs
+
+pytestmark = pytest.mark.server  # remrepl exec --launch starts real servers
+
+RUN_TIMEOUT = 60.0  # one side of one case, an upper bound (a hang fails the case, it does not block)
+REMOTE_TIMEOUT = "10"  # remrepl exec --timeout: a hung remote run is interrupted and exits 124
+
+# case name -> why remrepl exec differs from python (docs/differences.md, "Measured: the fidelity suite")
+STDIN_NOT_A_FILE = "sys.stdin is no real file: no .buffer, no fileno(), read(n) and lines add a newline"
+EXIT_CODE_TYPE = "an exit code that is a bool or an int subclass (unittest, pytest's ExitCode) is refused: hangs"
+NO_MAIN_FOR_CHILDREN = "spawn and forkserver children cannot find __main__ (the script is no file there): hangs"
+END_OF_SCRIPT = "the end of a script is not python's: atexit handlers do not run, non-daemon threads not joined"
+KNOWN: dict[str, str] = {
+    "base64-encode-stdin": STDIN_NOT_A_FILE,
+    "base64-decode-stdin": STDIN_NOT_A_FILE,
+    "gzip-decompress-stdin": STDIN_NOT_A_FILE,
+    "shlex-stdin": "shlex reads sys.stdin one character at a time: read(1) gives the whole line",
+    "quopri-encode-stdin": STDIN_NOT_A_FILE,
+    "quopri-decode-stdin": STDIN_NOT_A_FILE,
+    "ast-stdin": STDIN_NOT_A_FILE,
+    "pygmentize-stdin": STDIN_NOT_A_FILE,
+    "stdin-read-text": STDIN_NOT_A_FILE,
+    "stdin-buffer-binary": STDIN_NOT_A_FILE,
+    "stdin-read-n": STDIN_NOT_A_FILE,
+    "stdin-lines-to-eof": STDIN_NOT_A_FILE,
+    "stdin-properties": STDIN_NOT_A_FILE,
+    "stdin-input-then-eof": "input() at the end of stdin raises EOFError without python's message",
+    "pytest-small-dir": EXIT_CODE_TYPE,
+    "pytest-main": EXIT_CODE_TYPE,
+    "unittest-pass": EXIT_CODE_TYPE,
+    "unittest-fail": EXIT_CODE_TYPE,
+    "exception-syntax-error": "a SyntaxError in the script shows no carets under the error",
+    "keyboard-interrupt": "an uncaught KeyboardInterrupt exits 130; python kills itself with SIGINT",
+    "recursion-error": "the recursion limit counts remrepl's own frames: 990 repeated lines, not 996",
+    "os._exit-unflushed": "os._exit() flushes what python would lose, and remrepl reports a dead interpreter",
+    "sigterm-self": "a script killed by a signal exits 128+N with a note; python dies of the signal",
+    "missing-script": "a missing script exits 1 with remrepl's message; python exits 2",
+    "main-identity": "__spec__ is a ModuleSpec, not None; sys.path[0] is not the script's folder",
+    "orig_argv": "sys.orig_argv is the kernel's command line",
+    "pipe-into-head": "piping into head ends in a traceback from remrepl's own code",
+    "atexit": END_OF_SCRIPT,
+    "thread-outlives-main": END_OF_SCRIPT,
+    "multiprocessing-spawn": NO_MAIN_FOR_CHILDREN,
+    "multiprocessing-forkserver": NO_MAIN_FOR_CHILDREN,
+}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scripts")
+    write_inputs(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_servers(state_dir: Path) -> Iterator[None]:
+    yield
+    terminate(leftover_servers(state_dir))
+
+
+def run(argv: list[str], case: Case, work: Path) -> tuple[int, bytes, bytes]:
+    command: list[str] | str = argv
+    if case.pipe:
+        command = f"set -o pipefail; {shlex.join(argv)} | {case.pipe}"
+    result = subprocess.run(
+        command,
+        input=case.stdin,
+        capture_output=True,
+        cwd=work,
+        timeout=RUN_TIMEOUT,
+        shell=bool(case.pipe),
+        executable="/bin/bash" if case.pipe else None,
+        check=False,
+    )
+    return result.returncode, normalise(result.stdout), normalise(result.stderr)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_a_script_through_exec_ends_as_with_python(case: Case, work: Path) -> None:
+    script = case_files(case, work)
+    args = [expand(arg, work, script) for arg in case.args]
+    local = run([sys.executable, *args], case, work)
+    remote_cli = [*remrepl_command(), "exec", "--launch", "--timeout", REMOTE_TIMEOUT]
+    remote = run([*remote_cli, *args], case, work)
+    same = local == remote
+    verdict = "identical" if same else "differs"
+    print(f"\nfidelity script {case.name}: {verdict}")
+    if case.name in KNOWN:
+        assert not same, (
+            f"a known difference now matches (take it out of KNOWN and docs/differences.md): {KNOWN[case.name]}"
+        )
+        return
+    assert same, "\n".join(
+        f"{what}: python {shown(a)} / remrepl exec {shown(b)}"
+        for what, a, b in zip(("status", "stdout", "stderr"), local, remote, strict=True)
+        if a != b
+    )
+
+
+def shown(value: object) -> str:
+    return pretty(value) if isinstance(value, bytes) else str(value)
