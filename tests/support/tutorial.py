@@ -115,11 +115,12 @@ def load_pages(folder: Path) -> list[Page]:
 # Run by ``python -c`` in the page's own folder: reads the pages' examples (JSON on stdin), answers with
 # each example's lines as pushed (the blank line that ends a block included) and its output.
 REPLAY = r"""
-import builtins, code, io, json, sys
+import builtins, code, importlib.machinery, io, json, sys
 examples = json.load(sys.stdin)
 real_stdout = sys.stdout
 # The namespace of a fresh ``python`` at >>>, and what that interpreter sets for its prompt.
-namespace = {"__name__": "__main__", "__doc__": None, "__package__": None, "__loader__": None,
+namespace = {"__name__": "__main__", "__doc__": None, "__package__": None,
+             "__loader__": importlib.machinery.BuiltinImporter,
              "__spec__": None, "__annotations__": {}, "__builtins__": builtins}
 sys.argv = [""]
 sys.path[0] = ""

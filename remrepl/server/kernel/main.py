@@ -124,7 +124,11 @@ class Kernel:
         global _active
         _active = self
         self.main = types.ModuleType("__main__")
-        self.main.__dict__["__builtins__"] = builtins
+        # The namespace of python's own ``>>>``: what the interpreter puts in __main__ at start-up.
+        self.main.__dict__.update(
+            __builtins__=builtins, __annotations__={}, __loader__=importlib.machinery.BuiltinImporter
+        )
+        sys.argv = [""]  # as at ``>>>`` (the kernel runs as ``python -c``: ['-c']); a script sets its own
         sys.modules["__main__"] = self.main  # so pickling and cloudpickle see prompt-defined names
         self.stdout = _PlainStream(
             io.BufferedWriter(io.FileIO(1, "w", closefd=False), STDOUT_BUFFER),

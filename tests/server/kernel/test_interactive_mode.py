@@ -10,12 +10,18 @@ import sys
 from remrepl.client.session import Session
 
 
-def _python_repl(code: str) -> str:
+def _python_repl(code: str, script: tuple[str, ...] = ("-c", "")) -> str:
     """What python's own interactive mode answers (``-i``: the prompts are set, ``exit`` is site's)."""
     done = subprocess.run(
-        [sys.executable, "-i", "-q", "-c", ""], input=code, capture_output=True, text=True, timeout=30
+        [sys.executable, "-i", "-q", *script], input=code, capture_output=True, text=True, timeout=30
     )
     return done.stdout
+
+
+def test_the_namespace_and_argv_are_those_of_pythons_prompt(session: Session) -> None:
+    code = "import sys; sorted(dir()), sys.argv, __loader__, __spec__, __package__, __doc__, __annotations__"
+    # ``python -i`` with no script reads its commands from standard input: argv [''], as at ``>>>``
+    assert session.run(code).value == _python_repl(code + "\n", ()).strip()
 
 
 def test_the_prompts_exist_with_pythons_values(session: Session) -> None:
