@@ -125,6 +125,10 @@ namespace = {"__name__": "__main__", "__doc__": None, "__package__": None,
 sys.argv = [""]
 sys.path[0] = ""
 sys.ps1, sys.ps2 = ">>> ", "... "
+# python's >>> prints an exception with the interpreter's own display (sys.__excepthook__, which adds
+# "Did you mean ...?" to a NameError); the console uses it only when sys.excepthook is not that very
+# function, and else the traceback module (which, before 3.12, adds none).
+sys.excepthook = lambda *exc_info: sys.__excepthook__(*exc_info)
 console = code.InteractiveConsole(namespace)
 # One stream for stdout and stderr, as on a terminal, for the whole page: a handler that kept the stream
 # of an earlier example (logging's) still writes where the next example's output is read.
@@ -169,8 +173,31 @@ def replay_locally(page: Page, folder: Path, env: dict[str, str]) -> list[dict[s
 INPUT_NAME = re.compile(r"<(console|stdin|remote-\d+)>")
 
 
+# A traceback's frame of typed input (in an exception group, behind the group's margin ``  | ``). At
+# remote> the typed line and its carets follow it, as on Python 3.13's prompt (remrepl keeps typed code
+# in linecache: docs/differences.md, "Tracebacks and big output"); python 3.11's >>> has no source for
+# typed input and shows nothing there. Only a frame (``, in NAME``) is followed so: a SyntaxError's
+# location line (``File "<input>", line 1`` and its carets, which python 3.11 shows too) stays compared.
+TYPED_FRAME = re.compile(r'^(?P<margin>.*?)  File "<input>", line \d+, in ')
+
+
 def normalise(lines: list[str]) -> list[str]:
+    """The strict form: only the name of typed input made the same."""
     return [INPUT_NAME.sub("<input>", line) for line in lines]
+
+
+def without_typed_source(lines: list[str]) -> list[str]:
+    """``normalise`` and, under a frame of typed input, no source or caret lines (see TYPED_FRAME): the
+    one named difference the normalised figure leaves out."""
+    kept: list[str] = []
+    source_margin = None  # the indentation of source lines under the last frame of typed input
+    for line in normalise(lines):
+        if source_margin is not None and line.startswith(source_margin):
+            continue
+        frame = TYPED_FRAME.match(line)
+        source_margin = frame.group("margin") + "    " if frame else None
+        kept.append(line)
+    return kept
 
 
 def as_on_screen(output: str) -> list[str]:
