@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ServerEvent,
         Shutdown,
         Stream,
+        Terminal,
         Welcome,
     )
     from .side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
@@ -103,6 +104,7 @@ __all__ = [
     "Shutdown",
     "State",
     "Stream",
+    "Terminal",
     "TransferDone",
     "TransferFailed",
     "TransferReady",

@@ -24,6 +24,7 @@ from ...client.session import Session, terminal_input
 from ..config import Config
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
+from ..terminal import local_terminal, tracking_resizes
 from . import transfer_magics  # noqa: F401  (registers %upload and %download)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
@@ -49,6 +50,7 @@ class Repl:
     ) -> None:
         self.session = session
         self.session.input_handler = _prompt_input
+        self.session.use_terminal(local_terminal(sys.stdout))  # the remote output is a terminal like ours
         self.config = config or Config()
         self.printer = OutputPrinter(
             color=sys.stdout.isatty() if color is None else color,
@@ -149,7 +151,7 @@ class Repl:
             self.session.wake()
 
         presses = CtrlCPresses(on_interrupt, on_repeat)
-        with forward_sigint(presses.press):
+        with forward_sigint(presses.press), tracking_resizes(self.session):
             while execution.done is None:
                 if repeated:
                     repeated.clear()

@@ -11,6 +11,13 @@ supervisor drains the pipes before handling one. An expression's repr is held ba
 (then it rides in ``RunDone``: a single message for ``1+1``) or until the code writes anything more; then the
 kernel sends ``Results`` and waits for the ``Ack``, so no later output can reach the pipes before it.
 
+Stream order without a terminal: stdout and stderr are two pipes, which the supervisor reads one after
+the other, so what reached both between two reads would come out stdout first whatever the order it was
+written in. So a write to one stream after the other waits (bounded) until the supervisor has read what
+the other stream's pipe holds (``FIONREAD``): a warning and the ``print`` after it come out in the order
+written. Only a switch of stream pays: print-heavy code writes to stdout at C speed (``_PlainStream``).
+With a terminal (the client's, ``UseTerminal``) both are one pty and nothing waits.
+
 This module imports only the standard library (and ``mpl_hook`` and ``protocol.kernel_channel``, which do
 too): it is the first thing a new interpreter loads.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import fcntl
 import getpass
 import importlib.machinery
 import io
@@ -28,6 +36,7 @@ import os
 import signal
 import socket
 import sys
+import termios
 import threading
 import time
 import traceback
@@ -47,6 +56,7 @@ from ...protocol.kernel_channel import (
     RunDone,
     RunStatus,
     ShowDisplay,
+    UseTerminal,
     decode_line,
     encode_line,
 )
@@ -63,6 +73,11 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+# How long a write to one pipe waits for the supervisor to read the other one: it gives up once the
+# other pipe has not shrunk for DRAIN_STALL s (nobody reads: the client's queue is full) or after DRAIN_MAX s.
+DRAIN_STALL = 0.2
+DRAIN_MAX = 1.0
+_FIONREAD_BUF = bytes(4)
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -73,14 +88,22 @@ class _PlainStream(io.TextIOWrapper):
 
 
 class _OutputStream(_PlainStream):
-    """stderr always, stdout while a result is held back: delivers held-back results first;
-    stderr also flushes stdout first, so the two interleave as they were written."""
+    """stderr always; stdout while a result is held back or its first write after stderr's: delivers
+    held-back results first; keeps the two streams in the order they were written (see the module's
+    docstring): stderr flushes stdout and waits for its pipe to be read, stdout does so with stderr."""
 
     def write(self, s: str) -> int:
-        if self.kernel is not None and self.kernel.must_deliver_results():
-            self.kernel.send_results()  # may turn this very object back into a _PlainStream...
-        if self.flush_first is not None:
-            self.flush_first.flush()
+        kernel = self.kernel
+        if kernel is not None and kernel.must_deliver_results():
+            kernel.send_results()  # may turn this very object back into a _PlainStream...
+        if kernel is not None:
+            if self.flush_first is not None:  # stderr
+                self.flush_first.flush()
+                kernel.wait_drained(1)
+                written = io.TextIOWrapper.write(self, s)
+                kernel.stderr_written()
+                return written
+            kernel.after_stderr()  # stdout
         return io.TextIOWrapper.write(self, s)  # ...so no super() here
 
 
@@ -105,8 +128,14 @@ class _RemoteStdin(io.TextIOBase):
 
 
 class Kernel:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, pty_fd: int | None = None) -> None:
         self.control = control
+        self.pty_fd = pty_fd  # the slave of the pty the supervisor made for us (UseTerminal)
+        self.tty = False  # fds 1 and 2 are that pty now
+        self._ctty = False  # it is our controlling terminal (made so the first time it is used)
+        self._pipes: tuple[int, int] | None = None  # the pipes' fds, kept while fds 1 and 2 are the pty
+        self._stderr_pending = False  # stderr was written since stdout last waited for its pipe
+        self._saved_env = {name: os.environ.get(name) for name in ("TERM", "COLORTERM")}
         self.reader = control.makefile("rb")
         self.running = False
         self.counter = 0
@@ -173,6 +202,80 @@ class Kernel:
             if self.must_deliver_results():
                 self.send_results()
             self.flush()
+            # What we wrote is read before the child writes (it uses fds 1 and 2 behind our back), and
+            # the next print waits for what it wrote to stderr.
+            self.wait_drained(1)
+            self.wait_drained(2)
+            self.stderr_written()
+
+    # --- stream order without a terminal (the module's docstring) -------------------------------
+
+    def wait_drained(self, fd: int) -> None:
+        """Wait (bounded) until the supervisor has read what waits in pipe ``fd`` (1 or 2)."""
+        if self.tty:
+            return
+        waiting = _pending_bytes(fd)
+        if not waiting:
+            return
+        start = last_change = time.monotonic()
+        pause = 0.00005
+        while waiting:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+            now_waiting = _pending_bytes(fd)
+            now = time.monotonic()
+            if now_waiting != waiting:
+                waiting, last_change = now_waiting, now
+            elif now - last_change > DRAIN_STALL or now - start > DRAIN_MAX:
+                return  # nobody reads it now: order is given up rather than output held back
+
+    def stderr_written(self) -> None:
+        """stderr (or a child) wrote: stdout's next write waits for the stderr pipe first."""
+        if not self._stderr_pending:
+            self._stderr_pending = True
+            if type(self.stdout) is _PlainStream:
+                self.stdout.__class__ = _OutputStream
+
+    def after_stderr(self) -> None:
+        """stdout is about to write: what stderr wrote before goes first."""
+        if self._stderr_pending:
+            self._stderr_pending = False
+            self.stderr.flush()
+            self.wait_drained(2)
+        if not self.pending_results:
+            self.stdout.__class__ = _PlainStream  # back to C speed until stderr writes again
+
+    # --- the terminal ---------------------------------------------------------------------------
+
+    def use_terminal(self, msg: UseTerminal) -> None:
+        """Between runs: fds 1 and 2 become the pty (``msg.on``) or the pipes again; TERM and COLORTERM
+        follow (back to the kernel's own when off), so subprocesses inherit them."""
+        if self.pty_fd is None or not (msg.on or self.tty):  # (on again: TERM may be another)
+            return
+        self.flush()
+        if msg.on:
+            if self._pipes is None:
+                self._pipes = (os.dup(1), os.dup(2))
+            if not self._ctty:
+                self._ctty = True
+                try:  # a session leader (the supervisor starts us so): SIGWINCH reaches us and our children
+                    fcntl.ioctl(self.pty_fd, termios.TIOCSCTTY, 0)
+                except OSError:
+                    pass  # output still works; only resizes go unsignalled
+            os.dup2(self.pty_fd, 1)
+            os.dup2(self.pty_fd, 2)
+            env: dict[str, str | None] = {"TERM": msg.term or None, "COLORTERM": msg.colorterm or None}
+        else:
+            assert self._pipes is not None
+            os.dup2(self._pipes[0], 1)
+            os.dup2(self._pipes[1], 2)
+            env = dict(self._saved_env)
+        self.tty = msg.on
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
         if self.running:  # a late interrupt after the run must not hit the kernel's own loop
@@ -215,7 +318,7 @@ class Kernel:
 
     def send_results(self) -> None:
         texts, self.pending_results, self.pending_chars = self.pending_results, [], 0
-        self.stdout.__class__ = _PlainStream
+        self.stdout.__class__ = _OutputStream if self._stderr_pending else _PlainStream
         if self.send(Results(tuple(texts))):
             self.receive(Ack)
 
@@ -302,7 +405,7 @@ class Kernel:
         except BaseException as exc:
             status, exit_code, error = "error", 1, self._report(exc, filename)
         results, self.pending_results, self.pending_chars = self.pending_results, [], 0
-        self.stdout.__class__ = _PlainStream
+        self.stdout.__class__ = _OutputStream if self._stderr_pending else _PlainStream
         done = RunDone(status, exit_code, tuple(results), *(error or (None,)))
         if not self.send(done):  # what did not fit was said on stderr; the run must end all the same
             self.send(RunDone(status, exit_code if -(2**63) <= exit_code < 2**63 else 1, ename=done.ename))
@@ -354,10 +457,13 @@ class Kernel:
         self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
             try:
-                msg = self.receive(RunCode)
+                msg = self.receive(RunCode | UseTerminal)  # type: ignore[arg-type]
             except KeyboardInterrupt:
                 continue
-            self.execute(msg)
+            if isinstance(msg, UseTerminal):
+                self.use_terminal(msg)
+            else:
+                self.execute(msg)
 
 
 def _interactive_code(code: str, filename: str) -> list[types.CodeType]:
@@ -390,6 +496,14 @@ def _user_frames(tb: types.TracebackType | None, filename: str) -> types.Traceba
     return result
 
 
+def _pending_bytes(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd`` (either end); 0 if that cannot be known."""
+    try:
+        return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, _FIONREAD_BUF), sys.byteorder)
+    except OSError:
+        return 0
+
+
 def _load_libc() -> Any:
     try:
         import ctypes
@@ -408,7 +522,9 @@ def report_progress(**fields: Any) -> bool:
     return _active is not None and _active.progress(**fields)
 
 
-def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = None) -> NoReturn:
+def main(
+    control_fd: int, side_fd: int | None = None, fd_limit: int | None = None, pty_fd: int | None = None
+) -> NoReturn:
     if fd_limit is not None:  # the user's own soft limit (the supervisor raised its own against floods)
         import resource
 
@@ -420,7 +536,9 @@ def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = Non
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
         if os.getppid() == 1:
             os._exit(0)  # it died before we asked
-    kernel = Kernel(socket.socket(fileno=control_fd))
+    if pty_fd is not None:
+        os.set_inheritable(pty_fd, False)  # user code's children get it as their fds 1 and 2, if at all
+    kernel = Kernel(socket.socket(fileno=control_fd), pty_fd)
     if side_fd is not None:  # completion, help, objects: answered by a thread while code runs
         from . import side as kernel_side
 
