@@ -161,6 +161,7 @@ class Session:
         self._socket.close(linger=0)
         self._open_socket()
         self._attach(timeout, resume_from=self.last_seq)
+        self.sync_terminal()  # before a run is sent again: it starts on a terminal like ours
         pending = self._unfinished
         if pending is not None and self.welcome is not None and self.welcome.running != pending.req_id:
             # It may have been lost with the link, or have run to the end meanwhile: the server runs a
@@ -185,8 +186,6 @@ class Session:
             if remaining <= 0:
                 raise ConnectTimeout(f"the server at {self.where} did not answer Hello within {timeout:g} s")
             self.next_event(remaining)
-        self._terminal_sent = None  # a new attachment has no terminal until it says so
-        self.sync_terminal()
 
     # --- the local terminal -------------------------------------------------------------------
 
@@ -336,6 +335,8 @@ class Session:
         if isinstance(event, Welcome):
             self.welcome = event
             self._replay_left = event.replay
+            # A new attachment has no terminal until it says so: said before the next run or wait.
+            self._terminal_sent, self._terminal_stale = None, self._terminal_source is not None
             # Reattached after a lost link (client/reconnect.py): the server has dropped our transfers.
             self._transfers.fail_all("the link was lost; the transfer was stopped")
             return None

@@ -41,6 +41,7 @@ def test_exec_into_a_file_keeps_the_written_order_in_every_run(launcher: LocalLa
     local = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=30)
     assert local.stderr.startswith("err 0\nwarn 1\nlog 2\n")  # what python writes, for the record
     record = tmp_path / "server.json"
+    assert launcher.info is not None
     launcher.info.write(record, include_secret=True)  # the launcher's key: no password to derive 20 times
     args = ["--connection-file", str(record)]
     for run in range(RUNS):

@@ -33,7 +33,9 @@ def resize(terminal: TmuxTerminal, columns: int, lines: int) -> None:
 
 def test_at_the_prompt_the_remote_output_is_a_terminal_of_the_panes_size(launched: TmuxTerminal) -> None:
     columns, lines = pane_size(launched)
-    shown = launched.run("import os, sys; print(sys.stdout.isatty(), sys.stderr.isatty(), tuple(os.get_terminal_size()))")
+    shown = launched.run(
+        "import os, sys; print(sys.stdout.isatty(), sys.stderr.isatty(), tuple(os.get_terminal_size()))"
+    )
     assert shown == [f"True True ({columns}, {lines})"]
     assert launched.run("import shutil; tuple(shutil.get_terminal_size())") == [f"({columns}, {lines})"]
     assert launched.run("os.environ['TERM']") == [repr(pane_term(launched))]

@@ -301,15 +301,19 @@ class Kernel:
     def receive(self, kind: type[_T]) -> _T:
         """The next control message of type ``kind``, skipping strays (a late ack or reply)."""
         while True:
+            message = self._next_message()
+            if isinstance(message, kind):
+                return message
+
+    def _next_message(self) -> ControlMessage:
+        while True:
             line = self.reader.readline()
             if not line:
                 os._exit(0)  # the supervisor closed the channel: it is gone or done with us
             try:
-                message = decode_line(line.rstrip(b"\n"))
+                return decode_line(line.rstrip(b"\n"))
             except RemoteProtocolError:
                 continue  # an empty line (each message starts with a newline)
-            if isinstance(message, kind):
-                return message
 
     def must_deliver_results(self) -> bool:
         """Results are held back and this is the thread that owns the control channel (the main one:
@@ -457,13 +461,14 @@ class Kernel:
         self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
             try:
-                msg = self.receive(RunCode | UseTerminal)  # type: ignore[arg-type]
+                msg = self._next_message()
             except KeyboardInterrupt:
                 continue
             if isinstance(msg, UseTerminal):
                 self.use_terminal(msg)
-            else:
+            elif isinstance(msg, RunCode):
                 self.execute(msg)
+            # (strays: a late ack or input reply)
 
 
 def _interactive_code(code: str, filename: str) -> list[types.CodeType]:
