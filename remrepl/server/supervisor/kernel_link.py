@@ -216,9 +216,13 @@ class KernelLink:
         """Turn what waits in the kernel's pty and pipes into Stream events (the pty's as stdout, then the
         stdout pipe's, then the stderr pipe's: the kernel keeps the pipes' order, see kernel/main.py)."""
         assert self.kernel is not None
-        tty = self.kernel.read_output(self.kernel.tty_fd)
-        if tty:
-            self._emit(Stream, self.running, "stdout", tty)
+        kernel = self.kernel
+        if kernel.tty_open:
+            tty = kernel.read_tty()
+            if tty:
+                self._emit(Stream, self.running, "stdout", tty)
+            if not kernel.tty_open and self._watching_output:  # nobody holds its slave end any more
+                self._poller.unregister(kernel.tty_fd)
         out = self.kernel.read_output(self.kernel.stdout_fd)
         if out:
             self._emit(Stream, self.running, "stdout", out)

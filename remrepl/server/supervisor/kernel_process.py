@@ -97,6 +97,7 @@ class KernelProcess:
         for fd in (out_r, err_r, tty_master):
             os.set_blocking(fd, False)
         self.stdout_fd, self.stderr_fd, self.tty_fd = out_r, err_r, tty_master
+        self.tty_open = True  # some process holds the pty's slave end (``read_tty``)
         self.terminal_mode: tuple[bool, str, str] = (False, "", "")  # what the kernel was last told
         self.size: tuple[int, int] = (0, 0)  # the pty's window size, as last set
         self.control_fd = ours.fileno()
@@ -115,8 +116,11 @@ class KernelProcess:
         return self.process.pid
 
     @property
-    def output_fds(self) -> tuple[int, int, int]:
-        return self.tty_fd, self.stdout_fd, self.stderr_fd
+    def output_fds(self) -> tuple[int, ...]:
+        """The descriptors the poll loop reads output from (the pty's master while it is open)."""
+        if self.tty_open:
+            return self.tty_fd, self.stdout_fd, self.stderr_fd
+        return self.stdout_fd, self.stderr_fd
 
     def use_terminal(self, terminal: Terminal | None) -> None:
         """Make the kernel's stdout and stderr the pty, sized and named like ``terminal``, or (None, or
@@ -220,18 +224,16 @@ class KernelProcess:
     @staticmethod
     def read_output(fd: int) -> bytes:
         """What waits in an output pipe now (up to MAX_COALESCE bytes), b"" if nothing."""
-        chunks: list[bytes] = []
-        size = 0
-        while size < MAX_COALESCE:
-            try:
-                chunk = os.read(fd, READ_CHUNK)
-            except OSError:  # BlockingIOError included: nothing more waits
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
+        return _read_waiting(fd)[0]
+
+    def read_tty(self) -> bytes:
+        """What waits on the pty now (as ``read_output``). Once no process holds its slave end (the
+        kernel closed it: EIO), ``tty_open`` turns False: a hung-up master polls ready for ever, so the
+        loop stops watching it."""
+        data, ended = _read_waiting(self.tty_fd)
+        if ended:
+            self.tty_open = False
+        return data
 
     def interrupt(self) -> None:
         try:
@@ -278,11 +280,33 @@ class KernelProcess:
         kill_tree(pgid, spare=() if self.process.returncode is not None else (pgid,))
         self.control.close()
         self.side.close()
-        for fd in self.output_fds:
+        for fd in (self.tty_fd, self.stdout_fd, self.stderr_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _read_waiting(fd: int) -> tuple[bytes, bool]:
+    """What waits in ``fd`` now (up to MAX_COALESCE bytes), and whether it has ended (EOF, or EIO: a
+    pty's master whose slave nobody holds)."""
+    chunks: list[bytes] = []
+    size = 0
+    ended = False
+    while size < MAX_COALESCE:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:  # nothing more waits
+            break
+        except OSError:
+            ended = True
+            break
+        if not chunk:
+            ended = True
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), ended
 
 
 def _open_pty() -> tuple[int, int]:
