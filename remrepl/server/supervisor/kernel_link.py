@@ -218,10 +218,10 @@ class KernelLink:
         assert self.kernel is not None
         kernel = self.kernel
         if kernel.tty_open:
-            tty = kernel.read_tty()
+            tty, still_open = kernel.read_tty()
             if tty:
                 self._emit(Stream, self.running, "stdout", tty)
-            if not kernel.tty_open and self._watching_output:  # nobody holds its slave end any more
+            if not still_open and self._watching_output:  # nobody holds its slave end any more
                 self._poller.unregister(kernel.tty_fd)
         out = self.kernel.read_output(self.kernel.stdout_fd)
         if out:

@@ -226,14 +226,14 @@ class KernelProcess:
         """What waits in an output pipe now (up to MAX_COALESCE bytes), b"" if nothing."""
         return _read_waiting(fd)[0]
 
-    def read_tty(self) -> bytes:
-        """What waits on the pty now (as ``read_output``). Once no process holds its slave end (the
-        kernel closed it: EIO), ``tty_open`` turns False: a hung-up master polls ready for ever, so the
-        loop stops watching it."""
+    def read_tty(self) -> tuple[bytes, bool]:
+        """What waits on the pty now (as ``read_output``), and whether it is still open. Once no process
+        holds its slave end (the kernel closed it: EIO), ``tty_open`` turns False: a hung-up master polls
+        ready for ever, so the loop stops watching it."""
         data, ended = _read_waiting(self.tty_fd)
         if ended:
             self.tty_open = False
-        return data
+        return data, not ended
 
     def interrupt(self) -> None:
         try:
