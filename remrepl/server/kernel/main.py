@@ -78,6 +78,7 @@ _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "o
 DRAIN_STALL = 0.2
 DRAIN_MAX = 1.0
 _FIONREAD_BUF = bytes(4)
+_PAGERS = ("PAGER", "GIT_PAGER")  # "cat" while on the client's terminal (``use_terminal``)
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -135,7 +136,7 @@ class Kernel:
         self._ctty = False  # it is our controlling terminal (made so the first time it is used)
         self._pipes: tuple[int, int] | None = None  # the pipes' fds, kept while fds 1 and 2 are the pty
         self._stderr_pending = False  # stderr was written since stdout last waited for its pipe
-        self._saved_env = {name: os.environ.get(name) for name in ("TERM", "COLORTERM")}
+        self._saved_env = {name: os.environ.get(name) for name in ("TERM", "COLORTERM", *_PAGERS)}
         self.reader = control.makefile("rb")
         self.running = False
         self.counter = 0
@@ -265,6 +266,9 @@ class Kernel:
             os.dup2(self.pty_fd, 1)
             os.dup2(self.pty_fd, 2)
             env: dict[str, str | None] = {"TERM": msg.term or None, "COLORTERM": msg.colorterm or None}
+            # Keys typed at the client never reach the pty: a pager (git log, man) would wait for them
+            # for ever, so programs print without one, unless the server's environment names one.
+            env.update({name: self._saved_env[name] or "cat" for name in _PAGERS})
         else:
             assert self._pipes is not None
             os.dup2(self._pipes[0], 1)

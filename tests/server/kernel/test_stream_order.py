@@ -4,6 +4,8 @@ client's ``Terminal``), they are one pty of its size. Real servers, the API as a
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from remrepl import Session
@@ -100,6 +102,8 @@ def test_the_terminal_follows_the_client_between_runs(session: Session) -> None:
     assert session.run("import os; print(tuple(os.get_terminal_size()))").stdout == "(60, 20)\r\n"
     size[0] = Terminal(25, 81, "xterm", "")
     assert session.run("print(tuple(os.get_terminal_size()))").stdout == "(81, 25)\r\n"
+    if "PAGER" not in os.environ:  # nobody types into the pty: programs that page print instead
+        assert session.run("print(os.environ['PAGER'])").stdout == "cat\r\n"
     session.use_terminal(lambda: None)  # a client without a terminal: pipes again, TERM the server's own
     result = session.run("import sys; print(sys.stdout.isatty(), os.environ.get('COLORTERM'))")
     assert result.stdout == "False None\n"
