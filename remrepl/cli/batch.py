@@ -61,7 +61,9 @@ def run_script(
     kill and restart the remote interpreter if the run still has not stopped."""
     printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
-    session.use_terminal(local_terminal(sys.stdout))  # a pty like it if stdout is a terminal, else pipes
+    # A pty like the local terminal if stdout and stderr are both on one; else pipes, so that a
+    # `2>errors.log` still gets the script's stderr (a pty would merge it into stdout).
+    session.use_terminal(local_terminal(sys.stdout, sys.stderr))
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
     skipped = 0
 

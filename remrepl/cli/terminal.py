@@ -27,11 +27,21 @@ def _name(variable: str) -> str:
     return value if _NAME.fullmatch(value) else ""
 
 
-def local_terminal(stream: IO[str]) -> Callable[[], Terminal | None]:
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return os.isatty(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # closed, replaced, or not a real file
+        return False
+
+
+def local_terminal(stream: IO[str], *also: IO[str]) -> Callable[[], Terminal | None]:
     """What ``stream`` (the local stdout) is, asked anew on each call: a ``Terminal`` of its size, TERM
-    and COLORTERM if it is a terminal, else None (a pipe or a file: the remote output stays pipes)."""
+    and COLORTERM if it is a terminal (and so are the streams ``also``), else None (a pipe or a file:
+    the remote output stays pipes)."""
 
     def current() -> Terminal | None:
+        if not all(_isatty(other) for other in also):
+            return None
         try:
             fd = stream.fileno()
             if not os.isatty(fd):

@@ -4,6 +4,7 @@ a terminal when its stdout is one. Every wait polls the screen against a deadlin
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from tests.support.cli import remrepl_command
@@ -83,3 +84,15 @@ def test_exec_to_a_terminal_runs_on_a_terminal_and_follows_its_resizes(terminal:
     columns, lines = pane_size(terminal)
     terminal.wait_for(f"resized to ({columns}, {lines})")
     assert terminal.wait_exit() == 0
+
+
+def test_exec_with_stderr_redirected_keeps_pipes(terminal: TmuxTerminal, tmp_path: Path) -> None:
+    """A ``2>errors.log`` at a terminal: the script's stderr goes to that file, not merged into a pty."""
+    script = tmp_path / "split.py"
+    script.write_text("import sys\nprint('out', sys.stdout.isatty())\nprint('err', file=sys.stderr)\n")
+    errors = tmp_path / "errors.log"
+    command = f"{shlex.join([*remrepl_command(), 'exec', '--launch', str(script)])} 2>{shlex.quote(str(errors))}"
+    terminal.start(["bash", "-c", command])
+    assert terminal.wait_exit(timeout=30) == 0
+    assert "out False" in terminal.screen()
+    assert errors.read_text() == "err\n"
