@@ -27,7 +27,6 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
-import fcntl
 import getpass
 import importlib.machinery
 import io
@@ -36,7 +35,6 @@ import os
 import signal
 import socket
 import sys
-import termios
 import threading
 import time
 import traceback
@@ -61,6 +59,7 @@ from ...protocol.kernel_channel import (
     encode_line,
 )
 from . import plots as mpl_hook
+from .outputs import Outputs
 
 _T = TypeVar("_T")
 
@@ -73,12 +72,6 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
-# How long a write to one pipe waits for the supervisor to read the other one: it gives up once the
-# other pipe has not shrunk for DRAIN_STALL s (nobody reads: the client's queue is full) or after DRAIN_MAX s.
-DRAIN_STALL = 0.2
-DRAIN_MAX = 1.0
-_FIONREAD_BUF = bytes(4)
-_PAGERS = ("PAGER", "GIT_PAGER")  # "cat" while on the client's terminal (``use_terminal``)
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -131,12 +124,9 @@ class _RemoteStdin(io.TextIOBase):
 class Kernel:
     def __init__(self, control: socket.socket, pty_fd: int | None = None) -> None:
         self.control = control
-        self.pty_fd = pty_fd  # the slave of the pty the supervisor made for us (UseTerminal)
-        self.tty = False  # fds 1 and 2 are that pty now
-        self._ctty = False  # it is our controlling terminal (made so the first time it is used)
-        self._pipes: tuple[int, int] | None = None  # the pipes' fds, kept while fds 1 and 2 are the pty
+        self.outputs = Outputs(pty_fd)  # fds 1 and 2: the pipes, or the client's terminal (``outputs.py``)
+        self.wait_drained = self.outputs.wait_drained
         self._stderr_pending = False  # stderr was written since stdout last waited for its pipe
-        self._saved_env = {name: os.environ.get(name) for name in ("TERM", "COLORTERM", *_PAGERS)}
         self.reader = control.makefile("rb")
         self.running = False
         self.counter = 0
@@ -211,25 +201,6 @@ class Kernel:
 
     # --- stream order without a terminal (the module's docstring) -------------------------------
 
-    def wait_drained(self, fd: int) -> None:
-        """Wait (bounded) until the supervisor has read what waits in pipe ``fd`` (1 or 2)."""
-        if self.tty:
-            return
-        waiting = _pending_bytes(fd)
-        if not waiting:
-            return
-        start = last_change = time.monotonic()
-        pause = 0.00005
-        while waiting:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.002)
-            now_waiting = _pending_bytes(fd)
-            now = time.monotonic()
-            if now_waiting != waiting:
-                waiting, last_change = now_waiting, now
-            elif now - last_change > DRAIN_STALL or now - start > DRAIN_MAX:
-                return  # nobody reads it now: order is given up rather than output held back
-
     def stderr_written(self) -> None:
         """stderr (or a child) wrote: stdout's next write waits for the stderr pipe first."""
         if not self._stderr_pending:
@@ -249,37 +220,9 @@ class Kernel:
     # --- the terminal ---------------------------------------------------------------------------
 
     def use_terminal(self, msg: UseTerminal) -> None:
-        """Between runs: fds 1 and 2 become the pty (``msg.on``) or the pipes again; TERM and COLORTERM
-        follow (back to the kernel's own when off), so subprocesses inherit them."""
-        if self.pty_fd is None or not (msg.on or self.tty):  # (on again: TERM may be another)
-            return
+        """Between runs: fds 1 and 2 become the client's terminal or the pipes again (``outputs.py``)."""
         self.flush()
-        if msg.on:
-            if self._pipes is None:
-                self._pipes = (os.dup(1), os.dup(2))
-            if not self._ctty:
-                self._ctty = True
-                try:  # a session leader (the supervisor starts us so): SIGWINCH reaches us and our children
-                    fcntl.ioctl(self.pty_fd, termios.TIOCSCTTY, 0)
-                except OSError:
-                    pass  # output still works; only resizes go unsignalled
-            os.dup2(self.pty_fd, 1)
-            os.dup2(self.pty_fd, 2)
-            env: dict[str, str | None] = {"TERM": msg.term or None, "COLORTERM": msg.colorterm or None}
-            # Keys typed at the client never reach the pty: a pager (git log, man) would wait for them
-            # for ever, so programs print without one, unless the server's environment names one.
-            env.update({name: self._saved_env[name] or "cat" for name in _PAGERS})
-        else:
-            assert self._pipes is not None
-            os.dup2(self._pipes[0], 1)
-            os.dup2(self._pipes[1], 2)
-            env = dict(self._saved_env)
-        self.tty = msg.on
-        for name, value in env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        self.outputs.use(msg)
 
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
         if self.running:  # a late interrupt after the run must not hit the kernel's own loop
@@ -503,14 +446,6 @@ def _user_frames(tb: types.TracebackType | None, filename: str) -> types.Traceba
     for t in reversed(frames):
         result = types.TracebackType(result, t.tb_frame, t.tb_lasti, t.tb_lineno)
     return result
-
-
-def _pending_bytes(fd: int) -> int:
-    """Bytes waiting in the pipe ``fd`` (either end); 0 if that cannot be known."""
-    try:
-        return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, _FIONREAD_BUF), sys.byteorder)
-    except OSError:
-        return 0
 
 
 def _load_libc() -> Any:
