@@ -11,6 +11,7 @@ from .._exceptions import ConfigError, ExecutionTimeout
 from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
+from .terminal import local_terminal, tracking_resizes
 
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_INTERRUPTED = 130  # as a shell shows a command ended by Ctrl-C
@@ -64,6 +65,9 @@ def run_script(
     kill and restart the remote interpreter if the run still has not stopped."""
     printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
+    # A pty like the local terminal if stdout and stderr are both on one; else pipes, so that a
+    # `2>errors.log` still gets the script's stderr (a pty would merge it into stdout).
+    session.use_terminal(local_terminal(sys.stdout, sys.stderr))
     execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
     skipped = 0
 
@@ -107,7 +111,7 @@ def run_script(
         session.wake()
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    with forward_sigint(CtrlCPresses(execution.interrupt, on_repeat).press):
+    with forward_sigint(CtrlCPresses(execution.interrupt, on_repeat).press), tracking_resizes(session):
         try:
             while execution.done is None:
                 remaining = None if deadline is None else deadline - time.monotonic()

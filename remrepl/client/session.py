@@ -59,6 +59,7 @@ from ..protocol import (
     Shutdown,
     State,
     Stream,
+    Terminal,
     Welcome,
 )
 from ..protocol.side import Completions, Inspection
@@ -129,6 +130,11 @@ class Session:
         self._in_burst = False  # the last run started within ACK_DELAY s of the previous one's end
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
         self._transfers = SessionTransfers(self.send, self._receive_all)
+        # The local terminal the remote output is to look like (``use_terminal``): what tells it, what
+        # the server was told last, and whether a resize is to be told.
+        self._terminal_source: Callable[[], Terminal | None] | None = None
+        self._terminal_sent: Terminal | None = None
+        self._terminal_stale = False
         self.where = f"{info.host}:{info.port}"
         try:
             self._attach(connect_timeout)
@@ -155,6 +161,7 @@ class Session:
         self._socket.close(linger=0)
         self._open_socket()
         self._attach(timeout, resume_from=self.last_seq)
+        self.sync_terminal()  # before a run is sent again: it starts on a terminal like ours
         pending = self._unfinished
         if pending is not None and self.welcome is not None and self.welcome.running != pending.req_id:
             # It may have been lost with the link, or have run to the end meanwhile: the server runs a
@@ -179,6 +186,34 @@ class Session:
             if remaining <= 0:
                 raise ConnectTimeout(f"the server at {self.where} did not answer Hello within {timeout:g} s")
             self.next_event(remaining)
+
+    # --- the local terminal -------------------------------------------------------------------
+
+    def use_terminal(self, source: Callable[[], Terminal | None] | None) -> None:
+        """Make the remote code's stdout and stderr a pseudo-terminal like the local one: ``source()``
+        says what it is now (``cli/terminal.py``'s ``local_terminal``; None: no terminal, pipes). Asked
+        again before each run and after ``terminal_resized``; a server without terminals ignores it."""
+        self._terminal_source = source
+        self.sync_terminal()
+
+    def terminal_resized(self) -> None:
+        """The local window changed size: tell the server soon (safe in a signal handler: it only notes
+        it and wakes a waiting ``next_event``, which sends it)."""
+        self._terminal_stale = True
+        self.wake()
+
+    def sync_terminal(self) -> None:
+        """Tell the server the local terminal's size and names if they changed since it was told."""
+        self._terminal_stale = False
+        welcome = self.welcome
+        if self._terminal_source is None or welcome is None or not welcome.terminals or self._closed:
+            return
+        terminal = self._terminal_source() or Terminal()
+        if terminal == (self._terminal_sent or Terminal()):
+            return
+        if self._conn.state in (State.IDLE, State.RUNNING):
+            self.send(terminal)
+            self._terminal_sent = terminal
 
     # --- the event stream ---------------------------------------------------------------------
 
@@ -263,6 +298,8 @@ class Session:
     def _receive(self, timeout: float | None) -> OutputEvent | None:
         if self._closed:
             raise SessionClosed("the session is closed")
+        if self._terminal_stale:
+            self.sync_terminal()
         timeout = self._ack_before_waiting(timeout)
         ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000) + 1))
         if self._wake_r.fileno() in ready:  # drained, or every later poll returns at once (a busy loop)
@@ -298,6 +335,8 @@ class Session:
         if isinstance(event, Welcome):
             self.welcome = event
             self._replay_left = event.replay
+            # A new attachment has no terminal until it says so: said before the next run or wait.
+            self._terminal_sent, self._terminal_stale = None, self._terminal_source is not None
             # Reattached after a lost link (client/reconnect.py): the server has dropped our transfers.
             self._transfers.fail_all("the link was lost; the transfer was stopped")
             return None
@@ -358,6 +397,7 @@ class Session:
     ) -> Execution:
         """Start running ``code``; iterate the returned Execution for its output."""
         req_id = uuid.uuid4().hex
+        self.sync_terminal()  # a resize while idle at the prompt (its SIGWINCH was the prompt's)
         now, ack = time.monotonic(), self.last_seq
         self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=ack))
         self._in_burst = now - self._run_over_at < ACK_DELAY

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ServerEvent,
         Shutdown,
         Stream,
+        Terminal,
         Welcome,
     )
     from .side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
@@ -104,6 +105,7 @@ __all__ = [
     "Shutdown",
     "State",
     "Stream",
+    "Terminal",
     "TransferDone",
     "TransferFailed",
     "TransferReady",

@@ -48,6 +48,7 @@ from .events import (
     Result,
     Shutdown,
     Stream,
+    Terminal,
     Welcome,
 )
 from .side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
@@ -99,6 +100,7 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
     Progress: _OUTPUT,
+    Terminal: dict.fromkeys(_ATTACHED, _SAME),  # a resize may come at any time
 }
 
 

@@ -1,6 +1,6 @@
 """The protocol's events: small frozen dataclasses, one per message type.
 
-Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart, Ack.
+Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart, Ack, Terminal.
 Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye, Display.
 
 Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, CompletePath, answered by Completions,
@@ -22,6 +22,7 @@ Fields typed ``bytes`` travel as separate binary frames after the JSON header (s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -130,6 +131,38 @@ class Ack:
     seq: int
 
 
+MAX_TERMINAL_SIDE = 10_000  # rows or columns of a terminal: far above any screen, well inside a winsize
+_TERMINAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # a TERM or COLORTERM value
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The client's output is a terminal of ``rows`` x ``columns`` with ``TERM``/``COLORTERM`` ``term`` and
+    ``colorterm`` ("" if unset); ``rows == columns == 0``: it has none (pipes, files). Sent after the
+    Welcome, again whenever the local window is resized, and only to a server whose ``Welcome.terminals``
+    is true. The remote code's stdout and stderr are a pseudo-terminal of that size while the attached
+    client has one (decided when each run starts); otherwise pipes."""
+
+    rows: int = 0
+    columns: int = 0
+    term: str = ""
+    colorterm: str = ""
+
+    def __post_init__(self) -> None:
+        # They become a window size and environment variables of the user's processes: small and plain.
+        if (self.rows == 0) != (self.columns == 0):
+            raise ValueError("a terminal has both rows and columns, or neither")
+        if not (0 <= self.rows <= MAX_TERMINAL_SIDE and 0 <= self.columns <= MAX_TERMINAL_SIDE):
+            raise ValueError(f"a terminal of {self.rows}x{self.columns} is out of range")
+        for name, value in (("term", self.term), ("colorterm", self.colorterm)):
+            if value and not _TERMINAL_NAME.fullmatch(value):
+                raise ValueError(f"{name} {value[:80]!r} is not a terminal name")
+
+    @property
+    def present(self) -> bool:
+        return self.rows > 0
+
+
 # --- server -> client ---------------------------------------------------------------------------
 
 
@@ -146,6 +179,7 @@ class Welcome:
     last_seq: int = 0
     replay: int = 0  # how many replayed output events follow this Welcome
     acks: bool = False  # the server takes Ack events (older servers of this protocol version refuse them)
+    terminals: bool = False  # the server takes Terminal events (a pty for a client that has a terminal)
 
 
 @dataclass(frozen=True)
@@ -263,7 +297,17 @@ class Display:
 SideClientEvent = Complete | Inspect | GetObject | PutObject | CompletePath
 SideServerEvent = Completions | Inspection | ObjectReply
 ClientEvent = (
-    Hello | Execute | Interrupt | InputReply | Detach | Shutdown | Restart | Ack | SideClientEvent | TransferClientEvent
+    Hello
+    | Execute
+    | Interrupt
+    | InputReply
+    | Detach
+    | Shutdown
+    | Restart
+    | Ack
+    | SideClientEvent
+    | TransferClientEvent
+    | Terminal
 )
 ServerEvent = (
     Welcome
@@ -295,6 +339,7 @@ CLIENT_EVENTS: tuple[type, ...] = (
     Ack,
     *SIDE_CLIENT_EVENTS,
     *TRANSFER_CLIENT_EVENTS,
+    Terminal,
 )
 SERVER_EVENTS: tuple[type, ...] = (
     Welcome,

@@ -6,7 +6,8 @@ with a newline as well as ending with one: user code can write to the socket (it
 kernel's process), and half a line from it then becomes a line of its own, which fails to decode and is
 dropped, instead of swallowing the message after it.
 
-    supervisor -> kernel   RunCode, InputText, Ack (answers Results and a main-thread ShowDisplay)
+    supervisor -> kernel   RunCode, InputText, Ack (answers Results and a main-thread ShowDisplay),
+                           UseTerminal (between runs)
     kernel -> supervisor   KernelReady, Results, AskInput, RunDone, ShowDisplay, ReportProgress
 
 The kernel runs anybody's code, so the supervisor's decoder is ``strict`` (``message_codec``): a
@@ -52,6 +53,15 @@ class InputText(NamedTuple):
 
 class Ack(NamedTuple):
     """The supervisor has turned the ``Results`` or ``ShowDisplay`` into events: the kernel may go on."""
+
+
+class UseTerminal(NamedTuple):
+    """Between runs: make fds 1 and 2 the pseudo-terminal the kernel was given (``on``, with these
+    ``TERM``/``COLORTERM``, "" for unset) or its pipes again (not ``on``). Never answered."""
+
+    on: bool
+    term: str = ""
+    colorterm: str = ""
 
 
 # --- kernel -> supervisor -----------------------------------------------------------------------
@@ -108,7 +118,7 @@ class ReportProgress(NamedTuple):
     final: bool = False
 
 
-ToKernel = RunCode | InputText | Ack
+ToKernel = RunCode | InputText | Ack | UseTerminal
 FromKernel = KernelReady | Results | AskInput | RunDone | ShowDisplay | ReportProgress
 ControlMessage = ToKernel | FromKernel
 
@@ -123,6 +133,7 @@ CONTROL: Codec[ControlMessage] = Codec(
         "done": RunDone,
         "display": ShowDisplay,
         "progress": ReportProgress,
+        "use_terminal": UseTerminal,
     },
     max_header=MAX_LINE_BYTES,
     strict=True,

@@ -24,6 +24,7 @@ from ...client.session import Session, terminal_input
 from ..config import Config
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
+from ..terminal import local_terminal, tracking_resizes
 from . import (
     ipython_magics,  # noqa: F401  (registers %timeit, %run, %cd, %pwd, %env, %history, %debug)
     transfer_magics,  # noqa: F401  (registers %upload and %download)
@@ -63,6 +64,7 @@ class Repl:
         self.leaving = leaving or Leaving()
         self.exit_code = 0  # a SystemExit's code out of code typed here: the client's exit status, as python's
         self.session.input_handler = _prompt_input
+        self.session.use_terminal(local_terminal(sys.stdout))  # the remote output is a terminal like ours
         self.config = config or Config()
         self.printer = OutputPrinter(
             color=sys.stdout.isatty() if color is None else color,
@@ -186,7 +188,7 @@ class Repl:
             self.session.wake()
 
         presses = CtrlCPresses(on_interrupt, on_repeat)
-        with forward_sigint(presses.press):
+        with forward_sigint(presses.press), tracking_resizes(self.session):
             while execution.done is None:
                 if repeated:
                     repeated.clear()

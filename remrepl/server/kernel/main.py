@@ -11,6 +11,13 @@ supervisor drains the pipes before handling one. An expression's repr is held ba
 (then it rides in ``RunDone``: a single message for ``1+1``) or until the code writes anything more; then the
 kernel sends ``Results`` and waits for the ``Ack``, so no later output can reach the pipes before it.
 
+Stream order without a terminal: stdout and stderr are two pipes, which the supervisor reads one after
+the other, so what reached both between two reads would come out stdout first whatever the order it was
+written in. So a write to one stream after the other waits (bounded) until the supervisor has read what
+the other stream's pipe holds (``FIONREAD``): a warning and the ``print`` after it come out in the order
+written. Only a switch of stream pays: print-heavy code writes to stdout at C speed (``_PlainStream``).
+With a terminal (the client's, ``UseTerminal``) both are one pty and nothing waits.
+
 This module imports only the standard library (and ``mpl_hook`` and ``protocol.kernel_channel``, which do
 too): it is the first thing a new interpreter loads.
 """
@@ -45,12 +52,14 @@ from ...protocol.kernel_channel import (
     RunDone,
     RunStatus,
     ShowDisplay,
+    UseTerminal,
     decode_line,
     encode_line,
 )
 from . import debugger
 from . import imports as kernel_imports
 from . import plots as mpl_hook
+from .outputs import Outputs
 from .tracebacks import hands_over, remember_source
 from .tracebacks import report as report_exception
 
@@ -82,14 +91,22 @@ class _PlainStream(io.TextIOWrapper):
 
 
 class _OutputStream(_PlainStream):
-    """stderr always, stdout while a result is held back: delivers held-back results first;
-    stderr also flushes stdout first, so the two interleave as they were written."""
+    """stderr always; stdout while a result is held back or its first write after stderr's: delivers
+    held-back results first; keeps the two streams in the order they were written (see the module's
+    docstring): stderr flushes stdout and waits for its pipe to be read, stdout does so with stderr."""
 
     def write(self, s: str) -> int:
-        if self.kernel is not None and self.kernel.must_deliver_results():
-            self.kernel.send_results()  # may turn this very object back into a _PlainStream...
-        if self.flush_first is not None:
-            self.flush_first.flush()
+        kernel = self.kernel
+        if kernel is not None and kernel.must_deliver_results():
+            kernel.send_results()  # may turn this very object back into a _PlainStream...
+        if kernel is not None:
+            if self.flush_first is not None:  # stderr
+                self.flush_first.flush()
+                kernel.wait_drained(1)
+                written = io.TextIOWrapper.write(self, s)
+                kernel.stderr_written()
+                return written
+            kernel.after_stderr()  # stdout
         return io.TextIOWrapper.write(self, s)  # ...so no super() here
 
 
@@ -114,8 +131,11 @@ class _RemoteStdin(io.TextIOBase):
 
 
 class Kernel:
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, pty_fd: int | None = None) -> None:
         self.control = control
+        self.outputs = Outputs(pty_fd)  # fds 1 and 2: the pipes, or the client's terminal (``outputs.py``)
+        self.wait_drained = self.outputs.wait_drained
+        self._stderr_pending = False  # stderr was written since stdout last waited for its pipe
         self.reader = control.makefile("rb")
         self.running = False
         self.counter = 0
@@ -189,6 +209,36 @@ class Kernel:
             if self.must_deliver_results():
                 self.send_results()
             self.flush()
+            # What we wrote is read before the child writes (it uses fds 1 and 2 behind our back), and
+            # the next print waits for what it wrote to stderr.
+            self.wait_drained(1)
+            self.wait_drained(2)
+            self.stderr_written()
+
+    # --- stream order without a terminal (the module's docstring) -------------------------------
+
+    def stderr_written(self) -> None:
+        """stderr (or a child) wrote: stdout's next write waits for the stderr pipe first."""
+        if not self._stderr_pending:
+            self._stderr_pending = True
+            if type(self.stdout) is _PlainStream:
+                self.stdout.__class__ = _OutputStream
+
+    def after_stderr(self) -> None:
+        """stdout is about to write: what stderr wrote before goes first."""
+        if self._stderr_pending:
+            self._stderr_pending = False
+            self.stderr.flush()
+            self.wait_drained(2)
+        if not self.pending_results:
+            self.stdout.__class__ = _PlainStream  # back to C speed until stderr writes again
+
+    # --- the terminal ---------------------------------------------------------------------------
+
+    def use_terminal(self, msg: UseTerminal) -> None:
+        """Between runs: fds 1 and 2 become the client's terminal or the pipes again (``outputs.py``)."""
+        self.flush()
+        self.outputs.use(msg)
 
     def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
         if self.running:  # a late interrupt after the run must not hit the kernel's own loop
@@ -214,15 +264,19 @@ class Kernel:
     def receive(self, kind: type[_T]) -> _T:
         """The next control message of type ``kind``, skipping strays (a late ack or reply)."""
         while True:
+            message = self._next_message()
+            if isinstance(message, kind):
+                return message
+
+    def _next_message(self) -> ControlMessage:
+        while True:
             line = self.reader.readline()
             if not line:
                 os._exit(0)  # the supervisor closed the channel: it is gone or done with us
             try:
-                message = decode_line(line.rstrip(b"\n"))
+                return decode_line(line.rstrip(b"\n"))
             except RemoteProtocolError:
                 continue  # an empty line (each message starts with a newline)
-            if isinstance(message, kind):
-                return message
 
     def must_deliver_results(self) -> bool:
         """Results are held back and this is the thread that owns the control channel (the main one:
@@ -231,7 +285,7 @@ class Kernel:
 
     def send_results(self) -> None:
         texts, self.pending_results, self.pending_chars = self.pending_results, [], 0
-        self.stdout.__class__ = _PlainStream
+        self.stdout.__class__ = _OutputStream if self._stderr_pending else _PlainStream
         if self.send(Results(tuple(texts))):
             self.receive(Ack)
 
@@ -318,7 +372,7 @@ class Kernel:
         except BaseException as exc:
             status, exit_code, error = "error", 1, report_exception(exc)
         results, self.pending_results, self.pending_chars = self.pending_results, [], 0
-        self.stdout.__class__ = _PlainStream
+        self.stdout.__class__ = _OutputStream if self._stderr_pending else _PlainStream
         done = RunDone(status, exit_code, tuple(results), *(error or (None,)))
         if not self.send(done):  # what did not fit was said on stderr; the run must end all the same
             self.send(RunDone(status, exit_code if -(2**63) <= exit_code < 2**63 else 1, ename=done.ename))
@@ -364,10 +418,14 @@ class Kernel:
         self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
             try:
-                msg = self.receive(RunCode)
+                msg = self._next_message()
             except KeyboardInterrupt:
                 continue
-            self.execute(msg)
+            if isinstance(msg, UseTerminal):
+                self.use_terminal(msg)
+            elif isinstance(msg, RunCode):
+                self.execute(msg)
+            # (strays: a late ack or input reply)
 
 
 def _interactive_code(code: str, filename: str) -> list[types.CodeType]:
@@ -401,7 +459,9 @@ def report_progress(**fields: Any) -> bool:
     return _active is not None and _active.progress(**fields)
 
 
-def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = None) -> NoReturn:
+def main(
+    control_fd: int, side_fd: int | None = None, fd_limit: int | None = None, pty_fd: int | None = None
+) -> NoReturn:
     if fd_limit is not None:  # the user's own soft limit (the supervisor raised its own against floods)
         import resource
 
@@ -413,7 +473,9 @@ def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = Non
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
         if os.getppid() == 1:
             os._exit(0)  # it died before we asked
-    kernel = Kernel(socket.socket(fileno=control_fd))
+    if pty_fd is not None:
+        os.set_inheritable(pty_fd, False)  # user code's children get it as their fds 1 and 2, if at all
+    kernel = Kernel(socket.socket(fileno=control_fd), pty_fd)
     if side_fd is not None:  # completion, help, objects: answered by a thread while code runs
         from . import side as kernel_side
 

@@ -29,6 +29,7 @@ from ...protocol import (
     Restart,
     Result,
     Stream,
+    Terminal,
 )
 from ...protocol.kernel_channel import (
     Ack,
@@ -106,7 +107,20 @@ class KernelLink:
     def run(self, event: Execute) -> None:
         """Have the kernel run ``event`` (the core made it the run in progress)."""
         assert self.kernel is not None
+        self.kernel.use_terminal(self.core.terminal)  # the attached client's, decided as each run starts
         self.kernel.send(RunCode(event.code, event.mode, event.filename, event.argv))
+
+    def resize(self) -> None:
+        """The attached client's terminal changed size (or it attached): the pty follows at once, so a
+        run that draws (a progress bar, a full-screen program) gets its SIGWINCH while it goes on."""
+        terminal = self.core.terminal
+        if self.kernel is not None and terminal is not None:
+            self.kernel.resize(terminal)
+
+    @property
+    def terminal(self) -> Terminal | None:
+        """The attached client's terminal (None: it has none): what a kernel started now is given."""
+        return self.core.terminal
 
     def send_input(self, text: str, eof: bool) -> None:
         """The answer to the kernel's pending ``input()``."""
@@ -127,7 +141,7 @@ class KernelLink:
         kernel = self.kernel
         if kernel is None:
             return
-        output_ready = kernel.stdout_fd in ready or kernel.stderr_fd in ready
+        output_ready = kernel.tty_fd in ready or kernel.stdout_fd in ready or kernel.stderr_fd in ready
         if kernel.side_fd in ready:
             with guarded("side replies from the interpreter"):
                 self.side.on_kernel_ready(kernel, ready[kernel.side_fd])
@@ -139,7 +153,7 @@ class KernelLink:
 
     def _start_kernel(self) -> None:
         become_subreaper()  # before the first kernel: its orphans come to us, to be ended with it
-        self.kernel = KernelProcess(self.python, fd_limit=self.user_fd_limit)
+        self.kernel = KernelProcess(self.python, fd_limit=self.user_fd_limit, terminal=self.core.terminal)
         self.core.kernel_started()
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
@@ -192,15 +206,23 @@ class KernelLink:
         if on == self._watching_output:
             return
         self._watching_output = on
-        for fd in (self.kernel.stdout_fd, self.kernel.stderr_fd):
+        for fd in self.kernel.output_fds:
             if on:
                 self._poller.register(fd, zmq.POLLIN)
             else:
                 self._poller.unregister(fd)
 
     def _drain_output(self) -> None:
-        """Turn what waits in the kernel's pipes into Stream events (stdout first)."""
+        """Turn what waits in the kernel's pty and pipes into Stream events (the pty's as stdout, then the
+        stdout pipe's, then the stderr pipe's: the kernel keeps the pipes' order, see kernel/main.py)."""
         assert self.kernel is not None
+        kernel = self.kernel
+        if kernel.tty_open:
+            tty, still_open = kernel.read_tty()
+            if tty:
+                self._emit(Stream, self.running, "stdout", tty)
+            if not still_open and self._watching_output:  # nobody holds its slave end any more
+                self._poller.unregister(kernel.tty_fd)
         out = self.kernel.read_output(self.kernel.stdout_fd)
         if out:
             self._emit(Stream, self.running, "stdout", out)

@@ -1,4 +1,13 @@
-"""The supervisor's handle on one kernel process: start it, talk to it, read its output, end it."""
+"""The supervisor's handle on one kernel process: start it, talk to it, read its output, end it.
+
+Every kernel gets its stdout and stderr pipes and a pseudo-terminal (``os.openpty``; the kernel holds
+the slave end). While the attached client has a terminal, the kernel's fds 1 and 2 are that pty's slave
+(``UseTerminal``, between runs), sized like the client's window: ``isatty()`` is true, colours and
+widths are the client's, and a resize here (``TIOCSWINSZ`` on the master) is a SIGWINCH to the kernel's
+foreground process group, since the pty is the kernel's controlling terminal. The pty keeps a real
+terminal's output settings (OPOST and ONLCR: a newline leaves it as CR LF), and its bytes reach the
+client's terminal unchanged, as stdout: a terminal merges stdout and stderr anyway.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +16,14 @@ import logging
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 
 from ..._files import environment_without_secrets, python_command
-from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, encode_line
+from ...protocol.events import Terminal
+from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, UseTerminal, encode_line
 from ...protocol.side_channel import SideRequest, Unpacker, pack
 from .process_tree import kill_tree, signal_tree
 
@@ -24,10 +36,20 @@ KILL_WAIT = 5.0  # seconds for a SIGKILLed kernel to be gone
 
 
 class KernelProcess:
-    """A running kernel. ``stdout_fd``, ``stderr_fd`` and ``control_fd`` are for the poll loop."""
+    """A running kernel. ``stdout_fd``, ``stderr_fd``, ``tty_fd`` (the pty's master) and ``control_fd``
+    are for the poll loop."""
 
-    def __init__(self, python: str = sys.executable, cwd: str | None = None, *, fd_limit: int | None = None) -> None:
-        """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own)."""
+    def __init__(
+        self,
+        python: str = sys.executable,
+        cwd: str | None = None,
+        *,
+        fd_limit: int | None = None,
+        terminal: Terminal | None = None,
+    ) -> None:
+        """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own).
+        ``terminal``: the client's terminal (its size, TERM and COLORTERM): the kernel starts on a pty
+        like it (``use_terminal``); None or one that is not ``present``: on pipes."""
         ours, theirs = socket.socketpair()
         side_ours, side_theirs = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -37,6 +59,10 @@ class KernelProcess:
                 fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
             except (OSError, AttributeError):
                 pass
+        tty_master, tty_slave = _open_pty()
+        env = environment_without_secrets()  # user code runs here: no remrepl secret in its env
+        if terminal is not None and terminal.present:  # in the environment from the start, as locally
+            env.update(_terminal_env(env, terminal))
         try:
             self.process = subprocess.Popen(
                 # The kernel imports itself with a safe path (no user file named like a module of ours can
@@ -45,34 +71,38 @@ class KernelProcess:
                 python_command(
                     python,
                     code="from remrepl.server.kernel.main import main; "
-                    f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r})",
+                    f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r}, pty_fd={tty_slave})",
                     allow_flag=False,
                 ),
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
-                pass_fds=(theirs.fileno(), side_theirs.fileno()),
+                pass_fds=(theirs.fileno(), side_theirs.fileno(), tty_slave),
                 cwd=cwd,
-                env=environment_without_secrets(),  # user code runs here: no remrepl secret in its env
-                # its own process group: a Ctrl-C at the server's terminal is the supervisor's to handle
+                env=env,
+                # its own process group and session: a Ctrl-C at the server's terminal is the supervisor's
+                # to handle, and the kernel, a session leader, can make the pty its controlling terminal
                 start_new_session=True,
             )
         except BaseException:
-            for fd in (out_r, err_r):
+            for fd in (out_r, err_r, tty_master):
                 os.close(fd)
             ours.close()
             side_ours.close()
             raise
         finally:
-            for fd in (out_w, err_w):
+            for fd in (out_w, err_w, tty_slave):
                 os.close(fd)
             theirs.close()
             side_theirs.close()
         self.control = ours
         self.control.setblocking(False)
-        for fd in (out_r, err_r):
+        for fd in (out_r, err_r, tty_master):
             os.set_blocking(fd, False)
-        self.stdout_fd, self.stderr_fd = out_r, err_r
+        self.stdout_fd, self.stderr_fd, self.tty_fd = out_r, err_r, tty_master
+        self.tty_open = True  # some process holds the pty's slave end (``read_tty``)
+        self.terminal_mode: tuple[bool, str, str] = (False, "", "")  # what the kernel was last told
+        self.size: tuple[int, int] = (0, 0)  # the pty's window size, as last set
         self.control_fd = ours.fileno()
         self.side = side_ours
         self.side.setblocking(False)
@@ -82,10 +112,42 @@ class KernelProcess:
         self._partial = bytearray()  # a control line not complete yet (appended to: a big one is not quadratic)
         self._overlong = False  # the line coming in is over MAX_LINE_BYTES: dropped up to its end
         self.ready = False
+        self.use_terminal(terminal)
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def output_fds(self) -> tuple[int, ...]:
+        """The descriptors the poll loop reads output from (the pty's master while it is open)."""
+        if self.tty_open:
+            return self.tty_fd, self.stdout_fd, self.stderr_fd
+        return self.stdout_fd, self.stderr_fd
+
+    def use_terminal(self, terminal: Terminal | None) -> None:
+        """Make the kernel's stdout and stderr the pty, sized and named like ``terminal``, or (None, or
+        one not ``present``) its pipes again. Only between runs: the kernel reads it in its idle loop
+        (before the next ``RunCode``, which follows it on the same socket)."""
+        if terminal is not None and terminal.present:
+            self.resize(terminal)
+            mode = (True, terminal.term, terminal.colorterm)
+        else:
+            mode = (False, "", "")
+        if mode != self.terminal_mode:
+            self.terminal_mode = mode
+            self.send(UseTerminal(*mode))
+
+    def resize(self, terminal: Terminal) -> None:
+        """Give the pty ``terminal``'s size (the kernel's foreground process group gets SIGWINCH)."""
+        size = (terminal.rows, terminal.columns)
+        if not terminal.present or size == self.size:
+            return
+        try:
+            fcntl.ioctl(self.tty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+            self.size = size
+        except OSError as exc:
+            log.warning("could not resize the kernel's terminal: %s", exc)
 
     def send(self, message: ToKernel) -> None:
         data = encode_line(message)
@@ -165,18 +227,16 @@ class KernelProcess:
     @staticmethod
     def read_output(fd: int) -> bytes:
         """What waits in an output pipe now (up to MAX_COALESCE bytes), b"" if nothing."""
-        chunks: list[bytes] = []
-        size = 0
-        while size < MAX_COALESCE:
-            try:
-                chunk = os.read(fd, READ_CHUNK)
-            except OSError:  # BlockingIOError included: nothing more waits
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
+        return _read_waiting(fd)[0]
+
+    def read_tty(self) -> tuple[bytes, bool]:
+        """What waits on the pty now (as ``read_output``), and whether it is still open. Once no process
+        holds its slave end (the kernel closed it: EIO), ``tty_open`` turns False: a hung-up master polls
+        ready for ever, so the loop stops watching it."""
+        data, ended = _read_waiting(self.tty_fd)
+        if ended:
+            self.tty_open = False
+        return data, not ended
 
     def interrupt(self) -> None:
         try:
@@ -223,8 +283,51 @@ class KernelProcess:
         kill_tree(pgid, spare=() if self.process.returncode is not None else (pgid,))
         self.control.close()
         self.side.close()
-        for fd in (self.stdout_fd, self.stderr_fd):
+        for fd in (self.tty_fd, self.stdout_fd, self.stderr_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _read_waiting(fd: int) -> tuple[bytes, bool]:
+    """What waits in ``fd`` now (up to MAX_COALESCE bytes), and whether it has ended (EOF, or EIO: a
+    pty's master whose slave nobody holds)."""
+    chunks: list[bytes] = []
+    size = 0
+    ended = False
+    while size < MAX_COALESCE:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:  # nothing more waits
+            break
+        except OSError:
+            ended = True
+            break
+        if not chunk:
+            ended = True
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), ended
+
+
+def _open_pty() -> tuple[int, int]:
+    """A new pseudo-terminal (master, slave) with a real terminal's output settings, chosen here rather
+    than inherited: OPOST and ONLCR on (``\n`` leaves as ``\r\n``, so the client writes the bytes to
+    its terminal unchanged and a progress bar's ``\r`` works as locally)."""
+    master, slave = os.openpty()
+    try:
+        attrs = termios.tcgetattr(slave)
+        attrs[1] |= termios.OPOST | termios.ONLCR  # oflag
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    except termios.error:  # a pty without termios settings still carries the bytes
+        pass
+    os.set_inheritable(master, False)
+    return master, slave
+
+
+def _terminal_env(env: dict[str, str], terminal: Terminal) -> dict[str, str]:
+    """TERM and COLORTERM as the client has them (an empty one left out)."""
+    env.pop("COLORTERM", None)
+    return {name: value for name, value in (("TERM", terminal.term), ("COLORTERM", terminal.colorterm)) if value}

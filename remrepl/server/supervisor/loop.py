@@ -72,6 +72,7 @@ from .session_core import (
     HandleTransfer,
     InterruptKernel,
     Replay,
+    ResizeTerminal,
     RestartKernel,
     Send,
     SendNow,
@@ -138,6 +139,7 @@ class Supervisor:
             python=sys.version.split()[0],
             started_at=self.started_at,
             acks=True,
+            terminals=True,
         )
         self.core = SessionCore(welcome, self.replay)
         self.core.last_activity = time.monotonic()
@@ -364,6 +366,8 @@ class Supervisor:
             elif isinstance(action, Stop):
                 log.info("shutdown requested by the client")
                 self.stopping = True
+            elif isinstance(action, ResizeTerminal):
+                self.link.resize()
 
     def _reject(self, identity: bytes, payload: list[bytes], text: str) -> None:
         """The guard's reply to a client message whose handling failed: Rejected, naming its request."""

@@ -40,6 +40,7 @@ from ...protocol import (
     Restart,
     Role,
     Shutdown,
+    Terminal,
     Welcome,
     decode,
 )
@@ -149,6 +150,11 @@ class Stop:
     """The client asked the server to shut down."""
 
 
+@dataclass(frozen=True)
+class ResizeTerminal:
+    """The attached client's terminal (``SessionCore.terminal``) changed: the kernel's pty follows."""
+
+
 Action = (
     Send
     | SendNow
@@ -162,6 +168,7 @@ Action = (
     | HandleTransfer
     | RestartKernel
     | Stop
+    | ResizeTerminal
 )
 
 
@@ -184,6 +191,9 @@ class SessionCore:
         self.kernel_ready = False  # the kernel said "ready": it can run code and take SIGINT
         self.recent_ids: dict[str, None] = {}  # an ordered set: oldest first
         self.last_activity = 0.0  # when a client last sent anything, or a run ended (the idle timeout)
+        # The attached client's terminal (its Terminal event), None: it has none (or has not said). The
+        # kernel's output is a pty like it while there is one, pipes otherwise; decided as each run starts.
+        self.terminal: Terminal | None = None
 
     # --- client messages --------------------------------------------------------------------------
 
@@ -222,6 +232,7 @@ class SessionCore:
         if self.attached is not None and self.attached != peer:
             actions += [SendNow(self.attached, Bye(reason=TAKEN_OVER)), DropClient("another client attached")]
         self.attached, self.conn = peer, conn
+        self.terminal = None  # until it says it has one
         resume = event.resume_from if event.resume_from is not None else self.replay.acked
         kept = self.replay.since_encoded(resume)
         replay = Replay(tuple(event for event, _ in kept), tuple(frames for _, frames in kept))
@@ -242,6 +253,9 @@ class SessionCore:
                 self.pending_execute = event
                 return []
             return [StartRun(event)]
+        if isinstance(event, Terminal):
+            self.terminal = event if event.present else None
+            return [ResizeTerminal()]
         if isinstance(event, Ack):  # what the client has seen: a later attachment is not replayed it
             self.replay.ack(event.seq)
             return []
