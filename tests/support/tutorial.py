@@ -127,8 +127,13 @@ sys.path[0] = ""
 sys.ps1, sys.ps2 = ">>> ", "... "
 # python's >>> prints an exception with the interpreter's own display (sys.__excepthook__, which adds
 # "Did you mean ...?" to a NameError); the console uses it only when sys.excepthook is not that very
-# function, and else the traceback module (which, before 3.12, adds none).
-sys.excepthook = lambda *exc_info: sys.__excepthook__(*exc_info)
+# function, and else the traceback module (which, before 3.12, adds none). The hook is given the
+# console's own frames too (code.py, codeop.py): the typed input's start where python's >>> starts.
+def display(kind, value, tb):
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<console>":
+        tb = tb.tb_next
+    sys.__excepthook__(kind, value.with_traceback(tb), tb)  # it shows the exception's own __traceback__
+sys.excepthook = display
 console = code.InteractiveConsole(namespace)
 # One stream for stdout and stderr, as on a terminal, for the whole page: a handler that kept the stream
 # of an earlier example (logging's) still writes where the next example's output is read.
@@ -179,6 +184,9 @@ INPUT_NAME = re.compile(r"<(console|stdin|remote-\d+)>")
 # typed input and shows nothing there. Only a frame (``, in NAME``) is followed so: a SyntaxError's
 # location line (``File "<input>", line 1`` and its carets, which python 3.11 shows too) stays compared.
 TYPED_FRAME = re.compile(r'^(?P<margin>.*?)  File "<input>", line \d+, in ')
+# A warning about typed input (``<input>:1: DeprecationWarning: ...``): at remote> the warnings module
+# finds the typed line too and shows it on the next line, indented by two spaces, as it does for a file.
+TYPED_WARNING = re.compile(r"^<input>:\d+: \w+: ")
 
 
 def normalise(lines: list[str]) -> list[str]:
@@ -187,15 +195,20 @@ def normalise(lines: list[str]) -> list[str]:
 
 
 def without_typed_source(lines: list[str]) -> list[str]:
-    """``normalise`` and, under a frame of typed input, no source or caret lines (see TYPED_FRAME): the
-    one named difference the normalised figure leaves out."""
+    """``normalise`` and, under a frame of (or a warning about) typed input, no source or caret lines (see
+    TYPED_FRAME, TYPED_WARNING): the one named difference the normalised figure leaves out."""
     kept: list[str] = []
-    source_margin = None  # the indentation of source lines under the last frame of typed input
+    margin = None  # how the typed source under the last frame (or warning) of typed input starts
+    single = False  # a warning shows one source line; a frame its line and carets
     for line in normalise(lines):
-        if source_margin is not None and line.startswith(source_margin):
+        if margin is not None and line.startswith(margin):
+            margin = None if single else margin
             continue
         frame = TYPED_FRAME.match(line)
-        source_margin = frame.group("margin") + "    " if frame else None
+        if frame:
+            margin, single = frame.group("margin") + "    ", False
+        else:
+            margin, single = ("  ", True) if TYPED_WARNING.match(line) else (None, False)
         kept.append(line)
     return kept
 
