@@ -47,6 +47,8 @@ from .events import (
     Restart,
     Result,
     Shutdown,
+    StdinAck,
+    StdinData,
     Stream,
     Welcome,
 )
@@ -99,6 +101,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
     Progress: _OUTPUT,
+    # A script run's standard input and its acknowledgements: they may cross the run's end (then dropped).
+    StdinData: dict.fromkeys(_ATTACHED, _SAME),
+    StdinAck: _OUTPUT,
 }
 
 

@@ -6,7 +6,8 @@ with a newline as well as ending with one: user code can write to the socket (it
 kernel's process), and half a line from it then becomes a line of its own, which fails to decode and is
 dropped, instead of swallowing the message after it.
 
-    supervisor -> kernel   RunCode, InputText, Ack (answers Results and a main-thread ShowDisplay)
+    supervisor -> kernel   RunCode, InputText, Ack (answers Results and a main-thread ShowDisplay);
+                           RunScript (the first and only run of a one-off kernel: ``python FILE``)
     kernel -> supervisor   KernelReady, Results, AskInput, RunDone, ShowDisplay, ReportProgress
 
 The kernel runs anybody's code, so the supervisor's decoder is ``strict`` (``message_codec``): a
@@ -41,6 +42,19 @@ class RunCode(NamedTuple):
     mode: Mode = "interactive"
     filename: str = "<remote>"
     argv: tuple[str, ...] = ()
+
+
+class RunScript(NamedTuple):
+    """Be ``python FILE``: run ``code`` as the script ``path`` (absolute, on this machine) in this fresh
+    interpreter, with ``sys.argv == argv`` and ``sys.path[0] == path0``; end as python ends (threads
+    joined, atexit handlers run), answer ``RunDone``, and exit. ``stdin``: fd 0 carries the client's
+    standard input; otherwise reading stdin asks the client for lines (``AskInput``)."""
+
+    code: str
+    path: str
+    argv: tuple[str, ...]
+    path0: str
+    stdin: bool = False
 
 
 class InputText(NamedTuple):
@@ -108,7 +122,7 @@ class ReportProgress(NamedTuple):
     final: bool = False
 
 
-ToKernel = RunCode | InputText | Ack
+ToKernel = RunCode | InputText | Ack | RunScript
 FromKernel = KernelReady | Results | AskInput | RunDone | ShowDisplay | ReportProgress
 ControlMessage = ToKernel | FromKernel
 
@@ -123,6 +137,7 @@ CONTROL: Codec[ControlMessage] = Codec(
         "done": RunDone,
         "display": ShowDisplay,
         "progress": ReportProgress,
+        "script": RunScript,
     },
     max_header=MAX_LINE_BYTES,
     strict=True,

@@ -45,6 +45,7 @@ from ...protocol.kernel_channel import (
     Results,
     RunCode,
     RunDone,
+    RunScript,
     RunStatus,
     ShowDisplay,
     decode_line,
@@ -62,6 +63,7 @@ STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for pri
 FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
+BUILTIN_INPUT = builtins.input  # before the kernel replaces it: a script run (``script.py``) puts it back
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
 
 
@@ -354,9 +356,13 @@ class Kernel:
         self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
             try:
-                msg = self.receive(RunCode)
+                msg: RunCode | RunScript = self.receive((RunCode, RunScript))  # type: ignore[arg-type]
             except KeyboardInterrupt:
                 continue
+            if isinstance(msg, RunScript):  # a one-off kernel: python FILE, then this process ends
+                from . import script
+
+                script.run(self, msg)
             self.execute(msg)
 
 

@@ -13,7 +13,7 @@ import sys
 from ..._files import environment_without_secrets
 from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, encode_line
 from ...protocol.side_channel import SideRequest, Unpacker, pack
-from .process_tree import kill_tree, signal_tree
+from .process_tree import kill_tree, protect, signal_tree, unprotect
 
 log = logging.getLogger("remrepl.server")
 
@@ -26,8 +26,18 @@ KILL_WAIT = 5.0  # seconds for a SIGKILLed kernel to be gone
 class KernelProcess:
     """A running kernel. ``stdout_fd``, ``stderr_fd`` and ``control_fd`` are for the poll loop."""
 
-    def __init__(self, python: str = sys.executable, cwd: str | None = None, *, fd_limit: int | None = None) -> None:
-        """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own)."""
+    def __init__(
+        self,
+        python: str = sys.executable,
+        cwd: str | None = None,
+        *,
+        fd_limit: int | None = None,
+        stdin_pipe: bool = False,
+    ) -> None:
+        """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own).
+        ``stdin_pipe``: the kernel's fd 0 is a pipe whose write end is ``stdin_fd`` (a script run's
+        standard input); otherwise /dev/null."""
+        stdin_r, self.stdin_fd = os.pipe() if stdin_pipe else (subprocess.DEVNULL, -1)
         ours, theirs = socket.socketpair()
         side_ours, side_theirs = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -45,7 +55,7 @@ class KernelProcess:
                     "from remrepl.server.kernel.main import main; "
                     f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r})",
                 ],
-                stdin=subprocess.DEVNULL,
+                stdin=stdin_r,
                 stdout=out_w,
                 stderr=err_w,
                 pass_fds=(theirs.fileno(), side_theirs.fileno()),
@@ -55,16 +65,21 @@ class KernelProcess:
                 start_new_session=True,
             )
         except BaseException:
-            for fd in (out_r, err_r):
-                os.close(fd)
+            for fd in (out_r, err_r, self.stdin_fd):
+                if fd >= 0:
+                    os.close(fd)
             ours.close()
             side_ours.close()
             raise
         finally:
-            for fd in (out_w, err_w):
-                os.close(fd)
+            for fd in (out_w, err_w, stdin_r):
+                if fd >= 0:
+                    os.close(fd)
             theirs.close()
             side_theirs.close()
+        protect(self.process.pid)
+        if self.stdin_fd >= 0:
+            os.set_blocking(self.stdin_fd, False)
         self.control = ours
         self.control.setblocking(False)
         for fd in (out_r, err_r):
@@ -175,6 +190,15 @@ class KernelProcess:
             size += len(chunk)
         return b"".join(chunks)
 
+    def close_stdin(self) -> None:
+        """The end of the kernel's standard input (EOF on its fd 0)."""
+        if self.stdin_fd >= 0:
+            try:
+                os.close(self.stdin_fd)
+            except OSError:
+                pass
+            self.stdin_fd = -1
+
     def interrupt(self) -> None:
         try:
             os.kill(self.process.pid, signal.SIGINT)
@@ -218,6 +242,8 @@ class KernelProcess:
         except subprocess.TimeoutExpired:  # stuck in the kernel (D state): reaped by a later sweep
             log.warning("kernel pid %d did not die within %g s of SIGKILL", pgid, KILL_WAIT)
         kill_tree(pgid, spare=() if self.process.returncode is not None else (pgid,))
+        unprotect(pgid)
+        self.close_stdin()
         self.control.close()
         self.side.close()
         for fd in (self.stdout_fd, self.stderr_fd):
