@@ -221,9 +221,7 @@ def test_os_exit_gives_its_status(both: Both) -> None:
         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
     ],
 )
-def test_a_script_killed_by_a_signal_exits_as_a_shell_shows_it_and_the_server_survives(
-    both: Both, source: str
-) -> None:
+def test_a_script_killed_by_a_signal_exits_as_a_shell_shows_it_and_the_server_survives(both: Both, source: str) -> None:
     path = both.write(source)
     local, remote = both.python(path), both.exec(path)
     assert local.returncode < 0
