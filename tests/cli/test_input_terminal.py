@@ -3,6 +3,7 @@ test_repl_terminal.py: answered from the keyboard, and Ctrl-C at it)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from tests.support.cli import remrepl_command
@@ -41,4 +42,20 @@ def test_exec_with_a_terminal_asks_input_and_getpass_at_the_keyboard(terminal: T
     terminal.send("Enter")
     assert terminal.wait_exit() == 0
     assert any(line.startswith("got Ada 7 False") for line in terminal.lines()), terminal.screen()
+    assert "hunter2" not in terminal.screen()
+
+
+def test_exec_with_piped_stdin_still_asks_getpass_at_the_terminal(terminal: TmuxTerminal, tmp_path: Path) -> None:
+    """stdin is the script's data; the password is typed at the terminal, hidden, as python does."""
+    script = tmp_path / "pw.py"
+    script.write_text("import getpass, sys\npw = getpass.getpass('secret? ')\nprint('got', len(pw), sys.stdin.read())")
+    data = tmp_path / "data.txt"
+    data.write_text("the piped data")
+    command = [*remrepl_command(), "exec", "--launch", str(script)]
+    terminal.start(["bash", "-c", f'{" ".join(map(shlex.quote, command))} < {shlex.quote(str(data))}'])
+    terminal.wait_for("secret?")
+    terminal.type("hunter2")
+    terminal.send("Enter")
+    assert terminal.wait_exit() == 0
+    assert any(line.startswith("got 7 the piped data") for line in terminal.lines()), terminal.screen()
     assert "hunter2" not in terminal.screen()
