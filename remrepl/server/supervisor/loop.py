@@ -55,7 +55,9 @@ from ...protocol import (
     decode,
     encode,
 )
+from ...protocol.aws_credentials import CREDENTIALS_NAME
 from ...protocol.events import Event
+from ...protocol.side import PutObject
 from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from ...transport.connection_info import ConnectionInfo
 from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
@@ -362,6 +364,8 @@ class Supervisor:
                 log.info("%s", action.reason)
             elif isinstance(action, ForwardSide):
                 self.side.forward(self.link.kernel, action.peer, action.conn, action.request)
+                if isinstance(action.request, PutObject) and action.request.name == CREDENTIALS_NAME:
+                    self.scripts.lend(action.request)  # script runs' kernels get the lent AWS credentials too
             elif isinstance(action, HandleTransfer):
                 self.transfers.handle(action.event)
             elif isinstance(action, InterruptKernel):

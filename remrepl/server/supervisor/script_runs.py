@@ -46,10 +46,12 @@ from ...protocol import (
     OutputEvent,
     Rejected,
     Restart,
+    Role,
     encode,
 )
 from ...protocol.events import STDIN_WINDOW, Event, StdinAck, StdinData
 from ...protocol.kernel_channel import RunScript
+from ...protocol.side import PutObject
 from .guard import guarded
 from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
@@ -101,7 +103,16 @@ class ScriptLink(KernelLink):
         self.script = script
         self.cwd = cwd
         self.released = False
+        self.lending = False  # AWS credentials are on their way to the kernel: the script waits for them
+        self._deferred: Execute | None = None
         super().__init__(**kwargs)
+
+    def credentials_taken(self) -> None:
+        """The kernel answered the lent credentials: the script may start."""
+        self.lending = False
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None and not self.released and self.kernel is not None:
+            self.run(deferred)
 
     def _new_process(self) -> KernelProcess:
         # The same constructor as the session's kernel: options given to that one (a terminal) go here too.
@@ -109,6 +120,9 @@ class ScriptLink(KernelLink):
 
     def run(self, event: Execute) -> None:
         assert self.kernel is not None
+        if self.lending:  # the script's first lines may need them (a cluster on EC2)
+            self._deferred = event
+            return
         self.kernel.send(self.script)
         if not self.script.stdin:
             self.kernel.close_stdin()  # EOF at once: reading stdin asks the client for lines instead
@@ -197,6 +211,9 @@ class ScriptRuns:
         self.forget = forget  # tell the session core a script connection is gone
         self.send_side = send_side
         self.peers: dict[bytes, ScriptPeer] = {}
+        # The AWS credentials last lent to the session (the reserved PutObject, its payload never looked
+        # into): each script kernel gets them too, as the session's kernel did (protocol/aws_credentials.py).
+        self.credentials: PutObject | None = None
 
     @property
     def active(self) -> bool:
@@ -265,11 +282,32 @@ class ScriptRuns:
             core=state.book,
             emit=lambda kind, *args, **kwargs: self._emit(state, kind, *args, **kwargs),
             poller=self.poller,
-            side=SideRequests(self.send_side, self.poller),
+            # No client's side request goes to a script kernel: every reply there answers the credentials.
+            side=SideRequests(lambda peer, conn, reply: self._credentials_taken(state), self.poller),
             clock=self.clock,
         )
         state.link.start()
+        if self.credentials is not None:
+            self._lend_to(state.link)
         log.info("script run %s started in kernel pid %d", event.req_id[:8], state.link.kernel.pid)  # type: ignore[union-attr]
+
+    def lend(self, credentials: PutObject) -> None:
+        """AWS credentials lent to the session: for the script runs that go on, and those to come."""
+        self.credentials = credentials
+        for state in self.peers.values():
+            if state.running and state.link is not None and not state.link.released:
+                self._lend_to(state.link)
+
+    def _lend_to(self, link: ScriptLink) -> None:
+        kernel, request = link.kernel, self.credentials
+        if kernel is None or request is None:
+            return
+        link.lending = True
+        link.side.forward(kernel, b"", Connection(Role.SERVER), request)  # its answer: _credentials_taken
+
+    def _credentials_taken(self, state: ScriptPeer) -> None:
+        if state.link is not None:
+            state.link.credentials_taken()
 
     # --- standard input ---------------------------------------------------------------------------
 
