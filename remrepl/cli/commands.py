@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..client.session import Session
     from ..launchers import Launcher
     from .config import Config
+    from .ui.leaving import Leaving
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -138,6 +139,20 @@ def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name:
         launcher.close()
 
 
+def leaving_of(args: argparse.Namespace, launched: bool) -> Leaving:
+    """What leaving the prompt will do to the server ``args`` reached (``_finish_launcher`` does it; the
+    banner and %help say it); ``launched``: this command started it."""
+    from ..launchers import records
+    from .ui.leaving import Leaving
+
+    if launched:  # --keep saves it as a session, else it stops with us
+        return Leaving(stops_server=not args.keep, kept_launch=args.keep, session=args.name or None)
+    if getattr(args, "session", None):
+        return Leaving(session=args.session)
+    kept = records.read(args.connection_file) if args.connection_file else None
+    return Leaving(session=kept.name if kept is not None else None)
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     from ..launchers import records
     from .ui import Repl, private_history
@@ -145,10 +160,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
     config = _config(args)  # before connecting: a typo in the file costs no server start
     session, launcher, target = _open_session(args)
     outcome = "detach"
+    exit_code = 0
     try:
         history_file = state_dir("history") / re.sub(r"[^\w.-]", "_", target)
         history = private_history(history_file, max_entries=config.history_size)
-        outcome = Repl(session, history, config=config).run(target)
+        repl = Repl(session, history, config=config, leaving=leaving_of(args, launcher is not None))
+        outcome = repl.run(target)
+        exit_code = repl.exit_code  # exit(3) at the prompt: status 3, as python's
         if outcome == "shutdown":
             session.shutdown()
             print("remrepl: the server was shut down.")
@@ -162,7 +180,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name)
     if launcher is not None and not args.keep and outcome == "detach":
         print("remrepl: the server launched for this session was stopped (--keep leaves it running).")
-    return 0
+    return exit_code
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

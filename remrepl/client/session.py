@@ -481,6 +481,13 @@ class Session:
         """
         return self._side.complete(code, cursor, timeout)
 
+    def complete_path(self, typed: str, *, directories_only: bool = False, timeout: float = 5.0) -> Completions:
+        """The remote paths that start with ``typed`` (relative to the remote interpreter's working
+        directory; ``~`` is the remote home), as ``.matches``: whole paths, directories ending in ``/``,
+        hidden entries only when the typed name starts with ``.``, a bounded number; ``.kinds`` says
+        ``directory`` or ``file``. With ``directories_only`` no files."""
+        return self._side.complete_path(typed, directories_only, timeout)
+
     def inspect(self, name: str, *, detail: int = 0, timeout: float = 10.0) -> Inspection:
         """Help on the remote object ``name`` (a dotted name): type, signature and docstring as ``.text``;
         with ``detail=1`` its source too. ``.found`` is False (and ``.text`` says why) if there is none."""

@@ -32,6 +32,7 @@ from ..protocol import Bye, Connection, Detach, Event, Hello, Rejected, Role, We
 from ..protocol.side import (
     MAX_OBJECT_BYTES,
     Complete,
+    CompletePath,
     Completions,
     GetObject,
     Inspect,
@@ -42,7 +43,7 @@ from ..protocol.side import (
 from ..transport import KeyPair, client_socket, tcp_endpoint
 from ..transport.connection_info import ConnectionInfo
 
-SideRequest = Complete | Inspect | GetObject | PutObject
+SideRequest = Complete | Inspect | GetObject | PutObject | CompletePath
 
 
 class SideChannel:
@@ -149,6 +150,11 @@ class SideRequests:
     def complete(self, code: str, cursor: int | None, timeout: float) -> Completions:
         event = Complete(uuid.uuid4().hex, code, len(code) if cursor is None else cursor)
         reply = self.request(event, timeout)
+        assert isinstance(reply, Completions)
+        return reply
+
+    def complete_path(self, typed: str, directories_only: bool, timeout: float) -> Completions:
+        reply = self.request(CompletePath(uuid.uuid4().hex, typed, directories_only), timeout)
         assert isinstance(reply, Completions)
         return reply
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         Stream,
         Welcome,
     )
-    from .side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+    from .side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
     from .transfers import (
         TRANSFER_CLIENT_EVENTS,
         TRANSFER_SERVER_EVENTS,
@@ -69,6 +69,7 @@ __all__ = [
     "CancelTransfer",
     "ClientEvent",
     "Complete",
+    "CompletePath",
     "Completions",
     "Connection",
     "Detach",

@@ -52,7 +52,7 @@ from .events import (
     Stream,
     Welcome,
 )
-from .side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from .side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
 from .transfers import TRANSFER_CLIENT_EVENTS, TRANSFER_SERVER_EVENTS
 
 
@@ -95,7 +95,7 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     Notice: _OUTPUT,
     Restart: {S.IDLE: S.RUNNING, S.RUNNING: _SAME},  # in RUNNING only with force=True (see _advance)
     Ack: dict.fromkeys(_ATTACHED, _SAME),
-    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject)},
+    **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Complete, Inspect, GetObject, PutObject, CompletePath)},
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (Completions, Inspection, ObjectReply)},
     Display: _OUTPUT,
     # File transfers are the supervisor's, not the kernel's: they may run while code runs, and vice versa.

@@ -3,8 +3,8 @@
 Client → server: Hello, Execute, Interrupt, InputReply, Detach, Shutdown, Restart, Ack.
 Server → client: Welcome, Stream, Result, Error, InputRequest, Done, Notice, Progress, Rejected, Bye, Display.
 
-Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, answered by Completions, Inspection
-and ObjectReply. A client usually sends them over a second connection opened with ``Hello(side=True)``,
+Side requests (``side.py``): Complete, Inspect, GetObject, PutObject, CompletePath, answered by Completions,
+Inspection and ObjectReply. A client usually sends them over a second connection opened with ``Hello(side=True)``,
 which the server serves alongside the attached client without taking the session over; the kernel
 answers them from a thread of its own, so they are answered while a run keeps its main thread busy.
 
@@ -29,6 +29,7 @@ from .side import (
     SIDE_CLIENT_EVENTS,
     SIDE_SERVER_EVENTS,
     Complete,
+    CompletePath,
     Completions,
     GetObject,
     Inspect,
@@ -293,7 +294,7 @@ class StdinAck:
 STDIN_CHUNK = 1 << 16  # bytes in one StdinData
 STDIN_WINDOW = 1 << 20  # bytes a client may send beyond the last StdinAck
 
-SideClientEvent = Complete | Inspect | GetObject | PutObject
+SideClientEvent = Complete | Inspect | GetObject | PutObject | CompletePath
 SideServerEvent = Completions | Inspection | ObjectReply
 ClientEvent = (
     Hello

@@ -57,6 +57,18 @@ class PutObject:
     data: bytes
 
 
+@dataclass(frozen=True)
+class CompletePath:
+    """The remote paths that start with ``typed`` (relative to the kernel's working directory; ``~`` is
+    the remote home), for a magic's argument: answered by ``Completions`` whose ``matches`` are whole
+    paths (directories ending in ``/``, ``start`` 0) and ``kinds`` ``directory`` or ``file``.
+    ``directories_only``: no files (``%cd``)."""
+
+    req_id: str
+    typed: str
+    directories_only: bool = False
+
+
 # --- server -> client ---------------------------------------------------------------------------
 
 
@@ -90,6 +102,6 @@ class ObjectReply:
     data: bytes = b""
 
 
-SIDE_CLIENT_EVENTS: tuple[type, ...] = (Complete, Inspect, GetObject, PutObject)
+SIDE_CLIENT_EVENTS: tuple[type, ...] = (Complete, Inspect, GetObject, PutObject, CompletePath)
 SIDE_SERVER_EVENTS: tuple[type, ...] = (Completions, Inspection, ObjectReply)
-SIDE_REQUESTS = (Complete, Inspect, GetObject, PutObject)
+SIDE_REQUESTS = (Complete, Inspect, GetObject, PutObject, CompletePath)

@@ -1,9 +1,9 @@
 """The supervisor <-> kernel side socket: the client's side events, framed on a byte stream.
 
-The supervisor forwards a client's ``Complete``, ``Inspect``, ``GetObject`` and ``PutObject`` (``side.py``)
-to the kernel's side thread as they are, and the kernel answers with ``Completions``, ``Inspection`` and
-``ObjectReply``, in the codec's frames. On the stream each message is a 1-byte frame count, then each
-frame as a 4-byte big-endian length and its bytes.
+The supervisor forwards a client's ``Complete``, ``CompletePath``, ``Inspect``, ``GetObject`` and
+``PutObject`` (``side.py``) to the kernel's side thread as they are, and the kernel answers with
+``Completions``, ``Inspection`` and ``ObjectReply``, in the codec's frames. On the stream each message is
+a 1-byte frame count, then each frame as a 4-byte big-endian length and its bytes.
 
 User code can write to this socket too (it is an fd of the kernel's process), so the supervisor's
 ``Unpacker`` bounds what it buffers (``ValueError`` on a stream that is no message, never a wait for
@@ -21,6 +21,7 @@ from .side import (
     SIDE_CLIENT_EVENTS,
     SIDE_SERVER_EVENTS,
     Complete,
+    CompletePath,
     Completions,
     GetObject,
     Inspect,
@@ -29,7 +30,7 @@ from .side import (
     PutObject,
 )
 
-SideRequest = Complete | Inspect | GetObject | PutObject
+SideRequest = Complete | Inspect | GetObject | PutObject | CompletePath
 SideReply = Completions | Inspection | ObjectReply
 
 _COUNT = struct.Struct("!B")

@@ -79,5 +79,23 @@ def test_magic_names_complete_locally() -> None:
     assert [c.text for c in completer.get_completions(Document("%wh"), tab)] == ["%who", "%who_local"]
     assert [c.text for c in completer.get_completions(Document("%put d"), tab)] == ["data", "dump"]
     assert [c.text for c in completer.get_completions(Document("%put "), tab)] == ["data", "dump", "other"]
-    assert list(completer.get_completions(Document("%put data "), tab)) == []
+    assert list(completer.get_completions(Document("%put data x "), tab)) == []  # no third argument
     assert list(completer.get_completions(Document("!ls /e"), tab)) == []
+
+
+def test_local_code_and_local_paths_complete_on_this_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from remrepl.cli.ui.completion import RemoteCompleter
+
+    (tmp_path / "script one.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    completer = RemoteCompleter(
+        session=None,  # type: ignore[arg-type]  # nothing here goes to the server
+        local_namespace=lambda: {"local_thing": [1]},
+    )
+    tab = CompleteEvent(completion_requested=True)
+    assert [c.text for c in completer.get_completions(Document("%local local_th"), tab)] == ["local_thing"]
+    assert [c.text for c in completer.get_completions(Document("%local local_thing.ap"), tab)] == ["append"]
+    assert [c.text for c in completer.get_completions(Document("%run scr"), tab)] == [r"script\ one.py"]

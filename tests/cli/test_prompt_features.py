@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import remrepl_command
 from tests.support.servers import RunningServer
 from tests.support.terminal import CONTINUATION, PROMPT, TmuxTerminal, kernel_pid, wait_busy
@@ -39,6 +41,44 @@ def test_tab_completes_attributes_and_keys(launched: TmuxTerminal) -> None:
     launched.type("()")
     launched.send("Enter")
     assert launched.wait_prompt(start)[-1] == "dict_keys(['remote_key'])"
+
+
+@pytest.mark.parametrize("jedi", [True, False], ids=["jedi", "no-jedi"])
+def test_tab_completes_an_attribute_of_a_literal(launched: TmuxTerminal, jedi: bool) -> None:
+    if not jedi:  # the kernel's completer falls back to the standard library's
+        assert launched.run("import sys; sys.modules['jedi'] = None") == []
+    start = tab_complete(launched, '"abc".up', '"abc".upper')  # not "abc".upArithmeticError
+    launched.type("()")
+    launched.send("Enter")
+    assert launched.wait_prompt(start)[-1] == "'ABC'"
+
+
+def test_tab_completes_remote_paths_for_download_and_local_ones_for_upload(
+    launched: TmuxTerminal, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    (remote / "results").mkdir(parents=True)
+    (remote / "results" / "run 1.csv").write_text("a,b\n")
+    (tmp_path / "local_notes.md").write_text("x")
+    assert launched.run(f"import os; os.chdir({str(remote)!r})") == []  # %download is relative to it
+    start = tab_complete(launched, "%download resu", "%download results/")
+    launched.send("Tab")
+    launched.wait_for(f"{PROMPT} %download results/run\\ 1.csv", since=start - 1)  # a shell word
+    launched.type(f" {tmp_path}/copy.csv")
+    launched.send("Enter")
+    launched.wait_prompt(start)
+    assert (tmp_path / "copy.csv").read_text() == "a,b\n"
+    start = tab_complete(launched, f"%upload {tmp_path}/local_no", f"%upload {tmp_path}/local_notes.md")
+    launched.type(" resu")
+    launched.send("Tab")
+    launched.wait_for(f"{PROMPT} %upload {tmp_path}/local_notes.md results/", since=start - 1)
+    launched.send("Enter")
+    launched.wait_prompt(start)
+    assert (remote / "results" / "local_notes.md").read_text() == "x"
+    start = tab_complete(launched, "%cd resu", "%cd results/")  # a remote directory
+    launched.send("Enter")
+    launched.wait_prompt(start)
+    tab_complete(launched, "%download loc", "%download local_notes.md")  # relative to the new directory
 
 
 def test_help_shows_signature_docstring_and_source(launched: TmuxTerminal) -> None:

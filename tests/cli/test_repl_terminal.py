@@ -174,11 +174,23 @@ def test_output_without_a_final_newline_does_not_swallow_the_prompt(launched: Tm
     assert launched.run("1 + 1") == ["2"]
 
 
-def test_system_exit_at_the_prompt_keeps_the_session(launched: TmuxTerminal) -> None:
-    launched.run("x = 21 * 2")
-    shown = "\n".join(launched.run("import sys; sys.exit(3)"))
-    assert "SystemExit(3)" in shown
-    assert launched.run("x") == ["42"]
+def test_system_exit_at_the_prompt_detaches_from_a_served_server_and_its_namespace_stays(
+    terminal: TmuxTerminal, server: RunningServer, password_file: Path
+) -> None:
+    """As ``>>>`` ends on sys.exit(3) with status 3, so does the prompt; leaving a server that runs on its
+    own detaches (as Ctrl-D does), so the namespace is there on the next connect."""
+    command = [*remrepl_command(), "connect", "--connection-file", str(server.connection_file)]
+    command += ["--password-file", str(password_file)]
+    terminal.start(command)
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    terminal.run("x = 21 * 2")
+    terminal.type("import sys; sys.exit(3)")
+    terminal.send("Enter")
+    assert terminal.wait_exit() == 3
+    assert server.process.poll() is None
+    terminal.start(command)
+    terminal.wait_for_line(lambda line: line == PROMPT, "the prompt after reconnecting", timeout=30)
+    assert terminal.run("x") == ["42"]
 
 
 def test_an_error_shows_the_users_traceback_and_the_session_goes_on(launched: TmuxTerminal) -> None:

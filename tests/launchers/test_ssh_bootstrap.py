@@ -54,6 +54,7 @@ def test_the_wheel_requires_the_runtime_and_only_the_extras_asked_for(tmp_path: 
     head = _requirements(build_wheel(tmp_path / "head", extras=("cluster", "ec2")))
     names = [r.split(";")[0].split(">")[0].split("=")[0].strip() for r in head]
     assert "pyzmq" in names and "distributed" in names and "boto3" in names  # what an EC2 head runs
+    assert "jedi" in [r.split(">")[0] for r in plain]  # a bootstrapped server completes with jedi
     assert not any("extra" in r for r in plain + head)  # the markers are resolved here, not on the remote
     assert "boto3" not in " ".join(plain) and "distributed" not in " ".join(plain)
     assert "moto" not in " ".join(head)  # the test extra never travels

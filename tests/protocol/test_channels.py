@@ -33,7 +33,16 @@ from remrepl.protocol.kernel_channel import (
     encode_line,
 )
 from remrepl.protocol.message_codec import Codec
-from remrepl.protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply, PutObject
+from remrepl.protocol.side import (
+    Complete,
+    CompletePath,
+    Completions,
+    GetObject,
+    Inspect,
+    Inspection,
+    ObjectReply,
+    PutObject,
+)
 from remrepl.protocol.side_channel import SIDE, Unpacker, pack, pack_frames, read_message
 from remrepl.transport.connection_info import ConnectionInfo
 from remrepl.transport.keys import KeyPair
@@ -139,6 +148,7 @@ SIDE_MESSAGES = [
     Inspect("r2", "os.path", 1),
     GetObject("r3", "df"),
     PutObject("r4", "df", b"\x80\x05pickle"),
+    CompletePath("r5", "data/", directories_only=False),
     Completions("r1", 0, ("print", "property"), ("function", "class")),
     Inspection("r2", True, "Help on module os.path"),
     ObjectReply("r3", True, data=b"\x80\x05" + b"x" * 100_000),

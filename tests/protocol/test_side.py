@@ -7,6 +7,7 @@ import pytest
 from remrepl import LocalProtocolError, RemoteProtocolError
 from remrepl.protocol import (
     Complete,
+    CompletePath,
     Completions,
     Connection,
     Done,
@@ -92,6 +93,7 @@ def test_the_hello_side_flag_defaults_to_an_attachment() -> None:
     "event",
     [
         Complete("c", "os.pa", 5),
+        CompletePath("c", "~/data/fi", directories_only=True),
         Completions("c", 3, ("path", "pardir"), ("module", "instance")),
         Inspect("i", "os.path.join", 1),
         Inspection("i", False, "Object `x` not found."),

@@ -43,6 +43,37 @@ def test_completion_is_answered_before_a_long_run_ends(session: Session) -> None
     assert done.status == "ok"
 
 
+@pytest.mark.parametrize("jedi", [True, False], ids=["jedi", "no-jedi"])
+def test_completion_of_an_attribute_of_a_literal_with_and_without_jedi(session: Session, jedi: bool) -> None:
+    if not jedi:
+        session.run("import sys; sys.modules['jedi'] = None")  # the kernel's import of jedi now fails
+    reply = session.complete('"abc".up')
+    assert (reply.start, reply.matches) == (6, ("upper",))  # once "abc".upArithmeticError without jedi
+    reply = session.complete("import col")
+    assert "collections" in [m.rsplit(".", 1)[-1] for m in reply.matches]
+
+
+def test_jedi_loads_on_the_first_completion_not_when_the_kernel_starts(session: Session) -> None:
+    assert session.run("import sys; 'jedi' in sys.modules").value == "False"  # the kernel starts fast
+    assert "bit_length" in session.complete("len('x').bit_len").matches  # what jedi infers (a call's result)
+    assert session.run("'jedi' in sys.modules").value == "True"
+
+
+def test_remote_paths_complete_relative_to_the_interpreters_working_directory(session: Session, tmp_path: Path) -> None:
+    (tmp_path / "data dir").mkdir()
+    (tmp_path / "data dir" / "a.txt").write_text("")
+    (tmp_path / "data.csv").write_text("")
+    (tmp_path / ".hidden").write_text("")
+    session.run(f"import os; os.chdir({str(tmp_path)!r})")
+    reply = session.complete_path("data")
+    assert reply.matches == ("data dir/", "data.csv") and reply.kinds == ("directory", "file")
+    assert session.complete_path("data dir/").matches == ("data dir/a.txt",)
+    assert session.complete_path("data", directories_only=True).matches == ("data dir/",)
+    assert session.complete_path(".h").matches == (".hidden",)
+    assert ".hidden" not in session.complete_path("").matches
+    assert session.complete_path("no/such/").matches == ()
+
+
 def test_completion_is_answered_while_the_main_thread_spins(session: Session) -> None:
     session.run("import collections")
     execution = session.execute("while True: pass")
@@ -242,7 +273,9 @@ def test_without_jedi_the_standard_library_completes(monkeypatch: pytest.MonkeyP
     with LocalLauncher() as launcher, launcher.connect() as session:
         session.run("import collections; settings = {'alpha': 1}")
         assert session.run("import jedi").error is not None  # really not importable there
-        assert session.complete("collections.Ord").matches == ("collections.OrderedDict",)  # rlcompleter's form
+        reply = session.complete("collections.Ord")
+        assert (reply.matches, reply.start) == (("OrderedDict",), len("collections."))  # the attribute, as jedi
+        assert session.complete("[1].ap").matches == ("append",)  # not [1].apArithmeticError
         reply = session.complete("settings['al")
         assert reply.matches == ("'alpha'",) and reply.start == len("settings[")
         assert "collections" in session.complete("import collec").matches

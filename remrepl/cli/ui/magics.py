@@ -26,6 +26,7 @@ from ...client.execution import Execution
 from ...client.session import Session
 from ..config import Config
 from ..output import OutputPrinter, sigint_raises
+from .leaving import KEYS, Leaving
 
 Outcome = Literal["detach", "shutdown"]
 _HELP = re.compile(r"(?:(?P<pre>\?{1,2})(?P<name1>[^\W\d][\w.]*)|(?P<name2>[^\W\d][\w.]*)(?P<post>\?{1,2}))\Z")
@@ -39,6 +40,7 @@ class MagicHost(Protocol):
     config: Config  # plots_dir, open_plots, ...
     local_ns: dict[str, Any]
     timing: bool
+    leaving: Leaving  # what leaving does to the server for this launch (%help says it)
 
     def follow(self, execution: Execution) -> None: ...
 
@@ -145,10 +147,11 @@ def _help(host: MagicHost, args: str) -> Outcome | None:
     for entry in MAGICS.values():
         print(f"  {entry.usage:<{width}}  {entry.summary}")
     print(f"  {'NAME? / NAME??':<{width}}  the remote object's signature and docstring / its source too")
+    print(f"  {KEYS + ', %exit':<{width}}  {host.leaving.describe()}")
     return None
 
 
-@magic("%exit", "detach: leave the server (and its namespace) running; Ctrl-D does the same")
+@magic("%exit", "leave the prompt, as Ctrl-D and exit() do (what that does to the server: the last line)")
 def _exit(host: MagicHost, args: str) -> Outcome | None:
     split_args(args, 0, 0)
     return "detach"

@@ -1,7 +1,9 @@
 """The pieces of the ``remote>`` prompt, as factories that take their collaborators as arguments.
 
 Whether Enter runs the input or opens a continuation line is decided here, locally, with ``codeop``
-(the standard REPL's own rule): no round trip to the server for a keystroke.
+(the standard REPL's own rule, as ``code.InteractiveConsole`` applies it): no round trip to the server
+for a keystroke. An empty line ends a block only where it would end it at ``>>>``: not inside an open
+string, bracket or backslash continuation.
 """
 
 from __future__ import annotations
@@ -32,11 +34,25 @@ INDENT = "    "
 
 
 def is_complete(text: str) -> bool:
-    """True when ``text`` should run now; False when Python needs more lines (as the REPL decides)."""
+    """True when ``text`` should run now; False when Python needs more lines (as the REPL decides).
+
+    A last line of nothing but spaces and tabs (the indentation the prompt put on a new line) counts as
+    the empty line a user of ``>>>`` would type there: it ends a block, but not an open string or bracket.
+    """
     if not text.strip() or text.lstrip().startswith("%"):
         return True
+    if _python_complete(text):
+        return True
+    head, newline, last = text.rpartition("\n")
+    return bool(newline) and bool(last) and not last.strip() and _python_complete(head + newline)
+
+
+def _python_complete(text: str) -> bool:
+    """``codeop.compile_command``'s answer: complete, or a syntax error (which runs at once, as at ``>>>``)."""
     try:
         return codeop.compile_command(text, "<input>", "single") is not None
+    except (OverflowError, ValueError):  # what code.InteractiveConsole also reports at once (a null byte)
+        return True
     except SyntaxError as exc:
         if "multiple statements" not in str(exc):
             return True  # a real error: run it, and the server reports it with a caret
@@ -44,7 +60,7 @@ def is_complete(text: str) -> bool:
     # unless that block was closed by an empty line.
     try:
         complete = codeop.compile_command(text, "<input>", "exec") is not None
-    except SyntaxError:
+    except (SyntaxError, OverflowError, ValueError):
         return True
     last_line = text.rstrip("\n").rsplit("\n", 1)[-1]
     return complete and (not last_line[:1].isspace() or text.endswith("\n"))
@@ -66,13 +82,22 @@ def make_key_bindings(completer: Completer | None = None) -> KeyBindings:
         document = buffer.document
         # One line runs wherever the cursor is (after a Ctrl-R search it sits at the match); in a block,
         # Enter away from the end edits, as in IPython.
+        # An empty line ends a block only when Python says so (is_complete): inside an open string,
+        # bracket or backslash continuation it is part of the input, as at ``>>>``.
         at_end = document.is_cursor_at_the_end or document.line_count == 1
         if at_end and is_complete(document.text):
+            last = document.current_line
+            if document.line_count > 1 and last and not last.strip():
+                buffer.delete_before_cursor(len(last))  # the prompt's own indentation: python gets an empty line
             buffer.validate_and_handle()
-        elif document.is_cursor_at_the_end and not document.current_line.strip() and document.line_count > 1:
-            buffer.validate_and_handle()  # an empty line ends a block, as in the standard REPL
         else:
-            buffer.insert_text("\n" + _next_indent(document.current_line_before_cursor))
+            indent = _next_indent(document.current_line_before_cursor)
+            line = document.current_line
+            if line and not line.strip() and not document.current_line_after_cursor:
+                # a line left with only the prompt's indentation on it is empty, as typed at >>> (in a
+                # docstring or a string the spaces would otherwise become part of the text)
+                buffer.delete_before_cursor(len(line))
+            buffer.insert_text("\n" + indent)
 
     @kb.add("escape", "enter", filter=editing)
     def _run_now(event: KeyPressEvent) -> None:

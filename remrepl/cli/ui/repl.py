@@ -24,9 +24,13 @@ from ...client.session import Session, terminal_input
 from ..config import Config
 from ..output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
 from ..plots import PlotSaver
-from . import transfer_magics  # noqa: F401  (registers %upload and %download)
+from . import (
+    ipython_magics,  # noqa: F401  (registers %timeit, %run, %cd, %pwd, %env, %history, %debug)
+    transfer_magics,  # noqa: F401  (registers %upload and %download)
+)
 from .background import BackgroundOutput
 from .completion import RemoteCompleter
+from .leaving import KEYS, Leaving
 from .magics import MAGICS, Outcome, is_magic, run_magic
 from .prompt import make_prompt_session
 
@@ -45,9 +49,19 @@ def _prompt_input(prompt: str, password: bool) -> str | None:
 
 class Repl:
     def __init__(
-        self, session: Session, history: History, *, color: bool | None = None, config: Config | None = None
+        self,
+        session: Session,
+        history: History,
+        *,
+        color: bool | None = None,
+        config: Config | None = None,
+        leaving: Leaving | None = None,
     ) -> None:
+        """``leaving``: what leaving (Ctrl-D, ``exit()``, ``%exit``) does to the server for this launch, as
+        the caller knows it; the banner and ``%help`` say it. By default: detaching leaves it running."""
         self.session = session
+        self.leaving = leaving or Leaving()
+        self.exit_code = 0  # a SystemExit's code out of code typed here: the client's exit status, as python's
         self.session.input_handler = _prompt_input
         self.config = config or Config()
         self.printer = OutputPrinter(
@@ -55,12 +69,16 @@ class Repl:
             on_display=PlotSaver(self.config.plots_dir, open_plots=self.config.open_plots),
         )
         completer = RemoteCompleter(
-            session, magic_names=lambda: [n for n in MAGICS if n.startswith("%")], local_names=lambda: self.local_ns
+            session,
+            magic_names=lambda: [n for n in MAGICS if n.startswith("%")],
+            local_names=lambda: self.local_ns,
+            local_namespace=lambda: self.local_ns,
         )
         self.prompt: PromptSession[str] = make_prompt_session(history, completer=completer, config=self.config)
         self.background = BackgroundOutput(session, self.printer)
         self.local_ns: dict[str, Any] = {"__name__": LOCAL_NAMESPACE}  # %get, %put, %local
         self.timing = False  # %time
+        self.inputs: list[str] = []  # what was typed at this prompt, in order (%history)
 
     def banner(self, target: str) -> str:
         welcome = self.session.welcome
@@ -70,8 +88,8 @@ class Repl:
             f"remrepl: connected to {target} ({welcome.hostname}, Python {welcome.python}, "
             f"up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s, "
             f"{'a command is still running' if welcome.running else 'idle'}).\n"
-            "Ctrl-C interrupts (twice: offers a restart), Ctrl-D or %exit detaches, %shutdown stops the server, "
-            "%help lists magics."
+            f"{KEYS} {self.leaving.describe()}.\n"
+            "Ctrl-C interrupts (twice: offers a restart), %shutdown stops the server, %help lists magics."
         )
 
     def run(self, target: str) -> Outcome:
@@ -109,6 +127,7 @@ class Repl:
             command = text.strip()
             if not command:
                 continue
+            self.inputs.append(text)
             started, timed = time.perf_counter(), self.timing
             if is_magic(command):
                 outcome = run_magic(self, command)
@@ -120,7 +139,13 @@ class Repl:
                 except ServerError as exc:
                     print(f"remrepl: {exc}", file=sys.stderr)
                     continue
-                self.follow(execution)
+                self._stream(execution)
+                if execution.done is not None and execution.done.status == "exit":
+                    # exit(), quit(), sys.exit(), raise SystemExit: python's >>> ends there; so does the prompt,
+                    # as Ctrl-D does (what that means for the server: self.leaving), with the exit status
+                    self.printer.line_break()
+                    self.exit_code = execution.done.exit_code
+                    return "detach"
             if timed and self.timing:  # not for the %time that turns it on or off
                 self.printer.line_break()
                 print(f"[wall time {time.perf_counter() - started:.3f} s]", file=sys.stderr)
@@ -133,6 +158,18 @@ class Repl:
                 self.printer.show(event)
 
     def follow(self, execution: Execution) -> None:
+        """Show a run's output until it is over (``_stream``); a SystemExit there (a magic's run, a run
+        followed after reattaching) only gets a note: the prompt goes on."""
+        self._stream(execution)
+        done = execution.done
+        if done is not None and done.status == "exit":
+            self.printer.line_break()
+            print(
+                f"remrepl: the code raised SystemExit({done.exit_code}); the remote interpreter goes on",
+                file=sys.stderr,
+            )
+
+    def _stream(self, execution: Execution) -> None:
         """Show a run's output as it streams until it is over. Ctrl-C interrupts it; if it has not
         stopped HINT_AFTER s later, a line says that Ctrl-C again offers to restart the interpreter; a
         repeated Ctrl-C (the code did not stop) makes the offer (``_offer_restart``)."""
@@ -170,14 +207,6 @@ class Repl:
                 event = execution.poll(timeout)
                 if event is not None:
                     self.printer.show(event)
-        done = execution.done
-        if done.status == "exit":
-            self.printer.line_break()
-            print(
-                f"remrepl: the code raised SystemExit({done.exit_code}); the remote interpreter goes on "
-                "(%exit detaches, %shutdown stops the server)",
-                file=sys.stderr,
-            )
 
     def _offer_restart(self, execution: Execution) -> bool:
         """Ask whether to kill and restart the remote interpreter (y/N) while the run's output keeps

@@ -1,10 +1,14 @@
 """Completion and help computed in the kernel, against the user's live namespace.
 
-Completion uses jedi (``jedi.Interpreter`` with the namespace) when it is importable in the kernel's
-interpreter, and the standard library otherwise (``rlcompleter`` for names and attributes, plus imports,
-dictionary keys and file paths). A bare name on a one-line input (``pri``, ``my_va``) always takes the
-fast standard-library path: jedi spends ~20 ms analysing the builtins stub for it, which would be most of
-the latency budget of a keystroke, and adds nothing a namespace lookup does not give on one line.
+Completion uses jedi (``jedi.Interpreter`` with the namespace; a dependency of remrepl, imported on the
+first completion so that it costs the kernel's start nothing), and the standard-library completer
+(``plain_completion``) when jedi is not importable in the kernel's interpreter or fails on the input.
+On a one-line input, a bare name (``pri``, ``my_va``) and an attribute of an object known exactly (a
+dotted name, a literal: ``os.path.jo``, ``"abc".up``) always take the fast standard-library path: jedi
+spends ~20 ms analysing the builtins stub for a name and ~200 ms for a literal's attribute, most or all
+of the latency budget of a keystroke, and adds nothing the live object's ``dir()`` does not give.
+Whichever answers, a match that does not start with the text it replaces is dropped: completion may
+offer nothing, never garbage.
 
 Everything here runs in the kernel's side thread while the main thread may be running the user's code:
 it reads the namespace, it never executes typed code (attribute access may run a property, as any
@@ -13,28 +17,21 @@ completer's does).
 
 from __future__ import annotations
 
-import builtins
-import importlib
 import inspect
-import keyword
-import os
-import pkgutil
-import re
-import sys
-import types
 from collections.abc import Mapping
 from typing import Any
 
-MAX_MATCHES = 500  # a menu is for reading: more would only cost bytes
-_NAME = re.compile(r"[^\W\d]\w*\Z")
-_NAME_TAIL = re.compile(r"(?<![\w.'\"\])}])[^\W\d]\w*\Z|\Z")
-_DOTTED_TAIL = re.compile(r"(?:[^\W\d]\w*\.)*\w*\Z")
-_IMPORT = re.compile(
-    r"\s*(?:from\s+(?P<module>[\w.]+)\s+import\s+(?:[\w\s,]*,\s*)?|import\s+|from\s+)(?P<name>[\w.]*)\Z"
+from .plain_completion import (
+    IMPORT,
+    MAX_MATCHES,
+    NAME_TAIL,
+    Completion,
+    complete_plain,
+    exact_attributes,
+    in_string,
+    names,
+    resolve,
 )
-_KEY = re.compile(r"(?P<expr>[^\W\d][\w.]*)\[(?P<quote>['\"]?)(?P<key>[^'\"\]]*)\Z")
-
-Completion = tuple[int, list[str], list[str]]  # (start, matches, kinds)
 
 _jedi: Any = None
 
@@ -58,72 +55,49 @@ def complete(namespace: dict[str, Any], code: str, cursor: int, *, use_jedi: boo
     cursor = max(0, min(cursor, len(code)))
     before = code[:cursor]
     line = before.rsplit("\n", 1)[-1]
-    if "\n" not in code and _is_bare_name(line):
-        return _names(namespace, before)
+    if "\n" not in code:
+        if _is_bare_name(line):
+            return _starting_with_typed(before, names(namespace, before))
+        exact = exact_attributes(namespace, before, line)
+        if exact is not None:
+            return _starting_with_typed(before, exact)
     jedi = _load_jedi() if use_jedi else False
     if jedi:
         try:
-            return _with_jedi(jedi, namespace, code, before)
+            return _starting_with_typed(before, _with_jedi(jedi, namespace, code, before))
         except Exception:
             pass  # jedi failed on odd input: the plain completer still has something to offer
-    return _plain(namespace, before, line)
+    try:
+        return _starting_with_typed(before, complete_plain(namespace, before, line))
+    except Exception:  # odd input the plain completer did not foresee: no menu, never an error
+        return cursor, [], []
 
 
-def _in_string(line: str) -> bool:
-    """Whether the end of ``line`` is inside a string literal (quotes counted, escapes honoured)."""
-    quote = ""
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif line.startswith(quote, i):
-                i += len(quote) - 1
-                quote = ""
-        elif ch == "#":
-            return False
-        elif ch in "'\"":
-            quote = ch * 3 if line.startswith(ch * 3, i) else ch
-            i += len(quote) - 1
-        i += 1
-    return bool(quote)
+def complete_path(typed: str, *, directories_only: bool = False) -> Completion:
+    """``CompletePath``: the paths on this host that start with ``typed`` (relative to the kernel's working
+    directory), whole, directories ending in ``/``; ``kinds`` say ``directory`` or ``file``."""
+    from .paths import list_paths
+
+    found = list_paths(typed, directories_only=directories_only)
+    return 0, [path for path, _ in found], ["directory" if is_dir else "file" for _, is_dir in found]
+
+
+def _starting_with_typed(before: str, completion: Completion) -> Completion:
+    """``completion`` without the matches that do not start with the text they replace (in any case:
+    jedi matches case-insensitively, as ``"abc".UP`` -> ``upper``)."""
+    start, matches, kinds = completion
+    typed = before[start:].lower()
+    kinds = kinds if len(kinds) == len(matches) else [""] * len(matches)
+    kept = [(m, k) for m, k in zip(matches, kinds, strict=True) if m.lower().startswith(typed)]
+    return start, [m for m, _ in kept], [k for _, k in kept]
 
 
 def _is_bare_name(line: str) -> bool:
-    match = _NAME_TAIL.search(line)
-    if match is None or not match.group(0) or _in_string(line) or _IMPORT.match(line):
+    match = NAME_TAIL.search(line)
+    if match is None or not match.group(0) or in_string(line) or IMPORT.match(line):
         return False
     head = line[: match.start()].rstrip()
     return not head.endswith((".", "def", "class"))
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, types.ModuleType):
-        return "module"
-    if isinstance(value, type):
-        return "class"
-    if callable(value):
-        return "function"
-    return "instance"
-
-
-def _names(namespace: Mapping[str, Any], before: str) -> Completion:
-    prefix = (_NAME_TAIL.search(before) or _NAME_TAIL.search("")).group(0)  # type: ignore[union-attr]
-    found: dict[str, str] = {}
-    for name in keyword.kwlist:
-        if name.startswith(prefix):
-            found[name] = "keyword"
-    for source in (namespace, vars(builtins)):
-        for name, value in list(source.items()):
-            if name.startswith(prefix) and name not in found and (prefix.startswith("_") or not name.startswith("_")):
-                found[name] = _kind(value)
-    return _result(len(before) - len(prefix), sorted(found.items()))
-
-
-def _result(start: int, items: list[tuple[str, str]]) -> Completion:
-    items = items[:MAX_MATCHES]
-    return start, [m for m, _ in items], [k for _, k in items]
 
 
 def _with_jedi(jedi: Any, namespace: dict[str, Any], code: str, before: str) -> Completion:
@@ -140,132 +114,13 @@ def _with_jedi(jedi: Any, namespace: dict[str, Any], code: str, before: str) -> 
     return start, [m for m, _ in items], [k for _, k in items]
 
 
-# --- the standard-library completer -------------------------------------------------------------
-
-
-def _plain(namespace: dict[str, Any], before: str, line: str) -> Completion:
-    cursor = len(before)
-    if _in_string(line):
-        key = _KEY.search(line)
-        if key and key.group("quote"):
-            return _keys(namespace, cursor, key)
-        return _paths(cursor, line)
-    imported = _IMPORT.match(line)
-    if imported:
-        return _imports(cursor, imported.group("module"), imported.group("name"))
-    key = _KEY.search(line)
-    if key:
-        return _keys(namespace, cursor, key)
-    token = _DOTTED_TAIL.search(line)
-    text = token.group(0) if token else ""
-    if "." not in text:
-        return _names(namespace, before)
-    import rlcompleter
-
-    completer = rlcompleter.Completer(namespace)
-    matches: list[str] = []
-    for state in range(MAX_MATCHES):
-        try:
-            match = completer.complete(text, state)
-        except Exception:
-            break  # a property that raised, a name that is not there
-        if match is None:
-            break
-        matches.append(match.removesuffix("()").removesuffix("("))
-    head = text.rsplit(".", 1)[0]
-    try:
-        owner = _resolve(namespace, head)
-    except Exception:
-        owner = None
-    kinds = [_kind(getattr(owner, m.rsplit(".", 1)[1], None)) if owner is not None else "" for m in matches]
-    return cursor - len(text), matches, kinds
-
-
-def _keys(namespace: dict[str, Any], cursor: int, match: re.Match[str]) -> Completion:
-    try:
-        mapping = _resolve(namespace, match.group("expr"))
-    except Exception:
-        return cursor, [], []
-    if not isinstance(mapping, Mapping):
-        return cursor, [], []
-    quote, typed = match.group("quote"), match.group("key")
-    items = []
-    for k in list(mapping.keys())[: MAX_MATCHES * 4]:
-        if isinstance(k, str) and k.startswith(typed):
-            q = quote or "'"
-            items.append((f"{q}{k}{q}", "key"))
-        elif not quote and isinstance(k, int | float) and str(k).startswith(typed):
-            items.append((repr(k), "key"))
-    return _result(cursor - len(typed) - len(quote), sorted(items))
-
-
-def _paths(cursor: int, line: str) -> Completion:
-    """Files and directories on this (the remote) host; a file closes the string, as jedi does."""
-    quote = line[max(line.rfind("'"), line.rfind('"'))]
-    typed = re.split(r"['\"]", line)[-1]
-    directory, stem = os.path.split(typed)
-    try:
-        entries = sorted(os.listdir(os.path.expanduser(directory) or "."))
-    except OSError:
-        return cursor, [], []
-    items = []
-    for name in entries:
-        if name.startswith(stem) and (stem.startswith(".") or not name.startswith(".")):
-            is_dir = os.path.isdir(os.path.join(os.path.expanduser(directory) or ".", name))
-            items.append((name + ("/" if is_dir else quote), "path"))
-    return _result(cursor - len(stem), items)
-
-
-def _imports(cursor: int, module: str | None, name: str) -> Completion:
-    if module:  # from MODULE import NAME: its attributes, or its submodules
-        candidates = set(_submodules(module))
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            candidates.update(n for n in dir(loaded) if not n.startswith("_"))
-        return _result(cursor - len(name), sorted((c, "module") for c in candidates if c.startswith(name)))
-    parent, _, stem = name.rpartition(".")
-    names = _submodules(parent) if parent else [*sys.builtin_module_names, *(m.name for m in pkgutil.iter_modules())]
-    prefix = parent + "." if parent else ""
-    visible = (n for n in names if n.startswith(stem) and (stem.startswith("_") or not n.startswith("_")))
-    found = sorted({prefix + n for n in visible})
-    return _result(cursor - len(name), [(f, "module") for f in found])
-
-
-def _submodules(package: str) -> list[str]:
-    module = sys.modules.get(package)
-    if module is None:
-        try:
-            module = importlib.import_module(package)  # importing is what the user is about to do anyway
-        except Exception:
-            return []
-    path = getattr(module, "__path__", None)
-    return [m.name for m in pkgutil.iter_modules(path)] if path is not None else []
-
-
 # --- help -------------------------------------------------------------------------------------------
-
-
-def _resolve(namespace: Mapping[str, Any], dotted: str) -> Any:
-    """The object ``dotted`` (``a.b.c``) names: the first part from the namespace or builtins, then
-    attributes. Nothing is called and nothing is evaluated."""
-    first, *rest = dotted.split(".")
-    if not all(_NAME.match(part) for part in (first, *rest)):
-        raise NameError(f"not a dotted name: {dotted!r}")
-    if first in namespace:
-        obj = namespace[first]
-    elif hasattr(builtins, first):
-        obj = getattr(builtins, first)
-    else:
-        raise NameError(f"name {first!r} is not defined")
-    for part in rest:
-        obj = getattr(obj, part)
-    return obj
 
 
 def describe(namespace: Mapping[str, Any], name: str, detail: int = 0) -> tuple[bool, str]:
     """IPython's ``obj?`` (detail 0: type, signature, docstring) and ``obj??`` (detail 1: plus source)."""
     try:
-        obj = _resolve(namespace, name)
+        obj = resolve(namespace, name)
     except Exception as exc:
         return False, f"Object `{name}` not found ({type(exc).__name__}: {exc})."
     lines = [f"Type:      {type(obj).__module__}.{type(obj).__qualname__}".replace("builtins.", "")]

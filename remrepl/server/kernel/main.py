@@ -51,6 +51,7 @@ from ...protocol.kernel_channel import (
     decode_line,
     encode_line,
 )
+from . import debugger
 from . import plots as mpl_hook
 
 _T = TypeVar("_T")
@@ -65,6 +66,12 @@ FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (<
 _MAIN_THREAD = threading.main_thread()
 BUILTIN_INPUT = builtins.input  # before the kernel replaces it: a script run (``script.py``) puts it back
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
+# What python's interactive mode sets (code that asks ``hasattr(sys, "ps1")`` takes the kernel for a REPL);
+# a script run (``python FILE`` has none) does not see them.
+_PROMPTS = {"ps1": ">>> ", "ps2": "... "}
+# Files whose frames tracebacks leave out: the kernel's own, and helpers that run user code for a magic
+# (ipython_magics.py adds itself); the one-line calls the prompt generates for magics are "<remrepl-...>".
+HIDDEN_FILES = {__file__}
 
 
 class _PlainStream(io.TextIOWrapper):
@@ -136,6 +143,9 @@ class Kernel:
         builtins.input = self.input
         getpass.getpass = self.getpass
         sys.displayhook = self.displayhook
+        for name, value in _PROMPTS.items():
+            setattr(sys, name, getattr(sys, name, value))
+        sys.breakpointhook = debugger.breakpointhook  # pdb sees the user's frames only, as at >>>
         sys.addaudithook(self._audit)
         signal.signal(signal.SIGINT, self._on_sigint)
         self._send_lock = threading.Lock()  # plt.show() may come from a user's thread
@@ -313,6 +323,7 @@ class Kernel:
         """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
         own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
+        hidden = {name: vars(sys).pop(name) for name in _PROMPTS if name in vars(sys)} if mode == "script" else {}
         try:
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
@@ -333,6 +344,7 @@ class Kernel:
             self.running = False
             sys.argv = saved_argv
             sys.modules["__main__"] = saved_main
+            vars(sys).update(hidden)
 
     def _exit_code(self, exc: SystemExit) -> int:
         if exc.code is None:
@@ -345,6 +357,7 @@ class Kernel:
     def _report(self, exc: BaseException, filename: str) -> tuple[str, str, str]:
         sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
         exc.__traceback__ = _user_frames(exc.__traceback__, filename)
+        sys.last_traceback = exc.__traceback__  # pdb.pm(), traceback.print_last(): the user's frames only
         try:
             text = "".join(traceback.format_exception(exc))
             evalue = str(exc)
@@ -387,7 +400,7 @@ def _user_frames(tb: types.TracebackType | None, filename: str) -> types.Traceba
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         seen_user_code = seen_user_code or name == filename
-        if seen_user_code and name != __file__:
+        if seen_user_code and name not in HIDDEN_FILES and not name.startswith("<remrepl-"):
             frames.append(tb)
         tb = tb.tb_next
     result = None

@@ -1,4 +1,5 @@
-"""The kernel's side channel: completion, help and objects, served by a thread of their own.
+"""The kernel's side channel: completion (of code and of remote paths), help and objects, served by a
+thread of their own.
 
 The main thread of the kernel runs the user's code and may be busy for hours; requests that only read
 (or bind one name in) the namespace must not wait for it. The supervisor forwards them over a second
@@ -34,13 +35,18 @@ def _read_exactly(reader: Any, size: int) -> bytes | None:
 
 def handle(namespace: dict[str, Any], request: SideRequest) -> SideReply:
     """The reply to one side request (never raises: a failure is an answer too)."""
-    from ...protocol.side import Complete, Completions, GetObject, Inspect, Inspection, ObjectReply
+    from ...protocol.side import Complete, CompletePath, Completions, GetObject, Inspect, Inspection, ObjectReply
 
     try:
         if isinstance(request, Complete):
             from .introspect import complete
 
             start, matches, kinds = complete(namespace, request.code, request.cursor)
+            return Completions(request.req_id, start, tuple(matches), tuple(kinds))
+        if isinstance(request, CompletePath):
+            from .introspect import complete_path
+
+            start, matches, kinds = complete_path(request.typed, directories_only=request.directories_only)
             return Completions(request.req_id, start, tuple(matches), tuple(kinds))
         if isinstance(request, Inspect):
             from .introspect import describe
@@ -59,10 +65,12 @@ def handle(namespace: dict[str, Any], request: SideRequest) -> SideReply:
 
 def _failure(request: SideRequest, message: str) -> SideReply:
     """The answer saying that ``request`` failed, and why (``message``)."""
-    from ...protocol.side import Complete, Completions, Inspect, Inspection, ObjectReply
+    from ...protocol.side import Complete, CompletePath, Completions, Inspect, Inspection, ObjectReply
 
     if isinstance(request, Complete):
         return Completions(request.req_id, request.cursor)
+    if isinstance(request, CompletePath):
+        return Completions(request.req_id, 0)
     if isinstance(request, Inspect):
         return Inspection(request.req_id, False, message)
     return ObjectReply(request.req_id, False, message)

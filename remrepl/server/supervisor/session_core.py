@@ -44,7 +44,7 @@ from ...protocol import (
     decode,
 )
 from ...protocol.events import Event, StdinData
-from ...protocol.side import SIDE_REQUESTS, Complete, GetObject, Inspect, PutObject
+from ...protocol.side import SIDE_REQUESTS, Complete, CompletePath, GetObject, Inspect, PutObject
 from ...protocol.transfers import TRANSFER_CLIENT_EVENTS, TransferClientEvent
 from .replay import ReplayBuffer
 
@@ -58,7 +58,7 @@ TAKEN_OVER = (
 )
 SIDE_ONLY = "a side connection carries only completion, help and object requests"
 
-SideRequest = Complete | Inspect | GetObject | PutObject
+SideRequest = Complete | Inspect | GetObject | PutObject | CompletePath
 
 
 # --- actions: what the supervisor is to do ------------------------------------------------------

@@ -1,9 +1,9 @@
 """The supervisor's book-keeping for side requests: who asked what, and turning kernel replies into events.
 
-A side request (completion, help, an object) goes from a client connection to the kernel's side thread
-and back (which peers are side connections is the session core's, ``session_core.py``). The supervisor
-remembers which connection asked (by ``req_id``) to route the answer, answers
-with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
+A side request (completion, a remote path's completion, help, an object) goes from a client connection to
+the kernel's side thread and back (which peers are side connections is the session core's,
+``session_core.py``). The supervisor remembers which connection asked (by ``req_id``) to route the
+answer, answers with a failure whatever is outstanding when the kernel goes away, and never looks inside a pickle.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ...protocol import Connection, Event
 from ...protocol.side import (
     MAX_OBJECT_BYTES,
     Complete,
+    CompletePath,
     Completions,
     GetObject,
     Inspect,
@@ -109,15 +110,16 @@ def _reply(request: SideRequest, reply: SideReply) -> Event:
     (``bounds``), and a reply of another kind than the request's is a failure, as the codec refuses
     anything too big and a confused kernel must not take the supervisor down."""
     message = clip(reply.message, FIELD_BUDGET, "message") if isinstance(reply, ObjectReply) else ""
-    if isinstance(request, Complete):
+    if isinstance(request, Complete | CompletePath):
+        cursor = request.cursor if isinstance(request, Complete) else 0  # a path's matches are whole paths
         if not isinstance(reply, Completions):
-            return Completions(request.req_id, request.cursor)
+            return Completions(request.req_id, cursor)
         matches = [m[:1000] for m in reply.matches[:MAX_COMPLETIONS]]
         kinds = [k[:100] for k in reply.kinds[: len(matches)]]
         while matches and len(json.dumps(matches)) > FIELD_BUDGET:  # bounded: halves each time
             matches = matches[: len(matches) // 2]
         kinds = kinds[: len(matches)] if len(kinds) >= len(matches) else []
-        start = reply.start if 0 <= reply.start <= request.cursor else request.cursor
+        start = reply.start if 0 <= reply.start <= cursor else cursor
         return Completions(request.req_id, start, tuple(matches), tuple(kinds))
     if isinstance(request, Inspect):
         rest = f" (help({request.name}) at the prompt shows all of it)"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import collections
 import os
+import subprocess
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remrepl.server.kernel.introspect import complete, describe
 
@@ -26,6 +31,7 @@ def namespace() -> dict[str, Any]:
         "only_remote_value": 42,
         "settings": {"alpha": 1, "beta": 2, 7: "seven"},
         "sample": sample,
+        "nested": types.SimpleNamespace(inner=types.SimpleNamespace(zeta=1, zed=2)),
     }
 
 
@@ -71,6 +77,69 @@ class TestCompletion:
     def test_the_cursor_may_sit_inside_the_code(self, namespace: dict[str, Any], use_jedi: bool) -> None:
         start, found, _ = complete(namespace, "only_rem + 1", 8, use_jedi=use_jedi)
         assert start == 0 and found == ["only_remote_value"]
+
+    @pytest.mark.parametrize(
+        "code, completed",
+        [
+            ('"abc".up', '"abc".upper'),  # without jedi this once gave "abc".upArithmeticError
+            ("[1].ap", "[1].append"),
+            ("nested.inner.ze", "nested.inner.zeta"),
+            ("nested.inner.", "nested.inner.zed"),
+            ('x = print("abc".up', 'x = print("abc".upper'),
+            ("only_remote_value + nested.inner.ze", "only_remote_value + nested.inner.zeta"),
+            ("(1).re", "(1).real"),
+            ('f"{only_remote_value}".up', 'f"{only_remote_value}".upper'),
+            ("str(only_remote_value).zf", "str(only_remote_value).zfill"),
+            ("{1: 2}.ite", "{1: 2}.items"),
+            ('if True:\n    "abc".up', 'if True:\n    "abc".upper'),  # several lines: jedi's, when it is there
+            ("if True:\n    nested.inner.ze", "if True:\n    nested.inner.zeta"),
+            ("whi", "while"),
+            ("import col", "import collections"),
+            ("from os import pa", "from os import path"),
+            ('settings["be', 'settings["beta"'),
+        ],
+    )
+    def test_completes_expressions_names_keywords_and_imports(
+        self, namespace: dict[str, Any], use_jedi: bool, code: str, completed: str
+    ) -> None:
+        found, kept = matches(namespace, code, use_jedi)
+        assert completed in [kept + m for m in found]
+
+    @pytest.mark.parametrize(
+        "code",
+        ['"abc".up', '"abc"up', "1.re", "1up", '"abc"', "sample(1)", "nested.inner.", "import col", "settings[", "x._"],
+    )
+    def test_every_match_starts_with_the_text_it_replaces(
+        self, namespace: dict[str, Any], use_jedi: bool, code: str
+    ) -> None:
+        start, found, _ = complete(namespace, code, len(code), use_jedi=use_jedi)
+        assert all(m.lower().startswith(code[start:].lower()) for m in found), (code[start:], found[:5])
+
+    @pytest.mark.parametrize("code", ['"abc"up', "1up", '"abc"', "1.re", "sample(1)"])
+    def test_nothing_is_offered_where_no_name_can_go(
+        self, namespace: dict[str, Any], use_jedi: bool, code: str
+    ) -> None:
+        assert matches(namespace, code, use_jedi)[0] == []  # "abc"upArithmeticError would be garbage
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab_1.'\"()[]{}+,:=#", max_size=30))
+def test_the_plain_completer_never_raises_nor_offers_garbage(code: str) -> None:
+    namespace: dict[str, Any] = {"a": "text", "ab": [1], "b_": {"a": 1}}
+    start, found, kinds = complete(namespace, code, len(code), use_jedi=False)
+    assert 0 <= start <= len(code) and len(kinds) == len(found)
+    assert all(m.startswith(code[start:]) for m in found), (code[start:], found[:5])
+
+
+def test_a_kernel_without_jedi_completes_attributes_with_the_standard_library() -> None:
+    script = (
+        "import sys; sys.modules['jedi'] = None\n"  # as when jedi is not installed: import jedi fails
+        "from remrepl.server.kernel import introspect\n"
+        "code = '\"abc\".up'\n"
+        "print(introspect.complete({}, code, len(code)), introspect._load_jedi())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["(6,", "['upper'],", "['function'])", "False"]
 
 
 def test_describe_shows_signature_docstring_and_source(namespace: dict[str, Any]) -> None:
