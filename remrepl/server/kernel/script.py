@@ -112,6 +112,9 @@ def _prepare(kernel: Kernel, msg: RunScript) -> types.ModuleType:
 
 def run(kernel: Kernel, msg: RunScript) -> NoReturn:
     """Run the script to python's end, tell the supervisor how it ended, and exit."""
+    from .main import HIDDEN_FILES
+
+    HIDDEN_FILES.add(__file__)  # pdb (debugger.py) and tracebacks never walk into this frame
     main = _prepare(kernel, msg)
     status: RunStatus = "ok"
     exit_code = 0
