@@ -52,7 +52,7 @@ def test_exec_with_piped_stdin_still_asks_getpass_at_the_terminal(terminal: Tmux
     data = tmp_path / "data.txt"
     data.write_text("the piped data")
     command = [*remrepl_command(), "exec", "--launch", str(script)]
-    terminal.start(["bash", "-c", f'{" ".join(map(shlex.quote, command))} < {shlex.quote(str(data))}'])
+    terminal.start(["bash", "-c", f"{' '.join(map(shlex.quote, command))} < {shlex.quote(str(data))}"])
     terminal.wait_for("secret?")
     terminal.type("hunter2")
     terminal.send("Enter")
