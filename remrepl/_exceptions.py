@@ -27,6 +27,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   │   ├── SSHAuthenticationFailed  the host refused our user or keys
     │   │   └── HostUnreachable       nothing answered at the address within the deadline
     │   ├── RemoteEnvironmentError    the remote lacks Python 3 or remrepl, or speaks another version
+    │   │   └── SFTPUnavailable       the host's SSH server offers no SFTP subsystem (files cannot be copied)
     │   └── ReadinessError            an EC2 head did not get ready: ``.stage`` names the stage that failed
     ├── ClusterError                  a worker pool could not start or was used after close()
     │   └── TaskError                 a function run on the cluster raised (names the item)
@@ -178,6 +179,11 @@ class RemoteEnvironmentError(LaunchError):
     """The remote host cannot run the server: no Python 3, no remrepl, or another protocol version."""
 
     bootstrap_fixes = False  # would ``--bootstrap`` (a venv with this remrepl) make it right?
+
+
+class SFTPUnavailable(RemoteEnvironmentError):
+    """The host's SSH server offers no SFTP subsystem (no ``Subsystem sftp`` in its sshd_config), so files
+    cannot be copied there over this SSH connection (``--bootstrap`` needs it)."""
 
 
 class ReadinessError(LaunchError):

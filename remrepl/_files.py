@@ -1,13 +1,20 @@
-"""Where remrepl keeps its state, and how it writes private files.
+"""Where remrepl keeps its state, how it writes private files, and how it starts its own Pythons.
 
 Private files are created 0600 with ``os.open`` (never chmod afterwards: that leaves a window) in
 directories created 0700. ``REMREPL_STATE_DIR`` moves the state directory (tests use it).
+
+``python_command`` / ``python_words``: every Python process remrepl starts (server, kernel, keeper, reaper,
+workers, the remote checks) runs with a safe import path, so a user's ``random.py`` or ``json.py`` in the
+working directory can neither break it nor run inside it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ._exceptions import ConfigError
@@ -81,3 +88,45 @@ def environment_without_secrets() -> dict[str, str]:
     """This process's environment minus remrepl's own secrets: for the processes remrepl starts (a local
     server, the kernel that runs user code), which must never inherit the client's password."""
     return {name: value for name, value in os.environ.items() if name != PASSWORD_ENV}
+
+
+# ``python -c CODE`` puts '' (the working directory) at sys.path[0] before CODE runs (as ``-m`` puts the
+# directory's path; nothing at all in safe-path mode: -P, -I, PYTHONSAFEPATH). Dropped first, before
+# anything else is imported, so no module of remrepl's (or the standard library's) can come from a user's
+# file there; what the interpreter imported at start-up (site, encodings) came before the entry existed.
+# One line without quotes, backslashes, "!" or "$": it goes on remote command lines for any login shell.
+SAFE_PATH_PROLOGUE = "import sys; sys.path[:1] = [entry for entry in sys.path[:1] if entry]"
+_MODULE_NAME = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def python_words(*, module: str | None = None, code: str | None = None, safe_path_flag: bool = False) -> list[str]:
+    """The interpreter's arguments that run ``module`` (as ``-m`` does) or ``code`` (as ``-c`` does) with a
+    safe import path, for an interpreter of any version (3.10 has no -P): ``-c`` with
+    ``SAFE_PATH_PROLOGUE`` first. ``safe_path_flag``: the interpreter is known to be 3.11 or newer, so
+    ``-P`` does it (a cleaner command line; it also shows as ``sys.flags.safe_path``)."""
+    if (module is None) == (code is None):
+        raise ValueError("give a module or code")
+    if module is not None and not _MODULE_NAME.fullmatch(module):
+        raise ValueError(f"not a module name: {module!r}")
+    if safe_path_flag:
+        return ["-P", "-m", module] if module is not None else ["-P", "-c", code or ""]
+    if module is not None:  # runpy is what -m runs: same sys.argv[0], __spec__ and exit status
+        code = f'import runpy; runpy.run_module("{module}", run_name="__main__", alter_sys=True)'
+    return ["-c", f"{SAFE_PATH_PROLOGUE}; {code}"]
+
+
+def python_command(
+    python: str,
+    *,
+    module: str | None = None,
+    code: str | None = None,
+    args: Sequence[str] = (),
+    allow_flag: bool = True,
+) -> list[str]:
+    """``[python, ..., *args]`` running ``module`` or ``code`` with a safe import path (``python_words``):
+    ``-P`` when ``python`` is this very interpreter and 3.11 or newer (its version is known), the prologue
+    otherwise. ``allow_flag=False``: the prologue always, so ``sys.flags`` stay what the user's own
+    ``python`` would have (the kernel, where user code runs)."""
+    this = python == sys.executable or os.path.realpath(python) == os.path.realpath(sys.executable)
+    flag = allow_flag and this and sys.version_info >= (3, 11)
+    return [python, *python_words(module=module, code=code, safe_path_flag=flag), *args]

@@ -27,6 +27,12 @@ What one ``SSHHosts`` holds, all under its ``root`` directory:
   (``PermitRootLogin prohibit-password``), ``StrictModes no`` (test directories are not owned the way
   sshd wants), TCP forwarding on (tunnels, ProxyJump), the internal SFTP server.
 
+A remote side of its own (``SSHHosts(root, user=TEST_USER, user_dir=DIR)``, fixtures ``isolated_ssh_hosts`` and
+``isolated_sshd``): the sessions run as a dedicated unprivileged user (``ensure_test_user()`` creates
+``remrepl-test-remote`` with its own HOME, idempotently; root only), so the remote side cannot read the
+test's directories (0700, root's) through the shared filesystem, as a real host could not. Its
+``authorized_keys`` then live in ``user_dir`` (owned by that user: sshd reads them as the user).
+
 Commands run through these servers do not inherit the caller's environment: ``set_env`` becomes sshd's
 ``SetEnv`` (e.g. ``PYTHONPATH`` for the tests' socket guard, ``REMREPL_STATE_DIR``).
 
@@ -40,6 +46,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,8 +61,63 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
 
+TEST_USER = "remrepl-test-remote"  # the unprivileged remote side of isolated hosts (ensure_test_user)
+
+
 class TestHostError(RuntimeError):
     """An sshd for the tests could not be set up."""
+
+
+@dataclass(frozen=True)
+class RemoteUser:
+    """A local account standing in for the login user of a remote host."""
+
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+
+def ensure_test_user(name: str = TEST_USER) -> RemoteUser:
+    """The unprivileged account ``name`` with its own HOME (0700), created if missing (needs root; idempotent:
+    a second call, or another test run's, finds it).
+
+    Its password field is ``*`` (no password login), not useradd's ``!``: with ``UsePAM no`` sshd refuses
+    every login, keys included, to an account whose password starts with ``!`` (locked)."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        entry = _create_user(name)
+    home = Path(entry.pw_dir)
+    if os.geteuid() == 0:
+        home.mkdir(mode=0o700, exist_ok=True)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        os.chmod(home, 0o700)
+    return RemoteUser(name, entry.pw_uid, entry.pw_gid, home)
+
+
+def _create_user(name: str) -> pwd.struct_passwd:
+    if os.geteuid() != 0:
+        raise TestHostError(f"the test user {name!r} does not exist and only root can create it")
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    result = subprocess.run(
+        [useradd, "--create-home", "--shell", "/bin/bash", "--password", "*", "--user-group", name],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if result.returncode not in (0, 9):  # 9: the name is taken (another run created it meanwhile)
+        raise TestHostError(f"useradd {name} failed (status {result.returncode}): {result.stderr.strip()}")
+    return pwd.getpwnam(name)
+
+
+def chown_tree(path: Path, user: RemoteUser) -> None:
+    """Give ``path`` and everything below it to ``user`` (a directory the remote side must own)."""
+    os.chown(path, user.uid, user.gid)
+    for parent, directories, files in os.walk(path):
+        for name in [*directories, *files]:
+            os.chown(os.path.join(parent, name), user.uid, user.gid, follow_symlinks=False)
 
 
 def keygen(path: Path, comment: str) -> str:
@@ -127,11 +190,21 @@ class SSHD:
 class SSHHosts:
     """A client identity plus the private sshd servers it may reach (see the module docstring)."""
 
-    def __init__(self, root: Path, *, user: str | None = None, set_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        user: str | None = None,
+        set_env: dict[str, str] | None = None,
+        user_dir: Path | None = None,
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         self.user = user or getpass.getuser()
+        # Where the login user's own files go (authorized_keys): the user must be able to read them, and
+        # ``root`` is this process's, 0700. None: ``root`` (the login user is this process's user).
+        self.user_dir = Path(user_dir) if user_dir is not None else None
         self.set_env = dict(set_env or {})
         self.client_key = self.root / "id_ed25519"
         self.client_public = keygen(self.client_key, "remrepl-tests-client")
@@ -152,10 +225,12 @@ class SSHHosts:
         set_env: dict[str, str] | None = None,
         sshd_options: list[str] | None = None,
         known: bool = True,
+        sftp: bool = True,
     ) -> SSHD:
         """Start an sshd called ``name`` (its ssh_config alias). ``proxy_jump``: the alias of another of
         these servers to reach it through. ``set_env`` adds to the hosts' ``SetEnv``. ``sshd_options``:
-        extra sshd_config lines. ``known=False`` leaves its host key out of known_hosts."""
+        extra sshd_config lines. ``known=False`` leaves its host key out of known_hosts. ``sftp=False``:
+        no ``Subsystem sftp`` line, a server that offers no SFTP (as some hardened hosts do)."""
         if name in self.servers:
             raise TestHostError(f"an sshd called {name!r} already runs")
         _ensure_privsep_dir()
@@ -163,15 +238,13 @@ class SSHHosts:
         directory.mkdir(mode=0o700, exist_ok=True)
         host_key = directory / "ssh_host_ed25519_key"
         host_key_line = " ".join(keygen(host_key, f"remrepl-tests-{name}").split()[:2])
-        authorized = directory / "authorized_keys"
-        authorized.write_text(self.client_public + "\n")
-        os.chmod(authorized, 0o600)
+        authorized = self._authorized_keys(name)
         env = {**self.set_env, **(set_env or {})}
         last_error = ""
         for _ in range(5):  # a free port can be taken between our probe and sshd's bind: try another
             port = free_port()
             config = directory / "sshd_config"
-            config.write_text(self._sshd_config(port, directory, host_key, authorized, env, sshd_options or []))
+            config.write_text(self._sshd_config(port, directory, host_key, authorized, env, sshd_options or [], sftp))
             log = directory / "sshd.log"
             with open(log, "ab") as log_file:
                 process = subprocess.Popen(
@@ -204,8 +277,30 @@ class SSHHosts:
         with open(self.known_hosts, "a") as f:
             f.write(f"{server.known_hosts_name} {key_line or server.host_key_line}\n")
 
+    def _authorized_keys(self, name: str) -> Path:
+        """The client key as server ``name``'s authorized_keys, where its login user can read it."""
+        if self.user_dir is None:
+            authorized = self.root / name / "authorized_keys"
+        else:
+            (self.user_dir / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+            authorized = self.user_dir / name / "authorized_keys"
+        authorized.write_text(self.client_public + "\n")
+        os.chmod(authorized, 0o600)
+        if self.user_dir is not None and os.geteuid() == 0:
+            entry = pwd.getpwnam(self.user)
+            for path in (authorized.parent, authorized):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        return authorized
+
     def _sshd_config(
-        self, port: int, directory: Path, host_key: Path, authorized: Path, env: dict[str, str], extra: list[str]
+        self,
+        port: int,
+        directory: Path,
+        host_key: Path,
+        authorized: Path,
+        env: dict[str, str],
+        extra: list[str],
+        sftp: bool = True,
     ) -> str:
         lines = [
             f"Port {port}",
@@ -227,8 +322,9 @@ class SSHHosts:
             "MaxStartups 100",
             "MaxSessions 50",
             "LogLevel VERBOSE",
-            "Subsystem sftp internal-sftp",
         ]
+        if sftp:
+            lines.append("Subsystem sftp internal-sftp")
         if env:
             lines.append("SetEnv " + " ".join(f'"{k}={v}"' for k, v in env.items()))
         return "\n".join([*extra, *lines]) + "\n"  # sshd keeps the first value of a keyword: extras win

@@ -47,6 +47,7 @@ def test_public_names() -> None:
         "RemreplTimeout",
         "Result",
         "RunResult",
+        "SFTPUnavailable",
         "SSHAuthenticationFailed",
         "SSHError",
         "SSHLauncher",

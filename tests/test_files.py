@@ -4,11 +4,13 @@ the client key of a record never shows in a repr."""
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from remrepl._files import state_dir
+from remrepl._files import SAFE_PATH_PROLOGUE, python_command, python_words, state_dir
 from remrepl.launchers.records import LauncherData, SessionRecord
 from remrepl.transport import KeyPair
 from remrepl.transport.connection_info import ConnectionInfo
@@ -36,3 +38,30 @@ def test_the_client_key_of_a_record_never_shows_in_a_repr() -> None:
     for text in (repr(info), str(info), repr(record), repr(keys)):
         assert keys.secret.decode() not in text and "secret_key" not in text
     assert info.to_json(include_secret=True)["client_secret_key"] == keys.secret.decode()
+
+
+@pytest.mark.parametrize("flag", [True, False], ids=["-P", "prologue"])
+def test_remrepls_own_pythons_never_import_from_their_directory(tmp_path: Path, flag: bool) -> None:
+    """``python_command``'s two forms (-P where the interpreter is known to have it, the prologue for any
+    version), for code and for a module run as ``-m`` runs it: a user's json.py next to them is not loaded."""
+    (tmp_path / "json.py").write_text("raise SystemExit('the user json')\n")
+    (tmp_path / "runpy.py").write_text("raise SystemExit('the user runpy')\n")  # what the prologue's -m uses
+    code = "import json, sys; print(json.__file__ != sys.argv[1], sys.argv[1:])"
+    for argv, expected in [
+        (
+            python_command(sys.executable, code=code, args=[str(tmp_path / "json.py")], allow_flag=flag),
+            f"True ['{tmp_path / 'json.py'}']\n",
+        ),
+        (python_command(sys.executable, module="json.tool", args=["--compact"], allow_flag=flag), '{"a":1}\n'),
+    ]:
+        assert ("-P" in argv) == (flag and sys.version_info >= (3, 11))
+        result = subprocess.run(argv, input='{"a": 1}', cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
+
+
+def test_the_kernels_prologue_keeps_pythons_flags() -> None:
+    """The kernel (where user code runs) gets the prologue, never -P: sys.flags are what python's would be."""
+    argv = python_command(sys.executable, code="pass", allow_flag=False)
+    assert argv[:2] == [sys.executable, "-c"] and argv[2].startswith(SAFE_PATH_PROLOGUE)
+    with pytest.raises(ValueError):
+        python_words(module="os; import evil")

@@ -62,8 +62,11 @@ def read_script(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except OSError as exc:  # python's words (its absolute path too) and its exit status, 2: a usage error,
+        # which ends the command as argparse ends one
+        where = os.path.abspath(path)
+        print(f"remrepl: can't open file {where!r}: [Errno {exc.errno}] {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
 

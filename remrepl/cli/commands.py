@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ConfigError, ConnectionLost, SessionClosed
+from .._exceptions import ConfigError, ConnectionLost, ExecutionTimeout, SessionClosed
 from .._files import PASSWORD_ENV, read_secret, state_dir
 from . import ec2 as cli_ec2
 
@@ -229,6 +229,28 @@ def cmd_exec(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
         )
+    except BrokenPipeError:  # `| head` has what it wanted: python's script would die at its next print
+        _stop_the_run(session)
+        raise  # main ends as python does
     finally:
         session.close()
         _finish_launcher(launcher, args.keep, stopped=False, name=args.name)
+
+
+def _stop_the_run(session: Session) -> None:
+    """Interrupt the running script, whose output has nowhere to go now; if it does not stop within the
+    grace period, kill and restart the remote interpreter (as after a timeout). Its output is dropped."""
+    from .._exceptions import RemreplError
+    from .batch import GRACE_SECONDS, RESTART_SECONDS
+
+    run = session.current_run()
+    if run is None:
+        return
+    try:
+        run.interrupt()
+        try:
+            run.wait(GRACE_SECONDS)
+        except ExecutionTimeout:
+            session.restart(force=True).wait(RESTART_SECONDS)
+    except RemreplError:  # the link or the server went: the server's own end takes the run along
+        pass

@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RemreplError as exc:
         print(f"remrepl: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of our stdout went away (`remrepl exec FILE | head`)
+        from .output import broken_pipe
+
+        return broken_pipe()
     except KeyboardInterrupt:
         print("remrepl: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -144,3 +145,23 @@ class CtrlCPresses:
     def reset(self) -> None:
         """Start counting afresh (after the user declined what a repeat offered)."""
         self._last, self._armed = None, False
+
+
+def broken_pipe() -> int:
+    """End as python does when the reader of its stdout goes away (``python FILE | head``): the error's
+    last line on stderr and exit status 1. (python's traceback above that line shows the script's frame
+    whose print failed; the remote print did not fail, so there is no frame to show, and none of ours.)
+    Standard output then points at /dev/null: the interpreter's flush at exit must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no stdout fd at all (an embedding): nothing to flush there
+        pass
+    try:
+        print("BrokenPipeError: [Errno 32] Broken pipe", file=sys.stderr, flush=True)
+    except OSError:  # stderr went the same way (`2>&1 | head`)
+        pass
+    return 1

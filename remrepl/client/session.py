@@ -393,6 +393,10 @@ class Session:
             return Execution(self, self._conn.running)
         return None
 
+    def current_run(self) -> Execution | None:
+        """The run in progress now (started by this session, or found running when it attached), if any."""
+        return Execution(self, self._conn.running) if self._conn.running else None
+
     def run(
         self,
         code: str,

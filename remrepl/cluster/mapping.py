@@ -16,7 +16,6 @@ left. Either way, no batch of this map stays queued on the cluster.
 from __future__ import annotations
 
 import functools
-import linecache
 import math
 import reprlib
 import sys
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from .._exceptions import ClusterError, TaskError
+from ..server.kernel.tracebacks import hands_over, hide_our_frames, traceback_exception
 from .progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def _load_function(blob: bytes) -> Callable[..., Any]:
 Outcome = tuple[list[Any], float, int, "dict[str, Any] | None"]  # results, compute seconds, size, failure
 
 
+@hands_over  # the mapped function is the user's: its frames (and what it calls) show in a task's traceback
 def run_batch(fn_blob: bytes, items_blob: bytes, start: int, star: bool) -> Outcome:
     """Runs on a worker: ``fn`` over a batch. (results, compute seconds, failure or None)."""
     fn = _load_function(fn_blob)
@@ -73,22 +74,21 @@ def _failure(exc: BaseException, index: int, item: Any) -> dict[str, Any]:
         pickled: bytes | None = cloudpickle.dumps(exc)
     except Exception:  # an exception that cannot travel still gets its traceback home as text
         pickled = None
-    user_tb = _from_user_code(exc.__traceback__)
+    hide_our_frames(exc)  # run_batch's frame (ours) goes; the user's function comes first
+    report = traceback_exception(exc)
+    try:  # the whole report, so the head can put back the source lines the workers lack (code typed at
+        # the prompt), in every exception of a chain
+        report_blob: bytes | None = cloudpickle.dumps(report)
+    except Exception:
+        report_blob = None
     return {
         "index": index,
         "item": _item_repr.repr(item),
-        "summary": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, user_tb)),
-        # the frames again, so the head can show source lines the workers lack (code typed at the prompt)
-        "frames": [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(user_tb)],
-        "chained": exc.__cause__ is not None or exc.__context__ is not None,
+        "summary": "".join(report.format_exception_only()).strip(),
+        "traceback": "".join(report.format()),
+        "report": report_blob,
         "exception": pickled,
     }
-
-
-def _from_user_code(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """The traceback without its first frame (``run_batch``, ours): the user's function comes first."""
-    return tb.tb_next if tb is not None else None
 
 
 class Mapper:
@@ -257,15 +257,38 @@ def _real_file(name: str, lineno: int, function: str, files: CodeFiles) -> str:
 
 
 def _with_source_lines(failure: dict[str, Any], files: CodeFiles) -> str:
-    """The remote traceback, with the lines of code typed at the prompt (which only this process knows)."""
+    """The remote traceback, with the lines of code typed at the prompt (which only this process knows);
+    the worker's own text if its report cannot be read here."""
     text = str(failure["traceback"])
-    frames = failure.get("frames")
-    if failure.get("chained") or not frames or all(line for *_, line in frames):
-        return text  # nothing to add (or a chain of exceptions, which the worker's text shows best)
-    frames = [(_real_file(name, lineno, fn, files), lineno, fn, line) for name, lineno, fn, line in frames]
-    filled = [(name, lineno, fn, line or linecache.getline(name, lineno).strip()) for name, lineno, fn, line in frames]
-    summary = traceback.StackSummary.from_list(filled)
-    return "Traceback (most recent call last):\n" + "".join(summary.format()) + str(failure["summary"]) + "\n"
+    blob = failure.get("report")
+    if not blob:
+        return text
+    try:
+        report: traceback.TracebackException = cloudpickle.loads(blob)
+        _fill_source_lines(report, files)
+        return "".join(report.format())
+    except Exception:  # a class of exception this process cannot load, a report of another Python
+        return text
+
+
+def _fill_source_lines(report: traceback.TracebackException, files: CodeFiles) -> None:
+    """Frames without a source line (the worker had none) are looked up here, under their real file name,
+    in every exception of the report (chained, or in a group)."""
+    todo, count = [report], 0
+    while todo and count < 1000:  # bounded: a chain or a tree of groups
+        count += 1
+        current = todo.pop()
+        current.stack = traceback.StackSummary.from_list([_filled(frame, files) for frame in current.stack])
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(getattr(current, "exceptions", None) or [])
+
+
+def _filled(frame: traceback.FrameSummary, files: CodeFiles) -> traceback.FrameSummary:
+    if frame.line or frame.lineno is None:
+        return frame  # the worker's line (and its carets) stand
+    name = _real_file(frame.filename, frame.lineno, frame.name, files)
+    positions = {key: getattr(frame, key) for key in ("end_lineno", "colno", "end_colno") if hasattr(frame, key)}
+    return traceback.FrameSummary(name, frame.lineno, frame.name, **positions)
 
 
 def as_items(iterables: tuple[Iterable[Any], ...]) -> tuple[Sequence[Any], bool]:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .._exceptions import LaunchError, RemreplError
-from .._files import environment_without_secrets, open_private_log, state_dir
+from .._files import environment_without_secrets, open_private_log, python_command, state_dir
 from ..transport import KeyPair
 from ..transport.connection_info import ConnectionInfo
 from .base import Launcher
@@ -44,9 +44,11 @@ class LocalLauncher(Launcher):
         self.log_path = state_dir("logs") / f"local-{os.getpid()}-{time.time_ns()}.log"
         log_fd = open_private_log(self.log_path)
         # --tether: the server stops if this process dies without detach() (a crash, a closed terminal).
-        cmd = [self.python, "-m", "remrepl.server", "--client-key-stdin", "--tether", "--bind", self.bind]
+        args = ["--client-key-stdin", "--tether", "--bind", self.bind]
         if self.idle_timeout is not None:
-            cmd += ["--idle-timeout", str(self.idle_timeout)]
+            args += ["--idle-timeout", str(self.idle_timeout)]
+        # A safe import path: a user's random.py in the working directory (ours: the server's) is not ours.
+        cmd = python_command(self.python, module="remrepl.server", args=args)
         try:
             self.process = subprocess.Popen(
                 cmd,

@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._files import activity_dir, environment_without_secrets, open_private_log
+from .._files import activity_dir, environment_without_secrets, open_private_log, python_command, python_words
 from .state import POLL_MIN, acquire, evaluate, live_activity, read_state, reaper_files, status, write_state
 
 log = logging.getLogger("remrepl.reaper")
@@ -208,7 +208,7 @@ def _start_detached(argv: Sequence[str]) -> int:
     log_fd = open_private_log(reaper_files()["log"])  # its stderr: a traceback lands in the log, not in the void
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "remrepl.reaper", "--foreground", *argv],
+            python_command(sys.executable, module="remrepl.reaper", args=["--foreground", *argv]),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=log_fd,
@@ -282,14 +282,14 @@ def reaper_command(
     _check(_parser().parse_args(args))
     for word in (python, *args):
         _shell_safe(word)
-    return f"exec {shell_path(python)} -m remrepl.reaper {shlex.join(args)}"
+    return f"exec {shell_path(python)} {shlex.join([*python_words(module='remrepl.reaper'), *args])}"
 
 
 def reaper_status_command(python: str) -> str:
     """The shell line that prints the reaper's ``--status`` JSON on a host."""
     from ..ssh.bootstrap import shell_path
 
-    return f"exec {shell_path(_shell_safe(python))} -m remrepl.reaper --status"
+    return f"exec {shell_path(_shell_safe(python))} {shlex.join([*python_words(module='remrepl.reaper'), '--status'])}"
 
 
 # --- command line -------------------------------------------------------------------------------

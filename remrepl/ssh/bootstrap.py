@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigError, RemoteEnvironmentError
-from .errors import ssh_errors
+from .._files import python_words
+from .errors import sftp_errors, ssh_errors
 from .remote import run_remote
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] 
     ``base_python`` if missing)."""
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)
-        with ssh_errors(f"{link} refused an SFTP session: cannot ship remrepl there", RemoteEnvironmentError):
+        with sftp_errors(str(link), link.transport, "to copy remrepl's files", RemoteEnvironmentError):
             sftp = link.transport.open_sftp_client()
         if sftp is None:
             raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
@@ -119,9 +120,12 @@ def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] 
         finally:
             sftp.close()
     py, wheel_arg = shell_path(venv_python(venv)), shlex.quote(remote_wheel)
-    pip = f"{py} -m pip install --disable-pip-version-check -q"
+    # venv and pip with a safe import path too: they run in the login's directory, which may hold a user's
+    # logging.py (pip drops that directory itself, but only once its own first imports are done)
+    pip = f"{py} {shlex.join(python_words(module='pip'))} install --disable-pip-version-check -q"
+    base = shell_path(base_python) if "/" in base_python else base_python
     command = (
-        f"set -e; [ -x {py} ] || {shell_path(base_python) if '/' in base_python else base_python} -m venv "
+        f"set -e; [ -x {py} ] || {base} {shlex.join(python_words(module='venv'))} "
         f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
     )
     status, output = run_remote(link, command, INSTALL_TIMEOUT)

@@ -6,8 +6,10 @@
 raises ``SSHError("cannot open an SSH channel on me@host:22: <reason>")`` for a foreign SSH or socket
 failure; remrepl's own errors pass through unchanged, and so does anything else (a bug must not be
 disguised as a network failure). A refused login becomes ``SSHAuthenticationFailed``, a rejected host key
-``HostKeyError``, whatever the site asked for otherwise. paramiko is not imported here: it is loaded by
-whoever raised its exception, so a process that never uses SSH never pays for it.
+``HostKeyError``, whatever the site asked for otherwise. ``sftp_errors`` does the same around opening an
+SFTP session, and tells a server without an SFTP subsystem (``SFTPUnavailable``) from a failed link.
+paramiko is not imported here: it is loaded by whoever raised its exception, so a process that never uses
+SSH never pays for it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import socket
 import sys
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
-from .._exceptions import HostKeyError, RemreplError, SSHAuthenticationFailed, SSHError
+from .._exceptions import HostKeyError, RemreplError, SFTPUnavailable, SSHAuthenticationFailed, SSHError
 
 MakeError = Callable[[str], RemreplError]  # an exception class of the tree, or anything that builds one
 
@@ -75,3 +78,36 @@ def ssh_errors(doing: str, error: MakeError = SSHError, *, timeout: float | None
     """Raise SSH and socket failures inside as ``error(f"{doing}: {reason}")`` (see the module doc);
     ``timeout``: the deadline the operation had, to say so when it passed."""
     return _Mapper(doing, error, timeout)
+
+
+def subsystem_refused(exc: BaseException, transport: Any) -> bool:
+    """Did the server refuse a subsystem request (``exc`` from ``invoke_subsystem``) on a link still up?
+
+    paramiko says only "Channel closed." both when the server answers a subsystem request with failure
+    (OpenSSH logs "subsystem request for sftp ... failed, subsystem not found") and when the link drops;
+    a refusal leaves the transport active with no error of its own, a dropped link does not."""
+    paramiko = sys.modules.get("paramiko")
+    if paramiko is None or not isinstance(exc, paramiko.SSHException) or isinstance(exc, paramiko.ChannelException):
+        return False
+    return str(exc) == "Channel closed." and bool(transport.is_active())
+
+
+class _SFTPMapper(_Mapper):
+    def __init__(self, host: str, transport: Any, needed_for: str, error: MakeError) -> None:
+        super().__init__(f"{host} refused an SFTP session", error, None)
+        self.host, self.transport, self.needed_for = host, transport, needed_for
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, Exception) and subsystem_refused(exc, self.transport):
+            raise SFTPUnavailable(
+                f"{self.host}'s SSH server offers no SFTP subsystem (needed {self.needed_for}); "
+                'enable "Subsystem sftp" in its sshd_config'
+            ) from None
+        super().__exit__(et, exc, tb)
+
+
+def sftp_errors(host: str, transport: Any, needed_for: str, error: MakeError = SSHError) -> _Mapper:
+    """Around opening an SFTP session on ``transport`` (paramiko's): a server that offers no SFTP subsystem
+    raises ``SFTPUnavailable`` naming ``host`` and what SFTP was ``needed_for`` ("to copy remrepl's
+    files"); any other SSH failure ``error(f"{host} refused an SFTP session: {reason}")``."""
+    return _SFTPMapper(host, transport, needed_for, error)

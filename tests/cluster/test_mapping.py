@@ -62,28 +62,37 @@ def test_items_of_several_iterables_are_argument_tuples() -> None:
 
 def test_source_lines_of_code_typed_at_the_prompt_come_back_whatever_file_name_cloudpickle_sent() -> None:
     """Workers lack the source of code typed at the prompt (the head's linecache has it); cloudpickle 3.1.3+
-    even renames such code's file to ``<dynamic-code>``: the head maps it back by function and line."""
+    even renames such code's file to ``<dynamic-code>``: the head maps it back by function and line, in
+    every exception of a chain, and the worker's frame (``run_batch``) is not shown."""
     import linecache
 
-    from remrepl.cluster.mapping import _task_error, code_files
+    import cloudpickle
 
-    source = "def outer(x):\n    def inner(y):\n        return {'a': 1}[y]\n    return inner(x)\n"
+    from remrepl.cluster.mapping import _task_error, code_files, run_batch
+
+    source = (
+        "def outer(x):\n"
+        "    def inner(y):\n"
+        "        return {'a': 1}[y]\n"
+        "    try:\n"
+        "        return inner(x)\n"
+        "    except KeyError:\n"
+        "        raise ValueError(x)\n"
+    )
     filename = "<remote-test-77>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)
     files = code_files(namespace["outer"])
     assert {(name, path) for name, _, _, path in files} == {("outer", filename), ("inner", filename)}
-    for sent_as in (filename, "<dynamic-code>"):
-        failure = {
-            "index": 1,
-            "item": "'b'",
-            "summary": "KeyError: 'b'",
-            "traceback": "Traceback (most recent call last):\n(the worker's text)\nKeyError: 'b'\n",
-            "frames": [(sent_as, 4, "outer", None), (sent_as, 3, "inner", None)],
-            "chained": False,
-        }
-        text = str(_task_error(failure, files))
-        assert "return inner(x)" in text and "return {'a': 1}[y]" in text, text
-        assert f'File "{filename}", line 3, in inner' in text and "<dynamic-code>" not in text
-    del linecache.cache[filename]
+    # the "worker": this process without the source (as a worker has none)
+    *_, failure = run_batch(cloudpickle.dumps(namespace["outer"]), cloudpickle.dumps(["a", "b"]), 0, False)
+    assert failure is not None and failure["index"] == 1
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    try:
+        text = _task_error(failure, files).remote_traceback
+    finally:
+        del linecache.cache[filename]
+    assert "return inner(x)" in text and "return {'a': 1}[y]" in text and "raise ValueError(x)" in text, text
+    assert f'File "{filename}", line 3, in inner' in text and "<dynamic-code>" not in text
+    assert "During handling of the above exception" in text and "run_batch" not in text
+    assert "mapping.py" not in text and text.endswith("ValueError: b\n")

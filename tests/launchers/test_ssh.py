@@ -68,10 +68,13 @@ def test_launch_run_and_stop(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
     assert server.wait(1) == 0
 
 
-def test_proxy_jump(ssh_jump: SSHD, ssh_hosts: SSHHosts) -> None:
-    with start("behind", ssh_hosts) as server, server.connect() as session:
+def test_proxy_jump(isolated_ssh_hosts: SSHHosts, remote_python: str) -> None:
+    # On isolated hosts (an unprivileged remote user of their own): the hop forwards, and the target runs it
+    isolated_ssh_hosts.start("hop")
+    isolated_ssh_hosts.start("behind", proxy_jump="hop")
+    with start("behind", isolated_ssh_hosts, remote_python=remote_python) as server, server.connect() as session:
         assert session.run("'through the hop'").value == "'through the hop'"
-    assert "Accepted publickey" in ssh_hosts.servers["hop"].log_text()
+    assert "Accepted publickey for remrepl-test-remote" in isolated_ssh_hosts.servers["hop"].log_text()
 
 
 def test_proxy_jump_through_two_hops(ssh_hosts: SSHHosts) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import paramiko
 import pytest
-from testhosts import SSHD, closed_port
+from testhosts import SSHD, SSHHosts, closed_port
 
 from remrepl._exceptions import (
     ClusterError,
@@ -17,10 +17,11 @@ from remrepl._exceptions import (
     HostUnreachable,
     RemoteEnvironmentError,
     ServerGone,
+    SFTPUnavailable,
     SSHAuthenticationFailed,
     SSHError,
 )
-from remrepl.ssh.errors import is_ssh_failure, reason, ssh_errors
+from remrepl.ssh.errors import is_ssh_failure, reason, sftp_errors, ssh_errors
 
 
 @pytest.fixture
@@ -113,3 +114,40 @@ def test_reasons_read_as_sentences() -> None:
     not_found = socket.gaierror(socket.EAI_NONAME, "Name or service not known")  # no DNS lookup in tests
     assert reason(not_found) == "the name does not resolve (Name or service not known)"
     assert reason(TimeoutError("timed out"), 2.5) == "no answer within 2.5 s"
+
+
+def _logged_in(hosts: SSHHosts, server: SSHD, sock: socket.socket) -> paramiko.Transport:
+    transport = paramiko.Transport(sock)
+    transport.start_client(timeout=10)
+    transport.auth_publickey(hosts.user, paramiko.Ed25519Key.from_private_key_file(str(hosts.client_key)))
+    return transport
+
+
+def test_a_server_without_an_sftp_subsystem_is_named_as_such(ssh_hosts: SSHHosts) -> None:
+    server = ssh_hosts.start("bare", sftp=False)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        transport = _logged_in(ssh_hosts, server, sock)
+        try:
+            mapper = sftp_errors("me@bare", transport, "to copy remrepl's files", RemoteEnvironmentError)
+            with pytest.raises(SFTPUnavailable) as caught, mapper:
+                transport.open_sftp_client()
+            assert str(caught.value) == (
+                "me@bare's SSH server offers no SFTP subsystem (needed to copy remrepl's files); "
+                'enable "Subsystem sftp" in its sshd_config'
+            )
+            assert isinstance(caught.value, RemoteEnvironmentError)
+            assert transport.is_active()  # the link is fine: only the subsystem is missing
+        finally:
+            transport.close()
+    assert "subsystem request for sftp" in server.log_text()
+
+
+def test_a_link_that_dropped_is_not_taken_for_a_missing_sftp_subsystem(sshd: SSHD, ssh_hosts: SSHHosts) -> None:
+    with socket.create_connection((sshd.host, sshd.port), timeout=10) as sock:
+        transport = _logged_in(ssh_hosts, sshd, sock)
+        channel = transport.open_session(timeout=10)
+        transport.close()  # the link goes away under the request
+        mapper = sftp_errors("me@target", transport, "to copy remrepl's files", RemoteEnvironmentError)
+        with pytest.raises(RemoteEnvironmentError, match=r"^me@target refused an SFTP session: ") as caught, mapper:
+            channel.invoke_subsystem("sftp")
+        assert not isinstance(caught.value, SFTPUnavailable)

@@ -9,7 +9,9 @@ one another.
 - ``servers``: ``start_server``/``RunningServer``/``stop_server`` and a raw authenticated socket;
 - ``cli``: the ``remrepl`` command and one run of it; ``terminal``: the tmux driver;
 - ``connections``: two protocol endpoints wired in memory; ``files``: big files and their digests;
-- ``awsproxy``: a fault-injecting proxy in front of moto; ``ec2``: the EC2 tests' head node and settings.
+- ``awsproxy``: a fault-injecting proxy in front of moto; ``ec2``: the EC2 tests' head node and settings;
+- ``isolated``: remrepl and the socket guard for the isolated hosts' unprivileged remote user;
+- ``wheelhouse``: wheels of tiny packages the tests build offline, for ``--find-links``.
 
 The private sshd servers and the moto server are not here but in ``scripts/testhosts.py`` and
 ``scripts/testaws.py``: scripts own them, and the plugin imports them as the top-level modules

@@ -3,7 +3,8 @@
 Markers (registered in pyproject.toml, ``--strict-markers``): an end-to-end test runs real outside
 programs and is marked ``e2e`` plus what it needs:
 
-- ``ssh``: private OpenSSH servers (fixtures ``ssh_hosts``, ``sshd``, ``ssh_jump``: scripts/testhosts.py);
+- ``ssh``: private OpenSSH servers (fixtures ``ssh_hosts``, ``sshd``, ``ssh_jump``: scripts/testhosts.py;
+  ``isolated_ssh_hosts``, ``isolated_sshd``: the same with an unprivileged remote user of its own);
 - ``aws``: a moto server standing in for AWS (``moto_server``, ``aws``, ``aws_proxy``: scripts/testaws.py);
 - ``tmux``: the prompt in a real terminal (``terminal``, ``launched``: tests/support/terminal.py);
 - ``cluster``: Dask schedulers and workers (a module-level ``pytestmark``: no fixture tells);
@@ -27,20 +28,28 @@ from tests.support import guard
 guard.install()
 
 import os  # noqa: E402
+import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import testaws  # noqa: E402
-from testhosts import SSHD, SSHHosts  # noqa: E402
+from testhosts import SSHD, RemoteUser, SSHHosts, TestHostError, ensure_test_user  # noqa: E402
 
 from remrepl.client.session import Session  # noqa: E402
 from remrepl.launchers import LocalLauncher  # noqa: E402
 from tests.support.awsproxy import AWSProxy  # noqa: E402
 from tests.support.cli import remrepl_command  # noqa: E402
+from tests.support.isolated import (  # noqa: E402
+    NoRemotePython,
+    bootstrapped_python,
+    remote_environment,
+    scratch_directory,
+)
 from tests.support.processes import leftover_servers, server_processes, terminate  # noqa: E402
 from tests.support.servers import PASSWORD, RunningServer, start_server, stop_server  # noqa: E402
 from tests.support.terminal import PROMPT, TmuxTerminal  # noqa: E402
+from tests.support.wheelhouse import TEST_PACKAGE, TEST_SOURCE, TEST_VERSION, Wheelhouse  # noqa: E402
 
 # --- markers --------------------------------------------------------------------------------------------
 
@@ -48,6 +57,7 @@ E2E_KINDS = ("ssh", "aws", "tmux", "cluster", "server")
 # The root fixtures of each kind (the others use them: ``sshd`` brings ``ssh_hosts``, ``session`` ``launcher``)
 MARKER_OF_FIXTURE = {
     "ssh_hosts": "ssh",
+    "isolated_ssh_hosts": "ssh",
     "moto_server": "aws",
     "terminal": "tmux",
     "server": "server",
@@ -155,6 +165,74 @@ def ssh_jump(ssh_hosts: SSHHosts) -> SSHD:
     return ssh_hosts.start("behind", proxy_jump="hop")
 
 
+# --- SSH with a remote side of its own: an unprivileged user that cannot read the test's files ----------
+
+
+@pytest.fixture(scope="session")
+def remote_user() -> RemoteUser:
+    """The unprivileged login user of isolated hosts (``remrepl-test-remote``, own HOME), created once if
+    missing. Creating it needs root (the suite runs as root here and in CI); otherwise the test is
+    skipped unless the user was made beforehand (``sudo useradd --create-home --shell /bin/bash -p '*'
+    remrepl-test-remote``)."""
+    try:
+        return ensure_test_user()
+    except TestHostError as exc:
+        pytest.skip(f"no isolated remote user: {exc}")
+
+
+@pytest.fixture(scope="session")
+def remote_python(remote_user: RemoteUser, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The python of a venv in ``remote_user``'s HOME with this remrepl, installed there by the real
+    ``--bootstrap`` (tests/support/isolated.py; reused while the code is the same): pass it as the SSH
+    launcher's ``remote_python``. Skipped, saying why, without the machine's local package index."""
+    try:
+        return bootstrapped_python(remote_user, tmp_path_factory.mktemp("bootstrap-ssh"))
+    except NoRemotePython as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def remote_scratch(remote_user: RemoteUser) -> Iterator[Path]:
+    """This test's own directory under ``remote_user``'s HOME (``~/tests/t-...``, the user's, removed
+    afterwards): the remote side's state directory (``state/``), its copy of the socket guard and its
+    sshd's authorized_keys live here. HOME itself is shared by every test that uses the user: write there
+    only under names of this directory."""
+    own = scratch_directory(remote_user)
+    try:
+        yield own
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+@pytest.fixture
+def isolated_ssh_hosts(
+    tmp_path_factory: pytest.TempPathFactory, remote_user: RemoteUser, remote_python: str, remote_scratch: Path
+) -> Iterator[SSHHosts]:
+    """``ssh_hosts`` whose sessions run as ``remote_user``: its servers' logins are that user's (``User``
+    in the ssh_config, ``AllowUsers``), with its HOME, the socket guard, ``PIP_INDEX_URL`` the local
+    index and ``REMREPL_STATE_DIR`` = ``remote_scratch / "state"``. The remote side can then not open the
+    test's files (tmp_path is root's, 0700): what a test wants there it must send, as to a real host. Use
+    ``remote_python`` as the launcher's ``remote_python``."""
+    remote_state = remote_scratch / "state"
+    hosts = SSHHosts(
+        tmp_path_factory.mktemp("ssh"),
+        user=remote_user.name,
+        user_dir=remote_scratch / "sshd",
+        set_env=remote_environment(remote_scratch, remote_user),
+    )
+    try:
+        yield hosts
+    finally:
+        hosts.close()
+        terminate(server_processes(remote_state))  # servers that detached from sshd and were left behind
+
+
+@pytest.fixture
+def isolated_sshd(isolated_ssh_hosts: SSHHosts) -> SSHD:
+    """An sshd on 127.0.0.1 whose sessions run as ``remote_user``, known to the ssh_config as ``target``."""
+    return isolated_ssh_hosts.start("target")
+
+
 # --- AWS: a moto server on 127.0.0.1 (never real AWS) ---------------------------------------------------
 
 
@@ -228,3 +306,17 @@ def launched(terminal: TmuxTerminal) -> TmuxTerminal:
     terminal.start([*remrepl_command(), "connect", "--launch"])
     terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
     return terminal
+
+
+# --- a local wheelhouse: packages the tests built, for --find-links (no index, no network) --------------
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
+    """A directory with one wheel built for this run: ``remrepl_testpkg`` 1.0 (``remrepl_testpkg.answer()``
+    returns 42, ``__version__`` is "1.0"). Install it with ``--no-index --find-links wheelhouse.directory``.
+    Shared by the whole run: do not add to it; a test that needs other packages makes its own
+    ``Wheelhouse(tmp_path / "wheels")`` (tests/support/wheelhouse.py)."""
+    house = Wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+    house.build(TEST_PACKAGE, TEST_VERSION, TEST_SOURCE)
+    return house

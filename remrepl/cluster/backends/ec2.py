@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import CloudError, ClusterError, ConfigError, HostKeyError, SSHAuthenticationFailed, SSHError
+from ..._files import python_words
 from ...reaper.run import DEFAULT_COMMAND
 from ...ssh.bootstrap import DEFAULT_VENV
 from .ssh import RemoteWorkers, SSHWorker
@@ -54,6 +55,7 @@ CLOSE_WAIT = 120.0  # seconds close() waits for the instances to be shutting dow
 ENDED = ("shutting-down", "terminated")
 # what the remote worker needs beyond remrepl's own requirements, at the head's versions
 WORKER_PACKAGES = ("distributed", "dask", "cloudpickle", "msgpack", "tornado")
+PIP_INSTALL = ("install", "--disable-pip-version-check", "-q")
 
 _ENV = {
     "cluster": "REMREPL_EC2_CLUSTER",
@@ -425,7 +427,7 @@ class EC2Worker(SSHWorker):
         python = shell_path(f"{self.backend.venv}/bin/python")
         remaining = max(self._deadline - time.monotonic(), 1.0)
         status, output = run_remote(
-            link, f"{python} -m pip install --disable-pip-version-check -q {' '.join(pins)}", remaining
+            link, f"{python} {shlex.join([*python_words(module='pip'), *PIP_INSTALL, *pins])}", remaining
         )
         if status != 0:
             tail = "\n".join(output.strip().splitlines()[-10:])

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import ClusterError, ConfigError
+from ..._files import python_words
 from ...ssh.errors import ssh_errors
 from ..tls import ClusterCertificates
 from .base import WorkerBackend
@@ -48,7 +49,8 @@ class RemoteWorkers(WorkerBackend):
     def worker_command(self) -> str:
         from ...ssh.bootstrap import shell_path  # a leading ~/ is the remote's home
 
-        arguments = shlex.join(["-m", "remrepl.cluster.remote_worker", *self.worker_args])
+        # a safe import path: the login's directory (the home) may hold a user's json.py
+        arguments = shlex.join([*python_words(module="remrepl.cluster.remote_worker"), *self.worker_args])
         return f"{shell_path(self.python)} {arguments}"
 
     def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..._exceptions import ConfigError, HostKeyError, LaunchError, ReadinessError, RemreplError
-from ..._files import state_dir
+from ..._files import python_words, state_dir
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ...ssh.bootstrap import bootstrap, shell_path, venv_python
@@ -403,7 +403,7 @@ class EC2Launcher(Launcher):
                 wait = "command -v cloud-init >/dev/null 2>&1 && cloud-init status --wait >/dev/null 2>&1; true"
                 run_remote(link, wait, left)
                 check = "import remrepl.protocol as p; print('remrepl-protocol', p.PROTOCOL_VERSION)"
-                status, out = run_remote(link, f"{shell_path(python)} -c {shlex.quote(check)}", 60.0)
+                status, out = run_remote(link, f"{shell_path(python)} {shlex.join(python_words(code=check))}", 60.0)
                 if status == 0 and f"remrepl-protocol {PROTOCOL_VERSION}" in out:
                     return
                 self.notify(f"installing remrepl into {s.remote_venv} on the head")

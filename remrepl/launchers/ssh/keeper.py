@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from ..._exceptions import RemoteProtocolError
-from ..._files import open_private_log, state_dir
+from ..._files import open_private_log, python_command, state_dir
 from ...protocol.keeper import (
     Attached,
     Detach,
@@ -82,9 +82,11 @@ def start(args: argparse.Namespace) -> int:
     log_fd = open_private_log(log_path)
     tether_r, tether_w = os.pipe()
     bind = _bind_address(args.direct)
-    cmd = [sys.executable, "-m", "remrepl.server", "--client-key-stdin", "--tether", "--bind", bind]
+    server_args = ["--client-key-stdin", "--tether", "--bind", bind]
     if args.idle_timeout is not None:
-        cmd += ["--idle-timeout", str(args.idle_timeout)]
+        server_args += ["--idle-timeout", str(args.idle_timeout)]
+    # The SSH login's directory (the home) is the server's: a user's json.py there is not ours to import.
+    cmd = python_command(sys.executable, module="remrepl.server", args=server_args)
     try:
         server = subprocess.Popen(cmd, stdin=tether_r, stdout=subprocess.PIPE, stderr=log_fd, start_new_session=True)
     finally:

@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..._exceptions import ConfigError, LaunchError, RemoteEnvironmentError, RemoteProtocolError, ServerGone
+from ..._files import python_words
 from ...client.session import InputHandler, Session, terminal_input
 from ...protocol import PROTOCOL_VERSION
 from ...protocol.keeper import Attached, Detach, KeeperFailed, KeeperReady, Stop, decode_line, decode_word, encode_word
@@ -158,9 +159,11 @@ class SSHLauncher(Launcher):
 
     def _command(self, *args: str) -> str:
         # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
-        code = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
+        # The safe-path prologue first: the login's directory (the home) may hold a user's base64.py.
+        check = f"import base64; exec(base64.b64decode('{base64.b64encode(CHECK.encode()).decode()}'))"
         env = f"env {shlex.join(f'{k}={v}' for k, v in self.environment.items())} " if self.environment else ""
-        return f"exec {env}{shell_path(self.python)} -c {shlex.quote(code)} {PROTOCOL_VERSION} {shlex.join(args)}"
+        words = shlex.join([*python_words(code=check), str(PROTOCOL_VERSION), *args])
+        return f"exec {env}{shell_path(self.python)} {words}"
 
     def _start_server(self, keys: KeyPair, timeout: float) -> KeeperReady:
         assert self.link is not None
@@ -282,9 +285,9 @@ class SSHLauncher(Launcher):
         try:
             with ssh_errors(f"cannot re-attach to the server on {link}"):
                 channel = open_session(link)
-                attach = "import sys; from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
-                tether = shlex.quote(self.ready.tether)
-                command = f"exec {shell_path(self.python)} -c {shlex.quote(attach)} attach {tether}"
+                attach = "from remrepl.launchers.ssh.keeper import main; sys.exit(main(sys.argv[1:]))"
+                words = [*python_words(code=attach), "attach", self.ready.tether]  # the prologue imports sys
+                command = f"exec {shell_path(self.python)} {shlex.join(words)}"
                 channel.exec_command(command)
                 answer = _LineReader(channel, time.monotonic() + 15.0, link).line("the tether")
         except BaseException:

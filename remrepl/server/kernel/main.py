@@ -1,9 +1,9 @@
 """The kernel: the child process that holds the user's namespace and runs their code.
 
-The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"`` with
-stdout and stderr on pipes to the supervisor, FD a socket for control messages (internal to the server,
-not the wire protocol: ``protocol/kernel_channel.py`` lists them, one a line), and SIDE a socket for side
-requests (``kernel_side``).
+The supervisor starts it as ``python -c "from remrepl.server.kernel.main import main; main(FD, SIDE)"``
+(after a prologue that makes the import path safe: ``imports.py``) with stdout and stderr on pipes to the
+supervisor, FD a socket for control messages (internal to the server, not the wire protocol:
+``protocol/kernel_channel.py`` lists them, one a line), and SIDE a socket for side requests (``kernel_side``).
 
 Ordering: output goes through the pipes, everything else through the control socket, and the two must
 not overtake each other. The kernel flushes its stdout and stderr before every control message, and the
@@ -23,14 +23,12 @@ import builtins
 import getpass
 import importlib.machinery
 import io
-import linecache
 import os
 import signal
 import socket
 import sys
 import threading
 import time
-import traceback
 import types
 from typing import Any, NoReturn, TypeVar
 
@@ -52,7 +50,10 @@ from ...protocol.kernel_channel import (
     encode_line,
 )
 from . import debugger
+from . import imports as kernel_imports
 from . import plots as mpl_hook
+from .tracebacks import hands_over, remember_source
+from .tracebacks import report as report_exception
 
 _T = TypeVar("_T")
 
@@ -69,8 +70,9 @@ _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "o
 # What python's interactive mode sets (code that asks ``hasattr(sys, "ps1")`` takes the kernel for a REPL);
 # a script run (``python FILE`` has none) does not see them.
 _PROMPTS = {"ps1": ">>> ", "ps2": "... "}
-# Files whose frames tracebacks leave out: the kernel's own, and helpers that run user code for a magic
-# (ipython_magics.py adds itself); the one-line calls the prompt generates for magics are "<remrepl-...>".
+# Files whose frames pdb leaves out (debugger.py): the kernel's own, and helpers that run user code for a
+# magic (ipython_magics.py adds itself); the one-line calls the prompt generates for magics are
+# "<remrepl-...>". Tracebacks leave out every file of remrepl's, and those calls (tracebacks.py).
 HIDDEN_FILES = {__file__}
 
 
@@ -275,6 +277,7 @@ class Kernel:
             return False
         return self.send(report)
 
+    @hands_over  # the repr is the user's (a __repr__ that raises shows its frames)
     def displayhook(self, value: object) -> None:
         if value is None:
             return
@@ -301,8 +304,7 @@ class Kernel:
         filename = msg.filename or f"<remote-{self.counter}>"
         if mode == "interactive" and filename == "<remote>":
             filename = f"<remote-{self.counter}>"
-        # Keep the source so tracebacks show the user's lines, as for a file.
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        remember_source(filename, code)  # so tracebacks show the user's lines, as for a file
         status: RunStatus = "ok"
         exit_code, error = 0, None
         try:
@@ -310,21 +312,23 @@ class Kernel:
         except SystemExit as exc:
             status, exit_code = "exit", self._exit_code(exc)
         except KeyboardInterrupt as exc:
-            status, exit_code, error = "interrupted", 130, self._report(exc, filename)
+            status, exit_code, error = "interrupted", 130, report_exception(exc)
         except BaseException as exc:
-            status, exit_code, error = "error", 1, self._report(exc, filename)
+            status, exit_code, error = "error", 1, report_exception(exc)
         results, self.pending_results, self.pending_chars = self.pending_results, [], 0
         self.stdout.__class__ = _PlainStream
         done = RunDone(status, exit_code, tuple(results), *(error or (None,)))
         if not self.send(done):  # what did not fit was said on stderr; the run must end all the same
             self.send(RunDone(status, exit_code if -(2**63) <= exit_code < 2**63 else 1, ename=done.ename))
 
+    @hands_over  # what it runs is the user's: their frames show from here on
     def _run_user_code(self, code: str, mode: str, filename: str, argv: list[str]) -> None:
         """Run the code; Ctrl-C raises KeyboardInterrupt only while this runs, never in the kernel's
         own bookkeeping after it (a second Ctrl-C while a traceback is formatted must not kill us)."""
         saved_argv, saved_main = sys.argv, sys.modules["__main__"]
         hidden = {name: vars(sys).pop(name) for name in _PROMPTS if name in vars(sys)} if mode == "script" else {}
         try:
+            kernel_imports.before_user_code()  # what the kernel loaded for itself is not the user's json
             self.running = True
             if self._flusher_idle:  # waking the flusher costs a thread switch: only when it sleeps long
                 self._wake.set()
@@ -354,17 +358,6 @@ class Kernel:
         print(exc.code, file=sys.stderr)  # as the interpreter does for sys.exit("message")
         return 1
 
-    def _report(self, exc: BaseException, filename: str) -> tuple[str, str, str]:
-        sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
-        exc.__traceback__ = _user_frames(exc.__traceback__, filename)
-        sys.last_traceback = exc.__traceback__  # pdb.pm(), traceback.print_last(): the user's frames only
-        try:
-            text = "".join(traceback.format_exception(exc))
-            evalue = str(exc)
-        except BaseException:  # a user exception whose __str__ raises
-            text, evalue = f"{type(exc).__name__}: <unprintable>\n", "<unprintable>"
-        return type(exc).__name__, evalue, text
-
     def serve(self) -> NoReturn:
         self.send(KernelReady(os.getpid(), sys.version.split()[0]))
         while True:
@@ -390,23 +383,6 @@ def _interactive_code(code: str, filename: str) -> list[types.CodeType]:
         pass  # several statements (or a real error, which ast.parse reports properly below)
     tree = ast.parse(code, filename, "exec")
     return [compile(ast.Interactive(body=[stmt]), filename, "single", dont_inherit=True) for stmt in tree.body]
-
-
-def _user_frames(tb: types.TracebackType | None, filename: str) -> types.TracebackType | None:
-    """The traceback from the first frame of the user's code on, minus the kernel's own frames
-    (``input()`` is ours): users see their code and what it called, not remrepl's internals."""
-    frames = []
-    seen_user_code = False
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        seen_user_code = seen_user_code or name == filename
-        if seen_user_code and name not in HIDDEN_FILES and not name.startswith("<remrepl-"):
-            frames.append(tb)
-        tb = tb.tb_next
-    result = None
-    for t in reversed(frames):
-        result = types.TracebackType(result, t.tb_frame, t.tb_lasti, t.tb_lineno)
-    return result
 
 
 def _load_libc() -> Any:
@@ -444,4 +420,6 @@ def main(control_fd: int, side_fd: int | None = None, fd_limit: int | None = Non
         from . import side as kernel_side
 
         kernel_side.start(side_fd, kernel.main.__dict__)
+    # Last: everything above came from the safe start-up path; user code gets the working directory.
+    kernel_imports.open_for_user(lambda: not kernel.running)
     kernel.serve()

@@ -26,6 +26,7 @@ import types
 from typing import TYPE_CHECKING, NoReturn
 
 from ...protocol.kernel_channel import RunDone, RunScript, RunStatus
+from . import imports as kernel_imports
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -94,10 +95,7 @@ def _prepare(kernel: Kernel, msg: RunScript) -> types.ModuleType:
     sys.modules["__main__"] = main  # multiprocessing's spawn and forkserver re-import it from __file__
     sys.argv = list(msg.argv)
     sys.orig_argv = [sys.orig_argv[0] if sys.orig_argv else sys.executable, *msg.argv]
-    if sys.path and sys.path[0] == "" and not sys.flags.safe_path:  # -c put the working directory first
-        sys.path[0] = msg.path0
-    else:
-        sys.path.insert(0, msg.path0)
+    kernel_imports.move_entry(msg.path0)  # the script's directory, where ``>>>`` has the working directory
     sys.displayhook = sys.__displayhook__
     if msg.stdin and sys.__stdin__ is not None:  # fd 0: the client's standard input, streamed
         sys.stdin = sys.__stdin__
@@ -119,6 +117,7 @@ def run(kernel: Kernel, msg: RunScript) -> NoReturn:
     status: RunStatus = "ok"
     exit_code = 0
     kernel.running = True  # for report_progress; and the timed flush
+    kernel_imports.before_user_code()
     try:
         code = compile(msg.code, msg.path, "exec", dont_inherit=True)
         exec(code, main.__dict__)

@@ -18,6 +18,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from . import imports as kernel_imports
+
 if TYPE_CHECKING:
     from ...protocol.side_channel import SideReply, SideRequest
 
@@ -57,7 +59,8 @@ def handle(namespace: dict[str, Any], request: SideRequest) -> SideReply:
             return ObjectReply(request.req_id, True, data=_dumps(namespace, request.name))
         if request.name == CREDENTIALS_NAME:  # protocol/aws_credentials.py: never the user's namespace
             return ObjectReply(request.req_id, *_credentials(request.data))
-        namespace[request.name] = pickle.loads(request.data)  # cloudpickle's output loads with pickle
+        with kernel_imports.as_user():  # the classes of a user's object are in the user's modules
+            namespace[request.name] = pickle.loads(request.data)  # cloudpickle's output loads with pickle
         return ObjectReply(request.req_id, True)
     except BaseException as exc:  # SystemExit from a malicious __reduce__ too: this thread must live on
         return _failure(request, _message(request, exc))
@@ -124,6 +127,7 @@ def _message(request: SideRequest, exc: BaseException) -> str:
 
 def serve(sock: socket.socket, namespace: dict[str, Any]) -> None:
     """Answer requests until the supervisor closes the channel."""
+    kernel_imports.own_thread()  # what this thread imports (jedi, cloudpickle) is never the user's directory's
     reader = sock.makefile("rb")
     first = reader.peek(1)[:1]  # the codec loads when the first request comes, not while the kernel starts
     if not first:

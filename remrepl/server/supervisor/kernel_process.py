@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 
-from ..._files import environment_without_secrets
+from ..._files import environment_without_secrets, python_command
 from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, encode_line
 from ...protocol.side_channel import SideRequest, Unpacker, pack
 from .process_tree import kill_tree, protect, signal_tree, unprotect
@@ -49,12 +49,15 @@ class KernelProcess:
                 pass
         try:
             self.process = subprocess.Popen(
-                [
+                # The kernel imports itself with a safe path (no user file named like a module of ours can
+                # run in it), then gives user code the working directory as ``>>>`` does (kernel/imports.py).
+                # The prologue, not -P: user code sees the interpreter flags its own python would have.
+                python_command(
                     python,
-                    "-c",
-                    "from remrepl.server.kernel.main import main; "
+                    code="from remrepl.server.kernel.main import main; "
                     f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r})",
-                ],
+                    allow_flag=False,
+                ),
                 stdin=stdin_r,
                 stdout=out_w,
                 stderr=err_w,

@@ -1,0 +1,141 @@
+"""What the isolated SSH hosts need on top of scripts/testhosts.py: the socket guard and remrepl where the
+unprivileged test user (``testhosts.TEST_USER``) can reach them, since it cannot read root's files.
+
+The remote side of an isolated host runs as that user, so it reaches this machine's files only as any
+other user would. The project's interpreter is of no use to it (here the venv's python is a link into
+/root/.pyenv, 0700), and neither are the tests' directories (pytest's tmp_path, root's and 0700), which
+is the point. So remrepl gets there the way a real host gets it: ``--bootstrap`` (remrepl/ssh/bootstrap.py)
+ships this remrepl as a wheel over SFTP into a venv in the user's HOME, made with the host's own
+``/usr/bin/python3.X`` (our minor version where it exists), its dependencies from the machine's local
+package index (``LOCAL_INDEX``, with the socket guard on). The venv is named by the digest of the wheel
+and that interpreter: a run with the same code reuses it (seconds), changed code gets a new one (about
+20 s, once per run), and venvs unused for a day are removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from testhosts import RemoteUser, SSHHosts, chown_tree
+
+from remrepl.launchers.ssh.launcher import SSHLauncher
+from remrepl.ssh.bootstrap import build_wheel
+from tests.support import guard
+
+LOCAL_INDEX = Path("/opt/pypi/simple")  # the package mirror this kind of machine has (no network needed)
+# The "host's" own interpreter, which every user may run: of our minor version when the system has it (a
+# by-value pickle, e.g. a lambda sent with %put, needs the same minor version on both sides).
+_SAME_MINOR = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+BASE_PYTHON = str(_SAME_MINOR) if _SAME_MINOR.exists() else "/usr/bin/python3"
+BOOTSTRAP_TIMEOUT = 600.0
+STALE_SECONDS = 24 * 3600.0
+
+
+class NoRemotePython(LookupError):
+    """remrepl cannot be installed for the test user here (the reason says why)."""
+
+
+def guard_copy(directory: Path, user: RemoteUser) -> Path:
+    """The socket guard (tests/_netguard) copied into ``directory``, readable by ``user``: the remote side's
+    ``PYTHONPATH``, so its Python processes reach only loopback as ours do."""
+    target = directory / "netguard"
+    shutil.copytree(guard.GUARD_DIR, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    chown_tree(target, user)
+    return target
+
+
+def remote_environment(scratch: Path, user: RemoteUser) -> dict[str, str]:
+    """The sshd ``SetEnv`` of an isolated host whose per-test directory is ``scratch``."""
+    return {
+        "PYTHONPATH": str(guard_copy(scratch, user)),
+        "REMREPL_STATE_DIR": str(scratch / "state"),
+        "PIP_INDEX_URL": LOCAL_INDEX.as_uri(),
+        **guard.REAPER_GUARD,
+    }
+
+
+def scratch_directory(user: RemoteUser, prefix: str = "t-") -> Path:
+    """A new directory of ``user``'s own under its HOME (``~/tests/PREFIX...``, 0700), with ``state/``."""
+    base = user.home / "tests"
+    base.mkdir(mode=0o700, exist_ok=True)
+    os.chown(base, user.uid, user.gid)
+    own = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    (own / "state").mkdir(mode=0o700)
+    chown_tree(own, user)
+    return own
+
+
+def code_digest() -> str:
+    """The digest of the bootstrap wheel of this remrepl (deterministic: same code, same digest) and of the
+    interpreter its venv is made with."""
+    with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
+        wheel = build_wheel(Path(tmp)).read_bytes()
+    return hashlib.sha256(wheel + BASE_PYTHON.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One test run at a time makes a given venv (parallel runs on this machine share the user)."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def bootstrapped_python(user: RemoteUser, root: Path) -> str:
+    """The python of a venv in ``user``'s HOME with this remrepl installed by ``--bootstrap`` (made now,
+    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists)."""
+    if not LOCAL_INDEX.is_dir():
+        raise NoRemotePython(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
+    venvs = user.home / "venvs"
+    venvs.mkdir(mode=0o700, exist_ok=True)
+    chown_tree(venvs, user)
+    venv = venvs / code_digest()
+    python = venv / "bin" / "python"
+    with _locked(venvs / f"{venv.name}.lock"):
+        if not (venv / "remrepl-ready").exists():
+            scratch = scratch_directory(user, prefix="bootstrap-")
+            try:
+                with SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts:
+                    hosts.start("bootstrap", set_env=remote_environment(scratch, user))
+                    said: list[str] = []
+                    launcher = SSHLauncher(
+                        "bootstrap",
+                        ssh_config=str(hosts.ssh_config),
+                        remote_python=BASE_PYTHON,
+                        bootstrap=True,
+                        remote_venv=str(venv),
+                        notify=said.append,
+                    )
+                    try:
+                        launcher.start(BOOTSTRAP_TIMEOUT)
+                    except Exception as exc:
+                        raise NoRemotePython(f"--bootstrap for {user.name} failed: {exc}") from exc
+                    launcher.close()
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            (venv / "remrepl-ready").touch()
+        venv.touch()  # in use: not stale
+    _prune(venvs, keep=venv)
+    return str(python)
+
+
+def _prune(venvs: Path, keep: Path) -> None:
+    """Remove the venvs of other code that no run used for a day (each is tens of MB)."""
+    now = time.time()
+    for old in venvs.iterdir():
+        if old.is_dir() and old != keep and now - old.stat().st_mtime > STALE_SECONDS:
+            with _locked(venvs / f"{old.name}.lock"):
+                shutil.rmtree(old, ignore_errors=True)
+            (venvs / f"{old.name}.lock").unlink(missing_ok=True)
