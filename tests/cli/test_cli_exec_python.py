@@ -269,3 +269,11 @@ def test_an_exec_runs_while_the_attached_session_is_busy(both: Both, tmp_path: P
         assert running.done is not None and running.done.status == "ok"
     finally:
         session.close()
+
+
+def test_a_module_next_to_the_script_wins_over_the_standard_library_s_as_with_python(both: Both) -> None:
+    """sys.path[0] is the script's directory for the kernel's import path too: its ``csv.py`` is the one
+    imported (the kernel itself never imports from there)."""
+    both.write("X = 'the csv.py next to the script'\n", name="csv.py")
+    result = both.same(both.write("import csv, json\nprint(csv.X, json.dumps([1]))\n"))
+    assert result.stdout == b"the csv.py next to the script [1]\n"
