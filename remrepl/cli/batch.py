@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from .._exceptions import ConfigError, ExecutionTimeout
+from ..client.script import start_script
 from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
@@ -16,12 +17,12 @@ from .terminal import local_terminal, tracking_resizes
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_INTERRUPTED = 130  # as a shell shows a command ended by Ctrl-C
 GRACE_SECONDS = 5.0  # after interrupting a run that timed out (or got Ctrl-C twice), how long it has to stop
-RESTART_SECONDS = 30.0  # for the server to kill and restart an interpreter that would not stop
+RESTART_SECONDS = 30.0  # for the server to kill an interpreter that would not stop
 
 
 def stdin_input(prompt: str, password: bool) -> str | None:
     """Remote ``input()`` reads local standard input; the prompt goes to stdout, as Python does."""
-    if password and sys.stdin.isatty():
+    if password and (sys.stdin.isatty() or _has_terminal()):  # getpass asks the terminal, not stdin
         import getpass
 
         with sigint_raises():
@@ -34,6 +35,28 @@ def stdin_input(prompt: str, password: bool) -> str | None:
     with sigint_raises():
         line = sys.stdin.readline()
     return line.rstrip("\n") if line else None
+
+
+def _has_terminal() -> bool:
+    """A controlling terminal to ask a password on, while stdin is the script's data (a pipe, a file)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def local_stdin() -> Callable[[int], bytes] | None:
+    """How a script run reads the local standard input: its bytes streamed to the script's fd 0 when it
+    is a pipe, a file or /dev/null; None when it is a terminal (the script's reads then ask for lines,
+    so nothing is read from the terminal unless the script reads, and no keystroke is taken from the shell)."""
+    try:
+        if os.isatty(0):
+            return None
+        os.fstat(0)
+    except OSError:  # no fd 0 at all: an empty stdin
+        return lambda n: b""
+    return lambda n: os.read(0, n)
 
 
 def read_script(path: str) -> str:
@@ -61,14 +84,18 @@ def run_script(
     """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
     124 on timeout, 130 after a repeated Ctrl-C). ``on_display`` saves plots (``client/plots.py``).
 
+    ``session`` is a script connection (``Session(script=True)``): the script runs in a fresh remote
+    interpreter of its own (``client/script.py``), with the local stdin as its standard input.
+
     A timeout and a repeated Ctrl-C take the same path (``stop``): interrupt, wait a grace period, and
-    kill and restart the remote interpreter if the run still has not stopped."""
+    kill the script's remote interpreter if the run still has not stopped."""
     printer = OutputPrinter(on_display=on_display)
     session.input_handler = stdin_input
     # A pty like the local terminal if stdout and stderr are both on one; else pipes, so that a
     # `2>errors.log` still gets the script's stderr (a pty would merge it into stdout).
     session.use_terminal(local_terminal(sys.stdout, sys.stderr))
-    execution = session.execute(source, mode="script", filename=path, argv=(path, *args))
+    session.on_link_lost = None  # a script run ends with its link (a new connection cannot resume it)
+    execution = start_script(session, path, source, args, stdin=local_stdin())
     skipped = 0
 
     def show(events: Iterable[OutputEvent | None]) -> None:
@@ -92,16 +119,15 @@ def run_script(
             show(execution.events(GRACE_SECONDS))
         except ExecutionTimeout:
             print(
-                f"remrepl: it did not stop within {GRACE_SECONDS:g} s: the remote interpreter is killed and "
-                "restarted (names defined in it are lost)",
+                f"remrepl: it did not stop within {GRACE_SECONDS:g} s: its remote interpreter is killed",
                 file=sys.stderr,
             )
             try:
                 for event in session.restart(force=True).events(RESTART_SECONDS):
-                    if isinstance(event, Notice):  # "killed and restarted"; the Done events are ours
+                    if isinstance(event, Notice):  # "killed"; the Done events are ours
                         printer.show(event)
             except ExecutionTimeout:
-                print(f"remrepl: the server did not restart it within {RESTART_SECONDS:g} s", file=sys.stderr)
+                print(f"remrepl: the server did not kill it within {RESTART_SECONDS:g} s", file=sys.stderr)
         return exit_code
 
     repeated: list[bool] = []

@@ -50,8 +50,9 @@ def _password(args: argparse.Namespace) -> str:
     raise ConfigError(f"no password: use --password-file FILE or set {PASSWORD_ENV}")
 
 
-def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, str]:
-    """(session, the launcher if we started the server, a name for the target)."""
+def _open_session(args: argparse.Namespace, *, script: bool = False) -> tuple[Session, Launcher | None, str]:
+    """(session, the launcher if we started the server, a name for the target). ``script``: a script
+    connection (``exec``), which does not take the session over from an attached prompt."""
     from ..client.session import connect
     from ..launchers import launch, records, registry
     from ..transport.connection_info import ConnectionInfo
@@ -68,12 +69,16 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
         state, how = registry.status(record, timeout=min(args.connect_timeout, 2.0))
         if state == "dead":
             raise ConfigError(f"the server of session {name} is gone ({how}); `remrepl ls --prune` removes its record")
-        return registry.reattach(record, args.connect_timeout), None, name  # SSH: a new tunnel to its port
+        return (
+            registry.reattach(record, args.connect_timeout, script=script),
+            None,
+            name,
+        )  # SSH: a new tunnel to its port
     if args.launch:
         target, options = _launch_target(args)
         launcher = launch(target, **options)
         try:
-            return launcher.connect(connect_timeout=args.connect_timeout), launcher, launcher.target
+            return launcher.connect(connect_timeout=args.connect_timeout, script=script), launcher, launcher.target
         except BaseException:
             launcher.close()
             raise
@@ -82,9 +87,10 @@ def _open_session(args: argparse.Namespace) -> tuple[Session, Launcher | None, s
     info = ConnectionInfo.read(args.connection_file)
     kept = records.read(args.connection_file)
     if kept is not None:  # a server a launcher left running (--keep): the way its kind reaches it
-        return registry.reattach(kept, args.connect_timeout), None, kept.launcher.data.get("target", info.host)
+        target = kept.launcher.data.get("target", info.host)
+        return registry.reattach(kept, args.connect_timeout, script=script), None, target
     password = None if info.client_secret_key else _password(args)
-    session = connect(info=info, password=password, connect_timeout=args.connect_timeout)
+    session = connect(info=info, password=password, connect_timeout=args.connect_timeout, script=script)
     return session, None, info.host
 
 
@@ -213,7 +219,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
     source = read_script(args.file)  # before launching anything: a typo costs no server start
     config = _config(args)
-    session, launcher, _ = _open_session(args)
+    session, launcher, _ = _open_session(args, script=True)
     try:
         return run_script(
             session,

@@ -62,6 +62,7 @@ from ..protocol import (
     Terminal,
     Welcome,
 )
+from ..protocol.events import StdinAck
 from ..protocol.side import Completions, Inspection
 from ..transport import KeyPair, client_socket, derive_client_keys, tcp_endpoint
 from ..transport.connection_info import ConnectionInfo
@@ -103,8 +104,13 @@ class Session:
         *,
         connect_timeout: float = 10.0,
         input_handler: InputHandler = terminal_input,
+        script: bool = False,
     ) -> None:
         self.info = info
+        # A script connection (``remrepl exec``): it does not attach (an attached prompt stays attached);
+        # each run on it is a script in a fresh interpreter (``run_script``).
+        self.script = script
+        self.on_stdin_ack: Callable[[StdinAck], None] | None = None  # a script run's stdin pump (script.py)
         self._keys = keys
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
@@ -163,6 +169,9 @@ class Session:
         self._attach(timeout, resume_from=self.last_seq)
         self.sync_terminal()  # before a run is sent again: it starts on a terminal like ours
         pending = self._unfinished
+        if pending is not None and self.script:  # a new script connection: the old run ended with the link
+            self._unfinished = None
+            raise ConnectionLost(f"lost the connection to the server at {self.where} during a script run")
         if pending is not None and self.welcome is not None and self.welcome.running != pending.req_id:
             # It may have been lost with the link, or have run to the end meanwhile: the server runs a
             # request id only once (a "duplicate" refusal, ignored below; its output is in the replay).
@@ -180,7 +189,7 @@ class Session:
 
         await_handshake(self._monitor, deadline, timeout, self.where, reconnect)
         self.welcome = None
-        self.send(Hello(resume_from=resume_from))
+        self.send(Hello(resume_from=resume_from, script=self.script))
         while self.welcome is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -353,6 +362,10 @@ class Session:
         if isinstance(event, TRANSFER_SERVER_EVENTS):
             self._transfers.deliver(event)
             return None
+        if isinstance(event, StdinAck):
+            if self.on_stdin_ack is not None:
+                self.on_stdin_ack(event)
+            return None
         if isinstance(event, Done) and self._unfinished is not None and event.req_id == self._unfinished.req_id:
             self._unfinished = None
         assert isinstance(event, OUTPUT_EVENTS)
@@ -393,13 +406,22 @@ class Session:
     # --- running code -------------------------------------------------------------------------
 
     def execute(
-        self, code: str, *, mode: ExecMode = "interactive", filename: str = "<remote>", argv: tuple[str, ...] = ()
+        self,
+        code: str,
+        *,
+        mode: ExecMode = "interactive",
+        filename: str = "<remote>",
+        argv: tuple[str, ...] = (),
+        origin: str = "",
+        cwd: str = "",
+        stdin: bool = False,
     ) -> Execution:
-        """Start running ``code``; iterate the returned Execution for its output."""
+        """Start running ``code``; iterate the returned Execution for its output. (``origin``, ``cwd``,
+        ``stdin``: a script run's, see ``run_script``.)"""
         req_id = uuid.uuid4().hex
         self.sync_terminal()  # a resize while idle at the prompt (its SIGWINCH was the prompt's)
         now, ack = time.monotonic(), self.last_seq
-        self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=ack))
+        self.send(Execute(req_id, code, mode, filename, tuple(argv), ack=ack, origin=origin, cwd=cwd, stdin=stdin))
         self._in_burst = now - self._run_over_at < ACK_DELAY
         if ack > self._acked:  # the Execute carried it: no Ack of its own is due
             self._acked, self._acked_at, self._ack_deferred = ack, now, False
@@ -425,7 +447,39 @@ class Session:
         argv: tuple[str, ...] = (),
     ) -> RunResult:
         """Run ``code`` to the end and collect its output; ``ExecutionTimeout`` interrupts it."""
-        execution = self.execute(code, mode=mode, filename=filename, argv=argv)
+        return self.collect(self.execute(code, mode=mode, filename=filename, argv=argv), timeout)
+
+    def run_script(
+        self,
+        path: str | os.PathLike[str],
+        args: tuple[str, ...] | list[str] = (),
+        *,
+        source: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Run the local file ``path`` (or ``source`` under that name) as ``python FILE ARGS`` does, in a
+        fresh remote interpreter of its own: the session's namespace is not touched. ``stdin``: the bytes
+        of its standard input (None: reading it asks ``input_handler``). ``exit_code`` is its exit status.
+
+        The same path as ``remrepl exec`` (``script.py``). On a session that is attached (not made with
+        ``script=True``) the run goes over a second, script connection, so this session stays attached."""
+        import io
+
+        from .script import start_script
+
+        path = os.fspath(path)
+        if source is None:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+        if not self.script:
+            with Session(self.info, self._keys, input_handler=self.input_handler, script=True) as runner:
+                return runner.run_script(path, args, source=source, stdin=stdin, timeout=timeout)
+        reader = io.BytesIO(stdin).read if stdin is not None else None
+        return self.collect(start_script(self, path, source, list(args), stdin=reader), timeout)
+
+    def collect(self, execution: Execution, timeout: float | None = None) -> RunResult:
+        """Follow ``execution`` to its end and collect its output; ``ExecutionTimeout`` interrupts it."""
         out, err = bytearray(), bytearray()
         result = RunResult(status="ok", exit_code=0)
         try:
@@ -588,6 +642,7 @@ def connect(
     password: str | None = None,
     connect_timeout: float = 10.0,
     input_handler: InputHandler = terminal_input,
+    script: bool = False,
 ) -> Session:
     """Attach to a server, described by a connection file or a ``ConnectionInfo``.
 
@@ -604,4 +659,4 @@ def connect(
         keys = derive_client_keys(password, info.server_public_key, info.kdf)
     else:
         raise TypeError("connect() needs a password for a server that was not started by a launcher")
-    return Session(info, keys, connect_timeout=connect_timeout, input_handler=input_handler)
+    return Session(info, keys, connect_timeout=connect_timeout, input_handler=input_handler, script=script)

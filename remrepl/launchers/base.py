@@ -43,13 +43,15 @@ class Launcher(abc.ABC):
         launcher's host alias and remote port, to rebuild its tunnel."""
         return {}
 
-    def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
-        """A session on the started server."""
+    def connect(
+        self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input, script: bool = False
+    ) -> Session:
+        """A session on the started server (``script``: a script connection, which does not attach)."""
         from ..client.session import connect
 
         if self.info is None:
             raise RuntimeError("start() the launcher first")
-        return connect(info=self.info, connect_timeout=connect_timeout, input_handler=input_handler)
+        return connect(info=self.info, connect_timeout=connect_timeout, input_handler=input_handler, script=script)
 
     def __enter__(self) -> Launcher:
         if self.info is None:

@@ -149,7 +149,7 @@ def for_record(record: SessionRecord) -> LauncherKind:
     return _BY_NAME.get(name, UNKNOWN)
 
 
-def reattach(record: SessionRecord, connect_timeout: float = 10.0) -> Session:
+def reattach(record: SessionRecord, connect_timeout: float = 10.0, *, script: bool = False) -> Session:
     """A session on the recorded server, the way its kind reaches it; closing it closes that way (an SSH
     tunnel). Like a launcher's session, it reconnects after a dropped link where the way can be rebuilt."""
     from ..client.reconnect import Reconnector
@@ -157,7 +157,7 @@ def reattach(record: SessionRecord, connect_timeout: float = 10.0) -> Session:
     kind = for_record(record)
     route = kind.route(record)
     try:
-        session = connect(info=route.info, connect_timeout=connect_timeout)
+        session = connect(info=route.info, connect_timeout=connect_timeout, script=script)
     except BaseException:
         route.close()
         raise

@@ -15,7 +15,7 @@ start or answer a request: an empty id would make two requests indistinguishable
 
 from __future__ import annotations
 
-from .events import CLIENT_EVENTS, SERVER_EVENTS, Event, Execute, InputReply, Restart
+from .events import CLIENT_EVENTS, SERVER_EVENTS, Event, Execute, InputReply, Restart, StdinAck, StdinData
 from .message_codec import MAX_ID_CHARS, Codec
 from .side import SIDE_CLIENT_EVENTS, Completions, Inspection, ObjectReply
 from .transfers import TRANSFER_CLIENT_EVENTS, TRANSFER_SERVER_EVENTS
@@ -37,6 +37,8 @@ _NAMED_REQUESTS: frozenset[type] = frozenset(
         ObjectReply,
         *TRANSFER_CLIENT_EVENTS,
         *TRANSFER_SERVER_EVENTS,
+        StdinData,
+        StdinAck,
     }
 )
 

@@ -47,6 +47,8 @@ from .events import (
     Restart,
     Result,
     Shutdown,
+    StdinAck,
+    StdinData,
     Stream,
     Terminal,
     Welcome,
@@ -101,6 +103,9 @@ TRANSITIONS: dict[type, dict[State, State | None]] = {
     **{kind: dict.fromkeys(_ATTACHED, _SAME) for kind in (*TRANSFER_CLIENT_EVENTS, *TRANSFER_SERVER_EVENTS)},
     Progress: _OUTPUT,
     Terminal: dict.fromkeys(_ATTACHED, _SAME),  # a resize may come at any time
+    # A script run's standard input and its acknowledgements: they may cross the run's end (then dropped).
+    StdinData: dict.fromkeys(_ATTACHED, _SAME),
+    StdinAck: _OUTPUT,
 }
 
 

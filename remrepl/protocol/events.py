@@ -45,9 +45,10 @@ from .transfers import (
     TransferServerEvent,
 )
 
-PROTOCOL_VERSION = 3  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
+PROTOCOL_VERSION = 4  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
 # and reaper moved (remrepl.launchers.ssh.keeper, python -m remrepl.reaper): their module paths are on remote
-# command lines, so an older remrepl on a host is reinstalled, not half-used
+# command lines, so an older remrepl on a host is reinstalled, not half-used; 4: script connections
+# (Hello.script, Execute.origin/stdin, StdinData, StdinAck): each exec runs in a fresh interpreter
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
@@ -68,6 +69,9 @@ class Hello:
     protocol: int = PROTOCOL_VERSION
     resume_from: int | None = None
     side: bool = False  # a side connection (completion, help, objects): not an attachment, no output
+    # a script connection (``remrepl exec``): not an attachment either; each of its runs gets a fresh
+    # interpreter of its own, and its output goes to this connection only (no replay)
+    script: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,13 @@ class Execute:
     filename: str = "<remote>"
     argv: tuple[str, ...] = ()
     ack: int = 0  # the highest seq this client has seen (lets the server trim what it would replay)
+    # Script connections only: ``origin`` is the script's absolute path on the client's machine (the server
+    # runs that very file, in the client's working directory ``cwd``, when it holds the same file there);
+    # ``stdin``: the client streams its standard input (StdinData) to the script's fd 0; otherwise the
+    # script's reads of stdin ask for lines (InputRequest).
+    origin: str = ""
+    cwd: str = ""
+    stdin: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,16 @@ class Terminal:
     @property
     def present(self) -> bool:
         return self.rows > 0
+
+
+@dataclass(frozen=True)
+class StdinData:
+    """The next bytes of a script run's standard input (at most ``STDIN_CHUNK``); ``eof``: no more follow.
+    The client keeps at most ``STDIN_WINDOW`` bytes beyond what the server acknowledged (``StdinAck``)."""
+
+    req_id: str
+    data: bytes = b""
+    eof: bool = False
 
 
 # --- server -> client ---------------------------------------------------------------------------
@@ -294,6 +315,19 @@ class Display:
     data: bytes
 
 
+@dataclass(frozen=True)
+class StdinAck:
+    """``received`` bytes of the run's standard input are in the script's pipe; ``closed``: the script
+    closed its stdin (or ended): send no more."""
+
+    req_id: str
+    received: int
+    closed: bool = False
+
+
+STDIN_CHUNK = 1 << 16  # bytes in one StdinData
+STDIN_WINDOW = 1 << 20  # bytes a client may send beyond the last StdinAck
+
 SideClientEvent = Complete | Inspect | GetObject | PutObject | CompletePath
 SideServerEvent = Completions | Inspection | ObjectReply
 ClientEvent = (
@@ -308,6 +342,7 @@ ClientEvent = (
     | SideClientEvent
     | TransferClientEvent
     | Terminal
+    | StdinData
 )
 ServerEvent = (
     Welcome
@@ -323,6 +358,7 @@ ServerEvent = (
     | Display
     | SideServerEvent
     | TransferServerEvent
+    | StdinAck
 )
 Event = ClientEvent | ServerEvent
 # Events that are session output: numbered, kept for replay.
@@ -340,6 +376,7 @@ CLIENT_EVENTS: tuple[type, ...] = (
     *SIDE_CLIENT_EVENTS,
     *TRANSFER_CLIENT_EVENTS,
     Terminal,
+    StdinData,
 )
 SERVER_EVENTS: tuple[type, ...] = (
     Welcome,
@@ -355,5 +392,6 @@ SERVER_EVENTS: tuple[type, ...] = (
     Display,
     *SIDE_SERVER_EVENTS,
     *TRANSFER_SERVER_EVENTS,
+    StdinAck,
 )
 OUTPUT_EVENTS = (Stream, Result, Error, InputRequest, Done, Notice, Progress, Display)

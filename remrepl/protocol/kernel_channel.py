@@ -7,7 +7,8 @@ kernel's process), and half a line from it then becomes a line of its own, which
 dropped, instead of swallowing the message after it.
 
     supervisor -> kernel   RunCode, InputText, Ack (answers Results and a main-thread ShowDisplay),
-                           UseTerminal (between runs)
+                           UseTerminal (between runs);
+                           RunScript (the first and only run of a one-off kernel: ``python FILE``)
     kernel -> supervisor   KernelReady, Results, AskInput, RunDone, ShowDisplay, ReportProgress
 
 The kernel runs anybody's code, so the supervisor's decoder is ``strict`` (``message_codec``): a
@@ -42,6 +43,19 @@ class RunCode(NamedTuple):
     mode: Mode = "interactive"
     filename: str = "<remote>"
     argv: tuple[str, ...] = ()
+
+
+class RunScript(NamedTuple):
+    """Be ``python FILE``: run ``code`` as the script ``path`` (absolute, on this machine) in this fresh
+    interpreter, with ``sys.argv == argv`` and ``sys.path[0] == path0``; end as python ends (threads
+    joined, atexit handlers run), answer ``RunDone``, and exit. ``stdin``: fd 0 carries the client's
+    standard input; otherwise reading stdin asks the client for lines (``AskInput``)."""
+
+    code: str
+    path: str
+    argv: tuple[str, ...]
+    path0: str
+    stdin: bool = False
 
 
 class InputText(NamedTuple):
@@ -118,7 +132,7 @@ class ReportProgress(NamedTuple):
     final: bool = False
 
 
-ToKernel = RunCode | InputText | Ack | UseTerminal
+ToKernel = RunCode | InputText | Ack | UseTerminal | RunScript
 FromKernel = KernelReady | Results | AskInput | RunDone | ShowDisplay | ReportProgress
 ControlMessage = ToKernel | FromKernel
 
@@ -134,6 +148,7 @@ CONTROL: Codec[ControlMessage] = Codec(
         "display": ShowDisplay,
         "progress": ReportProgress,
         "use_terminal": UseTerminal,
+        "script": RunScript,
     },
     max_header=MAX_LINE_BYTES,
     strict=True,

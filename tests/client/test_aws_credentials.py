@@ -74,3 +74,23 @@ def test_nothing_to_forward_is_a_clear_error(aws: str, session: Session, monkeyp
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(CloudCredentialsError, match="no AWS credentials found"):
         session.forward_aws_credentials()
+
+
+def test_a_script_run_gets_the_credentials_lent_to_the_session(aws: str, session: Session, tmp_path: Path) -> None:
+    """``exec`` on EC2 lends credentials to the session, then runs its script in a fresh interpreter:
+    that one gets them too (a cluster started by the script needs them)."""
+    import hashlib
+
+    secret = secrets.token_hex(20)
+    lent = boto3.Session(
+        aws_access_key_id="ASIA" + secrets.token_hex(8).upper(),
+        aws_secret_access_key=secret,
+        aws_session_token=secrets.token_hex(40),
+        region_name="us-east-1",
+    )
+    session.forward_aws_credentials(lent)
+    script = tmp_path / "uses_aws.py"
+    script.write_text(IN_KERNEL)
+    result = session.run_script(script)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split()[:3] == [hashlib.sha256(secret.encode()).hexdigest(), "remrepl-forwarded", "0"]

@@ -33,6 +33,7 @@ from remrepl.protocol import (
     Welcome,
     encode,
 )
+from remrepl.protocol.events import StdinData
 from remrepl.protocol.side import Complete
 from remrepl.server.supervisor.replay import ReplayBuffer
 from remrepl.server.supervisor.session_core import (
@@ -45,6 +46,7 @@ from remrepl.server.supervisor.session_core import (
     InterruptKernel,
     Replay,
     RestartKernel,
+    ScriptMessage,
     Send,
     SendNow,
     SessionCore,
@@ -238,6 +240,34 @@ def test_side_connections_never_attach(core: SessionCore) -> None:
     [refusal] = side.send(Execute("r1", "1"))
     assert isinstance(refusal, SendNow) and isinstance(refusal.event, Rejected) and core.running == ""
     assert side.send(Detach()) == [] and b"s" not in core.side_peers
+
+
+def test_script_connections_never_attach_and_carry_only_a_script_run(core: SessionCore) -> None:
+    """An exec's connection leaves the attached client attached; its run is the script runs' work."""
+    main, script = Client(core, b"a"), Client(core, b"x")
+    main.attach()
+    actions = script.send(Hello(script=True))
+    assert not any(isinstance(a, (DropClient, Replay)) for a in actions)
+    assert not any(isinstance(a, SendNow) and isinstance(a.event, Bye) for a in actions)
+    [welcome] = script.deliver(actions)
+    assert isinstance(welcome, Welcome) and welcome.replay == 0 and core.attached == b"a"
+    run = Execute("r1", "print(1)", "script", "job.py", ("job.py",), origin="/here/job.py", stdin=True)
+    [message] = script.send(run)
+    assert isinstance(message, ScriptMessage) and message.peer == b"x" and message.event == run
+    assert core.running == ""  # the session's kernel is not running anything
+    [chunk] = script.send(StdinData("r1", b"data", eof=True))
+    assert isinstance(chunk, ScriptMessage) and chunk.event == StdinData("r1", b"data", eof=True)
+    assert script.send(Ack(0)) == []  # not kept for replay: nothing to acknowledge
+    [ended] = script.send(Detach())
+    assert isinstance(ended, ScriptMessage) and isinstance(ended.event, Detach)
+    assert b"x" not in core.script_peers and core.attached == b"a"
+
+
+def test_a_script_connection_refuses_interactive_code(core: SessionCore) -> None:
+    script = Client(core, b"x")
+    script.deliver(script.send(Hello(script=True)))
+    [refusal] = script.send(Execute("r1", "1"))
+    assert isinstance(refusal, SendNow) and isinstance(refusal.event, Rejected)
 
 
 def test_shutdown_says_bye_and_stops(core: SessionCore) -> None:

@@ -60,6 +60,7 @@ class LocalWorkers(WorkerBackend):
     def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
         from distributed import Nanny
 
+        _workers_skip_main()
         # The Nanny restarts a worker process that dies; the certificates reach the worker through
         # multiprocessing's pipe, never a command line.
         return {
@@ -75,3 +76,29 @@ class LocalWorkers(WorkerBackend):
                 "silence_logs": 50,  # logging.CRITICAL: worker chatter (heartbeats failing at close) stays off screen
             },
         }
+
+
+_DASK_WORKER = "Dask Worker process"  # the name Dask's Nanny gives the worker process it spawns
+
+
+def _workers_skip_main() -> None:
+    """Dask's spawned worker processes do not import the script's ``__main__`` again.
+
+    Run as a script (``remrepl exec``, and ``python FILE`` alike), ``__main__`` is the script's file, and
+    multiprocessing's spawn imports it in every child: a script without an ``if __name__ == "__main__":``
+    guard would start a cluster of its own in each worker. The workers need nothing from it (tasks travel
+    by value, cloudpickle), so for them alone the main module is left out of the preparation data."""
+    import multiprocessing.spawn as spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "remrepl_skips_main", False):
+        return
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = original(name)
+        if name.startswith(_DASK_WORKER):
+            data.pop("init_main_from_path", None)
+        return data
+
+    setattr(get_preparation_data, "remrepl_skips_main", True)  # noqa: B010  (a function attribute)
+    spawn.get_preparation_data = get_preparation_data

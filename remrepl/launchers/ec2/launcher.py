@@ -493,11 +493,13 @@ class EC2Launcher(Launcher):
     def wait(self, timeout: float | None = None) -> int | None:
         return self.ssh.wait(timeout) if self.ssh is not None else None
 
-    def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
+    def connect(
+        self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input, script: bool = False
+    ) -> Session:
         """A session on the head's server (through the SSH tunnel; it reconnects after a dropped link)."""
         if self.ssh is None:
             raise RuntimeError("start() the launcher first")
-        session = self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler)
+        session = self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler, script=script)
         self._lend_credentials(session)
         return session
 

@@ -240,11 +240,13 @@ class SSHLauncher(Launcher):
 
     # --- the session --------------------------------------------------------------------------
 
-    def connect(self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input) -> Session:
+    def connect(
+        self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input, script: bool = False
+    ) -> Session:
         """A session that survives a dropped link: it reconnects SSH and the tunnel, and reattaches."""
         from ...client.reconnect import Reconnector
 
-        session = super().connect(connect_timeout=connect_timeout, input_handler=input_handler)
+        session = super().connect(connect_timeout=connect_timeout, input_handler=input_handler, script=script)
         if not self.direct:
             session.on_link_lost = Reconnector(self.relink, notify=self.notify)
         return session

@@ -174,3 +174,22 @@ def as_user() -> Iterator[None]:
     finally:
         if own:
             _own_threads.add(ident)
+
+
+def move_entry(entry: str) -> None:
+    """A script run (``script.py``): ``python FILE`` has the script's directory ``entry`` at ``sys.path[0]``,
+    not the working directory. What was hidden for a file in the working directory comes back, what a file
+    in ``entry`` shadows is hidden instead. Nothing in safe-path mode (python adds no directory then)."""
+    global _entry
+    if _entry is None:
+        return
+    for name, module in _hidden.items():
+        sys.modules.setdefault(name, module)
+    _hidden.clear()
+    if _entry in sys.path:
+        sys.path[sys.path.index(_entry)] = entry
+    else:
+        sys.path.insert(0, entry)
+    _entry = entry
+    startup = _startup_modules()
+    hide_shadowed({name for name in sys.modules if "." not in name and name not in startup})

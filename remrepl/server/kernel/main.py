@@ -50,6 +50,7 @@ from ...protocol.kernel_channel import (
     Results,
     RunCode,
     RunDone,
+    RunScript,
     RunStatus,
     ShowDisplay,
     UseTerminal,
@@ -73,6 +74,7 @@ STDOUT_BUFFER = 1 << 20  # big buffers: an unbuffered pipe is ~8x slower for pri
 FLUSH_INTERVAL = 0.02  # ...and a timed flush keeps a slow loop's prints live (< 50 ms behind)
 # Flush Python's buffers before anything that writes to fds 1/2 behind its back, to keep the order.
 _MAIN_THREAD = threading.main_thread()
+BUILTIN_INPUT = builtins.input  # before the kernel replaces it: a script run (``script.py``) puts it back
 _FLUSH_BEFORE = frozenset({"os.system", "subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.spawn"})
 # What python's interactive mode sets (code that asks ``hasattr(sys, "ps1")`` takes the kernel for a REPL);
 # a script run (``python FILE`` has none) does not see them.
@@ -423,6 +425,10 @@ class Kernel:
                 continue
             if isinstance(msg, UseTerminal):
                 self.use_terminal(msg)
+            elif isinstance(msg, RunScript):  # a one-off kernel: python FILE, then this process ends
+                from . import script
+
+                script.run(self, msg)
             elif isinstance(msg, RunCode):
                 self.execute(msg)
             # (strays: a late ack or input reply)

@@ -48,7 +48,6 @@ from .bounds import FIELD_BUDGET, SMALL_BUDGET, batches, clip, fits_done, result
 from .guard import guarded
 from .kernel_process import KernelProcess
 from .process_tree import become_subreaper, reap_orphans
-from .session_core import SessionCore
 from .side_requests import SideRequests
 
 log = logging.getLogger("remrepl.server")
@@ -59,6 +58,25 @@ class Emit(Protocol):
     """Make the output event ``kind(next seq, *args)``, keep it for replay, deliver it; its seq."""
 
     def __call__(self, kind: Callable[Concatenate[int, P], OutputEvent], *args: P.args, **kwargs: P.kwargs) -> int: ...
+
+
+class RunBook(Protocol):
+    """What a KernelLink needs of the state it reports to: the session core (``SessionCore``), or a
+    script run's own book (``script_runs.py``)."""
+
+    running: str
+    pending_execute: Execute | None
+    terminal: Terminal | None  # the client's terminal (None: it has none): the kernel's pty follows it
+
+    def kernel_started(self) -> None: ...
+
+    def kernel_became_ready(self) -> Execute | None: ...
+
+    def input_requested(self, seq: int) -> None: ...
+
+    def start_run(self, req_id: str) -> None: ...
+
+    def run_ended(self, now: float) -> None: ...
 
 
 class KernelLink:
@@ -73,7 +91,7 @@ class KernelLink:
         *,
         python: str,
         fd_limit: int,
-        core: SessionCore,
+        core: RunBook,
         emit: Emit,
         poller: zmq.Poller,
         side: SideRequests,
@@ -153,12 +171,16 @@ class KernelLink:
 
     def _start_kernel(self) -> None:
         become_subreaper()  # before the first kernel: its orphans come to us, to be ended with it
-        self.kernel = KernelProcess(self.python, fd_limit=self.user_fd_limit, terminal=self.core.terminal)
+        self.kernel = self._new_process()
         self.core.kernel_started()
         self._watch_kernel_output(True)
         self._poller.register(self.kernel.control_fd, zmq.POLLIN)
         self.side.watch(self.kernel)
         log.info("kernel started, pid %d", self.kernel.pid)
+
+    def _new_process(self) -> KernelProcess:
+        """A new kernel process (a script run's link starts its own kind: ``script_runs.py``)."""
+        return KernelProcess(self.python, fd_limit=self.user_fd_limit, terminal=self.core.terminal)
 
     def on_sigchld(self, signum: int, frame: object) -> None:
         self.children_exited = True  # the loop reaps (a signal handler must not walk /proc)

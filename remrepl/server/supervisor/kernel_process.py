@@ -25,7 +25,7 @@ from ..._files import environment_without_secrets, python_command
 from ...protocol.events import Terminal
 from ...protocol.kernel_channel import MAX_LINE_BYTES, ToKernel, UseTerminal, encode_line
 from ...protocol.side_channel import SideRequest, Unpacker, pack
-from .process_tree import kill_tree, signal_tree
+from .process_tree import kill_tree, protect, signal_tree, unprotect
 
 log = logging.getLogger("remrepl.server")
 
@@ -46,10 +46,14 @@ class KernelProcess:
         *,
         fd_limit: int | None = None,
         terminal: Terminal | None = None,
+        stdin_pipe: bool = False,
     ) -> None:
         """``fd_limit``: the soft RLIMIT_NOFILE the kernel sets for itself (the supervisor raised its own).
         ``terminal``: the client's terminal (its size, TERM and COLORTERM): the kernel starts on a pty
-        like it (``use_terminal``); None or one that is not ``present``: on pipes."""
+        like it (``use_terminal``); None or one that is not ``present``: on pipes.
+        ``stdin_pipe``: the kernel's fd 0 is a pipe whose write end is ``stdin_fd`` (a script run's
+        standard input); otherwise /dev/null."""
+        stdin_r, self.stdin_fd = os.pipe() if stdin_pipe else (subprocess.DEVNULL, -1)
         ours, theirs = socket.socketpair()
         side_ours, side_theirs = socket.socketpair()
         out_r, out_w = os.pipe()
@@ -74,7 +78,7 @@ class KernelProcess:
                     f"main({theirs.fileno()}, {side_theirs.fileno()}, fd_limit={fd_limit!r}, pty_fd={tty_slave})",
                     allow_flag=False,
                 ),
-                stdin=subprocess.DEVNULL,
+                stdin=stdin_r,
                 stdout=out_w,
                 stderr=err_w,
                 pass_fds=(theirs.fileno(), side_theirs.fileno(), tty_slave),
@@ -85,16 +89,21 @@ class KernelProcess:
                 start_new_session=True,
             )
         except BaseException:
-            for fd in (out_r, err_r, tty_master):
-                os.close(fd)
+            for fd in (out_r, err_r, tty_master, self.stdin_fd):
+                if fd >= 0:
+                    os.close(fd)
             ours.close()
             side_ours.close()
             raise
         finally:
-            for fd in (out_w, err_w, tty_slave):
-                os.close(fd)
+            for fd in (out_w, err_w, tty_slave, stdin_r):
+                if fd >= 0:
+                    os.close(fd)
             theirs.close()
             side_theirs.close()
+        protect(self.process.pid)
+        if self.stdin_fd >= 0:
+            os.set_blocking(self.stdin_fd, False)
         self.control = ours
         self.control.setblocking(False)
         for fd in (out_r, err_r, tty_master):
@@ -238,6 +247,15 @@ class KernelProcess:
             self.tty_open = False
         return data, not ended
 
+    def close_stdin(self) -> None:
+        """The end of the kernel's standard input (EOF on its fd 0)."""
+        if self.stdin_fd >= 0:
+            try:
+                os.close(self.stdin_fd)
+            except OSError:
+                pass
+            self.stdin_fd = -1
+
     def interrupt(self) -> None:
         try:
             os.kill(self.process.pid, signal.SIGINT)
@@ -281,6 +299,8 @@ class KernelProcess:
         except subprocess.TimeoutExpired:  # stuck in the kernel (D state): reaped by a later sweep
             log.warning("kernel pid %d did not die within %g s of SIGKILL", pgid, KILL_WAIT)
         kill_tree(pgid, spare=() if self.process.returncode is not None else (pgid,))
+        unprotect(pgid)
+        self.close_stdin()
         self.control.close()
         self.side.close()
         for fd in (self.tty_fd, self.stdout_fd, self.stderr_fd):

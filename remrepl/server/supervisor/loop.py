@@ -55,7 +55,9 @@ from ...protocol import (
     decode,
     encode,
 )
+from ...protocol.aws_credentials import CREDENTIALS_NAME
 from ...protocol.events import Event
+from ...protocol.side import PutObject
 from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from ...transport.connection_info import ConnectionInfo
 from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
@@ -63,6 +65,7 @@ from .activity import ACTIVITY_INTERVAL, Activity
 from .guard import guarded
 from .kernel_link import KernelLink
 from .replay import ReplayBuffer
+from .script_runs import ScriptRuns
 from .session_core import (
     Action,
     CancelRun,
@@ -74,6 +77,7 @@ from .session_core import (
     Replay,
     ResizeTerminal,
     RestartKernel,
+    ScriptMessage,
     Send,
     SendNow,
     SessionCore,
@@ -160,6 +164,17 @@ class Supervisor:
             side=self.side,
             clock=time.monotonic,
         )
+        # Script runs (exec): each in a one-off kernel of its own, for a script connection (script_runs.py)
+        self.scripts = ScriptRuns(
+            router=self.router,
+            poller=self._poller,
+            python=python,
+            fd_limit=self.user_fd_limit,
+            clock=time.monotonic,
+            session_cwd=lambda: str(process_cwd(self.link.kernel.pid if self.link.kernel else None)),
+            forget=self.core.forget_script_peer,
+            send_side=self._send_to,
+        )
         # File transfers: relative remote paths start in the kernel's current directory.
         self.transfers = ServerTransfers(
             self._send,
@@ -228,6 +243,7 @@ class Supervisor:
             self._send_raw(self.core.attached, Bye(reason="the server is shutting down"))
         self.activity.close()
         self.gate.close()
+        self.scripts.close()
         self.link.close()
         self.zap.close()
         self.router.close(linger=100)
@@ -247,11 +263,11 @@ class Supervisor:
             pass  # full (the loop is awake anyway) or closed (it is shutting down)
 
     def _timeout_ms(self) -> int:
-        timeout = RETRY_SECONDS if self.backlog else 1.0
+        timeout = RETRY_SECONDS if self.backlog or self.scripts.backlogged else 1.0
         zap_due = self.zap.timeout()
         if zap_due is not None:
             timeout = min(timeout, zap_due)
-        if self.idle_timeout is not None and not self.core.running:
+        if self.idle_timeout is not None and not self.core.running and not self.scripts.active:
             timeout = min(timeout, max(0.0, self.core.last_activity + self.idle_timeout - time.monotonic()))
         return int(timeout * 1000) + 1
 
@@ -276,11 +292,13 @@ class Supervisor:
             with guarded("authentication replies"):
                 self.zap.send_due()
         self.link.on_ready(ready)  # guarded at each of its dispatch points
+        self.scripts.on_ready(ready)  # so are the script runs' kernels
         if self.router in ready:
             self._on_client_messages()  # guarded message by message
         if self.backlog:
             with guarded("sending to the client"):
                 self._flush_backlog()
+        self.scripts.tick()  # guarded run by run
         if self.transfers.active:
             with guarded("file transfers"):
                 self.transfers.pump(lambda: not self.backlog and self.core.attached is not None)
@@ -288,14 +306,9 @@ class Supervisor:
                 self.transfers.expire()
         core = self.core
         asking, transferring = bool(core.pending_input), self.transfers.active
-        self.activity.update(
-            attached=core.attached, running=bool(core.running), asking=asking, transferring=transferring
-        )
-        if (
-            self.idle_timeout is not None
-            and not core.running
-            and time.monotonic() - core.last_activity >= self.idle_timeout
-        ):
+        running = bool(core.running) or self.scripts.active
+        self.activity.update(attached=core.attached, running=running, asking=asking, transferring=transferring)
+        if self.idle_timeout is not None and not running and time.monotonic() - core.last_activity >= self.idle_timeout:
             log.info("no client activity for %s s: shutting down", self.idle_timeout)
             self.stopping = True
 
@@ -353,6 +366,8 @@ class Supervisor:
                 log.info("%s", action.reason)
             elif isinstance(action, ForwardSide):
                 self.side.forward(self.link.kernel, action.peer, action.conn, action.request)
+                if isinstance(action.request, PutObject) and action.request.name == CREDENTIALS_NAME:
+                    self.scripts.lend(action.request)  # script runs' kernels get the lent AWS credentials too
             elif isinstance(action, HandleTransfer):
                 self.transfers.handle(action.event)
             elif isinstance(action, InterruptKernel):
@@ -363,6 +378,8 @@ class Supervisor:
                 self.link.cancel_pending_run()
             elif isinstance(action, RestartKernel):
                 self.link.restart(action.event)
+            elif isinstance(action, ScriptMessage):
+                self.scripts.handle(action.peer, action.conn, action.event)
             elif isinstance(action, Stop):
                 log.info("shutdown requested by the client")
                 self.stopping = True

@@ -28,6 +28,30 @@ SWEEP_ROUNDS = 50  # kill rounds at most: each one catches what forked since the
 SWEEP_SECONDS = 5.0
 
 _subreaper = False
+# The kernels alive now (the session's, and one-off script kernels): ending one kernel's tree spares the
+# others and whatever still descends from them, and no sweep reaps one (each is its Popen's).
+_kernels: set[int] = set()
+
+
+def protect(pid: int) -> None:
+    """``pid`` is a kernel: sweeps for other kernels leave it and its descendants alone."""
+    _kernels.add(pid)
+
+
+def unprotect(pid: int) -> None:
+    _kernels.discard(pid)
+
+
+def _spared(pgid: int, spare: Collection[int], table: dict[int, tuple[int, str]] | None = None) -> set[int]:
+    """``spare``, plus every other live kernel and its descendants (not the tree of ``pgid`` itself)."""
+    spared = set(spare)
+    others = _kernels - {pgid}
+    if others and sys.platform.startswith("linux"):
+        table = _parents() if table is None else table
+        for kernel in others:
+            spared.add(kernel)
+            spared.update(descendants(kernel, table))
+    return spared | others
 
 
 def become_subreaper() -> bool:
@@ -88,7 +112,9 @@ def signal_tree(pgid: int, sig: int, spare: Collection[int] = ()) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     if _subreaper:
-        for pid, state in descendants(os.getpid()).items():
+        table = _parents()
+        spare = _spared(pgid, spare, table)
+        for pid, state in descendants(os.getpid(), table).items():
             if pid not in spare and state != "Z":
                 _kill(pid, sig)
 
@@ -100,7 +126,8 @@ def kill_tree(pgid: int, spare: Collection[int] = (), timeout: float = SWEEP_SEC
     for _ in range(SWEEP_ROUNDS):
         signal_tree(pgid, signal.SIGKILL, spare)
         reap_orphans(spare)
-        left = _group_alive(pgid) or (_subreaper and any(p not in spare for p in descendants(os.getpid())))
+        spared = _spared(pgid, spare)
+        left = _group_alive(pgid) or (_subreaper and any(p not in spared for p in descendants(os.getpid())))
         if not left:
             return True
         if time.monotonic() > deadline:
@@ -116,7 +143,7 @@ def reap_orphans(spare: Collection[int] = ()) -> None:
         return
     me = os.getpid()
     for pid, (ppid, state) in _parents().items():
-        if ppid == me and state == "Z" and pid not in spare:
+        if ppid == me and state == "Z" and pid not in spare and pid not in _kernels:
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:

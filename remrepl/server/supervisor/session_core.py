@@ -44,13 +44,14 @@ from ...protocol import (
     Welcome,
     decode,
 )
-from ...protocol.events import Event
+from ...protocol.events import Event, StdinData
 from ...protocol.side import SIDE_REQUESTS, Complete, CompletePath, GetObject, Inspect, PutObject
 from ...protocol.transfers import TRANSFER_CLIENT_EVENTS, TransferClientEvent
 from .replay import ReplayBuffer
 
 RECENT_REQUESTS = 1000  # req_ids remembered, so a retried Execute never runs twice
 MAX_SIDE_PEERS = 16  # side connections remembered (a client that vanished without Detach ages out)
+MAX_SCRIPT_PEERS = 64  # script connections remembered (the oldest is ended beyond that)
 # What the replaced client is told when another one attaches with the key: the session is not lost
 TAKEN_OVER = (
     "another client attached to this session and took it over "
@@ -155,6 +156,16 @@ class ResizeTerminal:
     """The attached client's terminal (``SessionCore.terminal``) changed: the kernel's pty follows."""
 
 
+@dataclass(frozen=True)
+class ScriptMessage:
+    """A message of a script connection (``Hello(script=True)``), which its state machine allowed: the
+    script runs' work (``script_runs.py``), never the session's kernel. ``Detach``: the peer is gone."""
+
+    peer: bytes
+    conn: Connection
+    event: Event
+
+
 Action = (
     Send
     | SendNow
@@ -169,6 +180,7 @@ Action = (
     | RestartKernel
     | Stop
     | ResizeTerminal
+    | ScriptMessage
 )
 
 
@@ -185,6 +197,7 @@ class SessionCore:
         self.attached: bytes | None = None  # the client attached now
         self.conn = Connection(Role.SERVER)  # its state machine
         self.side_peers: OrderedDict[bytes, Connection] = OrderedDict()
+        self.script_peers: OrderedDict[bytes, Connection] = OrderedDict()  # exec clients: never attached
         self.running = ""  # req_id of the run in progress
         self.pending_execute: Execute | None = None  # the run waiting for the kernel to start
         self.pending_input = 0  # seq of the InputRequest the kernel waits on
@@ -201,6 +214,9 @@ class SessionCore:
         """The actions one message of ``peer`` calls for. Raises only on a bug (the caller's guard
         answers it); a malformed or out-of-order message is answered with a refusal action."""
         self.last_activity = now
+        script_conn = self.script_peers.get(peer)
+        if script_conn is not None and not _is_hello(frames):
+            return self._on_script_message(peer, script_conn, frames)
         side_conn = self.side_peers.get(peer)
         if side_conn is not None and not _is_hello(frames):
             return self._on_side_message(peer, side_conn, frames)
@@ -227,6 +243,8 @@ class SessionCore:
         if event.side:  # not an attachment: the attached client stays, and nothing is replayed
             self._add_side_peer(peer, conn)
             return [SendNow(peer, self._welcome_for(conn, running="", replay=0))]
+        if event.script:  # not an attachment either: the attached client stays, and nothing is replayed
+            return [*self._add_script_peer(peer, conn), SendNow(peer, self._welcome_for(conn, running="", replay=0))]
         self.side_peers.pop(peer, None)
         actions: list[Action] = []
         if self.attached is not None and self.attached != peer:
@@ -300,6 +318,38 @@ class SessionCore:
             self.side_peers.pop(peer, None)
             return []
         return [SendNow(peer, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=SIDE_ONLY))]
+
+    def _on_script_message(self, peer: bytes, conn: Connection, frames: list[bytes]) -> list[Action]:
+        """A message on a script connection: a script run's requests (to the script runs), Detach."""
+        try:
+            event = conn.receive(frames)
+        except RemoteProtocolError as exc:
+            return [SendNow(peer, Rejected(req_id="", code="protocol", message=str(exc)))]
+        if isinstance(event, Execute) and event.mode != "script":
+            message = "a script connection runs scripts only"
+            return [SendNow(peer, Rejected(req_id=event.req_id, code="protocol", message=message))]
+        if isinstance(event, Execute | Interrupt | InputReply | StdinData | Terminal | Restart | Detach):
+            if isinstance(event, Detach):
+                self.script_peers.pop(peer, None)
+            return [ScriptMessage(peer, conn, event)]
+        if isinstance(event, Ack):
+            return []  # a script run's output is not kept for replay
+        message = "a script connection carries only a script run's requests"
+        return [SendNow(peer, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))]
+
+    def _add_script_peer(self, peer: bytes, conn: Connection) -> list[Action]:
+        """Remember a script connection; the oldest beyond MAX_SCRIPT_PEERS is ended (its run killed)."""
+        actions: list[Action] = []
+        self.script_peers[peer] = conn
+        self.script_peers.move_to_end(peer)
+        while len(self.script_peers) > MAX_SCRIPT_PEERS:
+            old, old_conn = self.script_peers.popitem(last=False)
+            actions.append(ScriptMessage(old, old_conn, Detach()))
+        return actions
+
+    def forget_script_peer(self, peer: bytes) -> None:
+        """The script connection ``peer`` is gone (unreachable)."""
+        self.script_peers.pop(peer, None)
 
     def _add_side_peer(self, peer: bytes, conn: Connection) -> None:
         self.side_peers[peer] = conn
