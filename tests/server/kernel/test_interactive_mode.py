@@ -12,9 +12,7 @@ from remrepl.client.session import Session
 
 def _python_repl(code: str, script: tuple[str, ...] = ("-c", "")) -> str:
     """What python's own interactive mode answers (``-i``: the prompts are set, ``exit`` is site's)."""
-    done = subprocess.run(
-        [sys.executable, "-i", "-q", *script], input=code, capture_output=True, text=True, timeout=30
-    )
+    done = subprocess.run([sys.executable, "-i", "-q", *script], input=code, capture_output=True, text=True, timeout=30)
     return done.stdout
 
 
