@@ -25,12 +25,7 @@ RUN_TIMEOUT = 60.0  # one side of one case, an upper bound (a hang fails the cas
 REMOTE_TIMEOUT = "10"  # remrepl exec --timeout: a hung remote run is interrupted and exits 124
 
 # case name -> why remrepl exec differs from python (docs/differences.md, "Measured: the fidelity suite")
-EXIT_CODE_TYPE = "an exit code that is a bool or an int subclass (unittest, pytest's ExitCode) is not sent: exit 0"
 KNOWN: dict[str, str] = {
-    "pytest-small-dir": EXIT_CODE_TYPE,
-    "pytest-main": EXIT_CODE_TYPE,
-    "unittest-pass": EXIT_CODE_TYPE,
-    "unittest-fail": EXIT_CODE_TYPE,
     "keyboard-interrupt": "an uncaught KeyboardInterrupt exits 130; python kills itself with SIGINT (-2)",
     "recursion-error": "the recursion limit counts the one-off kernel's own frames: 991 repeated lines, not 996",
     "os._exit-unflushed": "output printed before os._exit() is lost; python's reaches the pipe",

@@ -412,7 +412,7 @@ class Kernel:
         if exc.code is None:
             return 0
         if isinstance(exc.code, int):
-            return exc.code
+            return int(exc.code)  # a bool or an int subclass: its int value
         print(exc.code, file=sys.stderr)  # as the interpreter does for sys.exit("message")
         return 1
 

@@ -66,6 +66,7 @@ def _exit_status(exc: SystemExit) -> int:
     if code is None:
         return 0
     if isinstance(code, int):
+        code = int(code)  # a bool or an int subclass (unittest, pytest exit with one) is its int value
         return code if -(2**63) <= code < 2**63 else 1
     try:
         print(code, file=sys.stderr)
