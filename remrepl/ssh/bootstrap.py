@@ -55,7 +55,12 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError("--bootstrap needs remrepl installed here (pip install remrepl)") from None
     version = installed["Version"]
-    requires = [r for r in map(partial(_for_extras, extras=extras), installed.get_all("Requires-Dist") or []) if r]
+    declared = installed.get_all("Requires-Dist") or []
+    # The asked extras' dependencies become unconditional (installed with the wheel, no extra named);
+    # every extra is also kept as declared, so ``pip install 'remrepl[cluster]'`` on the host works later.
+    requires = [r for r in map(partial(_for_extras, extras=extras), declared) if r]
+    requires += [r for r in declared if _EXTRA_CLAUSE.search(r) is not None]
+    provides = installed.get_all("Provides-Extra") or []
     package = Path(__file__).resolve().parent.parent  # remrepl/, this module being remrepl/ssh/bootstrap.py
     dist_info = f"remrepl-{version}.dist-info"
     files: dict[str, bytes] = {}
@@ -63,6 +68,7 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed", ".json"):
             files[f"remrepl/{path.relative_to(package).as_posix()}"] = path.read_bytes()
     metadata = [f"Metadata-Version: 2.1\nName: remrepl\nVersion: {version}\n"]
+    metadata += [f"Provides-Extra: {extra}\n" for extra in provides]
     files[f"{dist_info}/METADATA"] = "".join([*metadata, *(f"Requires-Dist: {r}\n" for r in requires)]).encode()
     files[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: remrepl-bootstrap\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -80,7 +86,7 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
 def _for_extras(requirement: str, extras: Sequence[str]) -> str | None:
     """``requirement`` without its ``extra == "x"`` clause when x is in ``extras``; None for another extra's.
 
-    The wheel names no extras of its own (no Provides-Extra): what the remote needs is decided here.
+    What the bootstrap installs is decided here; the wheel also keeps every extra as declared.
     """
     found = _EXTRA_CLAUSE.search(requirement)
     if found is None:

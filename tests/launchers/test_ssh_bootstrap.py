@@ -50,12 +50,12 @@ def test_the_wheel_requires_the_runtime_and_only_the_extras_asked_for(tmp_path: 
 
     (tmp_path / "plain").mkdir()
     (tmp_path / "head").mkdir()
-    plain = _requirements(build_wheel(tmp_path / "plain"))
-    head = _requirements(build_wheel(tmp_path / "head", extras=("cluster", "ec2")))
+    plain = [r for r in _requirements(build_wheel(tmp_path / "plain")) if "extra ==" not in r]
+    head = [r for r in _requirements(build_wheel(tmp_path / "head", extras=("cluster", "ec2"))) if "extra ==" not in r]
     names = [r.split(";")[0].split(">")[0].split("=")[0].strip() for r in head]
     assert "pyzmq" in names and "distributed" in names and "boto3" in names  # what an EC2 head runs
     assert "jedi" in [r.split(">")[0] for r in plain]  # a bootstrapped server completes with jedi
-    assert not any("extra" in r for r in plain + head)  # the markers are resolved here, not on the remote
+    assert not any("extra" in r for r in plain + head)  # the asked extras' markers are resolved here
     assert "boto3" not in " ".join(plain) and "distributed" not in " ".join(plain)
     assert "moto" not in " ".join(head)  # the test extra never travels
     assert set(plain) < set(head)
@@ -76,3 +76,24 @@ def test_extra_markers_are_resolved(requirement: str, expected: str | None) -> N
     from remrepl.ssh.bootstrap import _for_extras
 
     assert _for_extras(requirement, ("ec2",)) == expected
+
+
+def test_the_wheel_carries_every_extra_so_the_host_can_install_one_later(tmp_path: Path) -> None:
+    """Without Provides-Extra, ``pip install 'remrepl[cluster]'`` on a bootstrapped host installed no Dask."""
+    import importlib.metadata
+    import zipfile
+
+    from remrepl.ssh.bootstrap import build_wheel
+
+    wheel = build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = next(zf.read(n).decode() for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+    provides = [
+        line.removeprefix("Provides-Extra: ") for line in metadata.splitlines() if line.startswith("Provides-Extra")
+    ]
+    installed = importlib.metadata.metadata("remrepl")
+    assert set(provides) == set(installed.get_all("Provides-Extra") or []) and "cluster" in provides
+    declared = set(installed.get_all("Requires-Dist") or [])
+    kept = {r for r in _requirements(wheel) if "extra ==" in r}
+    assert kept == {r for r in declared if "extra" in r}  # as declared, markers and all
+    assert any(r.startswith("distributed") and 'extra == "cluster"' in r for r in kept)
