@@ -97,3 +97,20 @@ def test_the_wheel_carries_every_extra_so_the_host_can_install_one_later(tmp_pat
     kept = {r for r in _requirements(wheel) if "extra ==" in r}
     assert kept == {r for r in declared if "extra" in r}  # as declared, markers and all
     assert any(r.startswith("distributed") and 'extra == "cluster"' in r for r in kept)
+
+
+def test_pip_accepts_the_cluster_extra_of_the_built_wheel(tmp_path: Path) -> None:
+    """Offline: pip, given only the wheel, must not say it "does not provide the extra"."""
+    import subprocess
+    import sys
+
+    from remrepl.ssh.bootstrap import build_wheel
+
+    build_wheel(tmp_path)
+    pip = [sys.executable, "-m", "pip", "install", "--isolated", "--no-index", "--find-links", str(tmp_path)]
+    # With dependencies (pip skips the extra check under --no-deps); offline, they may not resolve: only
+    # the extra is judged here.
+    args = ["--dry-run", "--ignore-installed", "--target", str(tmp_path / "target"), "remrepl[cluster]"]
+    done = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=120, check=False)
+    assert "remrepl" in done.stdout + done.stderr, done.stderr  # pip did read the wheel
+    assert "does not provide the extra" not in done.stdout + done.stderr
