@@ -80,9 +80,12 @@ def run_script(
     *,
     timeout: float | None = None,
     on_display: Callable[[Display], str] | None = None,
+    origin: str | None = None,
+    cwd: str | None = None,
 ) -> int:
     """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
     124 on timeout, 130 after a repeated Ctrl-C). ``on_display`` saves plots (``client/plots.py``).
+    ``origin``, ``cwd``: where the script and its working directory are on the server (a synced workdir).
 
     ``session`` is a script connection (``Session(script=True)``): the script runs in a fresh remote
     interpreter of its own (``client/script.py``), with the local stdin as its standard input.
@@ -95,7 +98,7 @@ def run_script(
     # `2>errors.log` still gets the script's stderr (a pty would merge it into stdout).
     session.use_terminal(local_terminal(sys.stdout, sys.stderr))
     session.on_link_lost = None  # a script run ends with its link (a new connection cannot resume it)
-    execution = start_script(session, path, source, args, stdin=local_stdin())
+    execution = start_script(session, path, source, args, stdin=local_stdin(), origin=origin, cwd=cwd)
     skipped = 0
 
     def show(events: Iterable[OutputEvent | None]) -> None:
