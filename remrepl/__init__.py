@@ -88,6 +88,8 @@ _PUBLIC: dict[str, str] = {
             "CloudCredentialsError",
             "CapacityError",
             "SFTPUnavailable",
+            "WorkdirError",
+            "WorkdirTooLarge",
         ],
         "_exceptions",
     ),
@@ -131,6 +133,8 @@ if TYPE_CHECKING:
         TooManyAttempts as TooManyAttempts,
         TransferError as TransferError,
         VersionMismatch as VersionMismatch,
+        WorkdirError as WorkdirError,
+        WorkdirTooLarge as WorkdirTooLarge,
     )
     from .transport.connection_info import ConnectionInfo as ConnectionInfo
     from .client.execution import Execution as Execution, RunResult as RunResult

@@ -21,6 +21,8 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
+    ├── WorkdirError                  the project directory cannot be synced (an unreadable file, ...)
+    │   └── WorkdirTooLarge           ...it holds more bytes or files than the limits allow
     ├── LaunchError                   a launcher could not start a server
     │   ├── SSHError                  the SSH connection to the host failed
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
@@ -130,6 +132,17 @@ class ObjectError(RemreplError):
 class TransferError(RemreplError):
     """A file transfer failed (a missing source, an unwritable target, a checksum mismatch, Ctrl-C); no
     partial file was left at the target. The message says which side and why."""
+
+
+class WorkdirError(RemreplError):
+    """The project directory (the workdir) cannot be synced: a file cannot be read, the walk went past its
+    bound, git failed. The message names the file and the fix (often a ``.remreplignore`` line)."""
+
+
+class WorkdirTooLarge(WorkdirError):
+    """The project directory holds more bytes or files than the limits allow; the message names its
+    largest top-level entries and the fixes (``--workdir-max-size``, ``--workdir-max-files``, a
+    ``.remreplignore``, ``--no-workdir``)."""
 
 
 class LaunchError(RemreplError):

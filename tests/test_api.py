@@ -60,6 +60,8 @@ def test_public_names() -> None:
         "TooManyAttempts",
         "TransferError",
         "VersionMismatch",
+        "WorkdirError",
+        "WorkdirTooLarge",
         "cluster",
         "connect",
         "launch",
