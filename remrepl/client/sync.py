@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from .._exceptions import TransferError, WorkdirError
 from ..protocol import Sync, SyncEnd, SyncReady, TransferDone, TransferFailed
 from ..transfer.core import Entry, Sender
-from ..workdir.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, check_limits
+from ..workdir.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, check_limits, stat_sizes
 from ..workdir.manifest import HashCache, Manifest, build_manifest, diff
 from ..workdir.select import select_files
 from .transfer import Progress, TransferLink, _cancel, _wait, send_chunks
@@ -64,13 +64,7 @@ def enter_code(remote: str) -> str:
 def local_manifest(root: Path, *, max_bytes: int, max_files: int) -> Manifest:
     """The manifest of what syncing ``root`` sends; ``WorkdirTooLarge`` before hashing if over a limit."""
     paths = select_files(root)
-    sizes: dict[str, int] = {}
-    for path in paths:
-        try:
-            sizes[path] = os.stat(root / path).st_size
-        except OSError as exc:
-            raise WorkdirError(f"cannot read {root / path}: {exc.strerror}; list it in .remreplignore") from None
-    check_limits(root, sizes, max_bytes, max_files)
+    check_limits(root, stat_sizes(root, paths), max_bytes, max_files)
     cache = HashCache.for_root(root)
     manifest = build_manifest(root, paths, cache)
     cache.save()

@@ -74,12 +74,12 @@ def _sync(host: MagicHost, args: str) -> Outcome | None:
         print("remrepl: no workdir yet: %sync DIR (or connect with --workdir DIR)", file=sys.stderr)
         return None
     root = given[0] if given else last.local  # type: ignore[union-attr]
-    limits = {"max_bytes": last.max_bytes, "max_files": last.max_files} if last is not None else {}
+    max_bytes, max_files = (last.max_bytes, last.max_files) if last is not None else (None, None)
     host.printer.line_break()
     bar = ProgressBar("syncing")
     try:
         with sigint_raises():
-            result = session.sync_workdir(root, progress=bar, **limits)
+            result = session.sync_workdir(root, max_bytes=max_bytes, max_files=max_files, progress=bar)
     except RemreplError as exc:
         bar.close()
         print(f"remrepl: {exc}", file=sys.stderr)
