@@ -21,6 +21,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
+    │   └── NoSuchPath                ...its source does not exist (the local one, or the remote one)
     ├── LaunchError                   a launcher could not start a server
     │   ├── SSHError                  the SSH connection to the host failed
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
@@ -130,6 +131,11 @@ class ObjectError(RemreplError):
 class TransferError(RemreplError):
     """A file transfer failed (a missing source, an unwritable target, a checksum mismatch, Ctrl-C); no
     partial file was left at the target. The message says which side and why."""
+
+
+class NoSuchPath(TransferError):
+    """A transfer's source does not exist: the local file or directory of an upload, or the remote one of
+    a download (the server says so: ``TransferFailed.missing``)."""
 
 
 class LaunchError(RemreplError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
-from .._exceptions import RemreplError, TransferError
+from .._exceptions import NoSuchPath, RemreplError, TransferError
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -83,7 +83,8 @@ def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
 def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
     event = _wait(link, xfer_id)
     if isinstance(event, TransferFailed):
-        raise TransferError(f"{what} failed on the server: {event.message}")
+        error = NoSuchPath if event.missing else TransferError
+        raise error(f"{what} failed on the server: {event.message}")
     if not isinstance(event, TransferReady):
         raise TransferError(f"{what}: the server sent {type(event).__name__} before accepting the transfer")
     return event

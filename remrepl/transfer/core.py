@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
 
-from .._exceptions import TransferError
+from .._exceptions import NoSuchPath, TransferError
 
 CHUNK = 4 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
 WINDOW = 6 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
@@ -94,6 +94,8 @@ def plan(source: Path) -> Plan:
     """What sending ``source`` (a file or a directory tree) takes; ``TransferError`` if it cannot be read."""
     try:
         st = source.stat()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NoSuchPath(f"cannot read {source}: {exc.strerror}") from None
     except OSError as exc:
         raise TransferError(f"cannot read {source}: {exc.strerror}") from None
     if stat.S_ISREG(st.st_mode):
