@@ -228,6 +228,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
             args.args,
             timeout=args.timeout,
             on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
+            gets=args.get,
+            get_to=args.get_to,
         )
     except BrokenPipeError:  # `| head` has what it wanted: python's script would die at its next print
         _stop_the_run(session)
