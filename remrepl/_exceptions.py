@@ -21,6 +21,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
+    │   └── NoSuchPath                ...its source does not exist (the local one, or the remote one)
     ├── WorkdirError                  the project directory cannot be synced (an unreadable file, ...)
     │   └── WorkdirTooLarge           ...it holds more bytes or files than the limits allow
     ├── LaunchError                   a launcher could not start a server
@@ -143,6 +144,11 @@ class WorkdirTooLarge(WorkdirError):
     """The project directory holds more bytes or files than the limits allow; the message names its
     largest top-level entries and the fixes (``--workdir-max-size``, ``--workdir-max-files``, a
     ``.remreplignore``, ``--no-workdir``)."""
+
+
+class NoSuchPath(TransferError):
+    """A transfer's source does not exist: the local file or directory of an upload, or the remote one of
+    a download (the server says so: ``TransferFailed.missing``)."""
 
 
 class LaunchError(RemreplError):

@@ -253,6 +253,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
             on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
             origin=origin,
             cwd=cwd,
+            gets=args.get,
+            get_to=args.get_to,
         )
     except BrokenPipeError:  # `| head` has what it wanted: python's script would die at its next print
         _stop_the_run(session)

@@ -118,11 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=examples(
             "remrepl exec --launch job.py --input data.csv  # a local server just for this run",
             "remrepl exec --connection-file ~/server.json --timeout 600 job.py",
+            "remrepl exec --launch --get results --get log.txt train.py  # and download what it wrote",
             "remrepl exec --launch=ssh://gpu-box:2222 job.py  # on an SSH host",
             "remrepl exec --launch ec2:demo train.py --epochs 3  # on an EC2 head node",
         ),
     )
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
+    exec_parser.add_argument(
+        "--get",
+        action="append",
+        default=[],
+        metavar="REMOTE_PATH",
+        help="after the run (also a failed one), download this remote file or directory (relative: to the "
+        "directory the script ran in); repeatable",
+    )
+    exec_parser.add_argument(
+        "--get-to", default="", metavar="LOCAL_DIR", help="where --get downloads land (default: the current directory)"
+    )
     _add_connection_options(exec_parser)
     add_workdir_arguments(exec_parser)
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
@@ -160,6 +172,8 @@ _EXEC_VALUE_OPTIONS = {
     "--password-file",
     "--connect-timeout",
     "--timeout",
+    "--get",
+    "--get-to",
     "--name",
     "--plots-dir",
     "--ssh-config",

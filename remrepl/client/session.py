@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,7 @@ from . import aws_credentials
 from .execution import Execution, RunResult
 from .handshake import MONITOR_EVENTS, await_handshake
 from .handshake import monitor_event as _monitor_event
+from .results import Fetched, fetch
 from .session_transfers import SessionTransfers
 from .side import SideChannel, SideRequests
 from .transfer import Progress, TransferResult
@@ -115,6 +116,9 @@ class Session:
         # each run on it is a script in a fresh interpreter (``run_script``).
         self.script = script
         self.on_stdin_ack: Callable[[StdinAck], None] | None = None  # a script run's stdin pump (script.py)
+        # The server's directory the last script run on this connection ran in (its Done.cwd; "" before
+        # one ended, or from an older server): relative paths of ``fetch_results`` start there.
+        self.run_cwd = ""
         self._keys = keys
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
@@ -373,6 +377,8 @@ class Session:
             return None
         if isinstance(event, Done) and self._unfinished is not None and event.req_id == self._unfinished.req_id:
             self._unfinished = None
+        if isinstance(event, Done) and event.cwd and self.script:
+            self.run_cwd = event.cwd
         assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
@@ -462,10 +468,17 @@ class Session:
         source: str | None = None,
         stdin: bytes | None = None,
         timeout: float | None = None,
+        get: Iterable[str] = (),
+        get_to: str | os.PathLike[str] | None = None,
     ) -> RunResult:
         """Run the local file ``path`` (or ``source`` under that name) as ``python FILE ARGS`` does, in a
         fresh remote interpreter of its own: the session's namespace is not touched. ``stdin``: the bytes
         of its standard input (None: reading it asks ``input_handler``). ``exit_code`` is its exit status.
+
+        ``get``: remote files or directories (relative: to the directory the script ran in, ``cwd`` of the
+        result) downloaded after the run, whatever its end, into ``get_to`` (None: the current directory)
+        under their names (``fetch_results``); ``downloads`` and ``download_errors`` of the result say how
+        it went. After a ``timeout`` they are downloaded too, before ``ExecutionTimeout`` is raised.
 
         The same path as ``remrepl exec`` (``script.py``). On a session that is attached (not made with
         ``script=True``) the run goes over a second, script connection, so this session stays attached."""
@@ -479,9 +492,40 @@ class Session:
                 source = f.read()
         if not self.script:
             with Session(self.info, self._keys, input_handler=self.input_handler, script=True) as runner:
-                return runner.run_script(path, args, source=source, stdin=stdin, timeout=timeout)
+                return runner.run_script(
+                    path, args, source=source, stdin=stdin, timeout=timeout, get=get, get_to=get_to
+                )
         reader = io.BytesIO(stdin).read if stdin is not None else None
-        return self.collect(start_script(self, path, source, list(args), stdin=reader), timeout)
+        gets = list(get)
+        try:
+            result = self.collect(start_script(self, path, source, list(args), stdin=reader), timeout)
+        except ExecutionTimeout:
+            if gets:
+                self.fetch_results(gets, get_to)
+            raise
+        result.cwd = self.run_cwd
+        for fetched in self.fetch_results(gets, get_to):
+            if fetched.result is not None:
+                result.downloads.append(fetched.result)
+            else:
+                result.download_errors[fetched.path] = fetched.error
+        return result
+
+    def fetch_results(
+        self,
+        paths: Iterable[str],
+        to: str | os.PathLike[str] | None = None,
+        *,
+        progress: Callable[[str], Progress | None] | None = None,
+    ) -> list[Fetched]:
+        """Download the remote files or directories ``paths`` of the last script run on this script
+        connection (relative ones: from the directory it ran in, ``run_cwd``) into the local directory
+        ``to`` (None: the current one; made if missing), each under its own name, replacing what had that
+        name there; one ``Fetched`` each (``.result``, or ``.error``: ``.missing`` when it does not exist
+        there), in order. ``progress(path)``: a progress callback for that download, or None."""
+        welcome = self.welcome
+        supported = welcome is not None and (welcome.script_transfers or not self.script)
+        return fetch(self._transfers, paths, to or "", base=self.run_cwd, supported=supported, progress=progress)
 
     def collect(self, execution: Execution, timeout: float | None = None) -> RunResult:
         """Follow ``execution`` to its end and collect its output; ``ExecutionTimeout`` interrupts it."""

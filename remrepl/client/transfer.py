@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
-from .._exceptions import RemreplError, TransferError
+from .._exceptions import NoSuchPath, RemreplError, TransferError
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -33,7 +33,7 @@ from ..protocol import (
     UploadEnd,
 )
 from ..protocol.transfers import TransferServerEvent
-from ..transfer.core import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from ..transfer.core import WINDOW, Chunk, Receiver, Sender, check_name, plan, resolve_target
 
 # progress(bytes done, bytes in all)
 Progress = Callable[[int, int], None]
@@ -83,7 +83,8 @@ def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
 def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
     event = _wait(link, xfer_id)
     if isinstance(event, TransferFailed):
-        raise TransferError(f"{what} failed on the server: {event.message}")
+        error = NoSuchPath if event.missing else TransferError
+        raise error(f"{what} failed on the server: {event.message}")
     if not isinstance(event, TransferReady):
         raise TransferError(f"{what}: the server sent {type(event).__name__} before accepting the transfer")
     return event
@@ -170,9 +171,29 @@ def upload(
         link.close(xfer_id)
 
 
+def replace_target(directory: str, name: str) -> Path:
+    """``directory/name`` (``directory`` made if missing; "" is the current one), for a download that
+    replaces what is there."""
+    check_name(name)
+    folder = Path(os.path.abspath(os.path.expanduser(directory or ".")))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TransferError(f"cannot make the directory {folder}: {exc.strerror}") from None
+    return folder / name
+
+
 def download(
-    link: TransferLink, remote: str, local: str | os.PathLike[str] = "", progress: Progress | None = None
+    link: TransferLink,
+    remote: str,
+    local: str | os.PathLike[str] = "",
+    progress: Progress | None = None,
+    *,
+    replace: bool = False,
 ) -> TransferResult:
+    """``remote`` to ``local``, as ``cp`` would put it. ``replace``: ``local`` is a directory (made if
+    missing) and the download lands in it under its remote name, replacing what has that name there (a
+    directory as a whole: ``Receiver``'s ``replace``)."""
     xfer_id = uuid.uuid4().hex
     started = time.monotonic()
     finished = committed = False
@@ -181,8 +202,12 @@ def download(
     try:
         link.send(Download(xfer_id, remote))
         ready = _ready(link, xfer_id, f"the download of {remote}")
-        target = resolve_target(os.fspath(local), PurePosixPath(ready.path).name, Path.cwd(), ready.kind)
-        receiver = Receiver(target, ready.kind)
+        name = PurePosixPath(ready.path).name
+        if replace:
+            target = replace_target(os.fspath(local), name)
+        else:
+            target = resolve_target(os.fspath(local), name, Path.cwd(), ready.kind)
+        receiver = Receiver(target, ready.kind, replace=replace)
         if progress is not None:
             progress(0, ready.size)
         while True:

@@ -130,10 +130,12 @@ class TransferDone:
 
 @dataclass(frozen=True)
 class TransferFailed:
-    """The transfer stopped; the server left nothing at the target. ``message`` says why."""
+    """The transfer stopped; the server left nothing at the target. ``message`` says why; ``missing``:
+    because the download's source does not exist (for a program to tell; older servers never set it)."""
 
     xfer_id: str
     message: str
+    missing: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from ..._exceptions import TransferError, WorkdirError
+from ..._exceptions import NoSuchPath, TransferError, WorkdirError
 from ...protocol import (
     CancelTransfer,
     Download,
@@ -146,7 +146,7 @@ class ServerTransfers:
         except (TransferError, WorkdirError, OSError, ValueError) as exc:  # the OS's words, for what check_path misses
             message = str(exc) if isinstance(exc, (TransferError, WorkdirError)) else _os_error_text(exc)
             self._drop(event.xfer_id, message)
-            self._send(TransferFailed(event.xfer_id, message))
+            self._send(TransferFailed(event.xfer_id, message, missing=isinstance(exc, NoSuchPath)))
 
     def _may_start(self, xfer_id: str) -> bool:
         """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
@@ -255,7 +255,7 @@ class ServerTransfers:
                 continue
             message = str(result) if isinstance(result, TransferError) else f"cannot read {planning.path}: {result}"
             log.info("download %s failed while planning: %s", xfer_id[:8], message)
-            self._send(TransferFailed(xfer_id, message))
+            self._send(TransferFailed(xfer_id, message, missing=isinstance(result, NoSuchPath)))
 
     def _begin_download(self, xfer_id: str, path: Path, found: Plan) -> None:
         files = sum(1 for e in found.entries if e.kind == "file")
