@@ -648,7 +648,8 @@ class Session:
         if enter and not self.script:
             run = self.run(enter_code(result.remote), timeout=ENTER_SECONDS, filename="<workdir>")
             if run.error is not None:
-                raise WorkdirError(f"the remote interpreter could not enter {result.remote}: {run.error.ename}: {run.error.evalue}")
+                why = f"{run.error.ename}: {run.error.evalue}"
+                raise WorkdirError(f"the remote interpreter could not enter {result.remote}: {why}")
         return result
 
     def drain_held(self) -> list[OutputEvent]:

@@ -70,9 +70,10 @@ def test_exec_with_workdir_on_a_local_server_runs_in_a_copy(tmp_path: Path) -> N
 def test_exec_runs_in_the_counterpart_of_the_local_directory(tmp_path: Path) -> None:
     root = make_project(tmp_path / "proj")
     (root / "pkg" / "show.py").write_text("import os\nprint('cwd', os.getcwd())\n")
-    result = run_cli("exec", "--launch", "--workdir", str(root), "pkg/show.py", cwd=root)
+    result = run_cli("exec", "--launch", "--workdir", str(root), "show.py", cwd=root / "pkg")
     assert result.returncode == 0, result.stderr
-    assert Path(lines(result.stdout)["cwd"]).parent.name.startswith("proj-")
+    cwd = Path(lines(result.stdout)["cwd"])
+    assert cwd.name == "pkg" and cwd.parent.name.startswith("proj-")
 
 
 def test_a_script_outside_the_workdir_is_a_clear_error(tmp_path: Path) -> None:
