@@ -36,6 +36,19 @@ def store_dir() -> Path:
     return state_dir("work")
 
 
+def copy_holding(path: Path) -> Path | None:
+    """The copy ``path`` lies in (itself, or a directory inside it), if it is one; else None."""
+    base = store_dir().resolve()
+    try:
+        inside = path.resolve().relative_to(base)
+    except ValueError:
+        return None
+    if not inside.parts or inside.parts[0].startswith("."):
+        return None
+    copy = base / inside.parts[0]
+    return copy if copy.with_name(copy.name + ".json").is_file() else None
+
+
 def check_place(name: str, key: str) -> str:
     """``name-key``, the copy's directory name; ``WorkdirError`` for a name or key that could escape."""
     if not _NAME.match(name) or name.startswith("."):
@@ -65,10 +78,18 @@ class SyncedCopy:
     stamps: dict[str, Stamp]
 
     @classmethod
+    def at(cls, path: Path) -> SyncedCopy:
+        """The copy at ``path`` (a directory ``open`` made), as its record describes it."""
+        return cls._load(path, path.with_name(path.name + ".json"))
+
+    @classmethod
     def open(cls, name: str, key: str, base: Path | None = None) -> SyncedCopy:
         place = check_place(name, key)
         base = base or store_dir()
-        record = base / f"{place}.json"
+        return cls._load(base / place, base / f"{place}.json")
+
+    @classmethod
+    def _load(cls, path: Path, record: Path) -> SyncedCopy:
         manifest, stamps = Manifest(()), {}
         try:
             data = json.loads(record.read_bytes())
@@ -76,9 +97,9 @@ class SyncedCopy:
             stamps = {p: (int(s[0]), int(s[1]), int(s[2])) for p, s in data["stamps"].items()}
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, WorkdirError):
             pass  # a damaged record: start over (everything is sent again, nothing remote is deleted)
-        return cls(base / place, record, manifest, stamps)
+        return cls(path, record, manifest, stamps)
 
     def intact(self) -> Manifest:
         """The entries of the last sync whose files are still as it left them."""
