@@ -21,6 +21,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
+    ├── PackageInstallError           installing the user's packages failed (the installer's last lines)
     ├── LaunchError                   a launcher could not start a server
     │   ├── SSHError                  the SSH connection to the host failed
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
@@ -130,6 +131,20 @@ class ObjectError(RemreplError):
 class TransferError(RemreplError):
     """A file transfer failed (a missing source, an unwritable target, a checksum mismatch, Ctrl-C); no
     partial file was left at the target. The message says which side and why."""
+
+
+class PackageInstallError(RemreplError):
+    """Installing the user's packages failed: the installer (uv or pip) exited non-zero, or could not run.
+
+    ``command`` is the installer's command line and ``output`` its last lines, both with any password in
+    an index URL replaced by ``****``; ``returncode`` is the installer's exit status (None: it never ran).
+    """
+
+    def __init__(self, message: str, *, command: tuple[str, ...], output: tuple[str, ...], returncode: int | None) -> None:
+        super().__init__(message)
+        self.command = command
+        self.output = output
+        self.returncode = returncode
 
 
 class LaunchError(RemreplError):
