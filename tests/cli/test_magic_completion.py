@@ -108,7 +108,8 @@ def test_the_table_is_open_to_new_magics(completer: MagicCompleter) -> None:
 
 
 def test_pip_completes_its_subcommands_then_remote_paths(completer: MagicCompleter) -> None:
-    assert texts(completer, "%pip in") == ["%pip install"]
+    assert texts(completer, "%pip ins") == ["%pip install"]
+    assert texts(completer, "%pip in") == ["%pip install", "%pip index"]
     assert texts(completer, "%pip u") == ["%pip uninstall"]
     assert texts(completer, "%pip install -r rep") == ["%pip install -r report.txt"]  # -r FILE, on the server
 
