@@ -140,7 +140,9 @@ class PackageInstallError(RemreplError):
     an index URL replaced by ``****``; ``returncode`` is the installer's exit status (None: it never ran).
     """
 
-    def __init__(self, message: str, *, command: tuple[str, ...], output: tuple[str, ...], returncode: int | None) -> None:
+    def __init__(
+        self, message: str, *, command: tuple[str, ...], output: tuple[str, ...], returncode: int | None
+    ) -> None:
         super().__init__(message)
         self.command = command
         self.output = output

@@ -33,7 +33,9 @@ def test_pip_magic_installs_into_the_kernels_interpreter_and_it_imports_at_once(
 ) -> None:
     terminal.env["UV_CACHE_DIR"] = str(tmp_path / "uv-cache")  # not the machine's shared cache
     python = kernel_venv / "bin" / "python"
-    terminal.start([str(python), "-c", "import sys; from remrepl.cli.main import main; sys.exit(main())", "connect", "--launch"])
+    terminal.start(
+        [str(python), "-c", "import sys; from remrepl.cli.main import main; sys.exit(main())", "connect", "--launch"]
+    )
     terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
     assert terminal.run('!python -c "import sys; print(sys.prefix)"') == [str(kernel_venv)]
     assert str(kernel_venv) in "\n".join(terminal.run("!pip --version"))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ PROJECT_BIN = str(Path(sys.executable).parent)  # where the test extra's uv is
 
 
 @pytest.fixture(autouse=True)
-def fresh_lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def fresh_lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test finds uv (or not) anew, and uv keeps its cache here, not in the machine's."""
     packages.find_uv.cache_clear()
     packages.interpreter_identity.cache_clear()

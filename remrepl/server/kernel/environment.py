@@ -39,4 +39,3 @@ def use_interpreter_environment() -> None:
         os.environ["VIRTUAL_ENV"] = env["VIRTUAL_ENV"]
     else:
         os.environ.pop("VIRTUAL_ENV", None)
-

@@ -11,5 +11,7 @@ def test_a_venv_interpreter_comes_first_and_is_the_virtual_env() -> None:
 
 
 def test_outside_a_venv_no_stale_virtual_env_is_left() -> None:
-    env = interpreter_environment({"PATH": "/usr/bin", "VIRTUAL_ENV": "/old"}, "/opt/py/bin/python3", "/opt/py", "/opt/py")
+    env = interpreter_environment(
+        {"PATH": "/usr/bin", "VIRTUAL_ENV": "/old"}, "/opt/py/bin/python3", "/opt/py", "/opt/py"
+    )
     assert env == {"PATH": "/opt/py/bin:/usr/bin"}
