@@ -320,6 +320,17 @@ def _with_includes(files: Sequence[Path]) -> list[Path]:
     return seen
 
 
+def _summary(tail: Sequence[str]) -> str:
+    """The installer's error in one line: from its last ``error:`` line (pip's ``ERROR:``, uv's ``error:``
+    and the ``cause:`` lines under it), without hints; else its last line."""
+    lines = [line.strip() for line in tail if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.lower().startswith("error")]
+    if not starts:
+        return lines[-1] if lines else ""
+    picked = [line for line in lines[starts[-1] : starts[-1] + 3] if not line.lower().startswith("hint")]
+    return " ".join(picked)
+
+
 # --- installing -------------------------------------------------------------------------------------
 
 
@@ -414,8 +425,7 @@ def _run_installer(
         if process.stdout is not None:
             process.stdout.close()
     if returncode != 0:
-        last = next((line for line in reversed(tail) if line.strip()), "")
-        why = f"it ran past its {timeout:g} s deadline and was stopped" if expired.is_set() else last
+        why = f"it ran past its {timeout:g} s deadline and was stopped" if expired.is_set() else _summary(tail)
         raise PackageInstallError(
             f"installing packages failed (exit status {returncode}): {why or 'no output'}; "
             f"the command was: {' '.join(shown)}",
