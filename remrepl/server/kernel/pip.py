@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...packages import active
-from ...packages.install import Requirements, find_uv, installer_command, installer_environment
+from ...packages.install import Requirements, find_uv, installer_command
 
 USAGE = "usage: %pip SUBCOMMAND [ARGS...]   (install, uninstall, list, show, freeze, ...)"
 
@@ -30,7 +30,7 @@ def run(args: Sequence[str]) -> None:
         return
     from .shell import run_process  # subprocess: only when %pip is used
 
-    status = run_process(command(sys.executable, words), env=installer_environment())
+    status = run_process(command(sys.executable, words))  # at your terminal: pip's colours and all
     importlib.invalidate_caches()  # after an uninstall too: no finder keeps a stale directory listing
     if status == 0 and words[0] == "install":
         requirements = Requirements.from_args(words[1:], source="%pip install", cwd=Path.cwd())
