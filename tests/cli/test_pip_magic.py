@@ -42,7 +42,8 @@ def test_pip_magic_installs_into_the_kernels_interpreter_and_it_imports_at_once(
     assert terminal.run(f"__import__('importlib.util').util.find_spec({TEST_PACKAGE!r}) is None") == ["True"]
     terminal.run(f"%pip install --no-index --find-links {wheelhouse.directory} {TEST_PACKAGE}", timeout=120)
     assert terminal.run(f"import {TEST_PACKAGE}; {TEST_PACKAGE}.answer()") == ["42"]
-    assert terminal.run(f"{TEST_PACKAGE}.__file__.startswith({str(kernel_venv)!r})") == ["True"]
+    assert terminal.run(f"import sys; {TEST_PACKAGE}.__file__.startswith(sys.prefix)") == ["True"]  # short lines:
+    assert terminal.run("print(sys.prefix)") == [str(kernel_venv)]  # a typed line past 120 columns wraps
     listed = "\n".join(terminal.run("%pip list")).replace("-", "_")
     assert TEST_PACKAGE in listed
     assert terminal.run("%pip") == ["usage: %pip ARGS"]
