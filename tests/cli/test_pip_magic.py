@@ -6,6 +6,8 @@ through a ``.pth`` (remrepl itself, uv): what ``%pip install`` puts there never 
 
 from __future__ import annotations
 
+import select
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -47,3 +49,24 @@ def test_pip_magic_installs_into_the_kernels_interpreter_and_it_imports_at_once(
     listed = "\n".join(terminal.run("%pip list")).replace("-", "_")
     assert TEST_PACKAGE in listed
     assert terminal.run("%pip") == ["usage: %pip ARGS"]
+
+
+def test_ctrl_c_stops_a_pip_that_waits_on_its_index(terminal: TmuxTerminal, kernel_venv: Path, tmp_path: Path) -> None:
+    terminal.env["UV_CACHE_DIR"] = str(tmp_path / "uv-cache")
+    python = kernel_venv / "bin" / "python"
+    terminal.start(
+        [str(python), "-c", "import sys; from remrepl.cli.main import main; sys.exit(main())", "connect", "--launch"]
+    )
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first remote> prompt", timeout=30)
+    with socket.socket() as index:  # an index on 127.0.0.1 that never answers: the installer waits on it
+        index.bind(("127.0.0.1", 0))
+        index.listen(8)
+        start = terminal.mark()
+        terminal.type(f"%pip install --index-url http://127.0.0.1:{index.getsockname()[1]}/simple nosuchpkg")
+        terminal.send("Enter")
+        readable, _, _ = select.select([index], [], [], 60)  # its connection waits in the backlog
+        assert readable, "the installer never asked its index"
+        terminal.send("C-c")
+        shown = terminal.wait_prompt(start)
+    assert "^C" in "\n".join(shown) and "Traceback (most recent call last):" not in shown
+    assert terminal.run("1 + 1") == ["2"]
