@@ -243,12 +243,13 @@ def interpreter_identity(python: str) -> str:
 
 
 def detect_requirements(workdir: Path) -> Requirements | None:
-    """What ``workdir`` declares, first found: ``requirements.txt``; ``uv.lock`` (its packages as
+    """What ``workdir`` declares, first found: ``requirements.txt`` (unless it has only comments);
+    ``uv.lock`` (its packages as
     ``uv export`` writes them, without the project itself and its dev group; only when uv is here, else
     the next); ``pyproject.toml``'s ``[project].dependencies`` (the project itself is not installed).
     None when none of them declares anything."""
     requirements_txt = workdir / "requirements.txt"
-    if requirements_txt.is_file():
+    if requirements_txt.is_file() and _declares_something(requirements_txt):
         return Requirements(files=(requirements_txt,), source="requirements.txt")
     if (workdir / "uv.lock").is_file():
         locked = _from_uv_lock(workdir)
@@ -259,6 +260,16 @@ def detect_requirements(workdir: Path) -> Requirements | None:
         specs = _project_dependencies(pyproject)
         return Requirements(specs=specs, source="pyproject.toml") if specs else None
     return None
+
+
+def _declares_something(path: Path) -> bool:
+    """Whether a requirements file has a line other than blanks and comments (an unreadable one: yes,
+    so that the installer says what is wrong with it)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return True
+    return any(line.strip() and not line.strip().startswith("#") for line in lines)
 
 
 def _from_uv_lock(workdir: Path) -> Requirements | None:

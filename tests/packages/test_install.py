@@ -157,6 +157,14 @@ def test_requirements_txt_comes_first(tmp_path: Path) -> None:
     assert found.source == "requirements.txt"
 
 
+def test_a_requirements_txt_of_comments_only_declares_nothing(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("# nothing yet\n\n")
+    assert detect_requirements(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["pandas"]\n')
+    found = detect_requirements(tmp_path)
+    assert found is not None and found.source == "pyproject.toml"
+
+
 def test_pyproject_dependencies_without_the_project_itself(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "myproject"\nversion = "1"\ndependencies = ["numpy>=2", "pandas; python_version > \'3\'"]\n'
