@@ -24,6 +24,7 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     │   └── NoSuchPath                ...its source does not exist (the local one, or the remote one)
     ├── WorkdirError                  the project directory cannot be synced (an unreadable file, ...)
     │   └── WorkdirTooLarge           ...it holds more bytes or files than the limits allow
+    ├── PackageInstallError           installing the user's packages failed (the installer's last lines)
     ├── LaunchError                   a launcher could not start a server
     │   ├── SSHError                  the SSH connection to the host failed
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
@@ -149,6 +150,22 @@ class WorkdirTooLarge(WorkdirError):
 class NoSuchPath(TransferError):
     """A transfer's source does not exist: the local file or directory of an upload, or the remote one of
     a download (the server says so: ``TransferFailed.missing``)."""
+
+
+class PackageInstallError(RemreplError):
+    """Installing the user's packages failed: the installer (uv or pip) exited non-zero, or could not run.
+
+    ``command`` is the installer's command line and ``output`` its last lines, both with any password in
+    an index URL replaced by ``****``; ``returncode`` is the installer's exit status (None: it never ran).
+    """
+
+    def __init__(
+        self, message: str, *, command: tuple[str, ...], output: tuple[str, ...], returncode: int | None
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.output = output
+        self.returncode = returncode
 
 
 class LaunchError(RemreplError):

@@ -38,6 +38,7 @@ def test_public_names() -> None:
         "Notice",
         "ObjectError",
         "OutputEvent",
+        "PackageInstallError",
         "Progress",
         "ProtocolError",
         "ReadinessError",
