@@ -77,7 +77,7 @@ def make_tree(root: Path, files: int, total: int) -> tuple[list[str], list[int]]
     past = time.time() - 3600  # older than the hash cache's racy window: an ordinary project's files
     for i, size in enumerate(sizes):
         if i % 30 == 0:  # a new directory: below a random existing one, at most 4 deep
-            parent = rng.choice([d for d in dirs[-50:] if d.count("/") < 3])
+            parent = rng.choice(["", *(d for d in dirs[-50:] if d and d.count("/") < 3)])
             dirs.append(f"{parent}/d{len(dirs)}".lstrip("/"))
         path = f"{dirs[-1]}/f{i}.{rng.choice(('py', 'txt', 'csv', 'json', 'bin'))}"
         full = root / path
