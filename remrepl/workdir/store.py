@@ -123,19 +123,26 @@ class SyncedCopy:
         """Make the copy ``new``: move in the received files, delete what the last sync put here, intact,
         that ``new`` lacks; record it. The number of files deleted."""
         private_dir(self.path.parent)
-        self.path.mkdir(mode=0o755, exist_ok=True)
         wanted = new.by_path()
         intact = self.intact().by_path()
         received: set[str] = set()
         if incoming is not None:
+            sent = []
             for top, _dirs, files in os.walk(incoming):
                 for name in files:
-                    source = Path(top, name)
-                    rel = source.relative_to(incoming).as_posix()
+                    rel = os.path.relpath(os.path.join(top, name), incoming).replace(os.sep, "/")
                     if rel not in wanted:
                         raise WorkdirError(f"the sync sent {rel!r}, which its manifest does not list")
-                    self._place(source, self.path / rel)
-                    received.add(rel)
+                    sent.append(rel)
+            if not os.path.lexists(self.path):  # the first sync: the received tree becomes the copy
+                os.replace(incoming, self.path)
+                os.chmod(self.path, 0o755)
+            else:
+                ready: set[Path] = set()  # directories of the copy already checked by _place
+                for rel in sent:
+                    self._place(incoming / rel, self.path / rel, ready)
+            received.update(sent)
+        self.path.mkdir(mode=0o755, exist_ok=True)
         deleted = 0
         for path in sorted(set(intact) - set(wanted), reverse=True):
             try:
@@ -157,15 +164,23 @@ class SyncedCopy:
             raise WorkdirError(f"the sync did not bring {', '.join(lost)}; run it again")
         return deleted
 
-    def _place(self, source: Path, target: Path) -> None:
+    def _place(self, source: Path, target: Path, ready: set[Path]) -> None:
+        """Move ``source`` to ``target``. ``ready``: directories this apply has made sure of (a manifest
+        never lists a path both as a file and as a directory, so they stay directories)."""
         parent = target.parent
-        for level in reversed([parent, *parent.parents]):  # a file where a directory must be: replace it
-            if level == self.path or self.path not in level.parents:
-                continue
-            if level.is_symlink() or (level.exists() and not level.is_dir()):
-                level.unlink()
-        parent.mkdir(parents=True, exist_ok=True)
-        if target.is_dir() and not target.is_symlink():
+        if parent not in ready:
+            for level in reversed([parent, *parent.parents]):  # a file where a directory must be: replace it
+                if level == self.path or self.path not in level.parents:
+                    continue
+                if level.is_symlink() or (level.exists() and not level.is_dir()):
+                    level.unlink()
+            parent.mkdir(parents=True, exist_ok=True)
+            ready.add(parent)
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(target).st_mode)
+        except FileNotFoundError:
+            is_dir = False
+        if is_dir:
             shutil.rmtree(target)
         os.replace(source, target)
 
