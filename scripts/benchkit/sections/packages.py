@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,6 +35,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from remrepl.packages.install import Requirements, install
 
 from ..common import BenchError, JSONDict, log, positive_int, ratio
 from ..harness import Bench, Section, Target
@@ -52,9 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--packages-modules", type=positive_int, default=40, help="modules in each built package (default 40)"
     )
-    group.add_argument(
-        "--packages-runs", type=positive_int, default=3, help="installs with each installer (default 3)"
-    )
+    group.add_argument("--packages-runs", type=positive_int, default=3, help="installs with each installer (default 3)")
     group.add_argument(
         "--packages-spec",
         action="append",
@@ -168,64 +169,71 @@ def imports(python: str, module: str) -> None:
 # --- the runs -----------------------------------------------------------------------------------
 
 
-def run(bench: Bench) -> JSONDict:
-    from remrepl.packages.install import Requirements, install
+def requirements_for(args: argparse.Namespace, root: Path, out: JSONDict) -> tuple[Requirements, str]:
+    """What to install (``--packages-spec``, else the chain built into ``root/wheelhouse``) and the
+    module that must import afterwards."""
+    if args.packages_spec:
+        specs, links, index_url = tuple(args.packages_spec), tuple(args.packages_find_links), args.packages_index_url
+        out["requirements"] = {"specs": list(specs), "find_links": list(links), "index_url": index_url}
+        name = re.match(r"[A-Za-z0-9_.-]+", specs[0])
+        module = (name.group(0) if name else specs[0]).lower().replace("-", "_")
+        return Requirements(specs=specs, find_links=links, index_url=index_url, no_index=index_url is None), module
+    house = root / "wheelhouse"
+    house.mkdir()
+    log(f"packages: building a chain of {args.packages_chain} wheels")
+    names = build_chain(house, args.packages_chain, args.packages_modules)
+    (root / "requirements.txt").write_text(f"{names[0]}==1.0\n")
+    wheel_bytes = sum(w.stat().st_size for w in house.glob("*.whl"))
+    out["requirements"] = {"chain": names, "modules_each": args.packages_modules, "wheel_bytes": wheel_bytes}
+    files = (root / "requirements.txt",)
+    return Requirements(files=files, find_links=(str(house),), no_index=True, source="bench"), names[0]
 
+
+def one_install(root: Path, installer: str, run: int, requirements: Requirements) -> tuple[str, float, float | None]:
+    """Install into a fresh venv with ``installer`` (uv: beside the venv's python; pip: no uv anywhere);
+    with uv, then again (the stamp's skip). (the venv's python, install seconds, skip seconds)."""
+    venv = root / f"venv-{installer}-{run}"
+    python = make_venv(venv)
+    env = _pip_env(os.environ)
+    env["PATH"] = path_without_uv(env.get("PATH", os.defpath))
+    env.update(PIP_CACHE_DIR=str(root / f"pip-cache-{run}"), UV_CACHE_DIR=str(root / f"uv-cache-{run}"))
+    env.update(UV_OFFLINE="1", UV_NO_CONFIG="1")
+    if installer == "uv":
+        (venv / "bin" / "uv").symlink_to(uv_executable())
+    stamps = root / f"stamps-{installer}-{run}"
+    skip_s = None
+    with environment(env):
+        done = install(python, requirements, stamp_dir=stamps)
+        if done.skipped:
+            raise BenchError(f"{installer}: the first install into a fresh venv was skipped")
+        if (installer == "uv") != (Path(done.command[0]).name == "uv"):
+            raise BenchError(f"{installer}: install() ran {' '.join(done.command[:4])}")
+        if installer == "uv":
+            start = time.perf_counter()
+            again = install(python, requirements, stamp_dir=stamps)
+            skip_s = time.perf_counter() - start
+            if not again.skipped:
+                raise BenchError("the second install with unchanged requirements was not skipped")
+    return python, done.seconds, skip_s
+
+
+def run(bench: Bench) -> JSONDict:
     args = bench.args
     root = bench.workdir / "packages"
     root.mkdir()
     out: JSONDict = {"runs": args.packages_runs, "ratios": {}}
+    times: dict[str, list[float]] = {"uv": [], "pip": [], "stamp_skip": []}
     try:
-        if args.packages_spec:
-            specs, links, index_url = tuple(args.packages_spec), tuple(args.packages_find_links), args.packages_index_url
-            requirements = Requirements(specs=specs, find_links=links, index_url=index_url, no_index=index_url is None)
-            first_module = specs[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().replace("-", "_")
-            out["requirements"] = {"specs": list(specs), "find_links": list(links), "index_url": index_url}
-        else:
-            house = root / "wheelhouse"
-            house.mkdir()
-            log(f"packages: building a chain of {args.packages_chain} wheels")
-            names = build_chain(house, args.packages_chain, args.packages_modules)
-            (root / "requirements.txt").write_text(f"{names[0]}==1.0\n")
-            requirements = Requirements(
-                files=(root / "requirements.txt",), find_links=(str(house),), no_index=True, source="bench"
-            )
-            first_module = names[0]
-            wheel_bytes = sum(w.stat().st_size for w in house.glob("*.whl"))
-            out["requirements"] = {"chain": names, "modules_each": args.packages_modules, "wheel_bytes": wheel_bytes}
-        uv = uv_executable()
-        times: dict[str, list[float]] = {"uv": [], "pip": [], "stamp_skip": []}
+        requirements, module = requirements_for(args, root, out)
         for r in range(args.packages_runs):
-            order = ["uv", "pip"] if r % 2 == 0 else ["pip", "uv"]
-            for installer in order:
-                venv = root / f"venv-{installer}-{r}"
-                python = make_venv(venv)
-                env = _pip_env(os.environ)
-                env["PATH"] = path_without_uv(env.get("PATH", os.defpath))
-                env["PIP_CACHE_DIR"] = str(root / f"pip-cache-{r}")
-                env["UV_CACHE_DIR"] = str(root / f"uv-cache-{r}")
-                env["UV_OFFLINE"] = "1"
-                env["UV_NO_CONFIG"] = "1"
-                if installer == "uv":
-                    (venv / "bin" / "uv").symlink_to(uv)
-                stamps = root / f"stamps-{installer}-{r}"
-                with environment(env):
-                    done = install(python, requirements, stamp_dir=stamps)
-                    if done.skipped:
-                        raise BenchError(f"{installer}: the first install into a fresh venv was skipped")
-                    ran = Path(done.command[0]).name
-                    if (installer == "uv") != (ran == "uv"):
-                        raise BenchError(f"{installer}: install() ran {' '.join(done.command[:4])}")
-                    times[installer].append(done.seconds)
-                    if installer == "uv":
-                        start = time.perf_counter()
-                        again = install(python, requirements, stamp_dir=stamps)
-                        times["stamp_skip"].append(time.perf_counter() - start)
-                        if not again.skipped:
-                            raise BenchError("the second install with unchanged requirements was not skipped")
-                imports(python, first_module)
-                log(f"packages: run {r + 1}/{args.packages_runs} {installer:3} {times[installer][-1]:.3f} s")
-                shutil.rmtree(venv, ignore_errors=True)
+            for installer in ["uv", "pip"] if r % 2 == 0 else ["pip", "uv"]:
+                python, seconds, skip_s = one_install(root, installer, r, requirements)
+                times[installer].append(seconds)
+                if skip_s is not None:
+                    times["stamp_skip"].append(skip_s)
+                imports(python, module)
+                log(f"packages: run {r + 1}/{args.packages_runs} {installer:3} {seconds:.3f} s")
+                shutil.rmtree(Path(python).parents[1], ignore_errors=True)
     except Exception as exc:
         return {**out, "error": bench.failed("packages", exc)["error"]}
     finally:
@@ -242,7 +250,8 @@ def run(bench: Bench) -> JSONDict:
 def render(s: JSONDict) -> list[str]:
     req = s.get("requirements", {})
     what = (
-        f"a chain of {len(req['chain'])} packages ({req['modules_each']} modules each, {req['wheel_bytes']:,} B of wheels)"
+        f"a chain of {len(req['chain'])} packages ({req['modules_each']} modules each, "
+        f"{req['wheel_bytes']:,} B of wheels)"
         if "chain" in req
         else " ".join(req.get("specs", []))
     )
