@@ -20,15 +20,13 @@ tree, point to directories or special files, or dangle are skipped, as are speci
 from __future__ import annotations
 
 import os
-import re
 import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-import pathspec
-
 from .._exceptions import WorkdirError
+from . import ignore
 
 IGNORE_FILE = ".remreplignore"
 GITIGNORE = ".gitignore"
@@ -37,8 +35,7 @@ MAX_ENTRIES = 1_000_000  # directory entries looked at (or paths git lists): pas
 GIT_TIMEOUT = 120.0  # seconds for one git command (ls-files of a huge tree on a slow disk)
 SKIPPED_DIRS = frozenset({".git", "__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".remrepl-part")
-
-Rules = list[tuple["re.Pattern[str]", bool]]  # (pattern, excludes), in file order; the last match decides
+MAX_IGNORE_FILE = 1 << 20  # bytes of one ignore file read (a pattern file, not data)
 
 
 def project_root(script: Path) -> Path:
@@ -63,14 +60,16 @@ def project_root(script: Path) -> Path:
     return start
 
 
-def select_files(root: Path) -> list[str]:
-    """The sorted POSIX paths, relative to ``root``, of the regular files under it that travel."""
+def select_files(root: Path, *, max_entries: int = MAX_ENTRIES) -> list[str]:
+    """The sorted POSIX paths, relative to ``root``, of the regular files under it that travel. Past
+    ``max_entries`` directory entries looked at (or paths git lists) it raises ``WorkdirError``: that is
+    not a project directory."""
     root = root.resolve()
     if not root.is_dir():
         raise WorkdirError(f"the project directory {root} is not a directory")
-    listed = _git_listing(root)
+    listed = _git_listing(root, max_entries)
     if listed is None:
-        candidates: Iterable[str] = _walk(root)
+        candidates: Iterable[str] = _walk(root, max_entries)
     else:
         remreplignore = _IgnoreTree(root, IGNORE_FILE)
         candidates = (path for path in listed if not _builtin_skip(path) and remreplignore.visible(path))
@@ -107,7 +106,7 @@ def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         return None
 
 
-def _git_listing(root: Path) -> list[str] | None:
+def _git_listing(root: Path, max_entries: int) -> list[str] | None:
     """What git would commit under ``root`` (root itself in a work tree, or below its top), or None when
     ``root`` is not in a git work tree. Untracked nested repositories (listed as ``sub/``) are left out."""
     inside = _git(root, "rev-parse", "--is-inside-work-tree")
@@ -118,14 +117,14 @@ def _git_listing(root: Path) -> list[str] | None:
         detail = result.stderr.decode(errors="replace").strip() if result is not None else "git did not answer"
         raise WorkdirError(f"git could not list the files of {root}: {detail}; pass --no-workdir to skip the sync")
     paths = [os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw and not raw.endswith(b"/")]
-    if len(paths) > MAX_ENTRIES:
-        raise _too_many(root)
+    if len(paths) > max_entries:
+        raise _too_many(root, max_entries)
     return paths
 
 
-def _too_many(root: Path) -> WorkdirError:
+def _too_many(root: Path, max_entries: int) -> WorkdirError:
     return WorkdirError(
-        f"more than {MAX_ENTRIES:,} entries under {root}: is it the project directory? Leave big directories "
+        f"more than {max_entries:,} entries under {root}: is it the project directory? Leave big directories "
         f"out with a {IGNORE_FILE} file there, or pass --no-workdir"
     )
 
@@ -157,7 +156,7 @@ def _sendable(root: Path, path: str) -> bool:
         return False
 
 
-def _walk(root: Path) -> list[str]:
+def _walk(root: Path, max_entries: int) -> list[str]:
     """The files under ``root`` that no ``.gitignore`` or ``.remreplignore`` leaves out, as git walks: a
     directory an ignore file excludes is never entered. Links are never followed (``_sendable`` decides
     on those that point to files)."""
@@ -176,8 +175,8 @@ def _walk(root: Path) -> list[str]:
                 f"'/{directory}/' in {root / IGNORE_FILE}, or pass --no-workdir"
             ) from None
         seen += len(listing)
-        if seen > MAX_ENTRIES:
-            raise _too_many(root)
+        if seen > max_entries:
+            raise _too_many(root, max_entries)
         for name, is_dir in listing:
             path = f"{directory}/{name}" if directory else name
             if (name in SKIPPED_DIRS if is_dir else name.endswith(SKIPPED_SUFFIXES)) or name == ".git":
@@ -194,7 +193,7 @@ class _IgnoreTree:
     def __init__(self, root: Path, filename: str) -> None:
         self._root = root
         self._filename = filename
-        self._rules: dict[str, Rules] = {}  # directory -> its file's rules (empty: no file)
+        self._rules: dict[str, list[ignore.Rule]] = {}  # directory -> its file's rules (empty: no file)
         self._visible: dict[str, bool] = {"": True}  # directory -> neither it nor a parent is excluded
 
     def excluded(self, directory: str, name: str, is_dir: bool) -> bool:
@@ -205,12 +204,9 @@ class _IgnoreTree:
         while True:
             rules = self._rules_of(level)
             if rules:
-                relative = path[len(level) + 1 :] if level else path
-                if is_dir:
-                    relative += "/"
-                for pattern, excludes in reversed(rules):
-                    if pattern.search(relative):
-                        return excludes
+                decided = ignore.decide(rules, path[len(level) + 1 :] if level else path, is_dir)
+                if decided is not None:
+                    return decided
             if not level:
                 return False
             level = level.rpartition("/")[0]
@@ -228,16 +224,16 @@ class _IgnoreTree:
             self._visible[directory] = known
         return known
 
-    def _rules_of(self, directory: str) -> Rules:
+    def _rules_of(self, directory: str) -> list[ignore.Rule]:
         rules = self._rules.get(directory)
         if rules is None:
             rules = self._rules[directory] = _read_rules(self._root / directory / self._filename)
         return rules
 
 
-def _read_rules(path: Path) -> Rules:
-    """The patterns of one ignore file (none if it is missing, not a regular file, or unreadable: git
-    does not read a ``.gitignore`` that is a link either)."""
+def _read_rules(path: Path) -> list[ignore.Rule]:
+    """The rules of one ignore file (none if it is missing, not a regular file, or unreadable: git does
+    not read a ``.gitignore`` that is a link either)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -246,30 +242,9 @@ def _read_rules(path: Path) -> Rules:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return []
         with os.fdopen(fd, "rb", closefd=False) as file:
-            text = file.read(1 << 20).decode("utf-8", errors="surrogateescape")  # bounded: a pattern file
+            data = file.read(MAX_IGNORE_FILE)
     except OSError:
         return []
     finally:
         os.close(fd)
-    return compile_rules(text.splitlines())
-
-
-def compile_rules(lines: Iterable[str]) -> Rules:
-    """gitignore lines as (pattern, excludes) pairs, each matching a path *itself* (relative to the ignore
-    file's directory, a directory with a trailing ``/``), never through one of its parents.
-
-    pathspec's GitIgnoreSpec parses the lines exactly as git does (escapes, ranges, ``**``, anchoring,
-    trailing spaces); its own matching answers for a file given one ignore file, counting matches of
-    the file's parent directories. Git's walk instead asks about each directory once and never enters an
-    excluded one, so here a pattern's regex must reach the end of the path: ``\\Z``."""
-    rules: Rules = []
-    for line in lines:
-        try:  # one line at a time: a bad pattern (``!`` alone, ``[z-a]``) is skipped, as git skips it
-            patterns = pathspec.GitIgnoreSpec.from_lines([line]).patterns
-        except (ValueError, re.error):
-            continue
-        for pattern in patterns:
-            if pattern.include is not None and pattern.regex is not None:  # not a blank line or a comment
-                regex = re.compile(f"(?:{pattern.regex.pattern})\\Z", pattern.regex.flags)
-                rules.append((regex, pattern.include))
-    return rules
+    return ignore.parse(data.split(b"\n"))
