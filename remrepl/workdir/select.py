@@ -217,12 +217,16 @@ class _IgnoreTree:
         return self._directory_visible(directory) and not self.excluded(directory, name, False)
 
     def _directory_visible(self, directory: str) -> bool:
-        known = self._visible.get(directory)
-        if known is None:
+        unknown = []  # the directory and those of its parents not decided yet, deepest first
+        while directory not in self._visible:
+            unknown.append(directory)
+            directory = directory.rpartition("/")[0]
+        visible = self._visible[directory]
+        for directory in reversed(unknown):  # from the top down: an excluded parent hides the rest
             parent, _, name = directory.rpartition("/")
-            known = self._directory_visible(parent) and not self.excluded(parent, name, True)
-            self._visible[directory] = known
-        return known
+            visible = visible and not self.excluded(parent, name, True)
+            self._visible[directory] = visible
+        return visible
 
     def _rules_of(self, directory: str) -> list[ignore.Rule]:
         rules = self._rules.get(directory)
