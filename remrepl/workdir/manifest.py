@@ -137,7 +137,7 @@ def build_manifest(root: Path, paths: Sequence[str], cache: HashCache | None = N
             continue
         except OSError as error:
             raise _unreadable(root, path, error) from None
-        sha256 = cache.lookup(path, st) if cache is not None else None
+        sha256 = cache.lookup(path, st) if cache is not None and stat.S_ISREG(st.st_mode) else None
         if sha256 is None:
             sha256, st = _hash(root, path)
             if cache is not None:

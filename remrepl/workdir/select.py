@@ -6,7 +6,7 @@ directory. ``select_files(root)`` lists the regular files under it to send:
 
 - inside a git work tree, git itself decides (``git ls-files --cached --others --exclude-standard``: the
   tracked files still on disk and the untracked ones no ``.gitignore``, ``.git/info/exclude`` or global
-  excludes file leaves out);
+  excludes file leaves out), and repositories inside it (submodules, untracked clones) by their own git;
 - outside git, the same rules are applied here: every ``.gitignore`` at every level, each relative to its
   own directory, a deeper file overriding a shallower one, and no re-inclusion inside an excluded
   directory (git never looks inside one);
@@ -35,6 +35,7 @@ MAX_ENTRIES = 1_000_000  # directory entries looked at (or paths git lists): pas
 GIT_TIMEOUT = 120.0  # seconds for one git command (ls-files of a huge tree on a slow disk)
 SKIPPED_DIRS = frozenset({".git", "__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".remrepl-part")
+MAX_NESTING = 8  # repositories inside repositories (submodules of submodules ...) that are followed
 MAX_IGNORE_FILE = 1 << 20  # bytes of one ignore file read (a pattern file, not data)
 
 
@@ -106,9 +107,13 @@ def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         return None
 
 
-def _git_listing(root: Path, max_entries: int) -> list[str] | None:
+def _git_listing(root: Path, max_entries: int, depth: int = 0) -> list[str] | None:
     """What git would commit under ``root`` (root itself in a work tree, or below its top), or None when
-    ``root`` is not in a git work tree. Untracked nested repositories (listed as ``sub/``) are left out."""
+    ``root`` is not in a git work tree.
+
+    Repositories inside it — submodules (a tracked directory) and untracked clones (listed as ``sub/``)
+    — are listed by their own git, down to ``MAX_NESTING`` levels: their code is part of the project
+    as far as running it goes; one not checked out (no ``.git`` in it) has nothing to send."""
     inside = _git(root, "rev-parse", "--is-inside-work-tree")
     if inside is None or inside.returncode != 0 or inside.stdout.strip() != b"true":
         return None
@@ -116,10 +121,17 @@ def _git_listing(root: Path, max_entries: int) -> list[str] | None:
     if result is None or result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip() if result is not None else "git did not answer"
         raise WorkdirError(f"git could not list the files of {root}: {detail}; pass --no-workdir to skip the sync")
-    paths = [os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw and not raw.endswith(b"/")]
+    paths = [os.fsdecode(raw).rstrip("/") for raw in result.stdout.split(b"\0") if raw]
     if len(paths) > max_entries:
         raise _too_many(root, max_entries)
-    return paths
+    files = []
+    for path in paths:
+        if not (os.path.isdir(os.path.join(root, path)) and not os.path.islink(os.path.join(root, path))):
+            files.append(path)
+        elif depth < MAX_NESTING and os.path.lexists(os.path.join(root, path, ".git")) and not _builtin_skip(path):
+            inner = _git_listing(root / path, max_entries - len(paths), depth + 1) or []
+            files += [f"{path}/{name}" for name in inner]
+    return files
 
 
 def _too_many(root: Path, max_entries: int) -> WorkdirError:

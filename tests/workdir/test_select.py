@@ -255,3 +255,32 @@ def test_without_git_installed_the_markers_decide(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no git on the path: as if not installed
     assert project_root(repo / "sub" / "train.py") == (repo / "sub").resolve()
     assert select_files(repo / "sub") == ["a.txt", "setup.cfg", "train.py"]  # walked: the .gitignore above is not read
+
+
+@requires_git
+def test_submodules_and_nested_clones_travel_by_their_own_rules(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    make(library, {"lib.py": "", ".gitignore": "*.so\n", "ext.so": ""})
+    git(library, "init", "-q")
+    git(library, "add", "-A")
+    git(library, "commit", "-qm", "lib")
+    root = tmp_path / "proj"
+    make(root, {"train.py": "", ".remreplignore": "vendor/clone/skip.py\n"})
+    git(root, "init", "-q")
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "libs/library")
+    make(root, {"libs/library/untracked.py": "", "libs/library/ext.so": ""})
+    clone = root / "vendor" / "clone"  # an untracked repository inside: git lists it as "vendor/clone/"
+    make(clone, {"mod.py": "", "skip.py": "", "build/out.o": ""})
+    (clone / ".gitignore").write_text("build/\n")
+    git(clone, "init", "-q")
+    (root / "empty-submodule").mkdir()  # a directory, no repository: nothing in it to send
+    assert select_files(root) == [
+        ".gitmodules",
+        ".remreplignore",
+        "libs/library/.gitignore",
+        "libs/library/lib.py",
+        "libs/library/untracked.py",
+        "train.py",
+        "vendor/clone/.gitignore",
+        "vendor/clone/mod.py",
+    ]
