@@ -226,3 +226,11 @@ def test_an_unreadable_file_is_named_with_the_way_to_leave_it_out(tmp_path: Path
     message = str(caught.value)
     assert "cannot read" in message and str(tmp_path / "stuck.bin") in message
     assert f"'/stuck.bin' in {tmp_path / '.remreplignore'}" in message and "--no-workdir" in message
+
+
+def test_a_cache_that_cannot_be_written_says_where(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    cache = HashCache(tmp_path / "not-a-dir" / "c.json", tmp_path)
+    with pytest.raises(WorkdirError, match="cannot write the hash cache .*not-a-dir"):
+        cache.save()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["not-a-dir"]
