@@ -72,6 +72,16 @@ def decide(rules: Sequence[Rule], relative: str, is_dir: bool) -> bool | None:
     return None
 
 
+def anchored_line(path: str, *, directory: bool = False) -> str:
+    """The ignore-file line that means exactly ``path`` (relative to the file's directory): anchored with
+    a leading ``/`` (so a ``#`` or ``!`` in front is no comment or negation), wildcards, backslashes and a
+    trailing space escaped: a message can quote it as the fix."""
+    escaped = re.sub(r"([\\*?\[])", r"\\\1", path)
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return f"/{escaped}/" if directory else f"/{escaped}"
+
+
 def _rule(line: bytes) -> Rule | None:
     """``dir.c``'s add_patterns_from_buffer and parse_path_pattern, for one line."""
     if line.endswith(b"\r"):

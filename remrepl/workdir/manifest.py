@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import _files
 from .._exceptions import WorkdirError
+from .ignore import anchored_line
 from .select import IGNORE_FILE
 
 READ_SIZE = 1 << 20  # bytes per read while hashing
@@ -159,7 +160,7 @@ def _hash(root: Path, path: str) -> tuple[str, os.stat_result]:
         if not stat.S_ISREG(st.st_mode):
             raise WorkdirError(
                 f"{root / path} is no longer a regular file (it changed while the project was scanned); "
-                f"leave it out with a line '/{path}' in {root / IGNORE_FILE}"
+                f"leave it out with a line '{anchored_line(path)}' in {root / IGNORE_FILE}"
             )
         digest = hashlib.sha256()
         while chunk := os.read(fd, READ_SIZE):  # ends at the end of the file: bounded by its size
@@ -174,7 +175,7 @@ def _hash(root: Path, path: str) -> tuple[str, os.stat_result]:
 def _unreadable(root: Path, path: str, error: OSError) -> WorkdirError:
     return WorkdirError(
         f"cannot read {root / path}: {error.strerror or error}; leave it out of the sync with a line "
-        f"'/{path}' in {root / IGNORE_FILE}, or pass --no-workdir"
+        f"'{anchored_line(path)}' in {root / IGNORE_FILE}, or pass --no-workdir"
     )
 
 

@@ -184,7 +184,7 @@ def _walk(root: Path, max_entries: int) -> list[str]:
         except OSError as error:
             raise WorkdirError(
                 f"cannot read the directory {root / directory}: {error.strerror}; leave it out with a line "
-                f"'/{directory}/' in {root / IGNORE_FILE}, or pass --no-workdir"
+                f"'{ignore.anchored_line(directory, directory=True)}' in {root / IGNORE_FILE}, or pass --no-workdir"
             ) from None
         seen += len(listing)
         if seen > max_entries:

@@ -83,3 +83,11 @@ def test_git_says_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         source, pattern = answer[0], answer[2]
         git_says = None if not source else not pattern.startswith(b"!")
         assert git_says is expected, (line, path)
+
+
+@pytest.mark.parametrize("path", ["a.txt", "dir/x[1]*?.py", "#odd", "!bang", "trail  ", "back\\slash"])
+def test_the_line_quoted_as_a_fix_means_that_path_and_nothing_else(path: str) -> None:
+    rules = ignore.parse([ignore.anchored_line(path)])
+    assert ignore.decide(rules, path, False) is True
+    assert ignore.decide(rules, f"sub/{path}", False) is None
+    assert ignore.decide(ignore.parse([ignore.anchored_line(path, directory=True)]), path, True) is True

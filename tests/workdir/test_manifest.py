@@ -231,6 +231,6 @@ def test_an_unreadable_file_is_named_with_the_way_to_leave_it_out(tmp_path: Path
 def test_a_cache_that_cannot_be_written_says_where(tmp_path: Path) -> None:
     (tmp_path / "not-a-dir").write_text("")
     cache = HashCache(tmp_path / "not-a-dir" / "c.json", tmp_path)
-    with pytest.raises(WorkdirError, match="cannot write the hash cache .*not-a-dir"):
+    with pytest.raises(WorkdirError, match=r"cannot write the hash cache .*not-a-dir"):
         cache.save()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["not-a-dir"]
