@@ -126,7 +126,11 @@ def _git_listing(root: Path, max_entries: int, depth: int = 0) -> list[str] | No
         raise _too_many(root, max_entries)
     files = []
     for path in paths:
-        if not (os.path.isdir(os.path.join(root, path)) and not os.path.islink(os.path.join(root, path))):
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(os.path.join(root, path)).st_mode)
+        except OSError:  # deleted from disk: _sendable drops it
+            is_dir = False
+        if not is_dir:
             files.append(path)
         elif depth < MAX_NESTING and os.path.lexists(os.path.join(root, path, ".git")) and not _builtin_skip(path):
             inner = _git_listing(root / path, max_entries - len(paths), depth + 1) or []
@@ -160,7 +164,7 @@ def _sendable(root: Path, path: str) -> bool:
         return False
     target = os.path.realpath(full)
     inside = os.path.relpath(target, root)
-    if inside.startswith(("..", "/")) or inside == "." or _builtin_skip(inside.replace(os.sep, "/")):
+    if inside in (".", "..") or inside.startswith(("../", "/")) or _builtin_skip(inside):
         return False
     try:
         return stat.S_ISREG(os.stat(target).st_mode)

@@ -120,9 +120,10 @@ def test_links_travel_only_to_files_inside_the_tree(tmp_path: Path) -> None:
     outside.write_text("not for the server\n")
     for in_git in (False, True):
         root = tmp_path / f"proj-{in_git}"
-        make(root, {"real.txt": "content\n", "dir/inner.txt": ""})
+        make(root, {"real.txt": "content\n", "dir/inner.txt": "", "..dots": ""})
         (root / "to-outside").symlink_to(outside)
         (root / "to-real").symlink_to("real.txt")
+        (root / "to-dots").symlink_to("..dots")  # a name that starts with "..", still inside
         (root / "to-dir").symlink_to("dir")
         (root / "dangling").symlink_to("nowhere")
         (root / "loop").symlink_to("loop")
@@ -130,7 +131,7 @@ def test_links_travel_only_to_files_inside_the_tree(tmp_path: Path) -> None:
         if in_git:
             git(root, "init", "-q")
             git(root, "add", "-A")  # tracked links (a FIFO cannot be added)
-        assert select_files(root) == ["dir/inner.txt", "real.txt", "to-real"], in_git
+        assert select_files(root) == ["..dots", "dir/inner.txt", "real.txt", "to-dots", "to-real"], in_git
 
 
 def test_the_executable_bit_is_no_reason_to_leave_a_file_out(tmp_path: Path) -> None:
