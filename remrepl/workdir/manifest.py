@@ -67,7 +67,8 @@ class Manifest:
 
     @cached_property
     def digest(self) -> str:
-        """SHA-256 hex of the canonical encoding (``to_json``) of the entries: the tree's identity."""
+        """The tree's identity: SHA-256 hex of ``b"remrepl-manifest-1\\n" + to_json()`` (the canonical
+        encoding: entries sorted by path, each ``[path, size, mode, sha256]``, compact ASCII JSON)."""
         return hashlib.sha256(_DIGEST_PREFIX + self.to_json().encode("ascii")).hexdigest()
 
     @property

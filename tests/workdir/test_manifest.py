@@ -78,6 +78,8 @@ def test_the_json_form_is_compact_and_reads_back(tmp_path: Path) -> None:
     again = Manifest.from_json(text)
     assert again == manifest and again.digest == manifest.digest
     assert Manifest.from_json(text.encode()) == manifest
+    # the digest is defined on this text, so the other end can check a manifest it was sent
+    assert manifest.digest == hashlib.sha256(b"remrepl-manifest-1\n" + text.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(
