@@ -76,7 +76,7 @@ def stat_sizes(root: Path, paths: Sequence[str]) -> dict[str, int]:
 def check_limits(root: Path, sizes: Mapping[str, int] | Manifest, max_bytes: int, max_files: int) -> None:
     """Raise ``WorkdirTooLarge`` if the files ``sizes`` (path -> bytes, or a manifest) hold more than
     ``max_bytes`` or are more than ``max_files``."""
-    if isinstance(sizes, Manifest):
+    if not isinstance(sizes, Mapping):  # a manifest (or anything with entries that have path and size)
         sizes = {entry.path: entry.size for entry in sizes.entries}
     total = sum(sizes.values())
     if total <= max_bytes and len(sizes) <= max_files:
