@@ -71,6 +71,7 @@ _PUBLIC: dict[str, str] = {
             "ServerGone",
             "SessionClosed",
             "TransferError",
+            "NoSuchPath",
             "ExecutionTimeout",
             "ServerError",
             "LaunchError",
@@ -129,6 +130,7 @@ if TYPE_CHECKING:
         SSHError as SSHError,
         TaskError as TaskError,
         TooManyAttempts as TooManyAttempts,
+        NoSuchPath as NoSuchPath,
         TransferError as TransferError,
         VersionMismatch as VersionMismatch,
     )

@@ -37,6 +37,7 @@ def test_public_names() -> None:
         "LocalProtocolError",
         "Notice",
         "ObjectError",
+        "NoSuchPath",
         "OutputEvent",
         "Progress",
         "ProtocolError",
