@@ -134,6 +134,16 @@ def test_a_timed_out_run_still_gets_what_it_wrote(project: Path) -> None:
     assert landed(project / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
 
 
+def test_a_run_killed_after_its_timeout_still_gets_what_it_wrote(project: Path) -> None:
+    """A script that ignores the interrupt is killed (with its interpreter); the files are still there."""
+    ignores = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    (project / "stubborn.py").write_text(ignores + WRITES + "while True:\n    pass\n")
+    result = exec_in(project, "--timeout", "1", *GETS, "--get-to", "back", "stubborn.py")
+    assert result.returncode == 124, result.stderr
+    assert "interpreter is killed" in result.stderr
+    assert landed(project / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
+
+
 def test_ctrl_c_still_gets_what_the_run_wrote(project: Path) -> None:
     (project / "spin.py").write_text(
         WRITES.replace('print("wrote them")', 'print("spinning", flush=True)') + "while True:\n    pass\n"
