@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from remrepl import ExecutionTimeout, Session
-from remrepl.client.results import MISSING, remote_path
+from remrepl.client.results import MISSING, OLD_SERVER, Fetched, fetch, remote_path
 from remrepl.client.script import start_script
+from remrepl.client.session_transfers import SessionTransfers
 from remrepl.launchers import LocalLauncher
 
 pytestmark = pytest.mark.server
@@ -28,6 +29,15 @@ def test_remote_paths_start_in_the_runs_directory() -> None:
     assert remote_path("/abs/x", "/srv/run") == "/abs/x"
     assert remote_path("~/x", "/srv/run") == "~/x"  # the server's HOME, as %download says it
     assert remote_path("x", "") == "x"  # unknown: the server resolves it against the same directory
+
+
+def test_an_older_server_is_one_line_per_path() -> None:
+    """A server without ``Welcome.script_transfers`` would refuse the transfer: nothing is asked of it."""
+    link = SessionTransfers(lambda event: None, lambda timeout: [])
+    assert fetch(link, ["out", "log.txt"], base="/srv", supported=False) == [
+        Fetched("out", error=OLD_SERVER),
+        Fetched("log.txt", error=OLD_SERVER),
+    ]
 
 
 def test_run_script_gets_the_files_of_a_failed_run_from_where_it_ran(session: Session, tmp_path: Path) -> None:
