@@ -72,6 +72,7 @@ _PUBLIC: dict[str, str] = {
             "SessionClosed",
             "TransferError",
             "NoSuchPath",
+            "PackageInstallError",
             "ExecutionTimeout",
             "ServerError",
             "LaunchError",
@@ -89,6 +90,8 @@ _PUBLIC: dict[str, str] = {
             "CloudCredentialsError",
             "CapacityError",
             "SFTPUnavailable",
+            "WorkdirError",
+            "WorkdirTooLarge",
         ],
         "_exceptions",
     ),
@@ -116,6 +119,7 @@ if TYPE_CHECKING:
         LaunchError as LaunchError,
         LocalProtocolError as LocalProtocolError,
         ObjectError as ObjectError,
+        PackageInstallError as PackageInstallError,
         ProtocolError as ProtocolError,
         ReadinessError as ReadinessError,
         RemoteEnvironmentError as RemoteEnvironmentError,
@@ -133,6 +137,8 @@ if TYPE_CHECKING:
         NoSuchPath as NoSuchPath,
         TransferError as TransferError,
         VersionMismatch as VersionMismatch,
+        WorkdirError as WorkdirError,
+        WorkdirTooLarge as WorkdirTooLarge,
     )
     from .transport.connection_info import ConnectionInfo as ConnectionInfo
     from .client.execution import Execution as Execution, RunResult as RunResult

@@ -14,6 +14,7 @@ from .. import __version__
 from .._files import PASSWORD_ENV
 from . import ec2 as cli_ec2
 from .help import HelpFormatter, add_command, examples
+from .workdir import add_arguments as add_workdir_arguments
 
 if TYPE_CHECKING:
     pass
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
+    add_workdir_arguments(connect_parser)
 
     exec_parser = add_command(
         commands,
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--get-to", default="", metavar="LOCAL_DIR", help="where --get downloads land (default: the current directory)"
     )
     _add_connection_options(exec_parser)
+    add_workdir_arguments(exec_parser)
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
 

@@ -22,7 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -35,6 +35,7 @@ from .._exceptions import (
     ServerError,
     SessionClosed,
     VersionMismatch,
+    WorkdirError,
 )
 from ..protocol import (
     OUTPUT_EVENTS,
@@ -74,6 +75,9 @@ from .results import Fetched, fetch
 from .session_transfers import SessionTransfers
 from .side import SideChannel, SideRequests
 from .transfer import Progress, TransferResult
+
+if TYPE_CHECKING:
+    from .sync import SyncResult
 
 ACK_INTERVAL = 0.05  # seconds: output seen is acknowledged at most this often while it streams
 # seconds: in a burst of runs, how long the end of a run waits for the next Execute to carry its ack
@@ -140,6 +144,7 @@ class Session:
         self._in_burst = False  # the last run started within ACK_DELAY s of the previous one's end
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
         self._transfers = SessionTransfers(self.send, self._receive_all)
+        self.last_sync: SyncResult | None = None  # the last workdir sync (sync_workdir)
         # The local terminal the remote output is to look like (``use_terminal``): what tells it, what
         # the server was told last, and whether a resize is to be told.
         self._terminal_source: Callable[[], Terminal | None] | None = None
@@ -620,6 +625,32 @@ class Session:
         """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
         to ``local`` (None: the current directory; an existing directory: inside it)."""
         return self._transfers.download(remote, local or "", progress)
+
+    def sync_workdir(
+        self,
+        local: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        max_files: int | None = None,
+        progress: Progress | None = None,
+        enter: bool = True,
+    ) -> SyncResult:
+        """Make the server's copy of the project directory ``local`` match it (only what changed crosses;
+        see ``sync.py``); ``last_sync`` keeps the result. ``enter``: the remote interpreter then works
+        there (its cwd the first time, on ``sys.path``; not on a script connection, which has none).
+        ``WorkdirTooLarge`` over a limit (defaults in ``remrepl.workdir.limits``), ``WorkdirError`` for a
+        file it cannot read, ``TransferError`` if the server refuses or the link fails."""
+        from .sync import ENTER_SECONDS, enter_code, sync_workdir  # imported only by who syncs
+
+        limits = {k: v for k, v in (("max_bytes", max_bytes), ("max_files", max_files)) if v is not None}
+        result = sync_workdir(self._transfers, local, progress=progress, **limits)
+        self.last_sync = result
+        if enter and not self.script:
+            run = self.run(enter_code(result.remote), timeout=ENTER_SECONDS, filename="<workdir>")
+            if run.error is not None:
+                why = f"{run.error.ename}: {run.error.evalue}"
+                raise WorkdirError(f"the remote interpreter could not enter {result.remote}: {why}")
+        return result
 
     def drain_held(self) -> list[OutputEvent]:
         """Output events that arrived during a transfer and were not read yet (to show them now)."""

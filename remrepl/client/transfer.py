@@ -97,6 +97,46 @@ def _cancel(link: TransferLink, xfer_id: str, reason: str) -> None:
         pass  # the link is gone: the server aborts the transfer when its client falls silent
 
 
+def send_chunks(
+    link: TransferLink,
+    xfer_id: str,
+    sender: Sender,
+    total: int,
+    end: Event,
+    progress: Progress | None,
+    what: str,
+) -> tuple[TransferDone, str]:
+    """Send what ``sender`` reads as ``UploadChunk``s, at most ``WINDOW`` bytes unacknowledged, then
+    ``end``; (the server's ``TransferDone``, the SHA-256 of the last file sent)."""
+    acked, ended, sha256 = 0, False, ""
+    if progress is not None:
+        progress(0, total)
+    while True:
+        while not sender.finished and sender.sent - acked < WINDOW:
+            chunk = sender.next_chunk()
+            if chunk is None:
+                break
+            if chunk.end and chunk.kind == "file":
+                sha256 = chunk.sha256
+            link.send(
+                UploadChunk(
+                    xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
+                )
+            )
+        if sender.finished and not ended:
+            link.send(end)
+            ended = True
+        event = _wait(link, xfer_id)
+        if isinstance(event, UploadAck):
+            acked = event.received
+            if progress is not None:
+                progress(acked, total)
+        elif isinstance(event, TransferDone):
+            return event, sha256
+        elif isinstance(event, TransferFailed):
+            raise TransferError(f"{what} failed on the server: {event.message}")
+
+
 def upload(
     link: TransferLink, local: str | os.PathLike[str], remote: str = "", progress: Progress | None = None
 ) -> TransferResult:
@@ -110,44 +150,20 @@ def upload(
     try:
         link.send(Upload(xfer_id, remote, source.name, found.kind, found.size))
         ready = _ready(link, xfer_id, "the upload")
-        acked, ended, sha256 = 0, False, ""
-        if progress is not None:
-            progress(0, found.size)
-        while True:
-            while not sender.finished and sender.sent - acked < WINDOW:
-                chunk = sender.next_chunk()
-                if chunk is None:
-                    break
-                if chunk.end and chunk.kind == "file":
-                    sha256 = chunk.sha256
-                link.send(
-                    UploadChunk(
-                        xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
-                    )
-                )
-            if sender.finished and not ended:
-                link.send(UploadEnd(xfer_id))
-                ended = True
-            event = _wait(link, xfer_id)
-            if isinstance(event, UploadAck):
-                acked = event.received
-                if progress is not None:
-                    progress(acked, found.size)
-            elif isinstance(event, TransferDone):
-                finished = True
-                return TransferResult(
-                    "upload",
-                    str(source),
-                    event.path,
-                    found.kind,
-                    event.files,
-                    event.size,
-                    sha256 if found.kind == "file" else "",
-                    time.monotonic() - started,
-                )
-            elif isinstance(event, TransferFailed):
-                finished = True
-                raise TransferError(f"the upload to {ready.path} failed on the server: {event.message}")
+        done, sha256 = send_chunks(
+            link, xfer_id, sender, found.size, UploadEnd(xfer_id), progress, f"the upload to {ready.path}"
+        )
+        finished = True
+        return TransferResult(
+            "upload",
+            str(source),
+            done.path,
+            found.kind,
+            done.files,
+            done.size,
+            sha256 if found.kind == "file" else "",
+            time.monotonic() - started,
+        )
     finally:
         sender.close()
         if not finished:

@@ -17,6 +17,8 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     from distributed import Client, SpecCluster
 
+    from .workdir_plugin import WorkdirFollower
+
 log = logging.getLogger("remrepl.cluster")
 START_TIMEOUT = 60.0  # seconds for the scheduler and the first workers to come up
 
@@ -58,6 +60,7 @@ class WorkerPool:
         }
         self.spec: SpecCluster | None = None
         self.client: Client | None = None
+        self.workdir: WorkdirFollower | None = None
         try:
             worker = backend.worker_spec(self.certs)
             settings = {
@@ -80,6 +83,10 @@ class WorkerPool:
                 except Exception as exc:
                     raise ClusterError(f"the {backend.kind} cluster could not start: {_cause(exc)}") from exc
             self.client = Client(self.spec, security=security, set_as_default=False, timeout=timeout)
+            from .workdir_plugin import WorkdirFollower
+
+            # Before the first task: the session's synced tree on every worker (and after each re-sync).
+            self.workdir = WorkdirFollower(self.client, shared=backend.kind == "local")
             if backend.initial_workers:
                 self.wait(backend.initial_workers * backend.processes, timeout)
         except BaseException:
@@ -125,6 +132,8 @@ class WorkerPool:
         return workers
 
     def close(self) -> None:
+        if self.workdir is not None:
+            self.workdir.close()
         client, spec, self.client, self.spec = self.client, self.spec, None, None
         try:
             if client is not None:

@@ -45,10 +45,11 @@ from .transfers import (
     TransferServerEvent,
 )
 
-PROTOCOL_VERSION = 4  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
+PROTOCOL_VERSION = 5  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
 # and reaper moved (remrepl.launchers.ssh.keeper, python -m remrepl.reaper): their module paths are on remote
 # command lines, so an older remrepl on a host is reinstalled, not half-used; 4: script connections
-# (Hello.script, Execute.origin/stdin, StdinData, StdinAck): each exec runs in a fresh interpreter
+# (Hello.script, Execute.origin/stdin, StdinData, StdinAck): each exec runs in a fresh interpreter; 5: workdir
+# sync (Sync, SyncReady, SyncEnd), and file transfers on script connections
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
