@@ -14,6 +14,7 @@ from .. import __version__
 from .._files import PASSWORD_ENV
 from . import ec2 as cli_ec2
 from .help import HelpFormatter, add_command, examples
+from .packages import add_arguments as add_package_arguments
 from .workdir import add_arguments as add_workdir_arguments
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
     add_workdir_arguments(connect_parser)
+    add_package_arguments(connect_parser)
 
     exec_parser = add_command(
         commands,
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_connection_options(exec_parser)
     add_workdir_arguments(exec_parser)
+    add_package_arguments(exec_parser)
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
 

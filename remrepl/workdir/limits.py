@@ -49,7 +49,8 @@ def parse_size(text: str) -> int:
     number = match.group(1)
     whole, _, fraction = number.partition(".")
     # exact arithmetic: "0.1GB" is 100,000,000 bytes, not what a float makes of it
-    return (int(whole or "0") * 10 ** len(fraction) + int(fraction or "0")) * unit // 10 ** len(fraction)
+    size: int = (int(whole or "0") * 10 ** len(fraction) + int(fraction or "0")) * unit // 10 ** len(fraction)
+    return size
 
 
 def format_size(size: int) -> str:
