@@ -178,6 +178,17 @@ def test_a_big_download_shows_its_progress_on_stderr(project: Path) -> None:
     assert "--get big.bin" in result.stderr and "100%" in result.stderr  # plain lines: stderr is a pipe
 
 
+def test_from_a_synced_workdir_relative_paths_are_the_copys(project: Path, tmp_path: Path) -> None:
+    """With ``--workdir`` the script runs in the server's copy of the project: the run's directory the
+    server names (``Done.cwd``) is there, so the results come from the copy, and the local project stays
+    as it was."""
+    (project / "job.py").write_text(WRITES)
+    result = exec_in(project, "--workdir", str(project), *GETS, "--get-to", str(tmp_path / "back"), "job.py")
+    assert (result.returncode, result.stdout) == (0, "wrote them\n"), result.stderr
+    assert landed(tmp_path / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
+    assert sorted(p.name for p in project.iterdir()) == ["job.py"]  # written in the copy, not here
+
+
 def test_over_ssh_the_results_cross_the_wire(
     isolated_sshd: SSHD,
     isolated_ssh_hosts: SSHHosts,
@@ -194,7 +205,9 @@ def test_over_ssh_the_results_cross_the_wire(
     (project / "job.py").write_text(
         f"import os\nos.chdir({str(mine)!r})\n" + WRITES + "os.chdir(os.path.expanduser('~'))\nraise SystemExit(3)\n"
     )
-    ssh = ["--ssh-config", str(isolated_ssh_hosts.ssh_config), "--remote-python", remote_python]
+    # --no-workdir: the script alone travels and runs in the session's directory, the remote HOME (a synced
+    # project's copy is the other case, above)
+    ssh = ["--ssh-config", str(isolated_ssh_hosts.ssh_config), "--remote-python", remote_python, "--no-workdir"]
     gets = ["--get", f"{mine}/out", "--get", f"{mine}/log.txt", "--get", "nope.csv", "--get-to", str(tmp_path / "back")]
     result = subprocess.run(
         [
