@@ -21,8 +21,10 @@ boundary into these, so a caller needs to catch only ``RemreplError``::
     ├── ServerError                   the server refused a request (busy, bad request)
     ├── ObjectError                   Session.get/put: no such name, or the object does not pickle
     ├── TransferError                 a file transfer failed; nothing was left at its target
+    │   └── NoSuchPath                ...its source does not exist (the local one, or the remote one)
     ├── WorkdirError                  the project directory cannot be synced (an unreadable file, ...)
     │   └── WorkdirTooLarge           ...it holds more bytes or files than the limits allow
+    ├── PackageInstallError           installing the user's packages failed (the installer's last lines)
     ├── LaunchError                   a launcher could not start a server
     │   ├── SSHError                  the SSH connection to the host failed
     │   │   ├── HostKeyError          the host's key is unknown or changed (known_hosts)
@@ -143,6 +145,27 @@ class WorkdirTooLarge(WorkdirError):
     """The project directory holds more bytes or files than the limits allow; the message names its
     largest top-level entries and the fixes (``--workdir-max-size``, ``--workdir-max-files``, a
     ``.remreplignore``, ``--no-workdir``)."""
+
+
+class NoSuchPath(TransferError):
+    """A transfer's source does not exist: the local file or directory of an upload, or the remote one of
+    a download (the server says so: ``TransferFailed.missing``)."""
+
+
+class PackageInstallError(RemreplError):
+    """Installing the user's packages failed: the installer (uv or pip) exited non-zero, or could not run.
+
+    ``command`` is the installer's command line and ``output`` its last lines, both with any password in
+    an index URL replaced by ``****``; ``returncode`` is the installer's exit status (None: it never ran).
+    """
+
+    def __init__(
+        self, message: str, *, command: tuple[str, ...], output: tuple[str, ...], returncode: int | None
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.output = output
+        self.returncode = returncode
 
 
 class LaunchError(RemreplError):

@@ -12,6 +12,7 @@ from ..client.script import start_script
 from ..client.session import Session
 from ..protocol import Display, Notice, OutputEvent
 from .output import CtrlCPresses, OutputPrinter, forward_sigint, sigint_raises
+from .results import fetch_results
 from .terminal import local_terminal, tracking_resizes
 
 EXIT_TIMEOUT = 124  # as timeout(1)
@@ -80,9 +81,15 @@ def run_script(
     *,
     timeout: float | None = None,
     on_display: Callable[[Display], str] | None = None,
+    origin: str | None = None,
+    cwd: str | None = None,
+    gets: list[str] | None = None,
+    get_to: str = "",
 ) -> int:
     """Run ``source`` as the script ``path``; its exit status (0, its SystemExit code, 1 on an exception,
     124 on timeout, 130 after a repeated Ctrl-C). ``on_display`` saves plots (``client/plots.py``).
+    ``origin``, ``cwd``: where the script and its working directory are on the server (a synced workdir).
+    ``gets``: remote paths downloaded into ``get_to`` after the run, however it ended (``results.py``).
 
     ``session`` is a script connection (``Session(script=True)``): the script runs in a fresh remote
     interpreter of its own (``client/script.py``), with the local stdin as its standard input.
@@ -90,12 +97,28 @@ def run_script(
     A timeout and a repeated Ctrl-C take the same path (``stop``): interrupt, wait a grace period, and
     kill the script's remote interpreter if the run still has not stopped."""
     printer = OutputPrinter(on_display=on_display)
+    exit_code = _run(session, printer, path, source, args, timeout, origin, cwd)
+    if gets:
+        exit_code = fetch_results(session, printer, gets, get_to, exit_code)
+    return exit_code
+
+
+def _run(
+    session: Session,
+    printer: OutputPrinter,
+    path: str,
+    source: str,
+    args: list[str],
+    timeout: float | None,
+    origin: str | None,
+    cwd: str | None,
+) -> int:
     session.input_handler = stdin_input
     # A pty like the local terminal if stdout and stderr are both on one; else pipes, so that a
     # `2>errors.log` still gets the script's stderr (a pty would merge it into stdout).
     session.use_terminal(local_terminal(sys.stdout, sys.stderr))
     session.on_link_lost = None  # a script run ends with its link (a new connection cannot resume it)
-    execution = start_script(session, path, source, args, stdin=local_stdin())
+    execution = start_script(session, path, source, args, stdin=local_stdin(), origin=origin, cwd=cwd)
     skipped = 0
 
     def show(events: Iterable[OutputEvent | None]) -> None:

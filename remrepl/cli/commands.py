@@ -153,15 +153,34 @@ def leaving_of(args: argparse.Namespace, launched: bool) -> Leaving:
     return Leaving(session=kept.name if kept is not None else None)
 
 
+def _is_remote(args: argparse.Namespace, target: str) -> bool:
+    """Is the server on another machine (so a project directory must be copied to it)?"""
+    from ..launchers import records
+
+    if args.launch:
+        return target != "local"
+    if getattr(args, "session", None):
+        return records.load(args.session).target != "local"
+    kept = records.read(args.connection_file) if args.connection_file else None
+    if kept is not None:
+        return kept.target != "local"
+    return True  # a bare connection file: it may name any machine (a loopback address may be a tunnel)
+
+
 def cmd_connect(args: argparse.Namespace) -> int:
     from ..launchers import records
+    from . import packages, workdir
     from .ui import Repl, private_history
 
     config = _config(args)  # before connecting: a typo in the file costs no server start
+    project = workdir.chosen(args, script=None, remote=False)
     session, launcher, target = _open_session(args)
     outcome = "detach"
     exit_code = 0
     try:
+        synced = workdir.sync(session, project, args) if project is not None else None
+        if not packages.install(session, args, synced):
+            print("remrepl: the session goes on without them", file=sys.stderr)
         history_file = state_dir("history") / re.sub(r"[^\w.-]", "_", target)
         history = private_history(history_file, max_entries=config.history_size)
         repl = Repl(session, history, config=config, leaving=leaving_of(args, launcher is not None))
@@ -214,13 +233,21 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    from . import packages, workdir
     from .batch import read_script, run_script
     from .plots import PlotSaver
 
     source = read_script(args.file)  # before launching anything: a typo costs no server start
     config = _config(args)
-    session, launcher, _ = _open_session(args, script=True)
+    session, launcher, target = _open_session(args, script=True)
     try:
+        origin = cwd = None
+        project = workdir.chosen(args, script=args.file, remote=_is_remote(args, target))
+        synced = workdir.sync(session, project, args, quiet=True) if project is not None else None
+        if synced is not None:
+            origin, cwd = workdir.script_place(synced, args.file)
+        if not packages.install(session, args, synced):
+            return 1  # the installer said why; the script did not run
         return run_script(
             session,
             args.file,
@@ -228,6 +255,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
             args.args,
             timeout=args.timeout,
             on_display=PlotSaver(config.plots_dir, open_plots=config.open_plots),
+            origin=origin,
+            cwd=cwd,
+            gets=args.get,
+            get_to=args.get_to,
         )
     except BrokenPipeError:  # `| head` has what it wanted: python's script would die at its next print
         _stop_the_run(session)

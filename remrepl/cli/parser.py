@@ -14,6 +14,8 @@ from .. import __version__
 from .._files import PASSWORD_ENV
 from . import ec2 as cli_ec2
 from .help import HelpFormatter, add_command, examples
+from .packages import add_arguments as add_package_arguments
+from .workdir import add_arguments as add_workdir_arguments
 
 if TYPE_CHECKING:
     pass
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
+    add_workdir_arguments(connect_parser)
+    add_package_arguments(connect_parser)
 
     exec_parser = add_command(
         commands,
@@ -116,12 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=examples(
             "remrepl exec --launch job.py --input data.csv  # a local server just for this run",
             "remrepl exec --connection-file ~/server.json --timeout 600 job.py",
+            "remrepl exec --launch --get results --get log.txt train.py  # and download what it wrote",
             "remrepl exec --launch=ssh://gpu-box:2222 job.py  # on an SSH host",
             "remrepl exec --launch ec2:demo train.py --epochs 3  # on an EC2 head node",
         ),
     )
     exec_parser.add_argument("--timeout", type=float, metavar="SECONDS", help="interrupt the run and exit 124")
+    exec_parser.add_argument(
+        "--get",
+        action="append",
+        default=[],
+        metavar="REMOTE_PATH",
+        help="after the run (also a failed one), download this remote file or directory (relative: to the "
+        "directory the script ran in); repeatable",
+    )
+    exec_parser.add_argument(
+        "--get-to", default="", metavar="LOCAL_DIR", help="where --get downloads land (default: the current directory)"
+    )
     _add_connection_options(exec_parser)
+    add_workdir_arguments(exec_parser)
+    add_package_arguments(exec_parser)
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
 
@@ -157,6 +175,8 @@ _EXEC_VALUE_OPTIONS = {
     "--password-file",
     "--connect-timeout",
     "--timeout",
+    "--get",
+    "--get-to",
     "--name",
     "--plots-dir",
     "--ssh-config",

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .._exceptions import ExecutionTimeout
 from ..protocol import Display, Done, Error, Event, InputReply, InputRequest, Interrupt, OutputEvent
+from .transfer import TransferResult
 
 
 class RunLink(Protocol):
@@ -40,6 +41,11 @@ class RunResult:
     error: Error | None = None
     notices: list[str] = field(default_factory=list)
     displays: list[Display] = field(default_factory=list)  # plots (image/png) the run showed
+    # A script run's (Session.run_script): the server's directory it ran in, and its ``get`` downloads:
+    # what landed, and the paths that did not with why (one line each)
+    cwd: str = ""
+    downloads: list[TransferResult] = field(default_factory=list)
+    download_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def value(self) -> str | None:

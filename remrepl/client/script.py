@@ -109,11 +109,20 @@ class ScriptExecution(Execution):
 
 
 def start_script(
-    session: Session, path: str, source: str, args: list[str] | tuple[str, ...] = (), *, stdin: Reader | None = None
+    session: Session,
+    path: str,
+    source: str,
+    args: list[str] | tuple[str, ...] = (),
+    *,
+    stdin: Reader | None = None,
+    origin: str | None = None,
+    cwd: str | None = None,
 ) -> ScriptExecution:
     """Start ``source`` as the script ``path`` (as given: it becomes ``sys.argv[0]``) with ``args`` on the
     script connection ``session``; ``stdin``: a reader of the script's standard input (None: reading it
-    asks the session's ``input_handler`` for lines)."""
+    asks the session's ``input_handler`` for lines). ``origin``/``cwd``: the script's path and the
+    working directory on the server (default: this machine's, which a local server shares; a synced
+    workdir's copy otherwise)."""
     if not session.script:
         raise TypeError("start_script needs a script connection: Session(..., script=True)")
     execution = session.execute(
@@ -121,8 +130,8 @@ def start_script(
         mode="script",
         filename=path,
         argv=(path, *args),
-        origin=os.path.abspath(path),
-        cwd=os.getcwd(),
+        origin=origin or os.path.abspath(path),
+        cwd=cwd or os.getcwd(),
         stdin=stdin is not None,
     )
     pump = StdinPump(stdin, session.wake) if stdin is not None else None

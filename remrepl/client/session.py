@@ -20,9 +20,9 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -35,6 +35,7 @@ from .._exceptions import (
     ServerError,
     SessionClosed,
     VersionMismatch,
+    WorkdirError,
 )
 from ..protocol import (
     OUTPUT_EVENTS,
@@ -70,9 +71,13 @@ from . import aws_credentials
 from .execution import Execution, RunResult
 from .handshake import MONITOR_EVENTS, await_handshake
 from .handshake import monitor_event as _monitor_event
+from .results import Fetched, fetch
 from .session_transfers import SessionTransfers
 from .side import SideChannel, SideRequests
 from .transfer import Progress, TransferResult
+
+if TYPE_CHECKING:
+    from .sync import SyncResult
 
 ACK_INTERVAL = 0.05  # seconds: output seen is acknowledged at most this often while it streams
 # seconds: in a burst of runs, how long the end of a run waits for the next Execute to carry its ack
@@ -111,6 +116,9 @@ class Session:
         # each run on it is a script in a fresh interpreter (``run_script``).
         self.script = script
         self.on_stdin_ack: Callable[[StdinAck], None] | None = None  # a script run's stdin pump (script.py)
+        # The server's directory the last script run on this connection ran in (its Done.cwd; "" before
+        # one ended, or from an older server): relative paths of ``fetch_results`` start there.
+        self.run_cwd = ""
         self._keys = keys
         self.input_handler = input_handler
         self.welcome: Welcome | None = None
@@ -136,6 +144,7 @@ class Session:
         self._in_burst = False  # the last run started within ACK_DELAY s of the previous one's end
         self._expanded: deque[OutputEvent] = deque()  # Result events unpacked from a Done, then the Done
         self._transfers = SessionTransfers(self.send, self._receive_all)
+        self.last_sync: SyncResult | None = None  # the last workdir sync (sync_workdir)
         # The local terminal the remote output is to look like (``use_terminal``): what tells it, what
         # the server was told last, and whether a resize is to be told.
         self._terminal_source: Callable[[], Terminal | None] | None = None
@@ -368,6 +377,8 @@ class Session:
             return None
         if isinstance(event, Done) and self._unfinished is not None and event.req_id == self._unfinished.req_id:
             self._unfinished = None
+        if isinstance(event, Done) and event.cwd and self.script:
+            self.run_cwd = event.cwd
         assert isinstance(event, OUTPUT_EVENTS)
         self.last_seq = max(self.last_seq, event.seq)
         if self._replay_left:
@@ -457,10 +468,17 @@ class Session:
         source: str | None = None,
         stdin: bytes | None = None,
         timeout: float | None = None,
+        get: Iterable[str] = (),
+        get_to: str | os.PathLike[str] | None = None,
     ) -> RunResult:
         """Run the local file ``path`` (or ``source`` under that name) as ``python FILE ARGS`` does, in a
         fresh remote interpreter of its own: the session's namespace is not touched. ``stdin``: the bytes
         of its standard input (None: reading it asks ``input_handler``). ``exit_code`` is its exit status.
+
+        ``get``: remote files or directories (relative: to the directory the script ran in, ``cwd`` of the
+        result) downloaded after the run, whatever its end, into ``get_to`` (None: the current directory)
+        under their names (``fetch_results``); ``downloads`` and ``download_errors`` of the result say how
+        it went. After a ``timeout`` they are downloaded too, before ``ExecutionTimeout`` is raised.
 
         The same path as ``remrepl exec`` (``script.py``). On a session that is attached (not made with
         ``script=True``) the run goes over a second, script connection, so this session stays attached."""
@@ -473,10 +491,45 @@ class Session:
             with open(path, encoding="utf-8") as f:
                 source = f.read()
         if not self.script:
-            with Session(self.info, self._keys, input_handler=self.input_handler, script=True) as runner:
-                return runner.run_script(path, args, source=source, stdin=stdin, timeout=timeout)
+            with self.script_connection() as runner:
+                return runner.run_script(
+                    path, args, source=source, stdin=stdin, timeout=timeout, get=get, get_to=get_to
+                )
         reader = io.BytesIO(stdin).read if stdin is not None else None
-        return self.collect(start_script(self, path, source, list(args), stdin=reader), timeout)
+        gets = list(get)
+        try:
+            result = self.collect(start_script(self, path, source, list(args), stdin=reader), timeout)
+        except ExecutionTimeout:
+            if gets:
+                self.fetch_results(gets, get_to)
+            raise
+        result.cwd = self.run_cwd
+        for fetched in self.fetch_results(gets, get_to):
+            if fetched.result is not None:
+                result.downloads.append(fetched.result)
+            else:
+                result.download_errors[fetched.path] = fetched.error
+        return result
+
+    def fetch_results(
+        self,
+        paths: Iterable[str],
+        to: str | os.PathLike[str] | None = None,
+        *,
+        progress: Callable[[str], Progress | None] | None = None,
+    ) -> list[Fetched]:
+        """Download the remote files or directories ``paths`` of the last script run on this script
+        connection (relative ones: from the directory it ran in, ``run_cwd``) into the local directory
+        ``to`` (None: the current one; made if missing), each under its own name, replacing what had that
+        name there; one ``Fetched`` each (``.result``, or ``.error``: ``.missing`` when it does not exist
+        there), in order. ``progress(path)``: a progress callback for that download, or None."""
+        welcome = self.welcome
+        supported = welcome is not None and (welcome.script_transfers or not self.script)
+        return fetch(self._transfers, paths, to or "", base=self.run_cwd, supported=supported, progress=progress)
+
+    def script_connection(self) -> Session:
+        """A new script connection to the same server (``run_script`` on an attached session uses one)."""
+        return Session(self.info, self._keys, input_handler=self.input_handler, script=True)
 
     def collect(self, execution: Execution, timeout: float | None = None) -> RunResult:
         """Follow ``execution`` to its end and collect its output; ``ExecutionTimeout`` interrupts it."""
@@ -576,6 +629,32 @@ class Session:
         """Copy the remote file or directory ``remote`` (relative: to the kernel's current directory) here,
         to ``local`` (None: the current directory; an existing directory: inside it)."""
         return self._transfers.download(remote, local or "", progress)
+
+    def sync_workdir(
+        self,
+        local: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        max_files: int | None = None,
+        progress: Progress | None = None,
+        enter: bool = True,
+    ) -> SyncResult:
+        """Make the server's copy of the project directory ``local`` match it (only what changed crosses;
+        see ``sync.py``); ``last_sync`` keeps the result. ``enter``: the remote interpreter then works
+        there (its cwd the first time, on ``sys.path``; not on a script connection, which has none).
+        ``WorkdirTooLarge`` over a limit (defaults in ``remrepl.workdir.limits``), ``WorkdirError`` for a
+        file it cannot read, ``TransferError`` if the server refuses or the link fails."""
+        from .sync import ENTER_SECONDS, enter_code, sync_workdir  # imported only by who syncs
+
+        limits = {k: v for k, v in (("max_bytes", max_bytes), ("max_files", max_files)) if v is not None}
+        result = sync_workdir(self._transfers, local, progress=progress, **limits)
+        self.last_sync = result
+        if enter and not self.script:
+            run = self.run(enter_code(result.remote), timeout=ENTER_SECONDS, filename="<workdir>")
+            if run.error is not None:
+                why = f"{run.error.ename}: {run.error.evalue}"
+                raise WorkdirError(f"the remote interpreter could not enter {result.remote}: {why}")
+        return result
 
     def drain_held(self) -> list[OutputEvent]:
         """Output events that arrived during a transfer and were not read yet (to show them now)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
-from .._exceptions import RemreplError, TransferError
+from .._exceptions import NoSuchPath, RemreplError, TransferError
 from ..protocol import (
     CancelTransfer,
     Download,
@@ -33,7 +33,7 @@ from ..protocol import (
     UploadEnd,
 )
 from ..protocol.transfers import TransferServerEvent
-from ..transfer.core import WINDOW, Chunk, Receiver, Sender, plan, resolve_target
+from ..transfer.core import WINDOW, Chunk, Receiver, Sender, check_name, plan, resolve_target
 
 # progress(bytes done, bytes in all)
 Progress = Callable[[int, int], None]
@@ -83,7 +83,8 @@ def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
 def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
     event = _wait(link, xfer_id)
     if isinstance(event, TransferFailed):
-        raise TransferError(f"{what} failed on the server: {event.message}")
+        error = NoSuchPath if event.missing else TransferError
+        raise error(f"{what} failed on the server: {event.message}")
     if not isinstance(event, TransferReady):
         raise TransferError(f"{what}: the server sent {type(event).__name__} before accepting the transfer")
     return event
@@ -94,6 +95,46 @@ def _cancel(link: TransferLink, xfer_id: str, reason: str) -> None:
         link.send(CancelTransfer(xfer_id, reason))
     except RemreplError:
         pass  # the link is gone: the server aborts the transfer when its client falls silent
+
+
+def send_chunks(
+    link: TransferLink,
+    xfer_id: str,
+    sender: Sender,
+    total: int,
+    end: Event,
+    progress: Progress | None,
+    what: str,
+) -> tuple[TransferDone, str]:
+    """Send what ``sender`` reads as ``UploadChunk``s, at most ``WINDOW`` bytes unacknowledged, then
+    ``end``; (the server's ``TransferDone``, the SHA-256 of the last file sent)."""
+    acked, ended, sha256 = 0, False, ""
+    if progress is not None:
+        progress(0, total)
+    while True:
+        while not sender.finished and sender.sent - acked < WINDOW:
+            chunk = sender.next_chunk()
+            if chunk is None:
+                break
+            if chunk.end and chunk.kind == "file":
+                sha256 = chunk.sha256
+            link.send(
+                UploadChunk(
+                    xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
+                )
+            )
+        if sender.finished and not ended:
+            link.send(end)
+            ended = True
+        event = _wait(link, xfer_id)
+        if isinstance(event, UploadAck):
+            acked = event.received
+            if progress is not None:
+                progress(acked, total)
+        elif isinstance(event, TransferDone):
+            return event, sha256
+        elif isinstance(event, TransferFailed):
+            raise TransferError(f"{what} failed on the server: {event.message}")
 
 
 def upload(
@@ -109,44 +150,20 @@ def upload(
     try:
         link.send(Upload(xfer_id, remote, source.name, found.kind, found.size))
         ready = _ready(link, xfer_id, "the upload")
-        acked, ended, sha256 = 0, False, ""
-        if progress is not None:
-            progress(0, found.size)
-        while True:
-            while not sender.finished and sender.sent - acked < WINDOW:
-                chunk = sender.next_chunk()
-                if chunk is None:
-                    break
-                if chunk.end and chunk.kind == "file":
-                    sha256 = chunk.sha256
-                link.send(
-                    UploadChunk(
-                        xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
-                    )
-                )
-            if sender.finished and not ended:
-                link.send(UploadEnd(xfer_id))
-                ended = True
-            event = _wait(link, xfer_id)
-            if isinstance(event, UploadAck):
-                acked = event.received
-                if progress is not None:
-                    progress(acked, found.size)
-            elif isinstance(event, TransferDone):
-                finished = True
-                return TransferResult(
-                    "upload",
-                    str(source),
-                    event.path,
-                    found.kind,
-                    event.files,
-                    event.size,
-                    sha256 if found.kind == "file" else "",
-                    time.monotonic() - started,
-                )
-            elif isinstance(event, TransferFailed):
-                finished = True
-                raise TransferError(f"the upload to {ready.path} failed on the server: {event.message}")
+        done, sha256 = send_chunks(
+            link, xfer_id, sender, found.size, UploadEnd(xfer_id), progress, f"the upload to {ready.path}"
+        )
+        finished = True
+        return TransferResult(
+            "upload",
+            str(source),
+            done.path,
+            found.kind,
+            done.files,
+            done.size,
+            sha256 if found.kind == "file" else "",
+            time.monotonic() - started,
+        )
     finally:
         sender.close()
         if not finished:
@@ -154,9 +171,29 @@ def upload(
         link.close(xfer_id)
 
 
+def replace_target(directory: str, name: str) -> Path:
+    """``directory/name`` (``directory`` made if missing; "" is the current one), for a download that
+    replaces what is there."""
+    check_name(name)
+    folder = Path(os.path.abspath(os.path.expanduser(directory or ".")))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TransferError(f"cannot make the directory {folder}: {exc.strerror}") from None
+    return folder / name
+
+
 def download(
-    link: TransferLink, remote: str, local: str | os.PathLike[str] = "", progress: Progress | None = None
+    link: TransferLink,
+    remote: str,
+    local: str | os.PathLike[str] = "",
+    progress: Progress | None = None,
+    *,
+    replace: bool = False,
 ) -> TransferResult:
+    """``remote`` to ``local``, as ``cp`` would put it. ``replace``: ``local`` is a directory (made if
+    missing) and the download lands in it under its remote name, replacing what has that name there (a
+    directory as a whole: ``Receiver``'s ``replace``)."""
     xfer_id = uuid.uuid4().hex
     started = time.monotonic()
     finished = committed = False
@@ -165,8 +202,12 @@ def download(
     try:
         link.send(Download(xfer_id, remote))
         ready = _ready(link, xfer_id, f"the download of {remote}")
-        target = resolve_target(os.fspath(local), PurePosixPath(ready.path).name, Path.cwd(), ready.kind)
-        receiver = Receiver(target, ready.kind)
+        name = PurePosixPath(ready.path).name
+        if replace:
+            target = replace_target(os.fspath(local), name)
+        else:
+            target = resolve_target(os.fspath(local), name, Path.cwd(), ready.kind)
+        receiver = Receiver(target, ready.kind, replace=replace)
         if progress is not None:
             progress(0, ready.size)
         while True:

@@ -45,10 +45,11 @@ from .transfers import (
     TransferServerEvent,
 )
 
-PROTOCOL_VERSION = 4  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
+PROTOCOL_VERSION = 5  # 2: side requests, restart, file transfers, Display and Progress events; 3: the keeper
 # and reaper moved (remrepl.launchers.ssh.keeper, python -m remrepl.reaper): their module paths are on remote
 # command lines, so an older remrepl on a host is reinstalled, not half-used; 4: script connections
-# (Hello.script, Execute.origin/stdin, StdinData, StdinAck): each exec runs in a fresh interpreter
+# (Hello.script, Execute.origin/stdin, StdinData, StdinAck): each exec runs in a fresh interpreter; 5: workdir
+# sync (Sync, SyncReady, SyncEnd), and file transfers on script connections
 
 ExecMode = Literal["interactive", "script"]
 StreamName = Literal["stdout", "stderr"]
@@ -201,6 +202,9 @@ class Welcome:
     replay: int = 0  # how many replayed output events follow this Welcome
     acks: bool = False  # the server takes Ack events (older servers of this protocol version refuse them)
     terminals: bool = False  # the server takes Terminal events (a pty for a client that has a terminal)
+    # the server takes file transfers (Download, Upload, ...) on a script connection, relative paths from
+    # its run's working directory (Done.cwd): ``remrepl exec --get`` (older servers of this version refuse them)
+    script_transfers: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,9 @@ class Done:
     ``results``: reprs of expressions evaluated last in the run, not yet sent as Result events. They ride
     here to save a message per ``1+1``; the client shows them (and its API yields them as Result events)
     before the Done.
+
+    ``cwd``: a script run's working directory on the server (where its ``python FILE`` started), the base of
+    the relative paths of its results (``remrepl exec --get``); "" for other runs and from older servers.
     """
 
     seq: int
@@ -263,6 +270,7 @@ class Done:
     status: DoneStatus
     exit_code: int = 0
     results: tuple[str, ...] = ()
+    cwd: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,15 @@ then, for a directory, every sub-directory before what it holds. A file entry's 
 (offset, data), its last chunk has ``end`` and the sender's SHA-256 of the whole file. The receiver
 writes into a temporary sibling of the target and renames it only when everything arrived and matched.
 Flow control: the sender keeps at most a window of bytes unacknowledged (UploadAck / DownloadAck).
+
+A workdir sync (``remrepl/workdir/``) is an upload of only what changed, digest first:
+``Sync`` names the project's place on the server and the digest of the client's manifest. When the copy
+there already matches it, the answer is ``TransferDone`` at once (one round trip). Otherwise
+``SyncReady`` says what the server holds, intact (a manifest); the client sends the missing and changed
+files as ``UploadChunk``s (a tree: the root, then each directory before what it holds), then ``SyncEnd``
+with its whole manifest; the server moves the files in, deletes what the previous sync put there and the
+client no longer has, and answers ``TransferDone``. Manifests travel as JSON bytes
+(``remrepl.workdir.manifest``).
 """
 
 from __future__ import annotations
@@ -121,13 +130,43 @@ class TransferDone:
 
 @dataclass(frozen=True)
 class TransferFailed:
-    """The transfer stopped; the server left nothing at the target. ``message`` says why."""
+    """The transfer stopped; the server left nothing at the target. ``message`` says why; ``missing``:
+    because the download's source does not exist (for a program to tell; older servers never set it)."""
 
     xfer_id: str
     message: str
+    missing: bool = False
 
 
-TRANSFER_CLIENT_EVENTS = (Upload, Download, UploadChunk, UploadEnd, DownloadAck, CancelTransfer)
-TRANSFER_SERVER_EVENTS = (TransferReady, DownloadChunk, UploadAck, TransferDone, TransferFailed)
-TransferClientEvent = Upload | Download | UploadChunk | UploadEnd | DownloadAck | CancelTransfer
-TransferServerEvent = TransferReady | DownloadChunk | UploadAck | TransferDone | TransferFailed
+@dataclass(frozen=True)
+class Sync:
+    """Sync the client's project ``name`` (its place on the server: ``~/.remrepl/work/NAME-KEY``) whose
+    manifest has ``digest``."""
+
+    xfer_id: str
+    name: str
+    key: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class SyncReady:
+    """The server's copy at ``path`` differs: ``have`` is the manifest of the files it holds intact."""
+
+    xfer_id: str
+    path: str
+    have: bytes
+
+
+@dataclass(frozen=True)
+class SyncEnd:
+    """Every changed file was sent; ``manifest`` is the client's whole tree, which the copy becomes."""
+
+    xfer_id: str
+    manifest: bytes
+
+
+TRANSFER_CLIENT_EVENTS = (Upload, Download, UploadChunk, UploadEnd, DownloadAck, CancelTransfer, Sync, SyncEnd)
+TRANSFER_SERVER_EVENTS = (TransferReady, DownloadChunk, UploadAck, TransferDone, TransferFailed, SyncReady)
+TransferClientEvent = Upload | Download | UploadChunk | UploadEnd | DownloadAck | CancelTransfer | Sync | SyncEnd
+TransferServerEvent = TransferReady | DownloadChunk | UploadAck | TransferDone | TransferFailed | SyncReady

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
 
-from .._exceptions import TransferError
+from .._exceptions import NoSuchPath, TransferError
 
 CHUNK = 4 << 20  # bytes per chunk message (the socket's MAXMSGSIZE is 64 MiB)
 WINDOW = 6 * CHUNK  # unacknowledged bytes a sender may have in flight: enough to keep a link busy
@@ -94,6 +94,8 @@ def plan(source: Path) -> Plan:
     """What sending ``source`` (a file or a directory tree) takes; ``TransferError`` if it cannot be read."""
     try:
         st = source.stat()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NoSuchPath(f"cannot read {source}: {exc.strerror}") from None
     except OSError as exc:
         raise TransferError(f"cannot read {source}: {exc.strerror}") from None
     if stat.S_ISREG(st.st_mode):
@@ -268,13 +270,18 @@ def check_path(text: str, what: str = "path") -> str:
     return text
 
 
+def check_name(name: str) -> None:
+    """``TransferError`` unless ``name`` is one usable file name (no directory part, not . or ..)."""
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
+        raise TransferError(f"not a usable file name: {name!r:.200}")
+    check_path(name, "file name")
+
+
 def resolve_target(dest: str, name: str, cwd: Path, kind: Kind) -> Path:
     """Where a received ``kind`` named ``name`` goes, as ``cp`` would put it: ``dest`` "" means ``cwd/name``;
     an existing directory means inside it; anything else is the new path itself (its directory must exist).
     ``TransferError`` if that cannot be."""
-    if not name or name in (".", "..") or "/" in name or "\x00" in name:
-        raise TransferError(f"not a usable file name: {name!r:.200}")
-    check_path(name, "file name")
+    check_name(name)
     check_path(dest, "destination")
     if dest:
         target = Path(os.path.expanduser(dest))
@@ -334,11 +341,17 @@ class Receiver:
     chunk waits for its hash to catch up, so a checksum mismatch still fails the ``write`` of that chunk.
     Both queues are bounded: a disk slower than the link slows the sender down, memory stays flat. An I/O
     error of the writer surfaces at the next ``write`` or at ``commit``.
+
+    ``replace``: what is at ``target`` already (a file, a directory, a link) is replaced as a whole: a
+    directory is renamed aside, the new tree renamed into place, and only then is the old one removed, so
+    nothing of it stays mixed in (``remrepl exec --get``: the results of the last run). Without it a
+    directory is never replaced, and a file only by a file.
     """
 
-    def __init__(self, target: Path, kind: Kind) -> None:
+    def __init__(self, target: Path, kind: Kind, *, replace: bool = False) -> None:
         self.target = target
         self.kind = kind
+        self.replace = replace
         self.received = 0  # bytes of file data taken
         self.files = 0
         self.last_sha256 = ""  # of the last file that ended: a one-file transfer's checksum
@@ -497,7 +510,9 @@ class Receiver:
         try:
             for path, mode in reversed(self._dirs):  # deepest first: a read-only parent still lets us chmod
                 os.chmod(path, mode)
-            if self.kind == "dir":
+            if self.replace:
+                self._replace_target()
+            elif self.kind == "dir":
                 if self.target.exists() or self.target.is_symlink():
                     raise TransferError(f"{self.target} appeared meanwhile; nothing was replaced")
                 os.rename(self.part, self.target)
@@ -511,6 +526,25 @@ class Receiver:
             raise
         self._closed = True
         return self.target
+
+    def _replace_target(self) -> None:
+        """Move the finished ``part`` to ``target``, replacing what is there (see the class docstring)."""
+        target = self.target
+        there = target.is_symlink() or target.exists()
+        if not there or (self.kind == "file" and (target.is_symlink() or not target.is_dir())):
+            os.replace(self.part, target)  # one atomic step
+            return
+        old = target.parent / f".{target.name}.{secrets.token_hex(4)}.old"
+        os.rename(target, old)
+        try:
+            os.rename(self.part, target)
+        except OSError:
+            os.rename(old, target)  # put the old one back: the target is never left empty
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Remove everything written so far. Idempotent."""

@@ -17,9 +17,17 @@ _listeners: list[Listener] = []
 
 
 def current() -> Path | None:
-    """The synced working directory of this process (or of the kernel that started it), or None."""
+    """The synced working directory of this process (or of the kernel that started it); else the synced
+    copy the working directory lies in (a script ``remrepl exec`` runs from one); else None."""
     value = os.environ.get(ENV)
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    from .store import copy_holding
+
+    try:
+        return copy_holding(Path.cwd())
+    except OSError:  # no working directory any more
+        return None
 
 
 def set_current(path: Path) -> None:

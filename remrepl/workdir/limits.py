@@ -83,15 +83,13 @@ def check_limits(root: Path, sizes: Mapping[str, int] | Manifest, max_bytes: int
         return
     over = []
     if total > max_bytes:
-        over.append(f"{format_size(total)} (the limit is {format_size(max_bytes)})")
+        over.append(f"{format_size(total)} (limit {format_size(max_bytes)})")
     if len(sizes) > max_files:
-        over.append(f"{len(sizes):,} files (the limit is {max_files:,})")
-    lines = [f"the project directory {root} is too large to sync: {' and '.join(over)}; its largest entries:"]
+        over.append(f"{len(sizes):,} files (limit {max_files:,})")
+    lines = [f"the project directory {root} is too large to sync: {', '.join(over)}; its largest entries:"]
     lines += [f"  {line}" for line in _largest(sizes)]
-    lines.append(
-        f"Leave what need not travel out with a {IGNORE_FILE} file in {root} (.gitignore syntax), raise the "
-        f"limits with --workdir-max-size SIZE / --workdir-max-files N, or pass --no-workdir to sync nothing."
-    )
+    lines.append(f"leave out what need not travel with a {IGNORE_FILE} file in {root} (.gitignore syntax),")
+    lines.append("raise the limits with --workdir-max-size SIZE / --workdir-max-files N, or pass --no-workdir")
     raise WorkdirTooLarge("\n".join(lines))
 
 

@@ -107,6 +107,13 @@ def test_the_table_is_open_to_new_magics(completer: MagicCompleter) -> None:
     assert texts(completer, "%newmagic a report.t") == ["%newmagic a report.txt"]
 
 
+def test_pip_completes_its_subcommands_then_remote_paths(completer: MagicCompleter) -> None:
+    assert texts(completer, "%pip ins") == ["%pip install"]
+    assert texts(completer, "%pip in") == ["%pip install", "%pip index"]
+    assert texts(completer, "%pip u") == ["%pip uninstall"]
+    assert texts(completer, "%pip install -r rep") == ["%pip install -r report.txt"]  # -r FILE, on the server
+
+
 def test_names_for_get_and_put(completer: MagicCompleter) -> None:
     assert texts(completer, "%get remote_") == ["%get remote_df", "%get remote_model"]  # no attribute, no keyword
     assert texts(completer, "%get wh") == []

@@ -23,7 +23,7 @@ def test_ready_line_says_how_to_reach_the_server(server: RunningServer) -> None:
     assert ready["event"] == "ready"
     assert ready["host"] == "127.0.0.1" and isinstance(ready["port"], int) and ready["port"] > 0
     assert ready["pid"] == server.process.pid
-    assert ready["protocol"] == PROTOCOL_VERSION == 4
+    assert ready["protocol"] == PROTOCOL_VERSION == 5
     assert len(str(ready["server_public_key"])) == 40
 
 

@@ -19,9 +19,13 @@ def remrepl_command() -> list[str]:
 
 
 def run_cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``remrepl ARGS`` to the end (killed after ``timeout``); stdin is empty unless given."""
+    """``remrepl ARGS`` to the end (killed after ``timeout``), in ``cwd``; stdin is empty unless given."""
     return subprocess.run(
         [*remrepl_command(), *args],
         input=stdin if stdin is not None else "",
@@ -30,4 +34,5 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
         check=False,
+        cwd=cwd,
     )

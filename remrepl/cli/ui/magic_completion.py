@@ -10,7 +10,8 @@ request ``CompletePath``) and the second a local one. The kinds:
 - ``local-path``: paths on this machine, relative to the local working directory (``%upload``, ``%run``);
 - ``remote-name`` / ``local-name``: names in the remote / local namespace (``%get``, ``%put``);
 - ``remote-code`` / ``local-code``: the rest of the line is Python, completed remotely / locally
-  (``%timeit``, ``%local``).
+  (``%timeit``, ``%local``);
+- ``choice``: one of the magic's fixed words (``MagicArguments.choices``: ``%pip``'s subcommands).
 
 A magic not in the table gets nothing after its name. Arguments are shell words (``split_args``): a path
 with a space completes as ``my\\ file`` (or inside the quote it was begun with: ``'my file'``); a file in a
@@ -31,7 +32,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 ArgumentKind = Literal[
-    "remote-path", "remote-dir", "local-path", "remote-name", "local-name", "remote-code", "local-code"
+    "remote-path", "remote-dir", "local-path", "remote-name", "local-name", "remote-code", "local-code", "choice"
 ]
 
 
@@ -39,10 +40,11 @@ ArgumentKind = Literal[
 class MagicArguments:
     """What Tab offers for a magic's arguments: ``positional[i]`` for the i-th, ``rest`` for any after
     those (None: nothing). A ``*-code`` kind takes the whole rest of the line (leading ``-x N`` options
-    skipped), as ``%timeit -n 10 STMT`` does."""
+    skipped), as ``%timeit -n 10 STMT`` does. ``choices``: the words a ``choice`` argument offers."""
 
     positional: tuple[ArgumentKind | None, ...] = ()
     rest: ArgumentKind | None = None
+    choices: tuple[str, ...] = ()
 
 
 # The magics whose arguments complete; a magic added elsewhere adds its line here.
@@ -55,6 +57,12 @@ MAGIC_ARGUMENTS: dict[str, MagicArguments] = {
     "%timeit": MagicArguments(("remote-code",)),
     "%run": MagicArguments(("local-path",), rest="local-path"),
     "%cd": MagicArguments(("remote-dir",)),
+    # %pip SUBCOMMAND ...: then remote paths (-r requirements.txt, a wheel file), as the kernel sees them
+    "%pip": MagicArguments(
+        ("choice",),
+        rest="remote-path",
+        choices=("install", "uninstall", "list", "show", "freeze", "check", "download", "wheel", "index"),
+    ),
 }
 
 PathLister = Callable[[str, bool], list[tuple[str, bool]]]  # (typed, directories_only) -> (path, is_dir)
@@ -111,6 +119,8 @@ class MagicCompleter(Completer):
         if kind in ("remote-path", "remote-dir", "local-path"):
             lister = self.sources.local_paths if kind == "local-path" else self.sources.remote_paths
             yield from _paths(lister(value, kind == "remote-dir"), raw, value, quote)
+        elif kind == "choice" and not quote:
+            yield from _named(value, arguments.choices, "subcommand")
         elif kind == "local-name" and not quote:
             yield from _named(value, sorted(self.sources.local_names()), "local")
         elif kind == "remote-name" and not quote and (not value or value.isidentifier()):

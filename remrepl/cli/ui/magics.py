@@ -247,3 +247,15 @@ def _shell(host: MagicHost, args: str) -> Outcome | None:
     call = f'__import__("remrepl.server.kernel.shell", fromlist=["run"]).run({args!r})'
     host.follow(host.session.execute(call, filename="<shell>"))
     return None
+
+
+@magic(
+    "%pip ARGS",
+    "pip for the remote interpreter (install, uninstall -y, list, ...; install uses uv when it is there), "
+    "streamed; Ctrl-C stops it",
+)
+def _pip(host: MagicHost, args: str) -> Outcome | None:
+    words = split_args(args, 1, 10_000)
+    call = f'__import__("remrepl.server.kernel.pip", fromlist=["run"]).run({words!r})'
+    host.follow(host.session.execute(call, filename="<pip>"))
+    return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from ..._exceptions import TransferError
+from ..._exceptions import RemreplError, TransferError
 from ...client.progress import ProgressBar, human_bytes
 from ...client.session import Session
 from ...client.transfer import TransferResult
@@ -62,4 +62,39 @@ def _download(host: MagicHost, args: str) -> Outcome | None:
         session,
         lambda bar: session.download(remote, local[0] if local else None, progress=bar),
     )
+    return None
+
+
+@magic("%sync [DIR]", "sync the project directory DIR (default: this session's --workdir) to the server and enter it")
+def _sync(host: MagicHost, args: str) -> Outcome | None:
+    given = split_args(args, 0, 1)
+    session = host.session
+    last = session.last_sync
+    if not given and last is None:
+        print("remrepl: no workdir yet: %sync DIR (or connect with --workdir DIR)", file=sys.stderr)
+        return None
+    root = given[0] if given else last.local  # type: ignore[union-attr]
+    max_bytes, max_files = (last.max_bytes, last.max_files) if last is not None else (None, None)
+    host.printer.line_break()
+    bar = ProgressBar("syncing")
+    try:
+        with sigint_raises():
+            result = session.sync_workdir(root, max_bytes=max_bytes, max_files=max_files, progress=bar)
+    except RemreplError as exc:
+        bar.close()
+        print(f"remrepl: {exc}", file=sys.stderr)
+        return None
+    except KeyboardInterrupt:
+        bar.close()
+        print("remrepl: the sync was interrupted; the server's copy is as it was", file=sys.stderr)
+        return None
+    finally:
+        for event in session.drain_held():
+            host.printer.show(event)
+    bar.close()
+    if result.unchanged:
+        print(f"remrepl: {result.remote} is up to date ({result.files} files, {result.seconds:.2f} s)")
+    else:
+        sent = f"{result.sent_files} file{'s' if result.sent_files != 1 else ''}, {human_bytes(result.sent_bytes)}"
+        print(f"remrepl: synced {root} to {result.remote} ({sent} sent, {result.seconds:.2f} s)")
     return None

@@ -58,6 +58,7 @@ from ...protocol.kernel_channel import (
     encode_line,
 )
 from . import debugger
+from . import environment as kernel_environment
 from . import imports as kernel_imports
 from . import plots as mpl_hook
 from .outputs import Outputs
@@ -479,6 +480,7 @@ def main(
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the supervisor, leave no orphan
         if os.getppid() == 1:
             os._exit(0)  # it died before we asked
+    kernel_environment.use_interpreter_environment()  # !pip, !python and subprocesses: this interpreter's
     if pty_fd is not None:
         os.set_inheritable(pty_fd, False)  # user code's children get it as their fds 1 and 2, if at all
     kernel = Kernel(socket.socket(fileno=control_fd), pty_fd)

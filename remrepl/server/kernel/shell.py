@@ -12,14 +12,21 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 
 GRACE_SECONDS = 2.0  # after Ctrl-C, how long the command may take to stop before it is killed
 
 
 def run(command: str) -> None:
-    process = subprocess.Popen(command, shell=True, start_new_session=True)
+    run_process(command)
+
+
+def run_process(command: str | Sequence[str], env: Mapping[str, str] | None = None) -> int | None:
+    """Run ``command`` (a string: through the shell; a list: as it is) in its own process group with the
+    kernel's stdout and stderr; its exit status, or None if Ctrl-C stopped it (``^C`` is printed)."""
+    process = subprocess.Popen(command, shell=isinstance(command, str), start_new_session=True, env=env)
     try:
-        process.wait()
+        return process.wait()
     except KeyboardInterrupt:
         _signal_group(process.pid, signal.SIGINT)
         try:
@@ -28,6 +35,7 @@ def run(command: str) -> None:
             _signal_group(process.pid, signal.SIGKILL)
             process.wait()
         print("^C", file=sys.stderr)
+        return None
 
 
 def _signal_group(pid: int, signum: int) -> None:

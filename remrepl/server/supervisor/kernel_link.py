@@ -107,6 +107,7 @@ class KernelLink:
         self.kernel: KernelProcess | None = None
         self._watching_output = False  # are the kernel's pipes in the poller (not while backlogged)
         self.children_exited = False  # SIGCHLD came: an adopted orphan may wait to be reaped
+        self.done_cwd = ""  # Done.cwd: a script run's working directory (ScriptLink); "" for the session's
 
     @property
     def running(self) -> str:
@@ -326,7 +327,7 @@ class KernelLink:
                     self._emit(Stream, self.running, "stdout", piece)
 
     def _finish_run(self, status: Any, exit_code: int, results: tuple[str, ...] = ()) -> None:
-        self._emit(Done, self.running, status, exit_code, results)
+        self._emit(Done, self.running, status, exit_code, results, cwd=self.done_cwd)
         self.core.run_ended(self._clock())
 
     def _on_kernel_died(self) -> None:

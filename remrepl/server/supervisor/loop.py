@@ -144,6 +144,7 @@ class Supervisor:
             started_at=self.started_at,
             acks=True,
             terminals=True,
+            script_transfers=True,
         )
         self.core = SessionCore(welcome, self.replay)
         self.core.last_activity = time.monotonic()
@@ -174,6 +175,8 @@ class Supervisor:
             session_cwd=lambda: str(process_cwd(self.link.kernel.pid if self.link.kernel else None)),
             forget=self.core.forget_script_peer,
             send_side=self._send_to,
+            wake=self._wake_loop,
+            transfer_timeout=transfer_timeout,
         )
         # File transfers: relative remote paths start in the kernel's current directory.
         self.transfers = ServerTransfers(
@@ -305,7 +308,7 @@ class Supervisor:
             with guarded("file transfer time-outs"):
                 self.transfers.expire()
         core = self.core
-        asking, transferring = bool(core.pending_input), self.transfers.active
+        asking, transferring = bool(core.pending_input), self.transfers.active or self.scripts.transferring
         running = bool(core.running) or self.scripts.active
         self.activity.update(attached=core.attached, running=running, asking=asking, transferring=transferring)
         if self.idle_timeout is not None and not running and time.monotonic() - core.last_activity >= self.idle_timeout:

@@ -12,6 +12,9 @@ Where the script is: when the file the client names (``Execute.origin``) exists 
 bytes (a local launch: one file system), the kernel runs that file, in the client's working directory;
 otherwise the source is written to a private 0700 directory under the state directory, and that copy runs.
 
+Results: the connection may download (and upload) files, after its run too, through its own transfers
+(``script_transfers.py``); relative paths start in the run's working directory, which its ``Done.cwd`` names.
+
 Standard input: with ``Execute.stdin`` the client streams its bytes (``StdinData``, bounded chunks); the
 supervisor writes them to the kernel's fd 0 without blocking, and acknowledges what the pipe took
 (``StdinAck``), so at most a window of them waits here (flow control: a script that does not read makes
@@ -24,17 +27,15 @@ import errno
 import logging
 import os
 import shutil
-import stat
-import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec
 
 import zmq
 
 from ..._exceptions import LocalProtocolError
-from ..._files import state_dir
 from ...protocol import (
     Connection,
     Detach,
@@ -52,10 +53,14 @@ from ...protocol import (
 from ...protocol.events import STDIN_WINDOW, Event, StdinAck, StdinData, Terminal
 from ...protocol.kernel_channel import RunScript
 from ...protocol.side import PutObject
+from ...protocol.transfers import TRANSFER_CLIENT_EVENTS
 from .guard import guarded
 from .kernel_link import KernelLink
 from .kernel_process import KernelProcess
+from .script_place import place_script
+from .script_transfers import ScriptTransfers
 from .side_requests import SideRequests
+from .transfers import DEFAULT_IDLE_TIMEOUT
 
 log = logging.getLogger("remrepl.server")
 P = ParamSpec("P")
@@ -109,6 +114,7 @@ class ScriptLink(KernelLink):
         self.lending = False  # AWS credentials are on their way to the kernel: the script waits for them
         self._deferred: Execute | None = None
         super().__init__(**kwargs)
+        self.done_cwd = cwd or os.getcwd()  # where it runs (None: the supervisor's own cwd, inherited)
 
     def credentials_taken(self) -> None:
         """The kernel answered the lent credentials: the script may start."""
@@ -186,6 +192,7 @@ class ScriptPeer:
     stdin_closed: bool = False
     polling_stdin: int = -1  # the stdin fd registered for POLLOUT, or -1
     terminal: Terminal | None = None  # the client's, as it last said
+    cwd: str = ""  # its last run's working directory (Done.cwd): where its transfers' relative paths start
 
     @property
     def running(self) -> bool:
@@ -207,6 +214,8 @@ class ScriptRuns:
         session_cwd: Callable[[], str | None],
         forget: Callable[[bytes], None],
         send_side: Callable[[bytes, Connection, Event], None],
+        wake: Callable[[], None] | None = None,
+        transfer_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.router = router
         self.poller = poller
@@ -217,6 +226,7 @@ class ScriptRuns:
         self.forget = forget  # tell the session core a script connection is gone
         self.send_side = send_side
         self.peers: dict[bytes, ScriptPeer] = {}
+        self.transfers = ScriptTransfers(wake=wake, idle_timeout=transfer_timeout)
         # The AWS credentials last lent to the session (the reserved PutObject, its payload never looked
         # into): each script kernel gets them too, as the session's kernel did (protocol/aws_credentials.py).
         self.credentials: PutObject | None = None
@@ -225,6 +235,11 @@ class ScriptRuns:
     def active(self) -> bool:
         """Some script runs now (for the idle timeout and the activity file)."""
         return any(p.running for p in self.peers.values())
+
+    @property
+    def transferring(self) -> bool:
+        """A script connection's file transfer goes on (for the activity file)."""
+        return self.transfers.active
 
     @property
     def backlogged(self) -> bool:
@@ -266,8 +281,15 @@ class ScriptRuns:
             else:
                 state.link.kill(event)
                 self._release(state)
+        elif isinstance(event, TRANSFER_CLIENT_EVENTS):
+            self.transfers.handle(peer, event, lambda reply: self._send(state, reply), lambda: self._cwd_of(state))
         elif isinstance(event, Detach):
             self._end(state, "the client detached")
+
+    def _cwd_of(self, state: ScriptPeer) -> Path:
+        """Where the relative paths of a script connection's transfers start: its run's working directory
+        (before any run: where one would run, the session's)."""
+        return Path(state.cwd or self.session_cwd() or os.getcwd())
 
     def _start(self, state: ScriptPeer, event: Execute) -> None:
         if state.running:
@@ -279,6 +301,7 @@ class ScriptRuns:
             return
         self._release(state)  # the previous run's kernel, if it is still there
         script, cwd, state.tempdir = place_script(event, self.session_cwd())
+        state.cwd = cwd or os.getcwd()  # the one-off kernel inherits the supervisor's when None
         state.book = ScriptBook(terminal=state.terminal)
         state.stdin.clear()
         state.stdin_eof = state.stdin_closed = False
@@ -392,6 +415,7 @@ class ScriptRuns:
             with guarded("a script run"):
                 if state.backlog:
                     self._flush(state)
+                self.transfers.pump(state.peer, lambda: not state.backlog)  # noqa: B023 (called here, at once)
                 link = state.link
                 if link is None or state.running or state.book.ended_at is None:
                     continue
@@ -463,44 +487,8 @@ class ScriptRuns:
         if state.running:
             log.info("script run %s ended: %s", state.book.running[:8], why)
         self._release(state)
+        self.transfers.drop(state.peer, why)
         state.book.running = ""
         state.backlog.clear()
         self.peers.pop(state.peer, None)
         self.forget(state.peer)
-
-
-def place_script(event: Execute, session_cwd: str | None) -> tuple[RunScript, str | None, str | None]:
-    """(the kernel's RunScript, its working directory, a temporary directory to remove afterwards).
-
-    The client's own file when this machine has it, byte for byte; otherwise a private copy."""
-    argv = list(event.argv) or [event.filename]
-    origin, source = event.origin, event.code.encode("utf-8", "surrogateescape")
-    if origin and os.path.isabs(origin) and _holds(origin, source):
-        cwd = event.cwd if event.cwd and os.path.isdir(event.cwd) else session_cwd
-        given = os.path.join(cwd or os.getcwd(), argv[0])
-        if os.path.abspath(given) != origin:  # argv[0] as given only where it names the same file
-            argv[0] = origin
-        run = RunScript(event.code, origin, tuple(argv), os.path.dirname(origin), event.stdin)
-        return run, cwd, None
-    tempdir = tempfile.mkdtemp(prefix="run-", dir=state_dir("scripts"))  # 0700
-    name = os.path.basename(event.filename) or "script.py"
-    if name in (".", ".."):
-        name = "script.py"
-    path = os.path.join(tempdir, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(source)
-    argv[0] = path
-    return RunScript(event.code, path, tuple(argv), tempdir, event.stdin), session_cwd, tempdir
-
-
-def _holds(path: str, source: bytes) -> bool:
-    """Is ``path`` a regular file here with exactly ``source`` in it (never opening a FIFO or a device)?"""
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != len(source):
-            return False
-        with open(path, "rb") as f:
-            return f.read(len(source) + 1) == source
-    except OSError:
-        return False

@@ -184,6 +184,10 @@ Action = (
 )
 
 
+# What a script connection may ask: its run's, and file transfers (the results a run wrote, ``exec --get``).
+_SCRIPT_REQUESTS = (Execute, Interrupt, InputReply, StdinData, Terminal, Restart, Detach, *TRANSFER_CLIENT_EVENTS)
+
+
 class SessionCore:
     """The session's state and the decisions about client messages; no I/O (see the module docstring).
 
@@ -320,7 +324,7 @@ class SessionCore:
         return [SendNow(peer, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=SIDE_ONLY))]
 
     def _on_script_message(self, peer: bytes, conn: Connection, frames: list[bytes]) -> list[Action]:
-        """A message on a script connection: a script run's requests (to the script runs), Detach."""
+        """A message on a script connection: a script run's requests and file transfers (to the script runs), Detach."""
         try:
             event = conn.receive(frames)
         except RemoteProtocolError as exc:
@@ -328,13 +332,13 @@ class SessionCore:
         if isinstance(event, Execute) and event.mode != "script":
             message = "a script connection runs scripts only"
             return [SendNow(peer, Rejected(req_id=event.req_id, code="protocol", message=message))]
-        if isinstance(event, Execute | Interrupt | InputReply | StdinData | Terminal | Restart | Detach):
+        if isinstance(event, _SCRIPT_REQUESTS):
             if isinstance(event, Detach):
                 self.script_peers.pop(peer, None)
             return [ScriptMessage(peer, conn, event)]
         if isinstance(event, Ack):
             return []  # a script run's output is not kept for replay
-        message = "a script connection carries only a script run's requests"
+        message = "a script connection carries only a script run's requests and file transfers"
         return [SendNow(peer, Rejected(req_id=getattr(event, "req_id", ""), code="protocol", message=message))]
 
     def _add_script_peer(self, peer: bytes, conn: Connection) -> list[Action]:

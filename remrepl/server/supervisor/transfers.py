@@ -8,6 +8,9 @@ unacknowledged and the client's queue is not full, so a big file never sits in m
 Planning a download (walking a tree of 300,000 files takes seconds) is done by a thread, which wakes the
 loop when the plan is ready: other clients, logins and output never wait for the disk.
 
+A workdir sync (``Sync``... ``SyncEnd``, see ``protocol/transfers.py``) is an upload into a staging tree
+beside the project's copy (``remrepl.workdir.store``), moved into the copy at ``SyncEnd``.
+
 A transfer whose client stops talking for ``idle_timeout`` seconds (the link was lost, the client was
 killed) is aborted, and so are all transfers when the client detaches or another client takes over: an
 upload leaves no partial file behind.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -24,12 +28,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from ..._exceptions import TransferError
+from ..._exceptions import NoSuchPath, TransferError, WorkdirError
 from ...protocol import (
     CancelTransfer,
     Download,
     DownloadAck,
     DownloadChunk,
+    Sync,
+    SyncEnd,
+    SyncReady,
     TransferDone,
     TransferFailed,
     TransferReady,
@@ -41,6 +48,8 @@ from ...protocol import (
 from ...protocol.events import Event
 from ...protocol.transfers import TransferClientEvent
 from ...transfer.core import WINDOW, Chunk, Plan, Receiver, Sender, check_path, plan, resolve_target
+from ...workdir.manifest import Manifest
+from ...workdir.store import SyncedCopy
 from .guard import guarded
 
 log = logging.getLogger("remrepl.server")
@@ -93,8 +102,11 @@ class ServerTransfers:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         wake: Callable[[], None] | None = None,
+        store: Path | None = None,
     ) -> None:
         self._send = send
+        self._store = store  # where workdir copies live (None: remrepl.workdir.store.store_dir())
+        self._syncs: dict[str, SyncedCopy] = {}  # syncs in progress (their upload is in _uploads)
         self._cwd = cwd
         self._wake = wake  # wakes the poll loop (from a reader thread) when a download has a chunk ready
         self.idle_timeout = idle_timeout
@@ -109,7 +121,7 @@ class ServerTransfers:
         return bool(self._uploads or self._downloads or self._planning)
 
     def handle(self, event: TransferClientEvent) -> None:
-        if isinstance(event, (Upload, Download)) and not self._may_start(event.xfer_id):
+        if isinstance(event, (Upload, Download, Sync)) and not self._may_start(event.xfer_id):
             return
         try:
             if isinstance(event, Upload):
@@ -118,6 +130,10 @@ class ServerTransfers:
                 self._on_chunk(event)
             elif isinstance(event, UploadEnd):
                 self._finish_upload(event.xfer_id)
+            elif isinstance(event, Sync):
+                self._start_sync(event)
+            elif isinstance(event, SyncEnd):
+                self._finish_sync(event)
             elif isinstance(event, Download):
                 self._start_download(event)
             elif isinstance(event, DownloadAck):
@@ -127,10 +143,10 @@ class ServerTransfers:
                     download.last = self._clock()
             elif isinstance(event, CancelTransfer):
                 self._drop(event.xfer_id, f"cancelled by the client{': ' + event.reason if event.reason else ''}")
-        except (TransferError, OSError, ValueError) as exc:  # the OS's own words, for what check_path misses
-            message = str(exc) if isinstance(exc, TransferError) else _os_error_text(exc)
+        except (TransferError, WorkdirError, OSError, ValueError) as exc:  # the OS's words, for what check_path misses
+            message = str(exc) if isinstance(exc, (TransferError, WorkdirError)) else _os_error_text(exc)
             self._drop(event.xfer_id, message)
-            self._send(TransferFailed(event.xfer_id, message))
+            self._send(TransferFailed(event.xfer_id, message, missing=isinstance(exc, NoSuchPath)))
 
     def _may_start(self, xfer_id: str) -> bool:
         """Refuse a repeated id (without touching the transfer that has it) or one transfer too many."""
@@ -161,6 +177,8 @@ class ServerTransfers:
             self._send(UploadAck(event.xfer_id, upload.receiver.received))
 
     def _finish_upload(self, xfer_id: str) -> None:
+        if xfer_id in self._syncs:
+            raise TransferError("a sync ends with SyncEnd")
         upload = self._uploads.pop(xfer_id, None)
         if upload is None:
             return
@@ -168,6 +186,38 @@ class ServerTransfers:
         target = receiver.commit()
         log.info("upload %s done: %s", xfer_id[:8], target)
         self._send(TransferDone(xfer_id, str(target), receiver.files, receiver.received))
+
+    def _start_sync(self, event: Sync) -> None:
+        copy = SyncedCopy.open(event.name, event.key, self._store)
+        if copy.matches(event.digest):  # nothing changed on either side: one round trip
+            log.info("sync %s: %s is up to date", event.xfer_id[:8], copy.path)
+            self._send(TransferDone(event.xfer_id, str(copy.path), 0, 0))
+            return
+        staging = copy.staging()
+        receiver = Receiver(staging, "dir")
+        self._uploads[event.xfer_id] = _Upload(receiver, self._clock())
+        self._syncs[event.xfer_id] = copy
+        log.info("sync %s of %s", event.xfer_id[:8], copy.path)
+        self._send(SyncReady(event.xfer_id, str(copy.path), copy.intact().to_json().encode()))
+
+    def _finish_sync(self, event: SyncEnd) -> None:
+        upload = self._uploads.pop(event.xfer_id, None)
+        copy = self._syncs.pop(event.xfer_id, None)
+        if upload is None or copy is None:
+            return
+        try:
+            new = Manifest.from_json(event.manifest)
+        except WorkdirError:
+            upload.receiver.abort()
+            raise
+        incoming = upload.receiver.commit()
+        try:
+            deleted = copy.apply(incoming, new)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+        receiver = upload.receiver
+        log.info("sync %s done: %d files in, %d deleted", event.xfer_id[:8], receiver.files, deleted)
+        self._send(TransferDone(event.xfer_id, str(copy.path), receiver.files, receiver.received))
 
     def _start_download(self, event: Download) -> None:
         if not event.remote:
@@ -205,7 +255,7 @@ class ServerTransfers:
                 continue
             message = str(result) if isinstance(result, TransferError) else f"cannot read {planning.path}: {result}"
             log.info("download %s failed while planning: %s", xfer_id[:8], message)
-            self._send(TransferFailed(xfer_id, message))
+            self._send(TransferFailed(xfer_id, message, missing=isinstance(result, NoSuchPath)))
 
     def _begin_download(self, xfer_id: str, path: Path, found: Plan) -> None:
         files = sum(1 for e in found.entries if e.kind == "file")
@@ -270,6 +320,7 @@ class ServerTransfers:
     def _drop(self, xfer_id: str, reason: str) -> None:
         if self._planning.pop(xfer_id, None) is not None:  # its thread walks on; nobody collects its plan
             log.info("download %s stopped while planning (%s)", xfer_id[:8], reason)
+        self._syncs.pop(xfer_id, None)
         upload = self._uploads.pop(xfer_id, None)
         if upload is not None:
             upload.receiver.abort()
