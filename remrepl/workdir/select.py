@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 
 from .._exceptions import WorkdirError
@@ -70,11 +69,13 @@ def select_files(root: Path, *, max_entries: int = MAX_ENTRIES) -> list[str]:
         raise WorkdirError(f"the project directory {root} is not a directory")
     listed = _git_listing(root, max_entries)
     if listed is None:
-        candidates: Iterable[str] = _walk(root, max_entries)
+        candidates = _walk(root, max_entries)
     else:
         remreplignore = _IgnoreTree(root, IGNORE_FILE)
-        candidates = (path for path in listed if not _builtin_skip(path) and remreplignore.visible(path))
-    return sorted(path for path in set(candidates) if _sendable(root, path))
+        candidates = {
+            path: kind for path, kind in listed.items() if not _builtin_skip(path) and remreplignore.visible(path)
+        }
+    return sorted(path for path, kind in candidates.items() if _sendable(root, path, kind))
 
 
 def git_toplevel(directory: Path) -> Path | None:
@@ -107,9 +108,10 @@ def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         return None
 
 
-def _git_listing(root: Path, max_entries: int, depth: int = 0) -> list[str] | None:
-    """What git would commit under ``root`` (root itself in a work tree, or below its top), or None when
-    ``root`` is not in a git work tree.
+def _git_listing(root: Path, max_entries: int, depth: int = 0) -> dict[str, int] | None:
+    """What git would commit under ``root`` (root itself in a work tree, or below its top), each path with
+    its file type (``S_IFMT`` of its lstat; 0 if it is gone), or None when ``root`` is not in a git work
+    tree.
 
     Repositories inside it — submodules (a tracked directory) and untracked clones (listed as ``sub/``)
     — are listed by their own git, down to ``MAX_NESTING`` levels: their code is part of the project
@@ -124,17 +126,17 @@ def _git_listing(root: Path, max_entries: int, depth: int = 0) -> list[str] | No
     paths = [os.fsdecode(raw).rstrip("/") for raw in result.stdout.split(b"\0") if raw]
     if len(paths) > max_entries:
         raise _too_many(root, max_entries)
-    files = []
+    files: dict[str, int] = {}
     for path in paths:
         try:
-            is_dir = stat.S_ISDIR(os.lstat(os.path.join(root, path)).st_mode)
-        except OSError:  # deleted from disk: _sendable drops it
-            is_dir = False
-        if not is_dir:
-            files.append(path)
+            kind = stat.S_IFMT(os.lstat(os.path.join(root, path)).st_mode)
+        except OSError:  # deleted from disk: nothing to send
+            kind = 0
+        if kind != stat.S_IFDIR:
+            files[path] = kind
         elif depth < MAX_NESTING and os.path.lexists(os.path.join(root, path, ".git")) and not _builtin_skip(path):
-            inner = _git_listing(root / path, max_entries - len(paths), depth + 1) or []
-            files += [f"{path}/{name}" for name in inner]
+            inner = _git_listing(root / path, max_entries - len(paths), depth + 1) or {}
+            files.update((f"{path}/{name}", kind) for name, kind in inner.items())
     return files
 
 
@@ -151,18 +153,14 @@ def _builtin_skip(path: str) -> bool:
     return path.endswith(SKIPPED_SUFFIXES) or any(part in SKIPPED_DIRS for part in parts)
 
 
-def _sendable(root: Path, path: str) -> bool:
-    """A regular file, or a link to a regular file inside ``root`` (not inside its ``.git``)."""
-    full = os.path.join(root, path)
-    try:
-        st = os.lstat(full)
-    except OSError:  # gone (a tracked file deleted from disk), or unreachable: nothing to send
-        return False
-    if stat.S_ISREG(st.st_mode):
+def _sendable(root: Path, path: str, kind: int) -> bool:
+    """A regular file, or a link to a regular file inside ``root`` (not inside its ``.git``); ``kind`` is
+    the path's own file type (``S_IFMT``), as its directory listing or lstat gave it."""
+    if kind == stat.S_IFREG:
         return True
-    if not stat.S_ISLNK(st.st_mode):
+    if kind != stat.S_IFLNK:
         return False
-    target = os.path.realpath(full)
+    target = os.path.realpath(os.path.join(root, path))
     inside = os.path.relpath(target, root)
     if inside in (".", "..") or inside.startswith(("../", "/")) or _builtin_skip(inside):
         return False
@@ -172,19 +170,19 @@ def _sendable(root: Path, path: str) -> bool:
         return False
 
 
-def _walk(root: Path, max_entries: int) -> list[str]:
+def _walk(root: Path, max_entries: int) -> dict[str, int]:
     """The files under ``root`` that no ``.gitignore`` or ``.remreplignore`` leaves out, as git walks: a
     directory an ignore file excludes is never entered. Links are never followed (``_sendable`` decides
     on those that point to files)."""
     trees = (_IgnoreTree(root, GITIGNORE), _IgnoreTree(root, IGNORE_FILE))
-    found: list[str] = []
+    found: dict[str, int] = {}  # path -> its file type, from the directory listing (no stat needed)
     pending = [""]  # relative directories still to read ("" is root)
     seen = 0
     while pending:
         directory = pending.pop()
         try:
             with os.scandir(os.path.join(root, directory) if directory else root) as entries:
-                listing = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+                listing = [(entry.name, _kind(entry)) for entry in entries]
         except OSError as error:
             raise WorkdirError(
                 f"cannot read the directory {root / directory}: {error.strerror}; leave it out with a line "
@@ -193,14 +191,27 @@ def _walk(root: Path, max_entries: int) -> list[str]:
         seen += len(listing)
         if seen > max_entries:
             raise _too_many(root, max_entries)
-        for name, is_dir in listing:
+        for name, kind in listing:
             path = f"{directory}/{name}" if directory else name
+            is_dir = kind == stat.S_IFDIR
             if (name in SKIPPED_DIRS if is_dir else name.endswith(SKIPPED_SUFFIXES)) or name == ".git":
                 continue
             if any(tree.excluded(directory, name, is_dir) for tree in trees):
                 continue
-            (pending if is_dir else found).append(path)
+            if is_dir:
+                pending.append(path)
+            else:
+                found[path] = kind
     return found
+
+
+def _kind(entry: os.DirEntry[str]) -> int:
+    """An entry's own file type from its directory listing (d_type: no stat on most file systems)."""
+    if entry.is_symlink():
+        return stat.S_IFLNK
+    if entry.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    return stat.S_IFREG if entry.is_file(follow_symlinks=False) else 0  # 0: a FIFO, socket, device
 
 
 class _IgnoreTree:
