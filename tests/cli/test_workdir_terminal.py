@@ -32,9 +32,9 @@ def test_the_prompt_works_in_a_synced_copy_and_percent_sync_follows_edits(
 
     (root / "utils.py").write_text("ANSWER = 43\n")
     shown = "\n".join(terminal.run("%sync", timeout=60))
-    assert "remrepl: synced" in shown and "(1 file, 12 B sent" in shown, shown
+    assert "remrepl: synced" in shown and ": 1 file sent (12 B) in" in shown, shown
     assert terminal.run("import importlib; importlib.reload(utils).ANSWER") == ["43"]
-    assert "is up to date" in "\n".join(terminal.run("%sync", timeout=60))
+    assert "(3 files, 22 B): unchanged" in "\n".join(terminal.run("%sync", timeout=60))
 
     terminal.send("C-d")
     assert terminal.wait_exit() == 0
