@@ -70,9 +70,9 @@ class Environment:
         """The table (several lines, no final newline), or "" when everything matches."""
         if not self.rows:
             return ""
-        header = ("", self.reference, self.other, "severity", "fix")
-        cells = [header, *((r.name, r.reference or "missing", r.other or "missing", r.severity, r.fix) for r in self.rows)]
-        cells = [tuple(_cut(c) for c in row) for row in cells]
+        header = ["", self.reference, self.other, "severity", "fix"]
+        rows = [[r.name, r.reference or "missing", r.other or "missing", r.severity, r.fix] for r in self.rows]
+        cells = [[_cut(cell) for cell in row] for row in [header, *rows]]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
         lines = [f"remrepl: the {self.reference} and the {self.other} differ:"]
         for row in cells:
@@ -99,7 +99,7 @@ def release(version: str) -> tuple[int, ...]:
 
 
 def minor(version: str) -> str:
-    """"3.11.7" -> "3.11" (the version itself when it has no two numbers)."""
+    """ "3.11.7" -> "3.11" (the version itself when it has no two numbers)."""
     numbers = release(version)
     return ".".join(map(str, numbers[:2])) if len(numbers) >= 2 else version
 

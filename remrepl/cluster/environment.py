@@ -135,7 +135,9 @@ def _groups(name: str, head: str, workers: Mapping[str, Versions], same: Callabl
     return "; ".join(parts)
 
 
-def compare_workers(head: Mapping[str, str], workers: Mapping[str, Versions], declared: Sequence[str] = ()) -> Environment:
+def compare_workers(
+    head: Mapping[str, str], workers: Mapping[str, Versions], declared: Sequence[str] = ()
+) -> Environment:
     """The head's versions against each worker's (address -> versions). Compared: python (up to the
     minor version), remrepl, Dask's packages, and the ``declared`` ones; a name the head does not
     report is not compared. Errors first, then warnings, each in the order above."""
@@ -179,7 +181,7 @@ def _packages(entry: Any) -> Versions | None:
 def collect(client: Client, names: Sequence[str]) -> tuple[Versions, dict[str, Versions]]:
     """(the head's versions, each worker's) as Dask collects them, with ``names`` besides Dask's own.
     The head is this process (it runs the scheduler and the client)."""
-    versions = client.get_versions(check=False, packages=list(names))
+    versions: Any = client.get_versions(check=False, packages=list(names))  # a dict (a coroutine if async)
     head = _packages(versions.get("client")) or {}
     workers: dict[str, Versions] = {}
     for address, entry in dict(versions.get("workers") or {}).items():

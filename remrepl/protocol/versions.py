@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Iterable
-from importlib import metadata
 
 # What a server reports in its Welcome: what must agree between the client and the kernel for objects
 # pickled by value (``%put`` of a lambda, ``session.put``) to load on the other side.
@@ -22,6 +21,8 @@ VersionOf = Callable[[str], str]
 
 def distribution_version(name: str) -> str:
     """The installed version of distribution ``name``, or "" when it is not installed."""
+    from importlib import metadata  # here: it loads email and socket, which this sans-I/O package does not
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -32,7 +32,14 @@ def old_cloudpickle_server(tmp_path: Path, password_file: Path) -> Iterator[Runn
 
 
 def exec_args(server: RunningServer, password_file: Path, script: Path) -> list[str]:
-    return ["exec", "--connection-file", str(server.connection_file), "--password-file", str(password_file), str(script)]
+    return [
+        "exec",
+        "--connection-file",
+        str(server.connection_file),
+        "--password-file",
+        str(password_file),
+        str(script),
+    ]
 
 
 def test_the_same_versions_print_nothing(server: RunningServer, password_file: Path, tmp_path: Path) -> None:

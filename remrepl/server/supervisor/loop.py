@@ -58,8 +58,8 @@ from ...protocol import (
 )
 from ...protocol.aws_credentials import CREDENTIALS_NAME
 from ...protocol.events import Event
-from ...protocol.versions import installed_versions
 from ...protocol.side import PutObject
+from ...protocol.versions import installed_versions
 from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from ...transport.connection_info import ConnectionInfo
 from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
