@@ -16,6 +16,7 @@ The comparison and the table are pure functions of version dicts (``Versions``: 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Literal
@@ -29,9 +30,10 @@ Severity = Literal["error", "warning"]
 
 # Why an "error" row matters, said once under the table.
 BY_VALUE = (
-    "functions and classes defined at the prompt travel pickled by value (%put of a lambda, session.put, "
-    "cluster tasks): another Python or cloudpickle may fail to load them, or load them wrongly"
+    "what is pickled by value (%put of a lambda, session.put, cluster tasks defined at the prompt) "
+    "needs the same Python and cloudpickle minor version on both sides"
 )
+WIDTH = 100  # the reasons under the table are wrapped to this width
 CELL = 60  # characters: a cell longer than this (a server's odd version string) is cut
 
 
@@ -78,7 +80,7 @@ class Environment:
         for row in cells:
             lines.append("  " + "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
         for why in dict.fromkeys(r.why for r in self.rows if r.why):
-            lines.append(f"  ({why})")
+            lines += textwrap.wrap(f"why: {why}", WIDTH, initial_indent="  ", subsequent_indent="    ")
         return "\n".join(lines)
 
     def __str__(self) -> str:

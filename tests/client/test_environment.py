@@ -67,7 +67,7 @@ def test_the_table_has_one_row_per_mismatch_errors_first_and_each_reason_once() 
     assert lines[2].split()[:4] == ["python", "3.12.4", "3.11.7", "error"]
     assert lines[3].split()[:4] == ["cloudpickle", "3.1.3", "missing", "error"]
     assert lines[4].split()[:4] == ["remrepl", "0.1.0", "0.2.0", "warning"]
-    assert len(lines) == 6 and lines[5].startswith("  (functions and classes defined at the prompt")
+    assert len(lines) == 7 and lines[5].startswith("  why: what is pickled by value (%put of a lambda")
     # the columns line up: each row's severity starts where the header's does
     column = lines[1].index("severity")
     assert all(line[column:].startswith(("error", "warning")) for line in lines[2:5])
