@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ClusterError, TaskError
-from . import environment as versions
 from .backends.base import WorkerBackend
 from .pool import START_TIMEOUT, WorkerPool
 
@@ -28,6 +27,8 @@ class Cluster:
     """
 
     def __init__(self, backend: WorkerBackend, *, timeout: float = START_TIMEOUT) -> None:
+        from . import environment as versions  # here: the installer's module, only once a cluster starts
+
         with versions.quiet_dask():  # Dask's version warning: ours below says it, with the fix
             self._pool: WorkerPool | None = WorkerPool(backend, timeout=timeout)
         self._timeout = timeout  # also scale()'s default: as long as a worker of this kind takes to start
@@ -108,6 +109,8 @@ class Cluster:
     def environment(self) -> Environment:
         """The head against the workers now (``str()`` of it: the table; ``.ok``, ``.rows``): Python,
         remrepl, Dask's packages and the project's declared ones, read again (after an install, say)."""
+        from . import environment as versions
+
         return versions.check(self.client, fresh=True)
 
     def threads(self) -> int:
