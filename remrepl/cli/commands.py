@@ -171,6 +171,7 @@ def _is_remote(args: argparse.Namespace, target: str) -> bool:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from ..client import environment
     from ..launchers import records
     from . import packages, workdir
     from .ui import Repl, private_history
@@ -181,6 +182,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     outcome = "detach"
     exit_code = 0
     try:
+        environment.report(session, sys.stderr)  # laptop vs head: a table only if they differ
         synced = workdir.sync(session, project, args) if project is not None else None
         if not packages.install(session, args, synced):
             print("remrepl: the session goes on without them", file=sys.stderr)
@@ -236,6 +238,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    from ..client import environment
     from . import packages, workdir
     from .batch import read_script, run_script
     from .plots import PlotSaver
@@ -244,6 +247,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     config = _config(args)
     session, launcher, target = _open_session(args, script=True)
     try:
+        environment.report(session, sys.stderr)  # laptop vs head: a table on stderr only if they differ
         origin = cwd = None
         project = workdir.chosen(args, script=args.file, remote=_is_remote(args, target))
         synced = workdir.sync(session, project, args, quiet=True) if project is not None else None
