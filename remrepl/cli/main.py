@@ -23,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in ("connect", "exec"):  # the project's [tool.remrepl], before anything launches
+            from .project_config import configure
+
+            configure(args, argv)
         if args.command == "serve":
             from ..server import serve
 
