@@ -34,7 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .config import tomllib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 TOOL = "tool.remrepl"
 EXEC_ONLY = frozenset({"get", "get-to", "timeout"})
@@ -286,8 +290,8 @@ def given_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str
 
 
 def _suppress_defaults(parser: argparse.ArgumentParser) -> None:
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk of its actions
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:  # argparse has no public walk of its actions
+        if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 _suppress_defaults(sub)
         elif action.option_strings:  # positionals keep theirs: a missing NAME/ARGS is not "given"
