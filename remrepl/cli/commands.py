@@ -164,7 +164,10 @@ def _is_remote(args: argparse.Namespace, target: str) -> bool:
     kept = records.read(args.connection_file) if args.connection_file else None
     if kept is not None:
         return kept.target != "local"
-    return True  # a bare connection file: it may name any machine (a loopback address may be a tunnel)
+    from ..transport.connection_info import ConnectionInfo
+
+    # A bare connection file: a loopback address is this machine (a tunnel to another is --workdir's case).
+    return ConnectionInfo.read(args.connection_file).host not in ("127.0.0.1", "::1", "localhost")
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
