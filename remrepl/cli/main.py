@@ -1,6 +1,9 @@
 """The ``remrepl`` command: ``serve``, ``connect``, ``exec`` and ``ls`` (``commands.py``); ``up``, ``status``
 and ``down`` (``ec2.py``); the options of them all in ``parser.py``.
 
+Before ``connect`` or ``exec`` starts anything, the project's ``[tool.remrepl]`` (``project_config.py``)
+fills in what the flags did not say.
+
 Only the parser is built at import: each command imports what it needs when it runs, so ``remrepl --help``
 (and a mistyped option) does not pay for zmq, prompt_toolkit, paramiko or boto3.
 """
