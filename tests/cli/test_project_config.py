@@ -21,6 +21,7 @@ from remrepl.cli import ec2 as cli_ec2
 from remrepl.cli.parser import build_parser, normalise
 from remrepl.cli.project_config import (
     apply,
+    configure,
     find_pyproject,
     given_dests,
     load_project_config,
@@ -232,6 +233,21 @@ def test_ec2_settings_defaults_then_config_toml_then_the_file_then_flags(tmp_pat
     assert settings.allow_cidr == ("203.0.113.7/32",) and settings.lend_credentials is False
     assert settings.remote_python == "python3.12"  # from [tool.remrepl.ssh]
     assert cli_ec2.launch_options(applied(path, "exec", "job.py"))["settings"].volume_size == 40
+
+
+def test_configure_names_the_file_only_when_it_has_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain"
+    write(plain, "[tool.ruff]\nline-length = 99\n")
+    monkeypatch.chdir(plain)
+    args, _ = parsed("connect")
+    assert configure(args, ["connect"]) is None and capsys.readouterr().err == ""
+    path = write(tmp_path / "proj", '[tool.remrepl]\npip = ["x"]\n')
+    argv = ["connect", "--workdir", str(tmp_path / "proj")]  # connect: the --workdir's file, not the cwd's
+    args, _ = parsed(*argv)
+    assert configure(args, argv) is not None and args.pip == ["x"]
+    assert capsys.readouterr().err == f"remrepl: settings from [tool.remrepl] of {path} (flags override them)\n"
 
 
 # --- whole runs ------------------------------------------------------------------------------------------
