@@ -4,7 +4,8 @@
 With a synced workdir, what the tree declares (requirements.txt, uv.lock, pyproject.toml's
 dependencies) is installed too, unless ``--no-install``; a second launch with nothing changed installs
 nothing (a stamp of what was resolved). A requirements file inside the workdir is read there, in the
-copy; one outside it is sent as its lines. Relative ``--find-links`` paths are the workdir's.
+copy; one outside it is sent as its lines. Relative ``--find-links`` paths are the workdir's, and so is
+an absolute one inside it.
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ def request(args: argparse.Namespace, synced: SyncResult | None) -> PackageReque
                         f"--requirements {given}: {line!r}: options and includes work only in a file inside the workdir"
                     )
                 specs.append(line)
-    # A relative path is the workdir's (resolved in the copy); without one, this directory's (a local server).
-    links = [link if "://" in link or root is not None else os.path.abspath(link) for link in args.find_links]
+    links = [_link(link, root) for link in args.find_links]
     return PackageRequest(
         tree=synced.remote if synced is not None else None,
         specs=specs,
@@ -72,6 +72,19 @@ def request(args: argparse.Namespace, synced: SyncResult | None) -> PackageReque
         find_links=links,
         detect=not args.no_install,
     )
+
+
+def _link(link: str, root: Path | None) -> str:
+    """A relative path is the workdir's (resolved in the copy), as is an absolute one inside it (pyproject's
+    find-links, resolved against its directory); without a workdir, this directory's (a local server)."""
+    if "://" in link:
+        return link
+    if root is None:
+        return os.path.abspath(link)
+    local = Path(link).expanduser()
+    if local.is_absolute() and local.resolve().is_relative_to(root):
+        return local.resolve().relative_to(root).as_posix() or "."
+    return link
 
 
 def install(session: Session, args: argparse.Namespace, synced: SyncResult | None) -> bool:
