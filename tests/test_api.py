@@ -35,6 +35,7 @@ def test_public_names() -> None:
         "Launcher",
         "LocalLauncher",
         "LocalProtocolError",
+        "NoSuchPath",
         "Notice",
         "ObjectError",
         "OutputEvent",

@@ -4,7 +4,8 @@ Each page's blocks run in order, in a fresh directory of the page's own (with th
 directory), Python blocks sharing one namespace. What a block is decides what happens to it:
 
 - ``python``: executed; ``sh``: run with ``bash -e`` (it must exit 0); ``toml``: loaded with the
-  configuration loader; ``json``: parsed;
+  configuration loader (one with a ``[tool.remrepl]`` table: with the project's, as a pyproject.toml);
+  ``json``: parsed;
 - an HTML comment right before the fence changes that: ``<!-- docs-test: skip REASON -->`` (not run; the
   reason is required), ``<!-- docs-test: file NAME -->`` (written to NAME for later blocks),
   ``<!-- docs-test: serve -->`` (a ``remrepl serve`` runs in the page's directory, with ``password.txt``
@@ -32,6 +33,7 @@ import pytest
 
 from remrepl import Launcher, Session, launch
 from remrepl.cli.config import load_config
+from remrepl.cli.project_config import load_project_config
 from remrepl.protocol import Error, Result, Stream
 from tests.support.terminal import TmuxTerminal
 
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^`]*)$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>\w+)\s*(?P<arg>.*?)\s*-->\s*$")
+PROJECT_TABLE = re.compile(r"^\[tool\.remrepl[\].]", re.MULTILINE)  # a pyproject.toml's, not config.toml
 KINDS = ("skip", "file", "serve", "transcript", "prompt")
 RUNNABLE = ("python", "sh", "toml", "json")
 SH_TIMEOUT = 120.0
@@ -147,6 +150,11 @@ class PageRun:
             exec(compile(block.code, block.where(), "exec"), self.namespace)
         elif block.lang == "sh":
             self.shell(block)
+        elif block.lang == "toml" and PROJECT_TABLE.search(block.code):
+            path = self.directory / ".pyproject-check" / "pyproject.toml"  # leaves the page's own files be
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(block.code, encoding="utf-8")
+            assert load_project_config(path) is not None, f"{block.where()}: no [tool.remrepl] table"
         elif block.lang == "toml":
             path = self.directory / "config.toml"
             path.write_text(block.code, encoding="utf-8")

@@ -164,12 +164,16 @@ def _is_remote(args: argparse.Namespace, target: str) -> bool:
     kept = records.read(args.connection_file) if args.connection_file else None
     if kept is not None:
         return kept.target != "local"
-    return True  # a bare connection file: it may name any machine (a loopback address may be a tunnel)
+    from ..transport.connection_info import ConnectionInfo
+
+    # A bare connection file: a loopback address is this machine (a tunnel to another is --workdir's case).
+    return ConnectionInfo.read(args.connection_file).host not in ("127.0.0.1", "::1", "localhost")
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from ..client import environment
     from ..launchers import records
-    from . import workdir
+    from . import packages, workdir
     from .ui import Repl, private_history
 
     config = _config(args)  # before connecting: a typo in the file costs no server start
@@ -178,8 +182,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
     outcome = "detach"
     exit_code = 0
     try:
-        if project is not None:
-            workdir.sync(session, project, args)
+        environment.report(session, sys.stderr)  # laptop vs head: a table only if they differ
+        synced = workdir.sync(session, project, args) if project is not None else None
+        if not packages.install(session, args, synced):
+            print("remrepl: the session goes on without them", file=sys.stderr)
         history_file = state_dir("history") / re.sub(r"[^\w.-]", "_", target)
         history = private_history(history_file, max_entries=config.history_size)
         repl = Repl(session, history, config=config, leaving=leaving_of(args, launcher is not None))
@@ -232,7 +238,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from . import workdir
+    from ..client import environment
+    from . import packages, workdir
     from .batch import read_script, run_script
     from .plots import PlotSaver
 
@@ -240,10 +247,14 @@ def cmd_exec(args: argparse.Namespace) -> int:
     config = _config(args)
     session, launcher, target = _open_session(args, script=True)
     try:
+        environment.report(session, sys.stderr)  # laptop vs head: a table on stderr only if they differ
         origin = cwd = None
         project = workdir.chosen(args, script=args.file, remote=_is_remote(args, target))
-        if project is not None:
-            origin, cwd = workdir.script_place(workdir.sync(session, project, args, quiet=True), args.file)
+        synced = workdir.sync(session, project, args, quiet=True) if project is not None else None
+        if synced is not None:
+            origin, cwd = workdir.script_place(synced, args.file)
+        if not packages.install(session, args, synced):
+            return 1  # the installer said why; the script did not run
         return run_script(
             session,
             args.file,

@@ -1,6 +1,9 @@
 """The ``remrepl`` command: ``serve``, ``connect``, ``exec`` and ``ls`` (``commands.py``); ``up``, ``status``
 and ``down`` (``ec2.py``); the options of them all in ``parser.py``.
 
+Before ``connect`` or ``exec`` starts anything, the project's ``[tool.remrepl]`` (``project_config.py``)
+fills in what the flags did not say.
+
 Only the parser is built at import: each command imports what it needs when it runs, so ``remrepl --help``
 (and a mistyped option) does not pay for zmq, prompt_toolkit, paramiko or boto3.
 """
@@ -23,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in ("connect", "exec"):  # the project's [tool.remrepl], before anything launches
+            from .project_config import configure
+
+            configure(args, argv)
         if args.command == "serve":
             from ..server import serve
 

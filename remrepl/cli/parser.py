@@ -14,6 +14,7 @@ from .. import __version__
 from .._files import PASSWORD_ENV
 from . import ec2 as cli_ec2
 from .help import HelpFormatter, add_command, examples
+from .packages import add_arguments as add_package_arguments
 from .workdir import add_arguments as add_workdir_arguments
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     launching.add_argument("--keep", action="store_true", help="leave the server running at the end")
     launching.add_argument("--name", metavar="NAME", help="with --keep: the session's name for `remrepl connect NAME`")
     _add_plot_options(parser)
+    add_workdir_arguments(parser)  # what travels with the code: every target's
+    add_package_arguments(parser)
     ssh = parser.add_argument_group("with --launch [ssh://][USER@]HOST[:PORT]")
     ssh.add_argument("--ssh-config", metavar="FILE", help="read this ssh_config instead of ~/.ssh/config")
     ssh.add_argument(
@@ -106,7 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect_parser.add_argument("session", nargs="?", metavar="NAME", help="a session this machine knows")
     _add_connection_options(connect_parser)
-    add_workdir_arguments(connect_parser)
 
     exec_parser = add_command(
         commands,
@@ -136,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--get-to", default="", metavar="LOCAL_DIR", help="where --get downloads land (default: the current directory)"
     )
     _add_connection_options(exec_parser)
-    add_workdir_arguments(exec_parser)
     exec_parser.add_argument("file", metavar="FILE", help="the script to run")
     exec_parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments (sys.argv[1:])")
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..client.sync import SyncResult
 
 
+QUIET_SECONDS = 0.5  # a sync quicker than this draws no progress bar, only its summary line
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the project directory (--workdir)")
     choice = group.add_mutually_exclusive_group()
@@ -39,6 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workdir-max-size", metavar="SIZE", help="refuse to sync more than SIZE bytes (default 500MB; 2G...)"
     )
     group.add_argument("--workdir-max-files", type=int, metavar="N", help="refuse to sync more than N files (20000)")
+
+
+def summary(result: SyncResult) -> str:
+    """``(3 files, 22 B): 1 file sent (12 B) in 0.04 s``, or ``...: unchanged (0.01 s)``."""
+    from ..client.progress import human_bytes
+
+    tree = f"({result.files} file{'s' if result.files != 1 else ''}, {human_bytes(result.size)})"
+    if result.unchanged:
+        return f"{tree}: unchanged ({result.seconds:.2f} s)"
+    sent = f"{result.sent_files} file{'s' if result.sent_files != 1 else ''}"
+    return f"{tree}: {sent} sent ({human_bytes(result.sent_bytes)}) in {result.seconds:.2f} s"
 
 
 def chosen(args: argparse.Namespace, *, script: str | None, remote: bool) -> Path | None:
@@ -59,25 +73,19 @@ def chosen(args: argparse.Namespace, *, script: str | None, remote: bool) -> Pat
 
 def sync(session: Session, root: Path, args: argparse.Namespace, *, quiet: bool = False) -> SyncResult:
     """Sync ``root``; a progress bar and a summary line on stderr when it is a terminal (or not ``quiet``)."""
-    from ..client.progress import ProgressBar, human_bytes
+    from ..client.progress import ProgressBar
     from ..workdir.limits import parse_size
 
     max_bytes = parse_size(args.workdir_max_size) if args.workdir_max_size else None
     tty = sys.stderr.isatty()
-    bar = ProgressBar("syncing") if tty else None
+    bar = ProgressBar("syncing", delay=QUIET_SECONDS) if tty else None
     try:
         result = session.sync_workdir(root, max_bytes=max_bytes, max_files=args.workdir_max_files, progress=bar)
     finally:
         if bar is not None:
             bar.close()
     if tty or not quiet:
-        files = f"{result.sent_files} file{'s' if result.sent_files != 1 else ''}"
-        sent = "unchanged" if result.unchanged else f"{files} sent, {human_bytes(result.sent_bytes)}"
-        print(
-            f"remrepl: workdir {root} -> {result.remote} ({result.files} files, {human_bytes(result.size)}; "
-            f"{sent}, {result.seconds:.2f} s)",
-            file=sys.stderr,
-        )
+        print(f"remrepl: workdir {root} -> {result.remote} {summary(result)}", file=sys.stderr)
     return result
 
 

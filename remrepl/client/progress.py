@@ -127,8 +127,12 @@ class ProgressBar:
         *,
         tty: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        delay: float = 0.0,
     ) -> None:
+        """``delay``: draw nothing for a transfer shorter than that many seconds (a quick sync says only
+        its summary line)."""
         self.label = label
+        self.delay = delay
         self.stream = stream or sys.stderr
         self.tty = _is_tty(self.stream) if tty is None else tty
         self.clock = clock
@@ -140,6 +144,8 @@ class ProgressBar:
 
     def __call__(self, done: int, total: int) -> None:
         self._done, self._total = done, total
+        if self.delay and self.clock() - self.started < self.delay:
+            return
         if self.tty:
             now = self.clock()
             if now - self._last_draw >= REDRAW_SECONDS or done >= total or not self._drawn:

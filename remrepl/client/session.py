@@ -491,7 +491,7 @@ class Session:
             with open(path, encoding="utf-8") as f:
                 source = f.read()
         if not self.script:
-            with Session(self.info, self._keys, input_handler=self.input_handler, script=True) as runner:
+            with self.script_connection() as runner:
                 return runner.run_script(
                     path, args, source=source, stdin=stdin, timeout=timeout, get=get, get_to=get_to
                 )
@@ -526,6 +526,10 @@ class Session:
         welcome = self.welcome
         supported = welcome is not None and (welcome.script_transfers or not self.script)
         return fetch(self._transfers, paths, to or "", base=self.run_cwd, supported=supported, progress=progress)
+
+    def script_connection(self) -> Session:
+        """A new script connection to the same server (``run_script`` on an attached session uses one)."""
+        return Session(self.info, self._keys, input_handler=self.input_handler, script=True)
 
     def collect(self, execution: Execution, timeout: float | None = None) -> RunResult:
         """Follow ``execution`` to its end and collect its output; ``ExecutionTimeout`` interrupts it."""

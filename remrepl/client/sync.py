@@ -67,7 +67,10 @@ def local_manifest(root: Path, *, max_bytes: int, max_files: int) -> Manifest:
     check_limits(root, stat_sizes(root, paths), max_bytes, max_files)
     cache = HashCache.for_root(root)
     manifest = build_manifest(root, paths, cache)
-    cache.save()
+    try:
+        cache.save()
+    except WorkdirError:  # only a cache: the next sync hashes again
+        pass
     return manifest
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from .pool import START_TIMEOUT, WorkerPool
 if TYPE_CHECKING:
     from distributed import Client
 
+    from ..client.environment import Environment
+
 
 class Cluster:
     """A pool of Dask workers with a concurrent.futures feel. Use it as a context manager, or ``close()``.
@@ -24,11 +27,21 @@ class Cluster:
     """
 
     def __init__(self, backend: WorkerBackend, *, timeout: float = START_TIMEOUT) -> None:
-        self._pool: WorkerPool | None = WorkerPool(backend, timeout=timeout)
+        from . import environment as versions  # here: the installer's module, only once a cluster starts
+
+        with versions.quiet_dask():  # Dask's version warning: ours below says it, with the fix
+            self._pool: WorkerPool | None = WorkerPool(backend, timeout=timeout)
         self._timeout = timeout  # also scale()'s default: as long as a worker of this kind takes to start
         self.kind = backend.kind
         self.address = self._pool.address
         self._executor: ClusterExecutor | None = None
+        try:  # the head against its workers: one table on the session's stderr, only if something differs
+            versions.report(versions.check(self.client), sys.stderr)
+        except Exception as exc:  # the cluster works without the check: say so, never silently
+            print(f"remrepl: could not compare the workers' versions with the head's: {exc!r}", file=sys.stderr)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def client(self) -> Client:
@@ -92,6 +105,13 @@ class Cluster:
     def workers(self) -> dict[str, dict[str, Any]]:
         """The connected workers: address -> Dask's worker info (nthreads, memory_limit, ...)."""
         return self._live().workers()
+
+    def environment(self) -> Environment:
+        """The head against the workers now (``str()`` of it: the table; ``.ok``, ``.rows``): Python,
+        remrepl, Dask's packages and the project's declared ones, read again (after an install, say)."""
+        from . import environment as versions
+
+        return versions.check(self.client, fresh=True)
 
     def threads(self) -> int:
         return sum(int(w.get("nthreads", 0)) for w in self.workers().values())

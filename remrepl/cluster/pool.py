@@ -17,6 +17,7 @@ from .tls import ClusterCertificates
 if TYPE_CHECKING:
     from distributed import Client, SpecCluster
 
+    from .packages_plugin import PackagesFollower
     from .workdir_plugin import WorkdirFollower
 
 log = logging.getLogger("remrepl.cluster")
@@ -61,6 +62,7 @@ class WorkerPool:
         self.spec: SpecCluster | None = None
         self.client: Client | None = None
         self.workdir: WorkdirFollower | None = None
+        self.packages: PackagesFollower | None = None
         try:
             worker = backend.worker_spec(self.certs)
             settings = {
@@ -83,12 +85,16 @@ class WorkerPool:
                 except Exception as exc:
                     raise ClusterError(f"the {backend.kind} cluster could not start: {_cause(exc)}") from exc
             self.client = Client(self.spec, security=security, set_as_default=False, timeout=timeout)
+            from .packages_plugin import PackagesFollower
             from .workdir_plugin import WorkdirFollower
 
-            # Before the first task: the session's synced tree on every worker (and after each re-sync).
-            self.workdir = WorkdirFollower(self.client, shared=backend.kind == "local")
             if backend.initial_workers:
                 self.wait(backend.initial_workers * backend.processes, timeout)
+            # Before the first task, once the first workers are in (so that a failure to set one up raises
+            # here, naming it): the session's synced tree, then the project's packages, on every worker,
+            # present and future; again after each re-sync or %pip install.
+            self.workdir = WorkdirFollower(self.client, shared=backend.kind == "local")
+            self.packages = PackagesFollower(self.client, shared=backend.kind == "local")
         except BaseException:
             self.close()  # a half-started pool leaves nothing behind
             raise
@@ -132,8 +138,9 @@ class WorkerPool:
         return workers
 
     def close(self) -> None:
-        if self.workdir is not None:
-            self.workdir.close()
+        for follower in (self.workdir, self.packages):
+            if follower is not None:
+                follower.close()
         client, spec, self.client, self.spec = self.client, self.spec, None, None
         try:
             if client is not None:

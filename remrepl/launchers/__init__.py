@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,10 +32,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any) -> Launcher:
+def launch(
+    target: str = "local",
+    *,
+    start_timeout: float = 30.0,
+    workdir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Launcher:
     """Start a server at ``target`` and return its launcher: "local" (a child process of this machine) or
     "ssh://[USER@]HOST[:PORT]" (any host your ssh_config knows; options as ``SSHLauncher``'s), or
-    "ec2[:NAME]" (an EC2 head node, made or found by tag; options as ``EC2Launcher``'s).
+    "ec2[:NAME]" (an EC2 head node, made or found by tag; options as ``EC2Launcher``'s). ``workdir``: a
+    local project directory that each ``connect()`` syncs to the server first (``Session.sync_workdir``).
 
     with remrepl.launch() as server, server.connect() as session:
         session.run("x = 1")
@@ -41,5 +50,7 @@ def launch(target: str = "local", *, start_timeout: float = 30.0, **options: Any
     from .registry import for_target
 
     launcher = for_target(target).launcher(target, options)
+    if workdir is not None:
+        launcher.workdir = Path(workdir).expanduser().resolve()
     launcher.start(start_timeout)
     return launcher

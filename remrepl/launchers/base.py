@@ -8,6 +8,7 @@ over a channel we already trust. Whatever a launcher created is released when a 
 from __future__ import annotations
 
 import abc
+from pathlib import Path
 from types import TracebackType
 
 from ..client.session import InputHandler, Session, terminal_input
@@ -20,6 +21,8 @@ class Launcher(abc.ABC):
     #: a short name for history files and session records, e.g. "local"
     target = "server"
     info: ConnectionInfo | None = None
+    #: a local project directory each ``connect`` syncs to the server (``launch(..., workdir=)``)
+    workdir: Path | None = None
 
     @abc.abstractmethod
     def start(self, timeout: float = 30.0) -> ConnectionInfo:
@@ -46,12 +49,20 @@ class Launcher(abc.ABC):
     def connect(
         self, *, connect_timeout: float = 10.0, input_handler: InputHandler = terminal_input, script: bool = False
     ) -> Session:
-        """A session on the started server (``script``: a script connection, which does not attach)."""
+        """A session on the started server (``script``: a script connection, which does not attach); with a
+        ``workdir``, synced first (the session's interpreter works there: ``Session.sync_workdir``)."""
         from ..client.session import connect
 
         if self.info is None:
             raise RuntimeError("start() the launcher first")
-        return connect(info=self.info, connect_timeout=connect_timeout, input_handler=input_handler, script=script)
+        session = connect(info=self.info, connect_timeout=connect_timeout, input_handler=input_handler, script=script)
+        if self.workdir is not None:
+            try:
+                session.sync_workdir(self.workdir)
+            except BaseException:
+                session.close()
+                raise
+        return session
 
     def __enter__(self) -> Launcher:
         if self.info is None:

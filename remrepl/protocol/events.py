@@ -23,7 +23,7 @@ Fields typed ``bytes`` travel as separate binary frames after the JSON header (s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .side import (
@@ -205,6 +205,9 @@ class Welcome:
     # the server takes file transfers (Download, Upload, ...) on a script connection, relative paths from
     # its run's working directory (Done.cwd): ``remrepl exec --get`` (older servers of this version refuse them)
     script_transfers: bool = False
+    # the versions of the server's interpreter that must agree with the client's for by-value pickles
+    # (``protocol/versions.py``: remrepl, cloudpickle; "" when not installed; {} from older servers)
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

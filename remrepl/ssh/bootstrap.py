@@ -45,6 +45,15 @@ def venv_python(venv: str) -> str:
     return venv.rstrip("/") + "/bin/python"
 
 
+# Dependencies the bootstrap installs apart from the wheel, and only if it can: a host whose package index
+# lacks uv (a mirror) still gets remrepl, and installs the user's packages with pip.
+BEST_EFFORT = ("uv",)
+
+
+def _best_effort(requirement: str) -> bool:
+    return re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower() in BEST_EFFORT
+
+
 def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
     """A pure-Python wheel of the installed remrepl, in ``directory``, requiring the runtime dependencies
     and those of ``extras`` (an EC2 head needs ``cluster`` and ``ec2``)."""
@@ -55,7 +64,7 @@ def build_wheel(directory: Path, extras: Sequence[str] = ()) -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError("--bootstrap needs remrepl installed here (pip install remrepl)") from None
     version = installed["Version"]
-    declared = installed.get_all("Requires-Dist") or []
+    declared = [r for r in installed.get_all("Requires-Dist") or [] if not _best_effort(r)]
     # The asked extras' dependencies become unconditional (installed with the wheel, no extra named);
     # every extra is also kept as declared, so ``pip install 'remrepl[cluster]'`` on the host works later.
     requires = [r for r in map(partial(_for_extras, extras=extras), declared) if r]
@@ -130,9 +139,17 @@ def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] 
     # logging.py (pip drops that directory itself, but only once its own first imports are done)
     pip = f"{py} {shlex.join(python_words(module='pip'))} install --disable-pip-version-check -q"
     base = shell_path(base_python) if "/" in base_python else base_python
+    import importlib.metadata
+
+    optional = shlex.join(r for r in importlib.metadata.requires("remrepl") or [] if _best_effort(r))
     command = (
         f"set -e; [ -x {py} ] || {base} {shlex.join(python_words(module='venv'))} "
         f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
+        + (
+            f"; {pip} {optional} 2>/dev/null || echo 'remrepl: uv is not installable here; pip installs packages'"
+            if optional
+            else ""
+        )
     )
     status, output = run_remote(link, command, INSTALL_TIMEOUT)
     if status != 0:

@@ -49,7 +49,8 @@ def parse_size(text: str) -> int:
     number = match.group(1)
     whole, _, fraction = number.partition(".")
     # exact arithmetic: "0.1GB" is 100,000,000 bytes, not what a float makes of it
-    return (int(whole or "0") * 10 ** len(fraction) + int(fraction or "0")) * unit // 10 ** len(fraction)
+    scale: int = 10 ** len(fraction)
+    return (int(whole or "0") * scale + int(fraction or "0")) * unit // scale
 
 
 def format_size(size: int) -> str:
@@ -75,22 +76,20 @@ def stat_sizes(root: Path, paths: Sequence[str]) -> dict[str, int]:
 def check_limits(root: Path, sizes: Mapping[str, int] | Manifest, max_bytes: int, max_files: int) -> None:
     """Raise ``WorkdirTooLarge`` if the files ``sizes`` (path -> bytes, or a manifest) hold more than
     ``max_bytes`` or are more than ``max_files``."""
-    if isinstance(sizes, Manifest):
+    if not isinstance(sizes, Mapping):  # a manifest (or anything with entries that have path and size)
         sizes = {entry.path: entry.size for entry in sizes.entries}
     total = sum(sizes.values())
     if total <= max_bytes and len(sizes) <= max_files:
         return
     over = []
     if total > max_bytes:
-        over.append(f"{format_size(total)} (the limit is {format_size(max_bytes)})")
+        over.append(f"{format_size(total)} (limit {format_size(max_bytes)})")
     if len(sizes) > max_files:
-        over.append(f"{len(sizes):,} files (the limit is {max_files:,})")
-    lines = [f"the project directory {root} is too large to sync: {' and '.join(over)}; its largest entries:"]
+        over.append(f"{len(sizes):,} files (limit {max_files:,})")
+    lines = [f"the project directory {root} is too large to sync: {', '.join(over)}; its largest entries:"]
     lines += [f"  {line}" for line in _largest(sizes)]
-    lines.append(
-        f"Leave what need not travel out with a {IGNORE_FILE} file in {root} (.gitignore syntax), raise the "
-        f"limits with --workdir-max-size SIZE / --workdir-max-files N, or pass --no-workdir to sync nothing."
-    )
+    lines.append(f"leave out what need not travel with a {IGNORE_FILE} file in {root} (.gitignore syntax),")
+    lines.append("raise the limits with --workdir-max-size SIZE / --workdir-max-files N, or pass --no-workdir")
     raise WorkdirTooLarge("\n".join(lines))
 
 

@@ -8,6 +8,7 @@ the server's copy. ``digest`` names a whole tree: two trees with the same digest
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from typing import Any
 
 from .. import _files
 from .._exceptions import WorkdirError
+from .ignore import anchored_line
 from .select import IGNORE_FILE
 
 READ_SIZE = 1 << 20  # bytes per read while hashing
@@ -65,7 +67,8 @@ class Manifest:
 
     @cached_property
     def digest(self) -> str:
-        """SHA-256 hex of the canonical encoding (``to_json``) of the entries: the tree's identity."""
+        """The tree's identity: SHA-256 hex of ``b"remrepl-manifest-1\\n" + to_json()`` (the canonical
+        encoding: entries sorted by path, each ``[path, size, mode, sha256]``, compact ASCII JSON)."""
         return hashlib.sha256(_DIGEST_PREFIX + self.to_json().encode("ascii")).hexdigest()
 
     @property
@@ -137,11 +140,12 @@ def build_manifest(root: Path, paths: Sequence[str], cache: HashCache | None = N
             continue
         except OSError as error:
             raise _unreadable(root, path, error) from None
-        sha256 = cache.lookup(path, st) if cache is not None else None
+        sha256 = cache.lookup(path, st) if cache is not None and stat.S_ISREG(st.st_mode) else None
         if sha256 is None:
+            read_at = time.time_ns()  # before the status the hash goes with: the racy rule's reference
             sha256, st = _hash(root, path)
             if cache is not None:
-                cache.store(path, st, sha256)
+                cache.store(path, st, sha256, read_at_ns=read_at)
         entries.append(Entry(path, st.st_size, file_mode(st.st_mode), sha256))
     return Manifest(tuple(entries))
 
@@ -157,7 +161,7 @@ def _hash(root: Path, path: str) -> tuple[str, os.stat_result]:
         if not stat.S_ISREG(st.st_mode):
             raise WorkdirError(
                 f"{root / path} is no longer a regular file (it changed while the project was scanned); "
-                f"leave it out with a line '/{path}' in {root / IGNORE_FILE}"
+                f"leave it out with a line '{anchored_line(path)}' in {root / IGNORE_FILE}"
             )
         digest = hashlib.sha256()
         while chunk := os.read(fd, READ_SIZE):  # ends at the end of the file: bounded by its size
@@ -172,7 +176,7 @@ def _hash(root: Path, path: str) -> tuple[str, os.stat_result]:
 def _unreadable(root: Path, path: str, error: OSError) -> WorkdirError:
     return WorkdirError(
         f"cannot read {root / path}: {error.strerror or error}; leave it out of the sync with a line "
-        f"'/{path}' in {root / IGNORE_FILE}, or pass --no-workdir"
+        f"'{anchored_line(path)}' in {root / IGNORE_FILE}, or pass --no-workdir"
     )
 
 
@@ -225,25 +229,28 @@ class HashCache:
         self.misses += 1
         return None
 
-    def store(self, path: str, st: os.stat_result, sha256: str) -> None:
-        """Remember a hash just computed from a file in status ``st`` — unless the file is racy."""
-        if st.st_mtime_ns < time.time_ns() - RACY_NS:
+    def store(self, path: str, st: os.stat_result, sha256: str, *, read_at_ns: int | None = None) -> None:
+        """Remember the hash of a file read in status ``st`` (taken at ``read_at_ns``, default now) —
+        unless the file is racy: modified less than ``RACY_NS`` before that moment, or after it."""
+        if st.st_mtime_ns < (read_at_ns if read_at_ns is not None else time.time_ns()) - RACY_NS:
             self._seen[path] = [st.st_size, st.st_mtime_ns, st.st_ino, sha256]
         else:
             self._seen.pop(path, None)
 
     def save(self) -> None:
-        """Write what this scan found (files no longer there are forgotten), atomically and 0600."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Write what this scan found (files no longer there are forgotten), atomically and 0600. A
+        failure is a ``WorkdirError`` (a caller may go on without the cache: it only saves time)."""
         data = {"version": self.VERSION, "root": os.fsdecode(self.root), "entries": self._seen}
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
         try:
+            _files.private_dir(self.path.parent)
             _files.write_private(temporary, text)
             os.replace(temporary, self.path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-            raise
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise WorkdirError(f"cannot write the hash cache {self.path}: {error.strerror or error}") from None
 
 
 def _load(path: Path, root: Path) -> dict[str, list[Any]]:

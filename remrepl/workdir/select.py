@@ -6,7 +6,7 @@ directory. ``select_files(root)`` lists the regular files under it to send:
 
 - inside a git work tree, git itself decides (``git ls-files --cached --others --exclude-standard``: the
   tracked files still on disk and the untracked ones no ``.gitignore``, ``.git/info/exclude`` or global
-  excludes file leaves out);
+  excludes file leaves out), and repositories inside it (submodules, untracked clones) by their own git;
 - outside git, the same rules are applied here: every ``.gitignore`` at every level, each relative to its
   own directory, a deeper file overriding a shallower one, and no re-inclusion inside an excluded
   directory (git never looks inside one);
@@ -20,15 +20,12 @@ tree, point to directories or special files, or dangle are skipped, as are speci
 from __future__ import annotations
 
 import os
-import re
 import stat
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 
-import pathspec
-
 from .._exceptions import WorkdirError
+from . import ignore
 
 IGNORE_FILE = ".remreplignore"
 GITIGNORE = ".gitignore"
@@ -37,8 +34,8 @@ MAX_ENTRIES = 1_000_000  # directory entries looked at (or paths git lists): pas
 GIT_TIMEOUT = 120.0  # seconds for one git command (ls-files of a huge tree on a slow disk)
 SKIPPED_DIRS = frozenset({".git", "__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".remrepl-part")
-
-Rules = list[tuple["re.Pattern[str]", bool]]  # (pattern, excludes), in file order; the last match decides
+MAX_NESTING = 8  # repositories inside repositories (submodules of submodules ...) that are followed
+MAX_IGNORE_FILE = 1 << 20  # bytes of one ignore file read (a pattern file, not data)
 
 
 def project_root(script: Path) -> Path:
@@ -63,18 +60,22 @@ def project_root(script: Path) -> Path:
     return start
 
 
-def select_files(root: Path) -> list[str]:
-    """The sorted POSIX paths, relative to ``root``, of the regular files under it that travel."""
+def select_files(root: Path, *, max_entries: int = MAX_ENTRIES) -> list[str]:
+    """The sorted POSIX paths, relative to ``root``, of the regular files under it that travel. Past
+    ``max_entries`` directory entries looked at (or paths git lists) it raises ``WorkdirError``: that is
+    not a project directory."""
     root = root.resolve()
     if not root.is_dir():
         raise WorkdirError(f"the project directory {root} is not a directory")
-    listed = _git_listing(root)
+    listed = _git_listing(root, max_entries)
     if listed is None:
-        candidates: Iterable[str] = _walk(root)
+        candidates = _walk(root, max_entries)
     else:
         remreplignore = _IgnoreTree(root, IGNORE_FILE)
-        candidates = (path for path in listed if not _builtin_skip(path) and remreplignore.visible(path))
-    return sorted(path for path in set(candidates) if _sendable(root, path))
+        candidates = {
+            path: kind for path, kind in listed.items() if not _builtin_skip(path) and remreplignore.visible(path)
+        }
+    return sorted(path for path, kind in candidates.items() if _sendable(root, path, kind))
 
 
 def git_toplevel(directory: Path) -> Path | None:
@@ -107,9 +108,14 @@ def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[bytes] | No
         return None
 
 
-def _git_listing(root: Path) -> list[str] | None:
-    """What git would commit under ``root`` (root itself in a work tree, or below its top), or None when
-    ``root`` is not in a git work tree. Untracked nested repositories (listed as ``sub/``) are left out."""
+def _git_listing(root: Path, max_entries: int, depth: int = 0) -> dict[str, int] | None:
+    """What git would commit under ``root`` (root itself in a work tree, or below its top), each path with
+    its file type (``S_IFMT`` of its lstat; 0 if it is gone), or None when ``root`` is not in a git work
+    tree.
+
+    Repositories inside it — submodules (a tracked directory) and untracked clones (listed as ``sub/``)
+    — are listed by their own git, down to ``MAX_NESTING`` levels: their code is part of the project
+    as far as running it goes; one not checked out (no ``.git`` in it) has nothing to send."""
     inside = _git(root, "rev-parse", "--is-inside-work-tree")
     if inside is None or inside.returncode != 0 or inside.stdout.strip() != b"true":
         return None
@@ -117,15 +123,26 @@ def _git_listing(root: Path) -> list[str] | None:
     if result is None or result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip() if result is not None else "git did not answer"
         raise WorkdirError(f"git could not list the files of {root}: {detail}; pass --no-workdir to skip the sync")
-    paths = [os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw and not raw.endswith(b"/")]
-    if len(paths) > MAX_ENTRIES:
-        raise _too_many(root)
-    return paths
+    paths = [os.fsdecode(raw).rstrip("/") for raw in result.stdout.split(b"\0") if raw]
+    if len(paths) > max_entries:
+        raise _too_many(root, max_entries)
+    files: dict[str, int] = {}
+    for path in paths:
+        try:
+            kind = stat.S_IFMT(os.lstat(os.path.join(root, path)).st_mode)
+        except OSError:  # deleted from disk: nothing to send
+            kind = 0
+        if kind != stat.S_IFDIR:
+            files[path] = kind
+        elif depth < MAX_NESTING and os.path.lexists(os.path.join(root, path, ".git")) and not _builtin_skip(path):
+            inner = _git_listing(root / path, max_entries - len(paths), depth + 1) or {}
+            files.update((f"{path}/{name}", kind) for name, kind in inner.items())
+    return files
 
 
-def _too_many(root: Path) -> WorkdirError:
+def _too_many(root: Path, max_entries: int) -> WorkdirError:
     return WorkdirError(
-        f"more than {MAX_ENTRIES:,} entries under {root}: is it the project directory? Leave big directories "
+        f"more than {max_entries:,} entries under {root}: is it the project directory? Leave big directories "
         f"out with a {IGNORE_FILE} file there, or pass --no-workdir"
     )
 
@@ -136,20 +153,16 @@ def _builtin_skip(path: str) -> bool:
     return path.endswith(SKIPPED_SUFFIXES) or any(part in SKIPPED_DIRS for part in parts)
 
 
-def _sendable(root: Path, path: str) -> bool:
-    """A regular file, or a link to a regular file inside ``root`` (not inside its ``.git``)."""
-    full = os.path.join(root, path)
-    try:
-        st = os.lstat(full)
-    except OSError:  # gone (a tracked file deleted from disk), or unreachable: nothing to send
-        return False
-    if stat.S_ISREG(st.st_mode):
+def _sendable(root: Path, path: str, kind: int) -> bool:
+    """A regular file, or a link to a regular file inside ``root`` (not inside its ``.git``); ``kind`` is
+    the path's own file type (``S_IFMT``), as its directory listing or lstat gave it."""
+    if kind == stat.S_IFREG:
         return True
-    if not stat.S_ISLNK(st.st_mode):
+    if kind != stat.S_IFLNK:
         return False
-    target = os.path.realpath(full)
+    target = os.path.realpath(os.path.join(root, path))
     inside = os.path.relpath(target, root)
-    if inside.startswith(("..", "/")) or inside == "." or _builtin_skip(inside.replace(os.sep, "/")):
+    if inside in (".", "..") or inside.startswith(("../", "/")) or _builtin_skip(inside):
         return False
     try:
         return stat.S_ISREG(os.stat(target).st_mode)
@@ -157,35 +170,48 @@ def _sendable(root: Path, path: str) -> bool:
         return False
 
 
-def _walk(root: Path) -> list[str]:
+def _walk(root: Path, max_entries: int) -> dict[str, int]:
     """The files under ``root`` that no ``.gitignore`` or ``.remreplignore`` leaves out, as git walks: a
     directory an ignore file excludes is never entered. Links are never followed (``_sendable`` decides
     on those that point to files)."""
     trees = (_IgnoreTree(root, GITIGNORE), _IgnoreTree(root, IGNORE_FILE))
-    found: list[str] = []
+    found: dict[str, int] = {}  # path -> its file type, from the directory listing (no stat needed)
     pending = [""]  # relative directories still to read ("" is root)
     seen = 0
     while pending:
         directory = pending.pop()
         try:
             with os.scandir(os.path.join(root, directory) if directory else root) as entries:
-                listing = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+                listing = [(entry.name, _kind(entry)) for entry in entries]
         except OSError as error:
             raise WorkdirError(
                 f"cannot read the directory {root / directory}: {error.strerror}; leave it out with a line "
-                f"'/{directory}/' in {root / IGNORE_FILE}, or pass --no-workdir"
+                f"'{ignore.anchored_line(directory, directory=True)}' in {root / IGNORE_FILE}, or pass --no-workdir"
             ) from None
         seen += len(listing)
-        if seen > MAX_ENTRIES:
-            raise _too_many(root)
-        for name, is_dir in listing:
+        if seen > max_entries:
+            raise _too_many(root, max_entries)
+        for name, kind in listing:
             path = f"{directory}/{name}" if directory else name
+            is_dir = kind == stat.S_IFDIR
             if (name in SKIPPED_DIRS if is_dir else name.endswith(SKIPPED_SUFFIXES)) or name == ".git":
                 continue
             if any(tree.excluded(directory, name, is_dir) for tree in trees):
                 continue
-            (pending if is_dir else found).append(path)
+            if is_dir:
+                pending.append(path)
+            else:
+                found[path] = kind
     return found
+
+
+def _kind(entry: os.DirEntry[str]) -> int:
+    """An entry's own file type from its directory listing (d_type: no stat on most file systems)."""
+    if entry.is_symlink():
+        return stat.S_IFLNK
+    if entry.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    return stat.S_IFREG if entry.is_file(follow_symlinks=False) else 0  # 0: a FIFO, socket, device
 
 
 class _IgnoreTree:
@@ -194,7 +220,7 @@ class _IgnoreTree:
     def __init__(self, root: Path, filename: str) -> None:
         self._root = root
         self._filename = filename
-        self._rules: dict[str, Rules] = {}  # directory -> its file's rules (empty: no file)
+        self._rules: dict[str, list[ignore.Rule]] = {}  # directory -> its file's rules (empty: no file)
         self._visible: dict[str, bool] = {"": True}  # directory -> neither it nor a parent is excluded
 
     def excluded(self, directory: str, name: str, is_dir: bool) -> bool:
@@ -205,12 +231,9 @@ class _IgnoreTree:
         while True:
             rules = self._rules_of(level)
             if rules:
-                relative = path[len(level) + 1 :] if level else path
-                if is_dir:
-                    relative += "/"
-                for pattern, excludes in reversed(rules):
-                    if pattern.search(relative):
-                        return excludes
+                decided = ignore.decide(rules, path[len(level) + 1 :] if level else path, is_dir)
+                if decided is not None:
+                    return decided
             if not level:
                 return False
             level = level.rpartition("/")[0]
@@ -221,23 +244,27 @@ class _IgnoreTree:
         return self._directory_visible(directory) and not self.excluded(directory, name, False)
 
     def _directory_visible(self, directory: str) -> bool:
-        known = self._visible.get(directory)
-        if known is None:
+        unknown = []  # the directory and those of its parents not decided yet, deepest first
+        while directory not in self._visible:
+            unknown.append(directory)
+            directory = directory.rpartition("/")[0]
+        visible = self._visible[directory]
+        for directory in reversed(unknown):  # from the top down: an excluded parent hides the rest
             parent, _, name = directory.rpartition("/")
-            known = self._directory_visible(parent) and not self.excluded(parent, name, True)
-            self._visible[directory] = known
-        return known
+            visible = visible and not self.excluded(parent, name, True)
+            self._visible[directory] = visible
+        return visible
 
-    def _rules_of(self, directory: str) -> Rules:
+    def _rules_of(self, directory: str) -> list[ignore.Rule]:
         rules = self._rules.get(directory)
         if rules is None:
             rules = self._rules[directory] = _read_rules(self._root / directory / self._filename)
         return rules
 
 
-def _read_rules(path: Path) -> Rules:
-    """The patterns of one ignore file (none if it is missing, not a regular file, or unreadable: git
-    does not read a ``.gitignore`` that is a link either)."""
+def _read_rules(path: Path) -> list[ignore.Rule]:
+    """The rules of one ignore file (none if it is missing, not a regular file, or unreadable: git does
+    not read a ``.gitignore`` that is a link either)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -246,30 +273,9 @@ def _read_rules(path: Path) -> Rules:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return []
         with os.fdopen(fd, "rb", closefd=False) as file:
-            text = file.read(1 << 20).decode("utf-8", errors="surrogateescape")  # bounded: a pattern file
+            data = file.read(MAX_IGNORE_FILE)
     except OSError:
         return []
     finally:
         os.close(fd)
-    return compile_rules(text.splitlines())
-
-
-def compile_rules(lines: Iterable[str]) -> Rules:
-    """gitignore lines as (pattern, excludes) pairs, each matching a path *itself* (relative to the ignore
-    file's directory, a directory with a trailing ``/``), never through one of its parents.
-
-    pathspec's GitIgnoreSpec parses the lines exactly as git does (escapes, ranges, ``**``, anchoring,
-    trailing spaces); its own matching answers for a file given one ignore file, counting matches of
-    the file's parent directories. Git's walk instead asks about each directory once and never enters an
-    excluded one, so here a pattern's regex must reach the end of the path: ``\\Z``."""
-    rules: Rules = []
-    for line in lines:
-        try:  # one line at a time: a bad pattern (``!`` alone, ``[z-a]``) is skipped, as git skips it
-            patterns = pathspec.GitIgnoreSpec.from_lines([line]).patterns
-        except (ValueError, re.error):
-            continue
-        for pattern in patterns:
-            if pattern.include is not None and pattern.regex is not None:  # not a blank line or a comment
-                regex = re.compile(f"(?:{pattern.regex.pattern})\\Z", pattern.regex.flags)
-                rules.append((regex, pattern.include))
-    return rules
+    return ignore.parse(data.split(b"\n"))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testhosts import SSHD, RemoteUser, SSHHosts
 
 from tests.cli.test_cli_exec import QUICK, read_line
 from tests.support.cli import RUN_TIMEOUT, remrepl_command
@@ -133,6 +134,16 @@ def test_a_timed_out_run_still_gets_what_it_wrote(project: Path) -> None:
     assert landed(project / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
 
 
+def test_a_run_killed_after_its_timeout_still_gets_what_it_wrote(project: Path) -> None:
+    """A script that ignores the interrupt is killed (with its interpreter); the files are still there."""
+    ignores = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    (project / "stubborn.py").write_text(ignores + WRITES + "while True:\n    pass\n")
+    result = exec_in(project, "--timeout", "1", *GETS, "--get-to", "back", "stubborn.py")
+    assert result.returncode == 124, result.stderr
+    assert "interpreter is killed" in result.stderr
+    assert landed(project / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
+
+
 def test_ctrl_c_still_gets_what_the_run_wrote(project: Path) -> None:
     (project / "spin.py").write_text(
         WRITES.replace('print("wrote them")', 'print("spinning", flush=True)') + "while True:\n    pass\n"
@@ -165,3 +176,58 @@ def test_a_big_download_shows_its_progress_on_stderr(project: Path) -> None:
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert os.path.getsize(project / "back" / "big.bin") == size
     assert "--get big.bin" in result.stderr and "100%" in result.stderr  # plain lines: stderr is a pipe
+
+
+def test_from_a_synced_workdir_relative_paths_are_the_copys(project: Path, tmp_path: Path) -> None:
+    """With ``--workdir`` the script runs in the server's copy of the project: the run's directory the
+    server names (``Done.cwd``) is there, so the results come from the copy, and the local project stays
+    as it was."""
+    (project / "job.py").write_text(WRITES)
+    result = exec_in(project, "--workdir", str(project), *GETS, "--get-to", str(tmp_path / "back"), "job.py")
+    assert (result.returncode, result.stdout) == (0, "wrote them\n"), result.stderr
+    assert landed(tmp_path / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
+    assert sorted(p.name for p in project.iterdir()) == ["job.py"]  # written in the copy, not here
+
+
+def test_over_ssh_the_results_cross_the_wire(
+    isolated_sshd: SSHD,
+    isolated_ssh_hosts: SSHHosts,
+    remote_user: RemoteUser,
+    remote_python: str,
+    remote_scratch: Path,
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    """The server runs as another user, who can neither read the script nor write here: the script's text
+    is sent, it runs in that user's working directory (its HOME), and what it wrote comes back, relative to
+    that directory, also from a failed run."""
+    mine = remote_scratch.relative_to(remote_user.home)  # this test's own directory, from the remote HOME
+    (project / "job.py").write_text(
+        f"import os\nos.chdir({str(mine)!r})\n" + WRITES + "os.chdir(os.path.expanduser('~'))\nraise SystemExit(3)\n"
+    )
+    # --no-workdir: the script alone travels and runs in the session's directory, the remote HOME (a synced
+    # project's copy is the other case, above)
+    ssh = ["--ssh-config", str(isolated_ssh_hosts.ssh_config), "--remote-python", remote_python, "--no-workdir"]
+    gets = ["--get", f"{mine}/out", "--get", f"{mine}/log.txt", "--get", "nope.csv", "--get-to", str(tmp_path / "back")]
+    result = subprocess.run(
+        [
+            *remrepl_command(),
+            "exec",
+            "--launch=ssh://target",
+            *ssh,
+            *gets,
+            "--get-to",
+            str(tmp_path / "back"),
+            "job.py",
+        ],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (3, "wrote them\n"), result.stderr
+    assert result.stderr == "remrepl: --get nope.csv: no such file on the remote\n"
+    assert landed(tmp_path / "back") == {"out/result.txt": "result of \n", "log.txt": "the log\n"}
+    assert (remote_scratch / "log.txt").stat().st_uid == remote_user.uid  # written there, by that user

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import select
 import socket
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
 from tests.support.terminal import PROMPT, TmuxTerminal
-from tests.support.wheelhouse import TEST_PACKAGE, Wheelhouse
+from tests.support.wheelhouse import TEST_PACKAGE, Wheelhouse, throwaway_venv
 
 
 @pytest.fixture
 def kernel_venv(tmp_path: Path) -> Path:
     """A fresh venv (with pip) whose python also imports the project's packages, after its own."""
     venv = tmp_path / "kernel-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=180)
-    (site_packages,) = (venv / "lib").glob("python*/site-packages")
-    project = sysconfig.get_paths()["purelib"]  # addsitedir: its .pth files too (the editable remrepl)
-    (site_packages / "zz-remrepl-project.pth").write_text(f"import site; site.addsitedir({project!r})\n")
+    throwaway_venv(venv)
     return venv
 
 

@@ -194,3 +194,17 @@ def test_a_manifest_naming_a_file_never_sent_fails_and_the_next_sync_repairs(ses
         transfers.close(xfer_id)
     result = session.sync_workdir(root)
     assert result.sent_files == 7 and "ghost.py" not in remote_files(Path(result.remote))
+
+
+def test_launch_with_a_workdir_syncs_at_each_connect(tmp_path: Path) -> None:
+    import remrepl
+
+    root = make_project(tmp_path / "proj")
+    with remrepl.launch(workdir=root) as server:
+        with server.connect() as session:
+            assert session.last_sync is not None and session.last_sync.sent_files == 7
+            assert session.run("import utils; print(utils.ANSWER)").stdout == "42\n"
+        (root / "utils.py").write_text("ANSWER = 7\n")
+        with server.connect() as session:
+            assert session.last_sync is not None and session.last_sync.sent_files == 1
+            assert session.run("import importlib, utils; importlib.reload(utils); print(utils.ANSWER)").stdout == "7\n"

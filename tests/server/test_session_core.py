@@ -35,6 +35,7 @@ from remrepl.protocol import (
 )
 from remrepl.protocol.events import StdinData
 from remrepl.protocol.side import Complete
+from remrepl.protocol.transfers import Download
 from remrepl.server.supervisor.replay import ReplayBuffer
 from remrepl.server.supervisor.session_core import (
     TAKEN_OVER,
@@ -261,6 +262,16 @@ def test_script_connections_never_attach_and_carry_only_a_script_run(core: Sessi
     [ended] = script.send(Detach())
     assert isinstance(ended, ScriptMessage) and isinstance(ended.event, Detach)
     assert b"x" not in core.script_peers and core.attached == b"a"
+
+
+def test_a_script_connections_file_transfers_are_its_runs_work(core: SessionCore) -> None:
+    """``exec --get``: a Download on a script connection goes to the script runs (which resolve it against
+    that run's directory), not to the session's transfers."""
+    main, script = Client(core, b"a"), Client(core, b"x")
+    main.attach()
+    script.deliver(script.send(Hello(script=True)))
+    [message] = script.send(Download("t1", "out"))
+    assert isinstance(message, ScriptMessage) and message.peer == b"x" and message.event == Download("t1", "out")
 
 
 def test_a_script_connection_refuses_interactive_code(core: SessionCore) -> None:

@@ -125,3 +125,13 @@ def test_with_a_wake_the_pump_never_waits_for_the_disk(tmp_path: Path) -> None:
     chunks = [e for e in sent if isinstance(e, DownloadChunk)]
     assert isinstance(sent[-1], TransferDone) and b"".join(c.data for c in chunks) == data
     assert chunks[-1].end and chunks[-1].sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_missing_download_says_so_for_a_program_to_tell(tmp_path: Path) -> None:
+    transfers, sent = make(tmp_path)
+    transfers.handle(Download("d", "nope.csv"))
+    [failed] = sent
+    assert isinstance(failed, TransferFailed) and failed.missing and "No such file" in failed.message
+    os.mkfifo(tmp_path / "pipe")
+    transfers.handle(Download("e", "pipe"))
+    assert isinstance(sent[-1], TransferFailed) and not sent[-1].missing  # there, but not a file

@@ -31,6 +31,9 @@ from remrepl.launchers.ssh.launcher import SSHLauncher
 from remrepl.ssh.bootstrap import build_wheel
 from tests.support import guard
 
+# Wheels the local index lacks (uv), downloaded by scripts/test before the tests run (the tests themselves
+# never reach the network): the remote side's pip finds them there too.
+LOCAL_WHEELS = Path(__file__).resolve().parents[2] / ".wheels"
 LOCAL_INDEX = Path("/opt/pypi/simple")  # the package mirror this kind of machine has (no network needed)
 # The "host's" own interpreter, which every user may run: of our minor version when the system has it (a
 # by-value pickle, e.g. a lambda sent with %put, needs the same minor version on both sides).
@@ -53,12 +56,23 @@ def guard_copy(directory: Path, user: RemoteUser) -> Path:
     return target
 
 
+def wheels_copy(directory: Path, user: RemoteUser) -> Path:
+    """``LOCAL_WHEELS`` copied into ``directory``, readable by ``user`` (empty if scripts/test made none)."""
+    target = directory / "wheels"
+    target.mkdir(exist_ok=True)
+    for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else ():
+        shutil.copy2(wheel, target / wheel.name)
+    chown_tree(target, user)
+    return target
+
+
 def remote_environment(scratch: Path, user: RemoteUser) -> dict[str, str]:
     """The sshd ``SetEnv`` of an isolated host whose per-test directory is ``scratch``."""
     return {
         "PYTHONPATH": str(guard_copy(scratch, user)),
         "REMREPL_STATE_DIR": str(scratch / "state"),
         "PIP_INDEX_URL": LOCAL_INDEX.as_uri(),
+        "PIP_FIND_LINKS": str(wheels_copy(scratch, user)),
         **guard.REAPER_GUARD,
     }
 

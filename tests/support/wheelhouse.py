@@ -76,3 +76,15 @@ class Wheelhouse:
             raise WheelBuildError(f"pip wheel {name} {version} failed ({result.returncode}):\n{result.stderr[-2000:]}")
         self.wheels[(name, version)] = made[-1]
         return made[-1]
+
+
+def throwaway_venv(venv: Path) -> Path:
+    """A fresh venv (with pip) at ``venv`` whose python also imports this project's packages (remrepl, uv),
+    after its own: what an install puts there never touches the project's venv. Its python."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=180)
+    (site_packages,) = (venv / "lib").glob("python*/site-packages")
+    project = sysconfig.get_paths()["purelib"]  # addsitedir: its .pth files too (the editable remrepl)
+    (site_packages / "zz-remrepl-project.pth").write_text(f"import site; site.addsitedir({project!r})\n")
+    return venv / "bin" / "python"

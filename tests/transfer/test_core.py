@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from remrepl import TransferError
+from remrepl._exceptions import NoSuchPath
 from remrepl.transfer.core import PART_SUFFIX, Chunk, Receiver, Sender, plan, resolve_target
 
 
@@ -174,3 +175,41 @@ def test_a_failing_hash_fails_the_transfer_instead_of_hanging_it(tmp_path: Path)
     with pytest.raises(TransferError, match="the hasher failed: TypeError"):
         receiver.write(Chunk("", "file", 0, "not bytes", True, "0" * 64))  # type: ignore[arg-type]
     assert not target.exists() and nothing_left(tmp_path)
+
+
+def test_a_missing_source_is_no_such_path(tmp_path: Path) -> None:
+    with pytest.raises(NoSuchPath, match="cannot read"):
+        plan(tmp_path / "missing")
+    with pytest.raises(NoSuchPath):
+        plan(tmp_path / "missing" / "below")
+
+
+@pytest.mark.parametrize("there", ["dir", "file", "link"])
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_replace_puts_the_new_one_in_place_of_whatever_had_its_name(tmp_path: Path, kind: str, there: str) -> None:
+    """``replace`` (exec --get): the old file, tree or link goes as a whole; nothing of it stays mixed in."""
+    source = tmp_path / "src"
+    if kind == "dir":
+        (source / "d").mkdir(parents=True)
+        (source / "d" / "new.txt").write_text("new")
+    else:
+        source.write_text("new")
+    target = tmp_path / "into" / "result"
+    target.parent.mkdir()
+    if there == "dir":
+        (target / "sub").mkdir(parents=True)
+        (target / "sub" / "stale.txt").write_text("old")
+    elif there == "file":
+        target.write_text("old")
+    else:
+        (tmp_path / "keep").mkdir()
+        os.symlink(tmp_path / "keep", target)
+    receiver = Receiver(target, "dir" if kind == "dir" else "file", replace=True)
+    send(source, receiver)
+    assert receiver.commit() == target
+    if kind == "dir":
+        assert sorted(str(p.relative_to(target)) for p in target.rglob("*")) == ["d", "d/new.txt"]
+    else:
+        assert target.read_text() == "new" and not target.is_symlink()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["result"]  # no old one, no temporary sibling
+    assert there != "link" or (tmp_path / "keep").is_dir()  # a link's target is not touched

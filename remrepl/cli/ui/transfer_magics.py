@@ -74,9 +74,11 @@ def _sync(host: MagicHost, args: str) -> Outcome | None:
         print("remrepl: no workdir yet: %sync DIR (or connect with --workdir DIR)", file=sys.stderr)
         return None
     root = given[0] if given else last.local  # type: ignore[union-attr]
+    from ..workdir import QUIET_SECONDS, summary
+
     max_bytes, max_files = (last.max_bytes, last.max_files) if last is not None else (None, None)
     host.printer.line_break()
-    bar = ProgressBar("syncing")
+    bar = ProgressBar("syncing", delay=QUIET_SECONDS)
     try:
         with sigint_raises():
             result = session.sync_workdir(root, max_bytes=max_bytes, max_files=max_files, progress=bar)
@@ -92,9 +94,5 @@ def _sync(host: MagicHost, args: str) -> Outcome | None:
         for event in session.drain_held():
             host.printer.show(event)
     bar.close()
-    if result.unchanged:
-        print(f"remrepl: {result.remote} is up to date ({result.files} files, {result.seconds:.2f} s)")
-    else:
-        sent = f"{result.sent_files} file{'s' if result.sent_files != 1 else ''}, {human_bytes(result.sent_bytes)}"
-        print(f"remrepl: synced {root} to {result.remote} ({sent} sent, {result.seconds:.2f} s)")
+    print(f"remrepl: synced {root} -> {result.remote} {summary(result)}")
     return None

@@ -499,6 +499,7 @@ class EC2Launcher(Launcher):
         """A session on the head's server (through the SSH tunnel; it reconnects after a dropped link)."""
         if self.ssh is None:
             raise RuntimeError("start() the launcher first")
+        self.ssh.workdir = self.workdir
         session = self.ssh.connect(connect_timeout=connect_timeout, input_handler=input_handler, script=script)
         self._lend_credentials(session)
         return session

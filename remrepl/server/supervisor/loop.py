@@ -24,6 +24,7 @@ however fast the user's code prints.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -58,6 +59,7 @@ from ...protocol import (
 from ...protocol.aws_credentials import CREDENTIALS_NAME
 from ...protocol.events import Event
 from ...protocol.side import PutObject
+from ...protocol.versions import installed_versions
 from ...transport import KdfParams, KeyPair, ZapHandler, ZapPolicy, server_socket, tcp_endpoint
 from ...transport.connection_info import ConnectionInfo
 from ...transport.gate import AdmissionPolicy, ConnectionGate, raise_fd_limit, total_for
@@ -201,6 +203,9 @@ class Supervisor:
         self.port = int(endpoint.rsplit(":", 1)[1])
         self.gate.listening(self.port)
         self.link.start()
+        # Read once, while the kernel starts (~30 ms, most of it importing importlib.metadata): every
+        # Welcome carries them at no cost to a connection (protocol/versions.py).
+        self.core.welcome = dataclasses.replace(self.core.welcome, versions=installed_versions())
         return ConnectionInfo(
             host=self.host,
             port=self.port,
