@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark remrepl side by side with jupyter_client + ipykernel and a bare pyzmq CURVE echo.
 
-Nine sections, each measured in the same run for every contender; each is a module in
+Sections, each measured in the same run for every contender; each is a module in
 ``scripts/benchkit/sections/`` (the registry, in this order; ``--list`` prints it):
 
   roundtrip  Execute ``1+1`` and wait for its reply, N times after a warm-up (median and p95, in µs):
@@ -22,6 +22,11 @@ Nine sections, each measured in the same run for every contender; each is a modu
              paramiko SFTP put/get against a private sshd. Target >= 2x.
   ssh        remrepl over a private sshd on loopback: ``exec --launch=ssh://`` vs
              a paramiko connect + exec floor plus the server's start-up; ``1+1`` via the tunnel vs --direct.
+  sync       A 10,000-file, 100 MB project synced over a private sshd: ``Session.sync_workdir`` vs
+             ``rsync -a -e "ssh -F CONFIG"``: first sync, unchanged re-sync, one file changed; ratios
+             rsync/remrepl (targets: >= 1 for the unchanged re-sync and the first sync).
+  packages   ``packages.install.install()`` into fresh venvs with uv vs pip, from a local wheelhouse;
+             the stamp's skip of a second install (target: <= 1 s).
   exec       Wall time of ``remrepl exec --launch hi.py`` (``print("hi")``) from start to exit, median of
              RUNS runs, next to ``python -c 'print("hi")'`` (the floor). Target < 1 s.
   completion Completion round trip (request to candidates in hand), idle and while the kernel's main thread
@@ -38,6 +43,7 @@ Run it (the ``bench`` extra installs jupyter_client, ipykernel and rpyc: ``pip i
     python scripts/bench.py roundtrip stream         # only some sections
     python scripts/bench.py --json                   # JSON: the same numbers, ratios, targets and "met"
     python scripts/bench.py --iterations 1000 --lines 500000 --latency-samples 100 --exec-runs 9
+    python scripts/bench.py sync packages            # the workdir sync vs rsync, uv vs pip
     python scripts/bench.py --quick                  # every section at tiny sizes (a smoke test)
     python scripts/bench.py --json > r.json; python scripts/bench.py --render r.json   # table of a saved run
 

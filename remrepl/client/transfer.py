@@ -38,6 +38,10 @@ from ..transfer.core import WINDOW, Chunk, Receiver, Sender, check_name, plan, r
 # progress(bytes done, bytes in all)
 Progress = Callable[[int, int], None]
 STALL_SECONDS = 60.0  # no word about a transfer from the server for this long: give up
+# Chunks sent and not yet acknowledged, at most: WINDOW bounds the bytes, this the messages, which matters
+# for many small files (a sync of 10,000 of them): far below the sockets' HWM (1000 messages), so a burst
+# of small chunks never fills the send queue (zmq.Again, which the session takes for a lost link).
+WINDOW_CHUNKS = 256
 
 
 class TransferLink(Protocol):
@@ -109,15 +113,18 @@ def send_chunks(
     """Send what ``sender`` reads as ``UploadChunk``s, at most ``WINDOW`` bytes unacknowledged, then
     ``end``; (the server's ``TransferDone``, the SHA-256 of the last file sent)."""
     acked, ended, sha256 = 0, False, ""
+    unacked = 0  # chunks the server acknowledges (those with data or an end) not acknowledged yet
     if progress is not None:
         progress(0, total)
     while True:
-        while not sender.finished and sender.sent - acked < WINDOW:
+        while not sender.finished and sender.sent - acked < WINDOW and unacked < WINDOW_CHUNKS:
             chunk = sender.next_chunk()
             if chunk is None:
                 break
             if chunk.end and chunk.kind == "file":
                 sha256 = chunk.sha256
+            if chunk.data or chunk.end:  # what the server answers with an UploadAck
+                unacked += 1
             link.send(
                 UploadChunk(
                     xfer_id, chunk.path, chunk.kind, chunk.offset, chunk.data, chunk.end, chunk.sha256, chunk.mode
@@ -129,6 +136,7 @@ def send_chunks(
         event = _wait(link, xfer_id)
         if isinstance(event, UploadAck):
             acked = event.received
+            unacked = max(0, unacked - 1)
             if progress is not None:
                 progress(acked, total)
         elif isinstance(event, TransferDone):

@@ -100,6 +100,24 @@ def test_a_directory_tree_goes_up_and_comes_back(session: Session, tmp_path: Pat
     assert leftovers(tmp_path) == []
 
 
+def test_thousands_of_small_files_go_up_and_come_back(session: Session, tmp_path: Path) -> None:
+    """More small chunks than the sockets' HWM fit in WINDOW bytes: the sender stops at WINDOW_CHUNKS
+    unacknowledged ones instead of filling the send queue (which the session took for a lost link)."""
+    source = tmp_path / "many"
+    for i in range(6000):
+        folder = source / f"d{i // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.txt").write_bytes(os.urandom(2000))
+    remote_dir, back_dir = tmp_path / "remote", tmp_path / "back"
+    remote_dir.mkdir()
+    back_dir.mkdir()
+    up = session.upload(source, str(remote_dir))
+    assert up.files == 6000 and tree(remote_dir / "many") == tree(source)
+    down = session.download(str(remote_dir / "many"), back_dir)
+    assert down.files == 6000 and tree(back_dir / "many") == tree(source)
+    assert session.run("1+1").value == "2"
+
+
 def test_bad_sources_and_targets_are_refused_and_leave_nothing(session: Session, tmp_path: Path) -> None:
     local = tmp_path / "f.txt"
     local.write_text("x")

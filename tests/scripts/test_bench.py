@@ -18,7 +18,10 @@ import pytest
 pytestmark = pytest.mark.e2e  # the benchmarks start servers, sshd, moto and Dask
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
-SECTIONS = {"roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "cluster", "ec2"}
+SECTIONS = {
+    *("roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "sync", "packages"),
+    *("cluster", "ec2"),
+}
 TARGETS = {
     "roundtrip.remrepl_over_echo",
     "roundtrip.jupyter_over_remrepl",
@@ -32,6 +35,9 @@ TARGETS = {
     "transfer.upload_over_sftp",
     "transfer.download_over_sftp",
     "ssh.exec_over_floor",
+    "sync.unchanged_rsync_over_remrepl",
+    "sync.first_rsync_over_remrepl",
+    "packages.stamp_skip_s",
     "cluster.remrepl_us_per_item",
     "cluster.remrepl_sleep_efficiency_pct",
     "ec2.up_median_s",
@@ -40,6 +46,8 @@ TINY_CLUSTER = (
     *("--cluster-items", "500", "--cluster-dask-items", "20", "--cluster-sleeps", "6", "--cluster-sleep", "0.01"),
     *("--cluster-gather-mb", "4", "--cluster-result-mb", "1"),
 )
+TINY_SYNC = ("--sync-files", "60", "--sync-mb", "1", "--sync-runs", "1")
+TINY_PACKAGES = ("--packages-chain", "2", "--packages-modules", "2", "--packages-runs", "1")
 TIMEOUT = 180
 
 
@@ -78,6 +86,8 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         *("--completions", "5", "--busy-runs", "1", "--busy-seconds", "0.2"),
         *("--transfer-mb", "2", "--transfer-runs", "1"),
         *TINY_CLUSTER,
+        *TINY_SYNC,
+        *TINY_PACKAGES,
         *("--ec2-runs", "1", "--startup-runs", "2"),
     )
     assert report["ok"] is True and report["errors"] == []
@@ -148,6 +158,9 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         assert ssh[path]["samples"] == 20 and is_number(ssh[path]["median_us"]), ssh[path]
     assert all(is_number(ssh["ratios"][key]) for key in ("exec_over_floor", "tunnel_over_direct"))
 
+    check_sync(report["sections"]["sync"])
+    check_packages(report["sections"]["packages"])
+
     cluster = report["sections"]["cluster"]
     assert cluster["items"] == 500 and cluster["dask_items"] == 20 and cluster["gather_bytes"] == 4_000_000
     for engine in ("remrepl", "dask", "process_pool"):
@@ -178,9 +191,42 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         assert heading in table.stdout
     for heading in ("File transfer on loopback", "SSH on loopback", "Cluster map on", "EC2 head on moto"):
         assert heading in table.stdout
+    for heading in ("Workdir sync over SSH on loopback", "Package install into a fresh venv"):
+        assert heading in table.stdout
     assert "rpyc classic conn.eval" in table.stdout and "remrepl / rpyc" in table.stdout
     assert table.stdout.count("target: ") == len(TARGETS) and "ERROR" not in table.stdout
     assert f"{sum(t['met'] for t in report['targets'].values())} of {len(TARGETS)} targets met" in table.stdout
+
+
+def check_sync(sync: dict[str, Any]) -> None:
+    assert sync["files"] == 60 and sync["bytes"] == 1_000_000 and sync["copies_match"] is True, sync
+    assert sync["rsync_command"][:2] == ["rsync", "-a"] and sync["changed_file"]["bytes"] > 0
+    for engine in ("remrepl", "rsync"):
+        for phase in ("first", "unchanged", "changed"):
+            assert len(sync[engine][f"{phase}_runs_s"]) == 1 and is_number(sync[engine][f"{phase}_s"]), sync[engine]
+        assert is_number(sync[engine]["first_mb_per_s"])
+    assert len(sync["ratios"]) == 3 and all(is_number(v) for v in sync["ratios"].values())
+
+
+def check_packages(packages: dict[str, Any]) -> None:
+    assert packages["requirements"]["chain"] == ["benchpkg_0", "benchpkg_1"], packages
+    for installer in ("uv", "pip", "stamp_skip"):
+        assert len(packages[installer]["runs_s"]) == 1 and is_number(packages[installer]["median_s"])
+    assert is_number(packages["ratios"]["pip_over_uv"]) and is_number(packages["ratios"]["stamp_skip_s"])
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_sync_and_packages_sections_alone(tmp_path: Path) -> None:
+    report = bench_json("sync", "packages", *TINY_SYNC, *TINY_PACKAGES)
+    assert report["ok"] is True and set(report["sections"]) == {"sync", "packages"}, report["errors"]
+    check_sync(report["sections"]["sync"])
+    check_packages(report["sections"]["packages"])
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(report))
+    table = run_bench("--render", str(saved))
+    assert table.returncode == 0, table.stderr
+    assert "rsync / remrepl (time)" in table.stdout and "pip / uv" in table.stdout
+    assert table.stdout.count("target: ") == 3
 
 
 @pytest.mark.timeout(TIMEOUT + 30)

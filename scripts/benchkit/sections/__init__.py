@@ -7,7 +7,7 @@ targets, options and ``--quick`` values), and one line below. ``bench.py`` and i
 from __future__ import annotations
 
 from ..harness import Section
-from . import cluster, completion, ec2, exec_launch, latency, roundtrip, ssh, startup, stream, transfer
+from . import cluster, completion, ec2, exec_launch, latency, packages, roundtrip, ssh, startup, stream, sync, transfer
 
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -20,6 +20,8 @@ SECTIONS: dict[str, Section] = {
         completion.SECTION,
         transfer.SECTION,
         ssh.SECTION,
+        sync.SECTION,
+        packages.SECTION,
         cluster.SECTION,
         ec2.SECTION,
     )
