@@ -123,7 +123,8 @@ def compare_session(laptop: Mapping[str, str], head: Mapping[str, str]) -> Envir
     rows: list[Row] = []
     here, there = laptop.get("python", ""), head.get("python", "")
     if here and there and not same_minor(here, there):
-        rows.append(Row("python", here, there, "error", f"reconnect with --python {minor(here)}", BY_VALUE))
+        fix = f"relaunch with --bootstrap --remote-python python{minor(here)}"
+        rows.append(Row("python", here, there, "error", fix, BY_VALUE))
     if "cloudpickle" in laptop and "cloudpickle" in head and not same_minor(laptop["cloudpickle"], head["cloudpickle"]):
         fix = f"%pip install 'cloudpickle=={laptop['cloudpickle']}', then %restart" if laptop["cloudpickle"] else ""
         rows.append(Row("cloudpickle", laptop["cloudpickle"], head["cloudpickle"], "error", fix, BY_VALUE))

@@ -36,6 +36,18 @@ def store_dir() -> Path:
     return state_dir("work")
 
 
+def _drop_bytecode(source: Path) -> None:
+    """Remove the cached bytecode of a module the sync replaced: Python trusts a ``.pyc`` whose recorded
+    source size and mtime (whole seconds) match, which an edit of the same size in the same second does."""
+    cache = source.parent / "__pycache__"
+    if cache.is_dir():
+        for compiled in cache.glob(f"{source.stem}.*.pyc"):
+            try:
+                compiled.unlink()
+            except OSError:
+                pass
+
+
 def copy_holding(path: Path) -> Path | None:
     """The copy ``path`` lies in (itself, or a directory inside it), if it is one; else None."""
     base = store_dir().resolve()
@@ -143,6 +155,8 @@ class SyncedCopy:
                 ready: set[Path] = set()  # directories of the copy already checked by _place
                 for rel in sent:
                     self._place(incoming / rel, self.path / rel, ready)
+                    if rel.endswith(".py"):
+                        _drop_bytecode(self.path / rel)
             received.update(sent)
         self.path.mkdir(mode=0o755, exist_ok=True)
         deleted = 0

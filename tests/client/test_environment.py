@@ -35,7 +35,7 @@ def test_another_python_minor_is_an_error_with_the_python_flag_as_fix() -> None:
     environment = compare_session(LAPTOP, dict(LAPTOP, python="3.11.7"))
     (row,) = environment.rows
     assert (row.name, row.reference, row.other, row.severity) == ("python", "3.12.4", "3.11.7", "error")
-    assert row.fix == "reconnect with --python 3.12"
+    assert row.fix == "relaunch with --bootstrap --remote-python python3.12"
     assert "%put of a lambda" in row.why and "session.put" in row.why and "cluster tasks" in row.why
 
 
