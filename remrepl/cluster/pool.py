@@ -62,6 +62,7 @@ class WorkerPool:
         self.client: Client | None = None
         self.workdir: WorkdirFollower | None = None
         try:
+            backend.prepare()
             worker = backend.worker_spec(self.certs)
             settings = {
                 "distributed.comm.timeouts.connect": "30s",

@@ -93,42 +93,118 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def bootstrapped_python(user: RemoteUser, root: Path) -> str:
+def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) -> str:
     """The python of a venv in ``user``'s HOME with this remrepl installed by ``--bootstrap`` (made now,
-    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists)."""
+    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists).
+    ``cluster``: with the ``cluster`` extra (Dask), as ``remrepl.cluster(hosts=..., bootstrap=True)``
+    installs it, ``distributed`` and ``zict`` from ``dask_wheels`` (the local index lacks them)."""
     if not LOCAL_INDEX.is_dir():
         raise NoRemotePython(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
     venvs = user.home / "venvs"
     venvs.mkdir(mode=0o700, exist_ok=True)
     chown_tree(venvs, user)
-    venv = venvs / code_digest()
+    venv = venvs / (code_digest() + ("-cluster" if cluster else ""))
     python = venv / "bin" / "python"
     with _locked(venvs / f"{venv.name}.lock"):
         if not (venv / "remrepl-ready").exists():
             scratch = scratch_directory(user, prefix="bootstrap-")
+            environment = remote_environment(scratch, user)
+            if cluster:
+                environment["PIP_FIND_LINKS"] = str(dask_wheels(user))
             try:
-                with SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts:
-                    hosts.start("bootstrap", set_env=remote_environment(scratch, user))
-                    said: list[str] = []
-                    launcher = SSHLauncher(
-                        "bootstrap",
-                        ssh_config=str(hosts.ssh_config),
-                        remote_python=BASE_PYTHON,
-                        bootstrap=True,
-                        remote_venv=str(venv),
-                        notify=said.append,
-                    )
+                # the client's memory of bootstrapped hosts goes with the scratch (a session fixture may run
+                # before the test's own private state directory is set)
+                with (
+                    _environment("REMREPL_STATE_DIR", str(root / "state")),
+                    SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts,
+                ):
+                    hosts.start("bootstrap", set_env=environment)
                     try:
-                        launcher.start(BOOTSTRAP_TIMEOUT)
+                        if cluster:
+                            _bootstrap_cluster(str(hosts.ssh_config), str(venv))
+                        else:
+                            launcher = SSHLauncher(
+                                "bootstrap",
+                                ssh_config=str(hosts.ssh_config),
+                                remote_python=BASE_PYTHON,
+                                bootstrap=True,
+                                remote_venv=str(venv),
+                                notify=lambda text: None,
+                            )
+                            launcher.start(BOOTSTRAP_TIMEOUT)
+                            launcher.close()
                     except Exception as exc:
                         raise NoRemotePython(f"--bootstrap for {user.name} failed: {exc}") from exc
-                    launcher.close()
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             (venv / "remrepl-ready").touch()
         venv.touch()  # in use: not stale
     _prune(venvs, keep=venv)
     return str(python)
+
+
+def _bootstrap_cluster(ssh_config: str, venv: str) -> None:
+    from remrepl.cluster.backends.hostprep import bootstrap_hosts
+    from remrepl.ssh.config import SSHOptions, SSHTarget
+
+    bootstrap_hosts([SSHTarget.parse("bootstrap")], SSHOptions(ssh_config=ssh_config), BASE_PYTHON, venv)
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+DASK_DISTRIBUTIONS = ("distributed", "zict")  # what the cluster extra needs and the local index lacks
+
+
+def dask_wheels(user: RemoteUser) -> Path:
+    """A directory in ``user``'s HOME (for its pip's ``--find-links``) with wheels of this machine's
+    installed ``distributed`` and ``zict`` (pure Python), packed from their installed files: offline."""
+    import importlib.metadata
+
+    versions = [f"{name}-{importlib.metadata.version(name)}" for name in DASK_DISTRIBUTIONS]
+    directory = user.home / "wheels" / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
+    with _locked(user.home / "wheels.lock"):
+        if not (directory / "ready").exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            for name in DASK_DISTRIBUTIONS:
+                wheel_of_installed(name, directory)
+            (directory / "ready").touch()
+            chown_tree(user.home / "wheels", user)
+    return directory
+
+
+def wheel_of_installed(name: str, directory: Path) -> Path:
+    """A py3-none-any wheel of the installed pure-Python distribution ``name``, from its RECORD."""
+    import base64
+    import importlib.metadata
+    import zipfile
+
+    dist = importlib.metadata.distribution(name)
+    files = [f for f in dist.files or [] if f.parts[0] != ".." and "__pycache__" not in f.parts]
+    info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
+    wheel = directory / f"{info.removesuffix('.dist-info')}-py3-none-any.whl"
+    record: list[str] = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            if f.name == "RECORD" or f.name == "INSTALLER" or f.name == "direct_url.json":
+                continue
+            data = Path(str(f.locate())).read_bytes()
+            zf.writestr(f.as_posix(), data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{f.as_posix()},sha256={digest},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
 
 
 def _prune(venvs: Path, keep: Path) -> None:
