@@ -59,6 +59,7 @@ def remote_environment(scratch: Path, user: RemoteUser) -> dict[str, str]:
         "PYTHONPATH": str(guard_copy(scratch, user)),
         "REMREPL_STATE_DIR": str(scratch / "state"),
         "PIP_INDEX_URL": LOCAL_INDEX.as_uri(),
+        "PIP_FIND_LINKS": str(dask_wheels(user)),
         **guard.REAPER_GUARD,
     }
 
@@ -97,7 +98,7 @@ def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) 
     """The python of a venv in ``user``'s HOME with this remrepl installed by ``--bootstrap`` (made now,
     through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists).
     ``cluster``: with the ``cluster`` extra (Dask), as ``remrepl.cluster(hosts=..., bootstrap=True)``
-    installs it, ``distributed`` and ``zict`` from ``dask_wheels`` (the local index lacks them)."""
+    installs it."""
     if not LOCAL_INDEX.is_dir():
         raise NoRemotePython(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
     venvs = user.home / "venvs"
@@ -109,8 +110,6 @@ def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) 
         if not (venv / "remrepl-ready").exists():
             scratch = scratch_directory(user, prefix="bootstrap-")
             environment = remote_environment(scratch, user)
-            if cluster:
-                environment["PIP_FIND_LINKS"] = str(dask_wheels(user))
             try:
                 # the client's memory of bootstrapped hosts goes with the scratch (a session fixture may run
                 # before the test's own private state directory is set)
@@ -163,55 +162,64 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = old
 
 
-DASK_DISTRIBUTIONS = ("distributed", "zict")  # what the cluster extra needs and the local index lacks
+# What the local index lacks: uv (a dependency of remrepl), and distributed and zict (of its cluster extra).
+LOCAL_WHEELS = ("uv", "distributed", "zict")
+
+
+def local_wheels(directory: Path) -> Path:
+    """``directory`` with wheels of this machine's installed ``LOCAL_WHEELS``, packed from their
+    installed files (offline): a host's ``PIP_FIND_LINKS``, next to the local index."""
+    import importlib.metadata
+
+    versions = [f"{name}-{importlib.metadata.version(name)}" for name in LOCAL_WHEELS]
+    own = directory / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(directory / "wheels.lock"):
+        if not (own / "ready").exists():
+            own.mkdir(exist_ok=True)
+            for name in LOCAL_WHEELS:
+                wheel_of_installed(name, own)
+            (own / "ready").touch()
+    return own
 
 
 def dask_wheels(user: RemoteUser) -> Path:
-    """A directory in ``user``'s HOME (for its pip's ``--find-links``) with wheels of this machine's
-    installed ``distributed`` and ``zict`` (pure Python), packed from their installed files: offline."""
-    import importlib.metadata
-
-    versions = [f"{name}-{importlib.metadata.version(name)}" for name in DASK_DISTRIBUTIONS]
-    directory = user.home / "wheels" / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
-    with _locked(user.home / "wheels.lock"):
-        if not (directory / "ready").exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            for name in DASK_DISTRIBUTIONS:
-                wheel_of_installed(name, directory)
-            (directory / "ready").touch()
-            chown_tree(user.home / "wheels", user)
-    return directory
+    """``local_wheels`` in ``user``'s HOME, where its pip can read them."""
+    own = local_wheels(user.home / "wheels")
+    chown_tree(user.home / "wheels", user)
+    return own
 
 
 def wheel_of_installed(name: str, directory: Path) -> Path:
-    """A py3-none-any wheel of the installed pure-Python distribution ``name``, from its RECORD."""
+    """A wheel of the installed distribution ``name``, from its RECORD: its files, its scripts (``bin/``:
+    uv's binary) as the wheel's ``.data/scripts``, tagged as its WHEEL file says."""
     import base64
     import importlib.metadata
     import zipfile
 
     dist = importlib.metadata.distribution(name)
-    files = [f for f in dist.files or [] if f.parts[0] != ".." and "__pycache__" not in f.parts]
+    files = [f for f in dist.files or [] if "__pycache__" not in f.parts]
     info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
-    wheel = directory / f"{info.removesuffix('.dist-info')}-py3-none-any.whl"
+    stem = info.removesuffix(".dist-info")
+    wheel_file = (dist.read_text("WHEEL") or "").splitlines()
+    tags = [line.split(":", 1)[1].strip().split("-") for line in wheel_file if line.startswith("Tag:")]
+    tags = [t for t in tags if len(t) == 3] or [["py3", "none", "any"]]
+    tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))  # compressed: py2.py3-none-any
+    wheel = directory / f"{stem}-{tag}.whl"
     record: list[str] = []
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in files:
-            if f.name == "RECORD" or f.name == "INSTALLER" or f.name == "direct_url.json":
+            if f.name in ("RECORD", "INSTALLER", "direct_url.json", "REQUESTED"):
                 continue
+            script = f.parts[0] == ".."
+            arcname = f"{stem}.data/scripts/{f.name}" if script else f.as_posix()
             data = Path(str(f.locate())).read_bytes()
-            zf.writestr(f.as_posix(), data)
+            entry = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = (0o755 if script else 0o644) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(entry, data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            record.append(f"{f.as_posix()},sha256={digest},{len(data)}")
+            record.append(f"{arcname},sha256={digest},{len(data)}")
         record.append(f"{info}/RECORD,,")
         zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return wheel
-
-
-def _prune(venvs: Path, keep: Path) -> None:
-    """Remove the venvs of other code that no run used for a day (each is tens of MB)."""
-    now = time.time()
-    for old in venvs.iterdir():
-        if old.is_dir() and old != keep and now - old.stat().st_mtime > STALE_SECONDS:
-            with _locked(venvs / f"{old.name}.lock"):
-                shutil.rmtree(old, ignore_errors=True)
-            (venvs / f"{old.name}.lock").unlink(missing_ok=True)
