@@ -152,7 +152,8 @@ def bootstrap(
         f"{shlex.join(python_words(module='venv'))} {shell_path(venv)}; {pip} {wheel_arg}{also}; "
         f"{pip} --force-reinstall --no-deps {wheel_arg}; echo {digest} > {stamp}"
     )
-    lock, parent = shell_path(venv.rstrip("/") + ".lock"), shell_path(posixpath.dirname(venv.rstrip("/")) or ".")
+    lock = shell_path(venv.rstrip("/") + ".remrepl-lock")
+    parent = shell_path(posixpath.dirname(venv.rstrip("/")) or ".")
     command = (
         f"rc=0; mkdir -p {parent}; if command -v flock >/dev/null 2>&1; then flock {lock} sh -c "
         f"{shlex.quote(script)} || rc=$?; else sh -c {shlex.quote(script)} || rc=$?; fi; "

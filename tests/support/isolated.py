@@ -59,7 +59,7 @@ def remote_environment(scratch: Path, user: RemoteUser) -> dict[str, str]:
         "PYTHONPATH": str(guard_copy(scratch, user)),
         "REMREPL_STATE_DIR": str(scratch / "state"),
         "PIP_INDEX_URL": LOCAL_INDEX.as_uri(),
-        "PIP_FIND_LINKS": str(dask_wheels(user)),
+        "PIP_FIND_LINKS": str(remote_wheels(user)),
         **guard.REAPER_GUARD,
     }
 
@@ -94,17 +94,16 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) -> str:
+def bootstrapped_python(user: RemoteUser, root: Path) -> str:
     """The python of a venv in ``user``'s HOME with this remrepl installed by ``--bootstrap`` (made now,
-    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists).
-    ``cluster``: with the ``cluster`` extra (Dask), as ``remrepl.cluster(hosts=..., bootstrap=True)``
-    installs it."""
+    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists);
+    with the ``cluster`` extra (Dask), as ``--bootstrap`` installs it."""
     if not LOCAL_INDEX.is_dir():
         raise NoRemotePython(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
     venvs = user.home / "venvs"
     venvs.mkdir(mode=0o700, exist_ok=True)
     chown_tree(venvs, user)
-    venv = venvs / (code_digest() + ("-cluster" if cluster else ""))
+    venv = venvs / code_digest()
     python = venv / "bin" / "python"
     with _locked(venvs / f"{venv.name}.lock"):
         if not (venv / "remrepl-ready").exists():
@@ -118,20 +117,17 @@ def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) 
                     SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts,
                 ):
                     hosts.start("bootstrap", set_env=environment)
+                    launcher = SSHLauncher(
+                        "bootstrap",
+                        ssh_config=str(hosts.ssh_config),
+                        remote_python=BASE_PYTHON,
+                        bootstrap=True,
+                        remote_venv=str(venv),
+                        notify=lambda text: None,
+                    )
                     try:
-                        if cluster:
-                            _bootstrap_cluster(str(hosts.ssh_config), str(venv))
-                        else:
-                            launcher = SSHLauncher(
-                                "bootstrap",
-                                ssh_config=str(hosts.ssh_config),
-                                remote_python=BASE_PYTHON,
-                                bootstrap=True,
-                                remote_venv=str(venv),
-                                notify=lambda text: None,
-                            )
-                            launcher.start(BOOTSTRAP_TIMEOUT)
-                            launcher.close()
+                        launcher.start(BOOTSTRAP_TIMEOUT)
+                        launcher.close()
                     except Exception as exc:
                         raise NoRemotePython(f"--bootstrap for {user.name} failed: {exc}") from exc
             finally:
@@ -140,13 +136,6 @@ def bootstrapped_python(user: RemoteUser, root: Path, *, cluster: bool = False) 
         venv.touch()  # in use: not stale
     _prune(venvs, keep=venv)
     return str(python)
-
-
-def _bootstrap_cluster(ssh_config: str, venv: str) -> None:
-    from remrepl.cluster.backends.hostprep import bootstrap_hosts
-    from remrepl.ssh.config import SSHOptions, SSHTarget
-
-    bootstrap_hosts([SSHTarget.parse("bootstrap")], SSHOptions(ssh_config=ssh_config), BASE_PYTHON, venv)
 
 
 @contextmanager
@@ -183,8 +172,8 @@ def local_wheels(directory: Path) -> Path:
     return own
 
 
-def dask_wheels(user: RemoteUser) -> Path:
-    """``local_wheels`` in ``user``'s HOME, where its pip can read them."""
+def remote_wheels(user: RemoteUser) -> Path:
+    """``local_wheels`` in ``user``'s HOME, where its pip can read them (its ``PIP_FIND_LINKS``)."""
     own = local_wheels(user.home / "wheels")
     chown_tree(user.home / "wheels", user)
     return own
@@ -223,3 +212,13 @@ def wheel_of_installed(name: str, directory: Path) -> Path:
         record.append(f"{info}/RECORD,,")
         zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return wheel
+
+
+def _prune(venvs: Path, keep: Path) -> None:
+    """Remove the venvs of other code that no run used for a day (each is tens of MB)."""
+    now = time.time()
+    for old in venvs.iterdir():
+        if old.is_dir() and old != keep and now - old.stat().st_mtime > STALE_SECONDS:
+            with _locked(venvs / f"{old.name}.lock"):
+                shutil.rmtree(old, ignore_errors=True)
+            (venvs / f"{old.name}.lock").unlink(missing_ok=True)

@@ -43,7 +43,6 @@ from tests.support.cli import remrepl_command  # noqa: E402
 from tests.support.isolated import (  # noqa: E402
     NoRemotePython,
     bootstrapped_python,
-    dask_wheels,
     remote_environment,
     scratch_directory,
 )
@@ -190,23 +189,6 @@ def remote_python(remote_user: RemoteUser, tmp_path_factory: pytest.TempPathFact
         return bootstrapped_python(remote_user, tmp_path_factory.mktemp("bootstrap-ssh"))
     except NoRemotePython as exc:
         pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="session")
-def remote_cluster_python(remote_user: RemoteUser, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """As ``remote_python``, with the ``cluster`` extra (Dask) installed the way
-    ``remrepl.cluster(hosts=..., bootstrap=True)`` installs it (a venv of its own, reused the same way)."""
-    try:
-        return bootstrapped_python(remote_user, tmp_path_factory.mktemp("bootstrap-cluster"), cluster=True)
-    except NoRemotePython as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="session")
-def dask_find_links(remote_user: RemoteUser) -> Path:
-    """A directory ``remote_user``'s pip can read with wheels of ``distributed`` and ``zict`` (the local
-    index lacks them): ``PIP_FIND_LINKS`` of an isolated host that bootstraps the cluster extra."""
-    return dask_wheels(remote_user)
 
 
 @pytest.fixture

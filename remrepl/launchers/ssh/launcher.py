@@ -44,6 +44,9 @@ from ...transport.connection_info import ConnectionInfo
 from ..base import Launcher
 from .watchdog import LinkWatchdog
 
+# What --bootstrap installs besides remrepl: Dask, so the server's session can start workers (remrepl.cluster),
+# as on an EC2 head (about 10 s more on the first install, 45 MB; docs/ssh.md)
+BOOTSTRAP_EXTRAS = ("cluster",)
 DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
 
 # Runs on the remote with its Python: stable across remrepl versions (it only reads PROTOCOL_VERSION),
@@ -151,7 +154,13 @@ class SSHLauncher(Launcher):
             if self.bootstrap:
                 # Every --bootstrap makes the venv hold this very remrepl: nothing to do when its stamp
                 # says it does (one round trip), a reinstall when the code changed, protocol or not.
-                bootstrap(self.link, self.remote_python, self.remote_venv, announce=self._announce_install)
+                bootstrap(
+                    self.link,
+                    self.remote_python,
+                    self.remote_venv,
+                    extras=BOOTSTRAP_EXTRAS,
+                    announce=self._announce_install,
+                )
             elif not self.explicit_python:
                 self._recall(self.link)
             self.ready = self._start_server(keys, timeout)
