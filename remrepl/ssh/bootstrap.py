@@ -141,7 +141,8 @@ def bootstrap(
     pip = f"{py} {shlex.join(python_words(module='pip'))} install --disable-pip-version-check -q"
     base = shell_path(base_python) if "/" in base_python else shlex.quote(base_python)
     missing = shlex.quote(
-        f"no Python at {base_python!r} on the host: install Python 3 there, or name one with --remote-python"
+        f"no Python at {base_python!r} on the host to make the venv with: install Python 3 there, or name one "
+        "(--remote-python; a cluster's python=)"
     )
     also = f" {shlex.join(requirements)}" if requirements else ""
     # Checked again under the lock: another bootstrap of the same venv (a shared home: the hosts of one
