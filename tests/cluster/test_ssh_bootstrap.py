@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from testhosts import RemoteUser, SSHHosts
+from testhosts import SSHD, RemoteUser, SSHHosts
 
 import remrepl
 from remrepl import ClusterError
@@ -89,3 +89,21 @@ def test_without_dask_the_head_says_how_to_install_it() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "%pip install 'remrepl[cluster]'" in done.stderr and "--bootstrap" in done.stderr, done.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_head_made_by_bootstrap_starts_workers_at_once(
+    isolated_sshd: SSHD, isolated_ssh_hosts: SSHHosts, remote_python: str
+) -> None:
+    """``--bootstrap`` installs the cluster extra (``remote_python`` is such a venv): Dask is there."""
+    from remrepl.launchers.ssh.launcher import SSHLauncher
+
+    launcher = SSHLauncher("target", ssh_config=str(isolated_ssh_hosts.ssh_config), remote_python=remote_python)
+    launcher.start(60)
+    with launcher, launcher.connect() as session:
+        code = (
+            "import remrepl\nwith remrepl.cluster(workers=1) as cl:\n    squares = cl.map(lambda x: x * x, range(20))\n"
+        )
+        done = session.run(code, timeout=180)
+        assert done.error is None, done
+        assert session.run("sum(squares)").value == str(sum(x * x for x in range(20)))
