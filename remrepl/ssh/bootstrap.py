@@ -4,6 +4,9 @@ The wheel is built from the installed package itself (its files, its version and
 the installed metadata), so it works from a source checkout and from an installed release alike, and
 the remote runs exactly the code (and protocol) this client speaks. It goes over SFTP to ``~/.remrepl``
 (0700), and the remote's own pip installs it with its dependencies from the remote's package index.
+The venv's stamp (``remrepl-bootstrap.sha256``: the digest of the wheel and the extra requirements) makes
+a bootstrap of the same code a no-op; the install runs under ``flock`` on ``VENV.remrepl-lock`` where the
+host has it, so hosts sharing a home (a cluster's, on NFS) take turns.
 """
 
 from __future__ import annotations
