@@ -24,6 +24,16 @@ _MAX_HOSTS = 1000  # a bound on what one file keeps: the least recently bootstra
 _LOCK_TIMEOUT = 10.0
 
 
+def this_version() -> str:
+    """This remrepl's version (what a bootstrap installs), as its installed metadata says."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("remrepl")
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 def path() -> Path:
     return state_dir() / FILE_NAME
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testhosts import SSHD, RemoteUser, SSHHosts
@@ -37,7 +38,7 @@ def test_bootstrap_installs_dask_on_the_hosts_and_later_clusters_find_it(
     w1 = isolated_ssh_hosts.start("w1")
     isolated_ssh_hosts.start("w2")
     venv = remote_scratch / "workers"
-    ssh = {"ssh_config": str(isolated_ssh_hosts.ssh_config)}
+    ssh: dict[str, Any] = {"ssh_config": str(isolated_ssh_hosts.ssh_config)}
     with remrepl.cluster(hosts=["w1", "w2"], bootstrap=True, venv=str(venv), python=BASE_PYTHON, **ssh) as cl:
         assert cl.map(lambda x: x * x, range(200)) == [x * x for x in range(200)]  # by value: not in tests/
         assert cl.submit(executable).result(timeout=30) == str(venv / "bin" / "python")
@@ -62,7 +63,7 @@ def test_a_host_whose_install_fails_is_named_with_the_reason_and_nothing_runs(
     isolated_ssh_hosts.start("good")
     # pip without an index (and without the machine's pip.conf, which names the local one): no pyzmq
     isolated_ssh_hosts.start("noindex", set_env={"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"})
-    ssh = {"ssh_config": str(isolated_ssh_hosts.ssh_config)}
+    ssh: dict[str, Any] = {"ssh_config": str(isolated_ssh_hosts.ssh_config)}
     with pytest.raises(ClusterError) as info:
         remrepl.cluster(hosts=["noindex"], bootstrap=True, venv=str(remote_scratch / "v"), python=BASE_PYTHON, **ssh)
     message = str(info.value)

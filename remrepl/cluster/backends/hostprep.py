@@ -60,14 +60,13 @@ def bootstrap_hosts(targets: Sequence[SSHTarget], options: SSHOptions, base_pyth
 def _bootstrap_one(
     target: SSHTarget, options: SSHOptions, base_python: str, venv: str, requirements: Sequence[str]
 ) -> None:
-    from ... import __version__
     from ...ssh.bootstrap import bootstrap, venv_python
-    from ...ssh.known_pythons import remember
+    from ...ssh.known_pythons import remember, this_version
     from ...ssh.link import connect_ssh
 
     link = connect_ssh(target, options)
     try:
         bootstrap(link, base_python, venv, extras=EXTRAS, requirements=requirements, announce=None)
-        remember(str(link), venv_python(venv), venv, __version__)
+        remember(str(link), venv_python(venv), venv, this_version())
     finally:
         link.close()

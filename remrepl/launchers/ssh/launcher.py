@@ -69,9 +69,9 @@ sys.exit(main(sys.argv[2:]))
 
 
 def _local_version() -> str:
-    from ... import __version__
+    from ...ssh.known_pythons import this_version
 
-    return __version__
+    return this_version()
 
 
 def _stderr(text: str) -> None:
