@@ -155,18 +155,18 @@ def _environment(name: str, value: str) -> Iterator[None]:
 LOCAL_WHEELS = ("uv", "distributed", "zict")
 
 
-def local_wheels(directory: Path) -> Path:
-    """``directory`` with wheels of this machine's installed ``LOCAL_WHEELS``, packed from their
+def local_wheels(directory: Path, names: tuple[str, ...] = LOCAL_WHEELS) -> Path:
+    """A directory under ``directory`` with wheels of this machine's installed ``names``, packed from their
     installed files (offline): a host's ``PIP_FIND_LINKS``, next to the local index."""
     import importlib.metadata
 
-    versions = [f"{name}-{importlib.metadata.version(name)}" for name in LOCAL_WHEELS]
+    versions = [f"{name}-{importlib.metadata.version(name)}" for name in names]
     own = directory / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(directory / "wheels.lock"):
         if not (own / "ready").exists():
             own.mkdir(exist_ok=True)
-            for name in LOCAL_WHEELS:
+            for name in names:
                 wheel_of_installed(name, own)
             (own / "ready").touch()
     return own
