@@ -20,6 +20,7 @@ from ..._exceptions import ClusterError, RemreplError
 
 if TYPE_CHECKING:
     from ...ssh.config import SSHOptions, SSHTarget
+    from ...ssh.link import SSHLink
 
 MAX_PARALLEL = 32  # hosts bootstrapped at once (each one SSH connection and a remote pip)
 EXTRAS = ("cluster",)
@@ -35,14 +36,17 @@ def dask_requirements() -> list[str]:
 
 def bootstrap_hosts(targets: Sequence[SSHTarget], options: SSHOptions, base_python: str, venv: str) -> None:
     """Install into ``venv`` on every distinct host of ``targets``, in parallel; ``ClusterError`` naming
-    each host that failed and why."""
+    each host that failed and why. An interrupt (Ctrl-C) closes every connection, which ends the remote
+    installs' channels, so it does not wait for them."""
     unique = list(dict.fromkeys(targets))
     requirements = dask_requirements()
+    links: list[SSHLink] = []  # each thread's connection, closed here on an interrupt
     failures: list[str] = []
-    with concurrent.futures.ThreadPoolExecutor(
+    pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(MAX_PARALLEL, len(unique)), thread_name_prefix="remrepl-bootstrap"
-    ) as pool:
-        futures = {pool.submit(_bootstrap_one, t, options, base_python, venv, requirements): t for t in unique}
+    )
+    try:
+        futures = {pool.submit(_bootstrap_one, t, options, base_python, venv, requirements, links): t for t in unique}
         for future in concurrent.futures.as_completed(futures):  # each bounded by the install timeout
             error = future.exception()
             if error is None:
@@ -50,6 +54,12 @@ def bootstrap_hosts(targets: Sequence[SSHTarget], options: SSHOptions, base_pyth
             if not isinstance(error, (RemreplError, OSError)):
                 raise error
             failures.append(f"{futures[future]}: {error}")
+    except BaseException:
+        for link in list(links):
+            link.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     if failures:
         raise ClusterError(
             f"installing remrepl[cluster] into {venv} failed on {len(failures)} of {len(unique)} hosts "
@@ -58,15 +68,21 @@ def bootstrap_hosts(targets: Sequence[SSHTarget], options: SSHOptions, base_pyth
 
 
 def _bootstrap_one(
-    target: SSHTarget, options: SSHOptions, base_python: str, venv: str, requirements: Sequence[str]
+    target: SSHTarget,
+    options: SSHOptions,
+    base_python: str,
+    venv: str,
+    requirements: Sequence[str],
+    links: list[SSHLink],
 ) -> None:
     from ...ssh.bootstrap import bootstrap, venv_python
     from ...ssh.known_pythons import remember, this_version
     from ...ssh.link import connect_ssh
 
     link = connect_ssh(target, options)
+    links.append(link)
     try:
-        bootstrap(link, base_python, venv, extras=EXTRAS, requirements=requirements, announce=None)
+        bootstrap(link, base_python, venv, extras=EXTRAS, requirements=requirements)
         remember(str(link), venv_python(venv), venv, this_version())
     finally:
         link.close()
