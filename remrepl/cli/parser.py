@@ -49,9 +49,15 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     ssh.add_argument(
         "--accept-new-host-key", action="store_true", help="record an unknown host key (a changed one is still refused)"
     )
-    ssh.add_argument("--remote-python", metavar="PYTHON", help="the Python to run on the host (default python3)")
     ssh.add_argument(
-        "--bootstrap", action="store_true", help="install this remrepl into a venv on the host if it is missing there"
+        "--remote-python",
+        metavar="PYTHON",
+        help="the Python to run on the host (default: the venv an earlier --bootstrap made there, else python3)",
+    )
+    ssh.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="install this remrepl into a venv on the host (unless it is there already); later launches use it",
     )
     ssh.add_argument("--remote-venv", metavar="DIR", help="the venv --bootstrap uses (default ~/.remrepl/venv)")
     ssh.add_argument(

@@ -37,8 +37,10 @@ def cluster(
 
     ``workers``: local worker processes (default: one per core), or with ``hosts`` the worker processes
     per host (default 1); ``hosts``: SSH hosts (ssh_config aliases or ``user@host:port``), with the SSH
-    options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter, default
-    ``python3``) and ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
+    options ``ssh_config``, ``accept_new_host_key``, ``python`` (the remote interpreter; default: the one an
+    earlier bootstrap of the host installed into, else ``python3``), ``bootstrap`` (install remrepl with
+    Dask into ``venv``, default ``~/.remrepl/venv``, on every host first, in parallel) and
+    ``scheduler_host`` (the address the hosts reach this machine on); ``backend``: any
     ``WorkerBackend``; ``ec2``: EC2 instances the head node launches (a dict of options, see
     ``remrepl.cluster.backends.ec2.EC2Workers`` and docs/cluster.md). ``timeout``:
     seconds for the first workers to start

@@ -29,9 +29,12 @@ def import_distributed() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError as exc:
+        import sys
+
         raise ClusterError(
-            "remrepl.cluster needs Dask distributed on the head node: pip install 'remrepl[cluster]' "
-            f"(or pip install distributed) ({exc})"
+            f"remrepl.cluster needs Dask distributed on the head node ({sys.executable}): at the remrepl prompt "
+            "%pip install 'remrepl[cluster]', elsewhere pip install 'remrepl[cluster]' (a server on an SSH host "
+            f"launched with --bootstrap has it) ({exc})"
         ) from None
 
 
@@ -64,6 +67,7 @@ class WorkerPool:
         self.workdir: WorkdirFollower | None = None
         self.packages: PackagesFollower | None = None
         try:
+            backend.prepare()
             worker = backend.worker_spec(self.certs)
             settings = {
                 "distributed.comm.timeouts.connect": "30s",

@@ -4,17 +4,23 @@ The wheel is built from the installed package itself (its files, its version and
 the installed metadata), so it works from a source checkout and from an installed release alike, and
 the remote runs exactly the code (and protocol) this client speaks. It goes over SFTP to ``~/.remrepl``
 (0700), and the remote's own pip installs it with its dependencies from the remote's package index.
+The venv's stamp (``remrepl-bootstrap.sha256``: the digest of the wheel and the extra requirements) makes
+a bootstrap of the same code a no-op; the install runs under ``flock`` on ``VENV.remrepl-lock`` where the
+host has it, so hosts sharing a home (a cluster's, on NFS) take turns.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import posixpath
 import re
 import shlex
 import tempfile
+import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,46 +118,96 @@ def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def bootstrap(link: SSHLink, base_python: str, venv: str, extras: Sequence[str] = ()) -> None:
-    """Install this remrepl (with the dependencies of ``extras``) into ``venv`` on the host (made with
-    ``base_python`` if missing)."""
+STAMP = "remrepl-bootstrap.sha256"  # in the venv: the digest of what the last bootstrap installed there
+
+
+def bootstrap(
+    link: SSHLink,
+    base_python: str,
+    venv: str,
+    extras: Sequence[str] = (),
+    requirements: Sequence[str] = (),
+    announce: Callable[[], None] | None = None,
+) -> bool:
+    """Install this remrepl (with the dependencies of ``extras``, and ``requirements`` such as
+    ``distributed==2026.8.0``) into ``venv`` on the host (made with ``base_python`` if missing);
+    ``announce`` is called first when there is something to install.
+
+    False when nothing was to do: the venv holds what the same wheel and requirements installed before
+    (its stamp says so, and remrepl imports there), so an unchanged install costs one round trip."""
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp), extras)
-        with sftp_errors(str(link), link.transport, "to copy remrepl's files", RemoteEnvironmentError):
-            sftp = link.transport.open_sftp_client()
-        if sftp is None:
-            raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
-        try:
-            with ssh_errors(f"cannot copy remrepl to {link} over SFTP", RemoteEnvironmentError):
-                home = sftp.normalize(".")
-                remote_dir = f"{home}/.remrepl"
-                try:
-                    sftp.stat(remote_dir)
-                except OSError:
-                    sftp.mkdir(remote_dir, 0o700)
-                remote_wheel = f"{remote_dir}/{wheel.name}"
-                sftp.put(str(wheel), remote_wheel)
-                sftp.chmod(remote_wheel, 0o600)
-        finally:
-            sftp.close()
-    py, wheel_arg = shell_path(venv_python(venv)), shlex.quote(remote_wheel)
+        # The wheel is deterministic (fixed dates, sorted files): same code and extras, same digest.
+        digest = hashlib.sha256(wheel.read_bytes() + "\n".join(requirements).encode()).hexdigest()
+        py, stamp = shell_path(venv_python(venv)), shell_path(venv.rstrip("/") + "/" + STAMP)
+        imports = shlex.join(python_words(code="import remrepl"))
+        same = f'[ -x {py} ] && [ "$(cat {stamp} 2>/dev/null)" = {digest} ] && {py} {imports}'
+        if run_remote(link, f"sh -c {shlex.quote(same)}", 60.0)[0] == 0:
+            return False
+        if announce is not None:
+            announce()
+        remote_dir = _copy(link, wheel)
+    wheel_arg = shlex.quote(f"{remote_dir}/{wheel.name}")
     # venv and pip with a safe import path too: they run in the login's directory, which may hold a user's
     # logging.py (pip drops that directory itself, but only once its own first imports are done)
     pip = f"{py} {shlex.join(python_words(module='pip'))} install --disable-pip-version-check -q"
-    base = shell_path(base_python) if "/" in base_python else base_python
+    base = shell_path(base_python) if "/" in base_python else shlex.quote(base_python)
+    missing = shlex.quote(
+        f"no Python at {base_python!r} on the host to make the venv with: install Python 3 there, or name one "
+        "(--remote-python; a cluster's python=)"
+    )
+    also = f" {shlex.join(requirements)}" if requirements else ""
     import importlib.metadata
 
     optional = shlex.join(r for r in importlib.metadata.requires("remrepl") or [] if _best_effort(r))
-    command = (
-        f"set -e; [ -x {py} ] || {base} {shlex.join(python_words(module='venv'))} "
-        f"{shell_path(venv)}; {pip} {wheel_arg}; {pip} --force-reinstall --no-deps {wheel_arg}; rm -f {wheel_arg}"
-        + (
-            f"; {pip} {optional} 2>/dev/null || echo 'remrepl: uv is not installable here; pip installs packages'"
-            if optional
-            else ""
-        )
+    # uv after the wheel, if the host's index has it: without it pip installs the user's packages
+    best_effort = f"; {pip} {optional} 2>/dev/null || echo 'remrepl: no uv for this host; pip installs packages'"
+    # Checked again under the lock: another bootstrap of the same venv (a shared home: the hosts of one
+    # cluster on NFS) may have installed the same meanwhile. flock(1) where the host has it.
+    script = (
+        f"set -e; if {same}; then exit 0; fi; rm -f {stamp}; [ -x {py} ] || command -v {base} >/dev/null || "
+        f"{{ echo {missing}; exit 127; }}; [ -x {py} ] || {base} "
+        f"{shlex.join(python_words(module='venv'))} {shell_path(venv)}; {pip} {wheel_arg}{also}; "
+        f"{pip} --force-reinstall --no-deps {wheel_arg}{best_effort if optional else ''}; echo {digest} > {stamp}"
     )
-    status, output = run_remote(link, command, INSTALL_TIMEOUT)
+    lock = shell_path(venv.rstrip("/") + ".remrepl-lock")
+    parent = shell_path(posixpath.dirname(venv.rstrip("/")) or ".")
+    command = (
+        f"rc=0; mkdir -p {parent}; if command -v flock >/dev/null 2>&1; then flock {lock} sh -c "
+        f"{shlex.quote(script)} || rc=$?; else sh -c {shlex.quote(script)} || rc=$?; fi; "
+        f"rm -rf {shlex.quote(remote_dir)}; exit $rc"
+    )
+    # sh for all of it: the login shell may be csh or fish
+    status, output = run_remote(link, f"sh -c {shlex.quote(command)}", INSTALL_TIMEOUT)
     if status != 0:
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise RemoteEnvironmentError(f"--bootstrap failed on {link} (exit status {status}):\n{tail}")
+    return True
+
+
+def _copy(link: SSHLink, wheel: Path) -> str:
+    """``wheel`` copied into a new directory under ``~/.remrepl`` (both 0700) on the host over SFTP; that
+    directory's path there (the wheel keeps its name: pip reads the name)."""
+    with sftp_errors(str(link), link.transport, "to copy remrepl's files", RemoteEnvironmentError):
+        sftp = link.transport.open_sftp_client()
+    if sftp is None:
+        raise RemoteEnvironmentError(f"{link} refused an SFTP session: cannot ship remrepl there")
+    try:
+        with ssh_errors(f"cannot copy remrepl to {link} over SFTP", RemoteEnvironmentError):
+            home = sftp.normalize(".")
+            remote_dir = f"{home}/.remrepl"
+            try:
+                sftp.stat(remote_dir)
+            except OSError:
+                sftp.mkdir(remote_dir, 0o700)
+            # a directory of its own: parallel bootstraps (a cluster's hosts, a launch) never share a file
+            own = f"{remote_dir}/wheel-{os.getpid()}-{threading.get_ident()}"
+            try:
+                sftp.mkdir(own, 0o700)
+            except OSError:
+                pass  # left by an earlier run of this very thread id and pid: reused
+            sftp.put(str(wheel), f"{own}/{wheel.name}")
+            sftp.chmod(f"{own}/{wheel.name}", 0o600)
+    finally:
+        sftp.close()
+    return own

@@ -34,6 +34,7 @@ from remrepl.aws.session import aws_session, client
 from remrepl.aws.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
 from remrepl.cluster.backends.ec2 import EC2Workers, HeadContext, generate_key, head_context
 from tests.support.awsproxy import AWSProxy
+from tests.support.isolated import LOCAL_INDEX, local_wheels
 from tests.support.processes import alive, children_of, processes_under
 from tests.support.waiting import wait_until
 
@@ -305,9 +306,6 @@ def test_a_head_without_credentials_of_its_own_uses_the_forwarded_ones(
     assert head.running_workers() == [] and KEY_PAIR not in head.key_pairs()
 
 
-LOCAL_INDEX = Path("/opt/pypi/simple")
-
-
 @pytest.mark.timeout(600)
 def test_the_bootstrap_installs_remrepl_on_the_worker_and_a_failed_dask_install_says_so(
     head: Head, ssh_hosts: SSHHosts, tmp_path: Path
@@ -317,7 +315,8 @@ def test_the_bootstrap_installs_remrepl_on_the_worker_and_a_failed_dask_install_
     so the last step fails here: it must say so and leave nothing running."""
     if not LOCAL_INDEX.is_dir():
         pytest.skip(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
-    sshd = ssh_hosts.start("installing", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri()})
+    uv = local_wheels(tmp_path / "wheels", ("uv",))  # remrepl's own dependency the local index lacks; no Dask
+    sshd = ssh_hosts.start("installing", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri(), "PIP_FIND_LINKS": str(uv)})
     head.sshd = sshd  # install_key authorizes the head's key on this one
     config = tmp_path / "ssh_config_installing"
     config.write_text(

@@ -13,15 +13,15 @@ from testhosts import SSHHosts
 
 from remrepl._exceptions import RemoteEnvironmentError
 from remrepl.launchers.ssh.launcher import SSHLauncher
-
-LOCAL_INDEX = Path("/opt/pypi/simple")
+from tests.support.isolated import LOCAL_INDEX, local_wheels
 
 
 @pytest.mark.timeout(600)
 def test_bootstrap_installs_into_a_fresh_venv_and_reuses_it(ssh_hosts: SSHHosts, tmp_path: Path) -> None:
     if not LOCAL_INDEX.is_dir():
         pytest.skip(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
-    ssh_hosts.start("target", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri()})
+    wheels = local_wheels(tmp_path / "wheels")  # what the local index lacks (uv)
+    ssh_hosts.start("target", set_env={"PIP_INDEX_URL": LOCAL_INDEX.as_uri(), "PIP_FIND_LINKS": str(wheels)})
     venv = tmp_path / "remote-venv"
     said: list[str] = []
     options = {"ssh_config": str(ssh_hosts.ssh_config), "remote_python": "/usr/bin/python3", "notify": said.append}

@@ -31,9 +31,6 @@ from remrepl.launchers.ssh.launcher import SSHLauncher
 from remrepl.ssh.bootstrap import build_wheel
 from tests.support import guard
 
-# Wheels the local index lacks (uv), downloaded by scripts/test before the tests run (the tests themselves
-# never reach the network): the remote side's pip finds them there too.
-LOCAL_WHEELS = Path(__file__).resolve().parents[2] / ".wheels"
 LOCAL_INDEX = Path("/opt/pypi/simple")  # the package mirror this kind of machine has (no network needed)
 # The "host's" own interpreter, which every user may run: of our minor version when the system has it (a
 # by-value pickle, e.g. a lambda sent with %put, needs the same minor version on both sides).
@@ -56,23 +53,13 @@ def guard_copy(directory: Path, user: RemoteUser) -> Path:
     return target
 
 
-def wheels_copy(directory: Path, user: RemoteUser) -> Path:
-    """``LOCAL_WHEELS`` copied into ``directory``, readable by ``user`` (empty if scripts/test made none)."""
-    target = directory / "wheels"
-    target.mkdir(exist_ok=True)
-    for wheel in LOCAL_WHEELS.glob("*.whl") if LOCAL_WHEELS.is_dir() else ():
-        shutil.copy2(wheel, target / wheel.name)
-    chown_tree(target, user)
-    return target
-
-
 def remote_environment(scratch: Path, user: RemoteUser) -> dict[str, str]:
     """The sshd ``SetEnv`` of an isolated host whose per-test directory is ``scratch``."""
     return {
         "PYTHONPATH": str(guard_copy(scratch, user)),
         "REMREPL_STATE_DIR": str(scratch / "state"),
         "PIP_INDEX_URL": LOCAL_INDEX.as_uri(),
-        "PIP_FIND_LINKS": str(wheels_copy(scratch, user)),
+        "PIP_FIND_LINKS": str(remote_wheels(user)),
         **guard.REAPER_GUARD,
     }
 
@@ -109,7 +96,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def bootstrapped_python(user: RemoteUser, root: Path) -> str:
     """The python of a venv in ``user``'s HOME with this remrepl installed by ``--bootstrap`` (made now,
-    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists)."""
+    through an isolated sshd whose client side lives in ``root``, unless a venv of the same code exists);
+    with the ``cluster`` extra (Dask), as ``--bootstrap`` installs it."""
     if not LOCAL_INDEX.is_dir():
         raise NoRemotePython(f"no local package index at {LOCAL_INDEX}: bootstrapping would need the network")
     venvs = user.home / "venvs"
@@ -120,29 +108,110 @@ def bootstrapped_python(user: RemoteUser, root: Path) -> str:
     with _locked(venvs / f"{venv.name}.lock"):
         if not (venv / "remrepl-ready").exists():
             scratch = scratch_directory(user, prefix="bootstrap-")
+            environment = remote_environment(scratch, user)
             try:
-                with SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts:
-                    hosts.start("bootstrap", set_env=remote_environment(scratch, user))
-                    said: list[str] = []
+                # the client's memory of bootstrapped hosts goes with the scratch (a session fixture may run
+                # before the test's own private state directory is set)
+                with (
+                    _environment("REMREPL_STATE_DIR", str(root / "state")),
+                    SSHHosts(root, user=user.name, user_dir=scratch / "sshd") as hosts,
+                ):
+                    hosts.start("bootstrap", set_env=environment)
                     launcher = SSHLauncher(
                         "bootstrap",
                         ssh_config=str(hosts.ssh_config),
                         remote_python=BASE_PYTHON,
                         bootstrap=True,
                         remote_venv=str(venv),
-                        notify=said.append,
+                        notify=lambda text: None,
                     )
                     try:
                         launcher.start(BOOTSTRAP_TIMEOUT)
+                        launcher.close()
                     except Exception as exc:
                         raise NoRemotePython(f"--bootstrap for {user.name} failed: {exc}") from exc
-                    launcher.close()
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             (venv / "remrepl-ready").touch()
         venv.touch()  # in use: not stale
     _prune(venvs, keep=venv)
     return str(python)
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+# What the local index lacks: uv (a dependency of remrepl), and distributed and zict (of its cluster extra).
+LOCAL_WHEELS = ("uv", "distributed", "zict")
+
+
+def local_wheels(directory: Path, names: tuple[str, ...] = LOCAL_WHEELS) -> Path:
+    """A directory under ``directory`` with wheels of this machine's installed ``names``, packed from their
+    installed files (offline): a host's ``PIP_FIND_LINKS``, next to the local index."""
+    import importlib.metadata
+
+    versions = [f"{name}-{importlib.metadata.version(name)}" for name in names]
+    own = directory / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(directory / "wheels.lock"):
+        if not (own / "ready").exists():
+            own.mkdir(exist_ok=True)
+            for name in names:
+                wheel_of_installed(name, own)
+            (own / "ready").touch()
+    return own
+
+
+def remote_wheels(user: RemoteUser) -> Path:
+    """``local_wheels`` in ``user``'s HOME, where its pip can read them (its ``PIP_FIND_LINKS``)."""
+    own = local_wheels(user.home / "wheels")
+    chown_tree(user.home / "wheels", user)
+    return own
+
+
+def wheel_of_installed(name: str, directory: Path) -> Path:
+    """A wheel of the installed distribution ``name``, from its RECORD: its files, its scripts (``bin/``:
+    uv's binary) as the wheel's ``.data/scripts``, tagged as its WHEEL file says."""
+    import base64
+    import importlib.metadata
+    import zipfile
+
+    dist = importlib.metadata.distribution(name)
+    files = [f for f in dist.files or [] if "__pycache__" not in f.parts]
+    info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
+    stem = info.removesuffix(".dist-info")
+    wheel_file = (dist.read_text("WHEEL") or "").splitlines()
+    tags = [line.split(":", 1)[1].strip().split("-") for line in wheel_file if line.startswith("Tag:")]
+    tags = [t for t in tags if len(t) == 3] or [["py3", "none", "any"]]
+    tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))  # compressed: py2.py3-none-any
+    wheel = directory / f"{stem}-{tag}.whl"
+    record: list[str] = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            if f.name in ("RECORD", "INSTALLER", "direct_url.json", "REQUESTED"):
+                continue
+            script = f.parts[0] == ".."
+            arcname = f"{stem}.data/scripts/{f.name}" if script else f.as_posix()
+            data = Path(str(f.locate())).read_bytes()
+            entry = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = (0o755 if script else 0o644) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(entry, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{arcname},sha256={digest},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
 
 
 def _prune(venvs: Path, keep: Path) -> None:

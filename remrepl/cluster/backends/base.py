@@ -37,6 +37,10 @@ class WorkerBackend(ABC):
     def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
         """``{"cls": ..., "options": {...}}``: how SpecCluster starts one more worker."""
 
+    def prepare(self) -> None:  # noqa: B027  (most backends have nothing to prepare)
+        """Before any worker starts: make the places ready (SSH hosts: install remrepl with ``bootstrap``).
+        A failure raises ``ClusterError`` and leaves nothing running."""
+
     def close(self) -> None:  # noqa: B027  (most backends hold nothing of their own)
         """Release what the backend itself holds (connections, instances) after the workers stopped."""
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import ClusterError, ConfigError
 from ..._files import python_words
+from ...ssh.bootstrap import DEFAULT_VENV, venv_python
 from ...ssh.errors import ssh_errors
 from ..tls import ClusterCertificates
 from .base import WorkerBackend
@@ -46,12 +47,16 @@ class RemoteWorkers(WorkerBackend):
     threads: int = 1  # per worker process; 0: one per core of its host
     worker_args: tuple[str, ...] = ()  # extra arguments of remote_worker (the EC2 dead man's switch)
 
-    def worker_command(self) -> str:
+    def python_for(self, link: SSHLink) -> str:
+        """The interpreter that runs the workers on ``link``'s host."""
+        return self.python
+
+    def worker_command(self, python: str) -> str:
         from ...ssh.bootstrap import shell_path  # a leading ~/ is the remote's home
 
         # a safe import path: the login's directory (the home) may hold a user's json.py
         arguments = shlex.join([*python_words(module="remrepl.cluster.remote_worker"), *self.worker_args])
-        return f"{shell_path(self.python)} {arguments}"
+        return f"{shell_path(python)} {arguments}"
 
     def worker_spec(self, certs: ClusterCertificates) -> dict[str, Any]:
         return {"cls": self.worker_class(), "options": {"backend": self, "certs": certs}}
@@ -61,7 +66,13 @@ class RemoteWorkers(WorkerBackend):
 
 
 class SSHWorkers(RemoteWorkers):
-    """``workers_per_host`` single-threaded worker processes on each of ``hosts`` (ssh_config aliases)."""
+    """``workers_per_host`` single-threaded worker processes on each of ``hosts`` (ssh_config aliases).
+
+    ``bootstrap``: first install this remrepl with the ``cluster`` extra (Dask at this machine's version)
+    into ``venv`` on every host, in parallel (``hostprep.py``), made with ``python`` (default ``python3``);
+    the workers then run the venv's python. Without it the workers run ``python``, or, not given, the
+    interpreter an earlier bootstrap of that host installed into (``ssh/known_pythons.py``), else
+    ``python3``."""
 
     kind = "ssh"
 
@@ -72,8 +83,10 @@ class SSHWorkers(RemoteWorkers):
         workers_per_host: int = 1,
         ssh_config: str | None = None,
         accept_new_host_key: bool = False,
-        python: str = "python3",
+        python: str | None = None,
         scheduler_host: str | None = None,
+        bootstrap: bool = False,
+        venv: str = DEFAULT_VENV,
     ) -> None:
         from ...ssh.config import SSHOptions, SSHTarget
 
@@ -83,7 +96,10 @@ class SSHWorkers(RemoteWorkers):
             raise ValueError(f"workers must be a whole number >= 1 per host, not {workers_per_host!r}")
         self.targets = [SSHTarget.parse(h) for h in hosts]  # ConfigError for a malformed one, before any work
         self.options = SSHOptions(ssh_config=ssh_config, accept_new_host_key=accept_new_host_key)
-        self.python = python
+        if not isinstance(venv, str) or not venv:
+            raise ValueError(f"venv must be a directory on the hosts, such as {DEFAULT_VENV!r}, not {venv!r}")
+        self.given_python, self.bootstrap, self.venv = python, bool(bootstrap), venv
+        self.python = venv_python(venv) if bootstrap else python or "python3"
         self.count = len(hosts) * workers_per_host
         self._next = itertools.cycle(self.targets)
         self.scheduler_host = scheduler_host or self._route_to(self.targets[0])
@@ -108,6 +124,19 @@ class SSHWorkers(RemoteWorkers):
 
     def next_target(self) -> SSHTarget:
         return next(self._next)
+
+    def prepare(self) -> None:
+        if self.bootstrap:
+            from .hostprep import bootstrap_hosts
+
+            bootstrap_hosts(self.targets, self.options, self.given_python or "python3", self.venv)
+
+    def python_for(self, link: SSHLink) -> str:
+        if self.bootstrap or self.given_python is not None:
+            return self.python
+        from ...ssh.known_pythons import recall
+
+        return recall(str(link)) or "python3"
 
 
 async def in_thread(fn: Callable[[], None]) -> None:
@@ -162,6 +191,7 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
         self._link: SSHLink | None = None
         self._channel: paramiko.Channel | None = None
         self._closing = threading.Event()  # close() came while _start was still connecting
+        self.python = backend.python  # the one the worker runs, once chosen for its host
 
     async def start(self) -> None:
         await in_thread(self._start)  # paramiko blocks: not on Dask's event loop
@@ -199,7 +229,8 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
             with ssh_errors(f"cannot start the worker on {self.target}", ClusterError):
                 channel = self._link.transport.open_session()
                 self._channel = channel
-                channel.exec_command(f"exec {self.backend.worker_command()}")
+                python = self.python = self.backend.python_for(self._link)
+                channel.exec_command(f"exec {self.backend.worker_command(python)}")
                 config = {
                     "scheduler": self.scheduler,
                     "name": self._worker_name(target),
@@ -243,7 +274,7 @@ class SSHWorker(_process_interface()):  # type: ignore[misc]
             tail = said.decode(errors="replace").strip()[-800:]
             raise ClusterError(
                 f"the worker on {self.target} exited before it was ready (is remrepl[cluster] installed for "
-                f"{self.backend.python!r} there?): {tail or 'no output'}"
+                f"{self.python!r} there? bootstrap=True installs it): {tail or 'no output'}"
             )
         try:
             reply = json.loads(line)

@@ -44,6 +44,9 @@ from ...transport.connection_info import ConnectionInfo
 from ..base import Launcher
 from .watchdog import LinkWatchdog
 
+# What --bootstrap installs besides remrepl: Dask, so the server's session can start workers (remrepl.cluster),
+# as on an EC2 head (about 10 s more on the first install, 45 MB; docs/ssh.md)
+BOOTSTRAP_EXTRAS = ("cluster",)
 DEFAULT_GRACE = 60.0  # s a tethered server waits for its launcher after the link dropped
 
 # Runs on the remote with its Python: stable across remrepl versions (it only reads PROTOCOL_VERSION),
@@ -65,6 +68,12 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+def _local_version() -> str:
+    from ...ssh.known_pythons import this_version
+
+    return this_version()
+
+
 def _stderr(text: str) -> None:
     print(f"remrepl: {text}", file=sys.stderr)
 
@@ -76,7 +85,7 @@ class SSHLauncher(Launcher):
         *,
         ssh_config: str | None = None,
         accept_new_host_key: bool = False,
-        remote_python: str = "python3",
+        remote_python: str | None = None,
         bootstrap: bool = False,
         remote_venv: str = DEFAULT_VENV,
         direct: bool = False,
@@ -93,7 +102,10 @@ class SSHLauncher(Launcher):
     ) -> None:
         """``host_key_alias``, ``known_hosts_file``, ``expected_host_keys`` and ``identity_files``: see
         ``SSHOptions`` (the EC2 launcher's). ``environment``: NON-secret variables for the server (and so
-        the kernel), set on the remote command line with ``env``, which anyone on the host can read."""
+        the kernel), set on the remote command line with ``env``, which anyone on the host can read.
+        ``remote_python``: the host's interpreter (with ``bootstrap``: the one the venv is made with);
+        None: the one an earlier ``bootstrap`` to this host installed into (``ssh/known_pythons.py``),
+        else ``python3``."""
         self.ssh_target = SSHTarget.parse(target.removeprefix("ssh://"))
         self.target = str(self.ssh_target)
         self.options = SSHOptions(
@@ -108,7 +120,8 @@ class SSHLauncher(Launcher):
             identity_files=tuple(identity_files),
         )
         self.environment = dict(environment or {})
-        self.remote_python = remote_python
+        self.explicit_python = remote_python is not None
+        self.remote_python = remote_python or "python3"
         self.bootstrap = bootstrap
         self.remote_venv = remote_venv
         self.direct = direct
@@ -118,7 +131,9 @@ class SSHLauncher(Launcher):
         self.link: SSHLink | None = None
         self.channel: Any = None  # the tether: the keeper's stdin and stdout
         self.tunnel: Tunnel | None = None
-        self.python = venv_python(remote_venv) if bootstrap else remote_python
+        self.python = venv_python(remote_venv) if bootstrap else self.remote_python
+        self.remembered = False  # self.python is what an earlier --bootstrap installed into (known_pythons)
+        self.remote_version: str | None = None  # the host's remrepl version, from the check
         self.ready: KeeperReady | None = None  # the keeper's ready line
         self._detached = False
         self._exit_status: int | None = None
@@ -136,14 +151,21 @@ class SSHLauncher(Launcher):
         try:
             if self.direct and len(self.link.transports) > 1:
                 raise ConfigError("--direct cannot reach a server behind ProxyJump hops; leave it out to tunnel")
-            try:
-                self.ready = self._start_server(keys, timeout)
-            except RemoteEnvironmentError as exc:
-                if not (self.bootstrap and exc.bootstrap_fixes):
-                    raise
-                self.notify(f"installing remrepl into {self.remote_venv} on {self.link} (--bootstrap)")
-                bootstrap(self.link, self.remote_python, self.remote_venv)
-                self.ready = self._start_server(keys, timeout)
+            if self.bootstrap:
+                # Every --bootstrap makes the venv hold this very remrepl: nothing to do when its stamp
+                # says it does (one round trip), a reinstall when the code changed, protocol or not.
+                bootstrap(
+                    self.link,
+                    self.remote_python,
+                    self.remote_venv,
+                    extras=BOOTSTRAP_EXTRAS,
+                    announce=self._announce_install,
+                )
+            elif not self.explicit_python:
+                self._recall(self.link)
+            self.ready = self._start_server(keys, timeout)
+            if self.bootstrap:
+                self._remember(self.link)
             info = ConnectionInfo.from_json(self.ready.connection(), f"the ready line from {self.link}")
             if self.direct:
                 info = replace(info, host=self.link.settings.hostname)
@@ -156,6 +178,24 @@ class SSHLauncher(Launcher):
         self.info = replace(info, client_secret_key=keys.secret)
         self._watchdog = LinkWatchdog(lambda: self.link is not None and self.link.active, self.relink, self.notify)
         return self.info
+
+    def _announce_install(self) -> None:
+        self.notify(f"installing remrepl into {self.remote_venv} on {self.link} (--bootstrap)")
+
+    def _recall(self, link: SSHLink) -> None:
+        from ...ssh.known_pythons import recall
+
+        python = recall(str(link))
+        if python is not None:
+            self.python, self.remembered = python, True
+
+    def _remember(self, link: SSHLink) -> None:
+        from ...ssh.known_pythons import remember
+
+        try:
+            remember(str(link), self.python, self.remote_venv, self.remote_version or "?")
+        except OSError as exc:  # only a convenience: the launch itself went well
+            self.notify(f"could not remember {self.python} for {link} ({exc}); name it with --remote-python")
 
     def _command(self, *args: str) -> str:
         # One line without newlines or shell metacharacters: the login shell may be bash, zsh, csh or fish.
@@ -208,21 +248,25 @@ class SSHLauncher(Launcher):
             err = reader.stderr()
             if status == 127 or "not found" in err or "No such file" in err:
                 said = err.strip(":\n ").splitlines()[-1:] or [f"exit status {status}"]
+                self._refuse_remembered("it is not there any more")
                 error = RemoteEnvironmentError(
                     f"no Python at {python!r} on {where} ({said[0]}); install Python 3 there, or name it with "
                     "--remote-python (--bootstrap then makes a virtual environment with it)"
                 )
-                error.bootstrap_fixes = self.bootstrap
+                error.bootstrap_fixes = True
                 raise error
+            self._refuse_remembered(f"it could not run the remrepl check, exit status {status}")
             raise RemoteEnvironmentError(
                 f"{python} on {where} could not run the remrepl check (exit status {status}); is it Python 3?{err}"
             )
         words = line.split()
         if words[1] == "old-python":
+            self._refuse_remembered(f"it is Python {words[2]}")
             raise RemoteEnvironmentError(
                 f"{python} on {where} is Python {words[2]}; remrepl needs 3.10 or newer (--remote-python names another)"
             )
         if words[1] == "no-remrepl":
+            self._refuse_remembered("remrepl is not installed for it any more")
             error = RemoteEnvironmentError(
                 f"remrepl is not installed for {python} on {where}; --bootstrap installs it into a virtual "
                 f"environment there ({self.remote_venv})"
@@ -230,10 +274,31 @@ class SSHLauncher(Launcher):
             error.bootstrap_fixes = True
             raise error
         if words[1] == "version":
+            self._refuse_remembered(
+                f"its remrepl {words[3]} speaks protocol version {words[2]}, this one {PROTOCOL_VERSION}"
+            )
             error = RemoteEnvironmentError(
                 f"the remrepl on {where} ({python}, version {words[3]}) speaks protocol version {words[2]}, this "
                 f"one speaks version {PROTOCOL_VERSION}; --bootstrap installs this remrepl into a virtual "
                 f"environment there ({self.remote_venv}), or upgrade it on both machines"
+            )
+            error.bootstrap_fixes = True
+            raise error
+        self.remote_version = words[3] if len(words) > 3 else None
+        if self.remembered and self.remote_version != _local_version():
+            self.notify(
+                f"{where} runs remrepl {self.remote_version} ({python}, from an earlier --bootstrap), this one is "
+                f"{_local_version()}; --bootstrap installs this one"
+            )
+
+    def _refuse_remembered(self, reason: str) -> None:
+        """One line for an interpreter remembered from an earlier --bootstrap that no longer works: no
+        silent fall-back to python3 (which would run another remrepl, or none)."""
+        if self.remembered:
+            assert self.link is not None
+            error = RemoteEnvironmentError(
+                f"{self.python} on {self.link}, remembered from an earlier --bootstrap, no longer works ({reason}); "
+                "--bootstrap installs remrepl there again, --remote-python names another interpreter"
             )
             error.bootstrap_fixes = True
             raise error
