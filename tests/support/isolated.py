@@ -75,12 +75,15 @@ def scratch_directory(user: RemoteUser, prefix: str = "t-") -> Path:
     return own
 
 
+HARNESS = "3"  # how these venvs and wheels are made (3: uv's binary kept executable): a change makes new ones
+
+
 def code_digest() -> str:
     """The digest of the bootstrap wheel of this remrepl (deterministic: same code, same digest) and of the
     interpreter its venv is made with."""
     with tempfile.TemporaryDirectory(prefix="remrepl-wheel-") as tmp:
         wheel = build_wheel(Path(tmp)).read_bytes()
-    return hashlib.sha256(wheel + BASE_PYTHON.encode()).hexdigest()[:16]
+    return hashlib.sha256(wheel + BASE_PYTHON.encode() + HARNESS.encode()).hexdigest()[:16]
 
 
 @contextmanager
@@ -160,7 +163,7 @@ def local_wheels(directory: Path, names: tuple[str, ...] = LOCAL_WHEELS) -> Path
     installed files (offline): a host's ``PIP_FIND_LINKS``, next to the local index."""
     import importlib.metadata
 
-    versions = [f"{name}-{importlib.metadata.version(name)}" for name in names]
+    versions = [HARNESS, *(f"{name}-{importlib.metadata.version(name)}" for name in names)]
     own = directory / hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(directory / "wheels.lock"):
@@ -204,7 +207,7 @@ def wheel_of_installed(name: str, directory: Path) -> Path:
             arcname = f"{stem}.data/scripts/{f.name}" if script else f.as_posix()
             data = Path(str(f.locate())).read_bytes()
             entry = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
-            entry.external_attr = (0o755 if script else 0o644) << 16
+            entry.external_attr = (0o100755 if script else 0o100644) << 16  # a regular file: pip keeps +x
             entry.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(entry, data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
