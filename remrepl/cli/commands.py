@@ -116,13 +116,17 @@ def _launch_target(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return target, options
 
 
-def _finish_launcher(launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None) -> None:
+def _finish_launcher(
+    launcher: Launcher | None, keep: bool, stopped: bool, name: str | None = None, project: Path | None = None
+) -> None:
     from ..launchers import records
 
     if launcher is None or launcher.info is None:
         return
     if keep and not stopped:
         kind = records.LauncherData.of(launcher)
+        if project is not None:  # `remrepl connect NAME` syncs it again
+            kind.data["workdir"] = str(project)
         try:
             record = records.save(launcher.info, target=launcher.target, launcher=kind, name=name)
         except ConfigError as exc:  # a taken name: the server must not be lost for that
@@ -178,6 +182,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     config = _config(args)  # before connecting: a typo in the file costs no server start
     project = workdir.chosen(args, script=None, remote=False)
+    if project is None and args.session and not args.no_workdir:  # the workdir the session was kept with
+        remembered = records.load(args.session).launcher.data.get("workdir")
+        project = Path(remembered) if remembered and os.path.isdir(remembered) else None
     session, launcher, target = _open_session(args)
     outcome = "detach"
     exit_code = 0
@@ -201,7 +208,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 1
     finally:
         session.close()
-        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name)
+        _finish_launcher(launcher, args.keep, stopped=outcome == "shutdown", name=args.name, project=project)
     if launcher is not None and not args.keep and outcome == "detach":
         print("remrepl: the server launched for this session was stopped (--keep leaves it running).")
     return exit_code

@@ -38,3 +38,24 @@ def test_the_prompt_works_in_a_synced_copy_and_percent_sync_follows_edits(
 
     terminal.send("C-d")
     assert terminal.wait_exit() == 0
+
+
+def test_a_session_kept_with_a_workdir_syncs_it_again_at_reattach(terminal: TmuxTerminal, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "utils.py").write_text("ANSWER = 42\n")
+    terminal.start([*remrepl_command(), "connect", "--launch", "--keep", "--name", "kept", "--workdir", str(root)])
+    terminal.wait_for_line(lambda line: line == PROMPT, "the first prompt", timeout=60)
+    assert terminal.run("import utils; utils.ANSWER") == ["42"]
+    terminal.send("C-d")
+    assert terminal.wait_exit() == 0
+    (root / "utils.py").write_text("ANSWER = 44\n")
+    try:
+        terminal.start([*remrepl_command(), "connect", "kept"])
+        terminal.wait_for_line(lambda line: ": 1 file sent (12 B)" in line, "the re-sync at reattach", timeout=60)
+        terminal.wait_for_line(lambda line: line == PROMPT, "the prompt again", timeout=60)
+        assert terminal.run("import importlib; importlib.reload(utils).ANSWER") == ["44"]
+        terminal.type("%shutdown")
+        terminal.send("Enter")
+    finally:
+        assert terminal.wait_exit() == 0
