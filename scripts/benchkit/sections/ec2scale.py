@@ -120,7 +120,7 @@ def worker_python(where: Path, hide: Path) -> str:
     wrapper = where / "python"
     inner = 'mount -t tmpfs tmpfs "$0" && exec "$@"'
     wrapper.write_text(
-        f'#!/bin/sh\nexec unshare -m sh -c {shlex.quote(inner)} {shlex.quote(str(hide))} '
+        f"#!/bin/sh\nexec unshare -m sh -c {shlex.quote(inner)} {shlex.quote(str(hide))} "
         f'{shlex.quote(str(venv / "bin" / "python"))} "$@"\n'
     )
     wrapper.chmod(0o755)
@@ -143,9 +143,32 @@ def hiding_works(where: Path) -> str | None:
     return None
 
 
-def one_run(n: int, options: dict[str, Any], copy: Path) -> JSONDict:
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system, with their ended children's) of the processes under ``root``, now."""
+    parent, spent = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(entry)] = int(fields[1])
+            spent[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    total = 0
+    for pid in parent:
+        up, hops = pid, 0
+        while up not in (0, 1, root) and hops < 100:  # bounded: a process tree is not that deep
+            up, hops = parent.get(up, 0), hops + 1
+        if up == root and pid != root:
+            total += spent[pid]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(n: int, options: dict[str, Any], copy: Path, sshd: SSHD) -> JSONDict:
     import remrepl
 
+    head_before = sum(os.times()[:2])
+    workers_before = tree_cpu(sshd.process.pid)
     begin = time.perf_counter()
     cl = remrepl.cluster(ec2=dict(options, workers=n))
     try:
@@ -154,6 +177,8 @@ def one_run(n: int, options: dict[str, Any], copy: Path) -> JSONDict:
 
         results = cl.map(work.task, range(4 * n), progress=False)
         mapped = time.perf_counter()
+        head_cpu = sum(os.times()[:2]) - head_before
+        workers_cpu = tree_cpu(sshd.process.pid) - workers_before
         cwds = set(cl.client.run(os.getcwd).values())
     finally:
         closing = time.perf_counter()
@@ -169,6 +194,10 @@ def one_run(n: int, options: dict[str, Any], copy: Path) -> JSONDict:
         "map_s": mapped - started,
         "total_s": mapped - begin,
         "close_s": closed - closing,
+        "head_cpu_s": head_cpu,  # this process: boto3, paramiko, the scheduler, the plugins' registration
+        "workers_cpu_s": workers_cpu,  # sshd's sessions and everything under them: the workers, pip/uv
+        # the least wall time 2 cores could have done that CPU work in (moto's own CPU left out)
+        "cpu_floor_s": (head_cpu + workers_cpu) / (os.cpu_count() or 1),
     }
 
 
@@ -200,7 +229,11 @@ def run(bench: Bench) -> JSONDict:
             handler.close()
     measured = out["measured"]
     out["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    out["ratios"] = {"many_over_one": ratio(measured.get("many_total_s"), measured.get("one_total_s"))}
+    out["ratios"] = {
+        "many_over_one": ratio(measured.get("many_total_s"), measured.get("one_total_s")),
+        # (no target) near 1: every core was busy the whole time, no step waited for another one by one
+        "many_over_cpu_floor": ratio(measured.get("many_total_s"), measured.get("many_cpu_floor_s")),
+    }
     return out
 
 
@@ -236,7 +269,7 @@ def _measure(bench: Bench, hosts: SSHHosts, root: Path) -> JSONDict:
                     "key_source": lambda: testec2.authorize(sshd),
                     "ready_timeout": bench.args.timeout,
                 }
-                result = one_run(n, options, copy)
+                result = one_run(n, options, copy, sshd)
                 log(f"ec2scale: {n} workers: {result['total_s']:.2f} s (+ close {result['close_s']:.2f} s)")
                 if number >= 2:
                     results.append(result)
@@ -246,9 +279,20 @@ def _measure(bench: Bench, hosts: SSHHosts, root: Path) -> JSONDict:
     summary: JSONDict = {"runs": results}
     for label, n in (("one", 1), ("many", many)):
         mine = [r for r in results if r["workers"] == n]
-        for key in ("start_s", "map_s", "total_s", "close_s"):
+        for key in ("start_s", "map_s", "total_s", "close_s", "head_cpu_s", "workers_cpu_s", "cpu_floor_s"):
             summary[f"{label}_{key}"] = statistics.median(r[key] for r in mine)
     return summary
+
+
+ROWS = (
+    ("start_s", "cluster() returns"),
+    ("map_s", "map of 4 tasks a worker"),
+    ("total_s", "both (the target's ratio)"),
+    ("close_s", "close()"),
+    ("head_cpu_s", "CPU: the head (start + map)"),
+    ("workers_cpu_s", "CPU: workers, sshd, installer"),
+    ("cpu_floor_s", "CPU / {cpus} cores (the floor)"),
+)
 
 
 def render(section: JSONDict) -> list[str]:
@@ -261,12 +305,13 @@ def render(section: JSONDict) -> list[str]:
     ]
     if "error" in m:
         return [*lines, f"  ERROR: {m['error']}"[:200]]
-    lines.append(f"  {'':28} {'1 worker':>10} {f'{many} workers':>11} {'ratio':>7}")
-    for key, label in (("start_s", "cluster() returns"), ("map_s", "map of 4 tasks/worker"), ("total_s", "both")):
+    lines.append(f"  {'':32} {'1 worker':>10} {f'{many} workers':>11} {'ratio':>7}")
+    for key, label in ROWS:
         one, big = m.get(f"one_{key}"), m.get(f"many_{key}")
-        lines.append(f"  {label:28} {num(one, '.2f', ' s'):>10} {num(big, '.2f', ' s'):>11} {num(ratio(big, one), '.2f', 'x'):>7}")
-    one, big = m.get("one_close_s"), m.get("many_close_s")
-    lines.append(f"  {'close()':28} {num(one, '.2f', ' s'):>10} {num(big, '.2f', ' s'):>11} {num(ratio(big, one), '.2f', 'x'):>7}")
+        cells = f"{num(one, '.2f', ' s'):>10} {num(big, '.2f', ' s'):>11} {num(ratio(big, one), '.2f', 'x'):>7}"
+        lines.append(f"  {label.format(cpus=os.cpu_count()):32} {cells}")
+    floor = section.get("ratios", {}).get("many_over_cpu_floor")
+    lines.append(f"  {many} workers' time over their CPU floor {num(floor, '.2f', 'x')} (1: the cores never idled)")
     return lines
 
 
