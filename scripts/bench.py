@@ -36,6 +36,9 @@ Sections, each measured in the same run for every contender; each is a module in
              per-item overhead, efficiency on sleep tasks, gather throughput.
   ec2        ``up`` and ``down`` of an EC2 head node on a moto server + a loopback sshd, stage by stage
              no stage waits a fixed time.
+  ec2scale   ``remrepl.cluster(ec2=...)`` with 1 and with N (20) workers on moto + a loopback sshd, each
+             set up with the head's synced tree and the project's packages, then a map; ratio N/1
+             (target <= 2x), and the CPU the head and the workers spent (on 2 cores, their floor).
 
 Run it (the ``bench`` extra installs jupyter_client, ipykernel and rpyc: ``pip install -e '.[bench]'``):
 

@@ -11,7 +11,6 @@ a harmless command, never shutdown (we are root here).
 
 from __future__ import annotations
 
-import getpass
 import os
 import shlex
 import signal
@@ -24,13 +23,11 @@ from typing import Any
 
 import paramiko
 import pytest
+from testec2 import authorize, head_settings, worker_ssh_config
 from testhosts import SSHD, SSHHosts
 
 import remrepl
 from remrepl import ClusterError, ConfigError
-from remrepl.aws.images import resolve_image
-from remrepl.aws.resources import ensure_security_group
-from remrepl.aws.session import aws_session, client
 from remrepl.aws.tags import TAG_CLUSTER, TAG_ROLE, tag_dict
 from remrepl.cluster.backends.ec2 import EC2Workers, HeadContext, generate_key, head_context
 from tests.support.awsproxy import AWSProxy
@@ -71,10 +68,7 @@ class Head:
 
     def install_key(self) -> paramiko.PKey:
         """The head's own key, authorized on the loopback sshd as cloud-init would from the key pair."""
-        key = generate_key()
-        with open(self.sshd.directory / "authorized_keys", "a") as f:
-            f.write(f"{key.get_name()} {key.get_base64()}\n")
-        return key
+        return authorize(self.sshd)
 
     def workers(self) -> list[dict[str, Any]]:
         found = self.ec2.describe_instances(Filters=[{"Name": f"tag:{TAG_ROLE}", "Values": ["worker"]}])
@@ -92,28 +86,13 @@ class Head:
 
 @pytest.fixture
 def head(aws: str, ssh_hosts: SSHHosts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Head:
-    session = aws_session()
-    ec2 = client(session, "ec2")
-    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    group = ensure_security_group(ec2, cluster=CLUSTER, owner=OWNER, allow_cidr=["127.0.0.1/32"], subnet=subnet)
-    image = resolve_image(session, os="al2023", instance_type="t3.medium")
+    settings = head_settings(cluster=CLUSTER, owner=OWNER)
     sshd = ssh_hosts.start("workers")
-    config = tmp_path / "ssh_config"
-    lines = ["Host 10.* 172.31.*", "HostName 127.0.0.1", f"Port {sshd.port}", "IdentitiesOnly yes", "ConnectTimeout 10"]
-    config.write_text("\n    ".join(lines) + "\n")
-    settings = {
-        "CLUSTER": CLUSTER,
-        "REGION": "us-east-1",
-        "SECURITY_GROUP": group,
-        "SUBNET": subnet,
-        "AMI": image.ami,
-        "SSH_USER": getpass.getuser(),
-        "OWNER": OWNER,
-    }
-    for name, value in settings.items():
-        monkeypatch.setenv(f"REMREPL_EC2_{name}", value)
+    config = worker_ssh_config(tmp_path / "ssh_config", sshd)
+    for name, value in settings.environment.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("REMREPL_EC2_INSTANCE_ID", raising=False)
-    return Head(ec2, group, subnet, sshd, config, tmp_path / "switch-fired")
+    return Head(settings.ec2, settings.security_group, settings.subnet, sshd, config, tmp_path / "switch-fired")
 
 
 def test_a_map_over_ec2_workers_and_nothing_left_after_close(head: Head) -> None:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e  # the benchmarks start servers, sshd, moto and Das
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
 SECTIONS = {
     *("roundtrip", "stream", "latency", "exec", "startup", "completion", "transfer", "ssh", "sync", "packages"),
-    *("cluster", "ec2"),
+    *("cluster", "ec2", "ec2scale"),
 }
 TARGETS = {
     "roundtrip.remrepl_over_echo",
@@ -41,12 +41,14 @@ TARGETS = {
     "cluster.remrepl_us_per_item",
     "cluster.remrepl_sleep_efficiency_pct",
     "ec2.up_median_s",
+    "ec2scale.many_over_one",
 }
 TINY_CLUSTER = (
     *("--cluster-items", "500", "--cluster-dask-items", "20", "--cluster-sleeps", "6", "--cluster-sleep", "0.01"),
     *("--cluster-gather-mb", "4", "--cluster-result-mb", "1"),
 )
 TINY_SYNC = ("--sync-files", "60", "--sync-mb", "1", "--sync-runs", "1")
+TINY_EC2SCALE = ("--ec2scale-workers", "2", "--ec2scale-runs", "1")
 TINY_PACKAGES = ("--packages-chain", "2", "--packages-modules", "2", "--packages-runs", "1")
 TIMEOUT = 180
 
@@ -89,6 +91,7 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
         *TINY_SYNC,
         *TINY_PACKAGES,
         *("--ec2-runs", "1", "--startup-runs", "2"),
+        *TINY_EC2SCALE,
     )
     assert report["ok"] is True and report["errors"] == []
     assert set(report["sections"]) == SECTIONS == set(registered_sections())
@@ -173,6 +176,11 @@ def test_every_section_at_tiny_sizes(tmp_path: Path) -> None:
     for stage in ("identity", "create", "instance running", "SSH port", "SSH login", "server ready", "teardown"):
         assert is_number(ec2["stages_median_s"][stage]), ec2
     assert ec2["polls_max"]["SSH port"] >= 1 and ec2["polls_max"]["SSH login"] >= 1
+
+    scale = report["sections"]["ec2scale"]["measured"]
+    assert [r["workers"] for r in scale["runs"]] == [1, 2], scale
+    for key in ("start_s", "map_s", "total_s", "close_s", "workers_cpu_s", "cpu_floor_s"):
+        assert is_number(scale[f"one_{key}"]) and is_number(scale[f"many_{key}"]), scale
 
     assert set(report["targets"]) == TARGETS
     for target in report["targets"].values():
@@ -269,6 +277,14 @@ def test_the_ec2_section_alone_as_a_table() -> None:
     assert table.returncode == 0, table.stderr
     assert "EC2 head on moto + loopback sshd" in table.stdout and "SSH login" in table.stdout
     assert "remrepl down (teardown by tag)" in table.stdout
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_the_ec2scale_section_alone_as_a_table() -> None:
+    table = run_bench("ec2scale", *TINY_EC2SCALE)
+    assert table.returncode == 0, table.stderr
+    assert "with packages and workdir: 1 vs 2" in table.stdout and "cluster() returns" in table.stdout
+    assert "CPU / " in table.stdout and "the workers' tree: " in table.stdout
 
 
 def test_an_unknown_section_is_refused() -> None:

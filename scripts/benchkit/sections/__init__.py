@@ -7,7 +7,21 @@ targets, options and ``--quick`` values), and one line below. ``bench.py`` and i
 from __future__ import annotations
 
 from ..harness import Section
-from . import cluster, completion, ec2, exec_launch, latency, packages, roundtrip, ssh, startup, stream, sync, transfer
+from . import (
+    cluster,
+    completion,
+    ec2,
+    ec2scale,
+    exec_launch,
+    latency,
+    packages,
+    roundtrip,
+    ssh,
+    startup,
+    stream,
+    sync,
+    transfer,
+)
 
 SECTIONS: dict[str, Section] = {
     s.name: s
@@ -24,5 +38,6 @@ SECTIONS: dict[str, Section] = {
         packages.SECTION,
         cluster.SECTION,
         ec2.SECTION,
+        ec2scale.SECTION,
     )
 }
