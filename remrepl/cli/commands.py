@@ -182,8 +182,11 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     config = _config(args)  # before connecting: a typo in the file costs no server start
     project = workdir.chosen(args, script=None, remote=False)
-    if project is None and args.session and not args.no_workdir:  # the workdir the session was kept with
-        remembered = records.load(args.session).launcher.data.get("workdir")
+    if project is None and args.session and not (args.no_workdir or args.launch or args.connection_file):
+        try:  # the workdir the session was kept with (a bad NAME is _open_session's to report)
+            remembered = records.load(args.session).launcher.data.get("workdir")
+        except ConfigError:
+            remembered = None
         project = Path(remembered) if remembered and os.path.isdir(remembered) else None
     session, launcher, target = _open_session(args)
     outcome = "detach"
