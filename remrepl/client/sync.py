@@ -24,7 +24,7 @@ from ..transfer.core import Entry, Sender
 from ..workdir.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, check_limits, stat_sizes
 from ..workdir.manifest import HashCache, Manifest, build_manifest, diff
 from ..workdir.select import select_files
-from .transfer import Progress, TransferLink, _cancel, _wait, send_chunks
+from .transfer import Progress, TransferLink, cancel, send_chunks, wait_event
 
 ENTER_SECONDS = 30.0  # for the remote interpreter to move into the copy (it may still be starting)
 
@@ -111,7 +111,7 @@ def sync_workdir(
     link.open(xfer_id)
     try:
         link.send(Sync(xfer_id, name, key, manifest.digest))
-        first = _wait(link, xfer_id)
+        first = wait_event(link, xfer_id)
         if isinstance(first, TransferFailed):
             finished = True
             raise TransferError(f"the sync of {local} failed on the server: {first.message}")
@@ -139,7 +139,7 @@ def sync_workdir(
         if sender is not None:
             sender.close()
         if not finished:
-            _cancel(link, xfer_id, "stopped by the client")
+            cancel(link, xfer_id, "stopped by the client")
         link.close(xfer_id)
 
 

@@ -73,7 +73,7 @@ class TransferResult:
     seconds: float
 
 
-def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
+def wait_event(link: TransferLink, xfer_id: str) -> TransferServerEvent:
     """The next event of this transfer; output events that come meanwhile are kept for later."""
     deadline = time.monotonic() + STALL_SECONDS
     while True:
@@ -85,7 +85,7 @@ def _wait(link: TransferLink, xfer_id: str) -> TransferServerEvent:
 
 
 def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
-    event = _wait(link, xfer_id)
+    event = wait_event(link, xfer_id)
     if isinstance(event, TransferFailed):
         error = NoSuchPath if event.missing else TransferError
         raise error(f"{what} failed on the server: {event.message}")
@@ -94,7 +94,7 @@ def _ready(link: TransferLink, xfer_id: str, what: str) -> TransferReady:
     return event
 
 
-def _cancel(link: TransferLink, xfer_id: str, reason: str) -> None:
+def cancel(link: TransferLink, xfer_id: str, reason: str) -> None:
     try:
         link.send(CancelTransfer(xfer_id, reason))
     except RemreplError:
@@ -133,7 +133,7 @@ def send_chunks(
         if sender.finished and not ended:
             link.send(end)
             ended = True
-        event = _wait(link, xfer_id)
+        event = wait_event(link, xfer_id)
         if isinstance(event, UploadAck):
             acked = event.received
             unacked = max(0, unacked - 1)
@@ -175,7 +175,7 @@ def upload(
     finally:
         sender.close()
         if not finished:
-            _cancel(link, xfer_id, "stopped by the client")
+            cancel(link, xfer_id, "stopped by the client")
         link.close(xfer_id)
 
 
@@ -219,7 +219,7 @@ def download(
         if progress is not None:
             progress(0, ready.size)
         while True:
-            event = _wait(link, xfer_id)
+            event = wait_event(link, xfer_id)
             if isinstance(event, DownloadChunk):
                 chunk = Chunk(event.path, event.kind, event.offset, event.data, event.end, event.sha256, event.mode)
                 receiver.write(chunk)
@@ -249,5 +249,5 @@ def download(
         if receiver is not None and not committed:
             receiver.abort()
         if not finished:
-            _cancel(link, xfer_id, "stopped by the client")
+            cancel(link, xfer_id, "stopped by the client")
         link.close(xfer_id)
