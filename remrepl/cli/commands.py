@@ -158,20 +158,15 @@ def leaving_of(args: argparse.Namespace, launched: bool) -> Leaving:
 
 
 def _is_remote(args: argparse.Namespace, target: str) -> bool:
-    """Is the server on another machine (so a project directory must be copied to it)?"""
+    """Is the server on another machine (so a project directory must be copied to it)? ``target``: what
+    ``_open_session`` named it: a launch's target, a kept server's, or a bare connection file's host (a
+    loopback address is this machine; a tunnel to another is --workdir's case)."""
     from ..launchers import records
+    from ..launchers.registry import LOCAL_HOSTS
 
-    if args.launch:
-        return target != "local"
-    if getattr(args, "session", None):
-        return records.load(args.session).target != "local"
-    kept = records.read(args.connection_file) if args.connection_file else None
-    if kept is not None:
-        return kept.target != "local"
-    from ..transport.connection_info import ConnectionInfo
-
-    # A bare connection file: a loopback address is this machine (a tunnel to another is --workdir's case).
-    return ConnectionInfo.read(args.connection_file).host not in ("127.0.0.1", "::1", "localhost")
+    if getattr(args, "session", None):  # _open_session names a session by its NAME
+        target = records.load(args.session).target
+    return target != "local" and target not in LOCAL_HOSTS
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
