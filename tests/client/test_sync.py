@@ -17,7 +17,7 @@ import pytest
 from remrepl import WorkdirTooLarge
 from remrepl.client.session import Session
 from remrepl.client.sync import project_place
-from remrepl.protocol import Sync, SyncEnd, SyncReady, TransferDone, TransferFailed
+from remrepl.protocol import Sync, SyncEnd, SyncReady, TransferDone, TransferFailed, UploadChunk
 
 pytestmark = pytest.mark.server
 
@@ -134,27 +134,30 @@ def test_a_sync_with_a_name_that_could_escape_is_refused(session: Session) -> No
     assert session.run("print(2)").stdout == "2\n"
 
 
-def test_a_malformed_manifest_fails_that_sync_alone(session: Session, tmp_path: Path) -> None:
-    name, key = project_place(tmp_path)
+def _sync_with_manifest(session: Session, root: Path, manifest: bytes) -> object:
+    """A hand-made sync of ``root``'s place: the root directory alone, then ``manifest``; the server's end."""
+    name, key = project_place(root)
     xfer_id = uuid.uuid4().hex
     transfers = session._transfers
     transfers.open(xfer_id)
     try:
         session.send(Sync(xfer_id, name, key, "0" * 64))
-        ready = transfers.next_event(xfer_id, 10.0)
-        assert isinstance(ready, SyncReady)
-        from remrepl.protocol import UploadChunk
-
+        assert isinstance(transfers.next_event(xfer_id, 10.0), SyncReady)
         session.send(UploadChunk(xfer_id, "", "dir", 0, b"", True, "", 0o700))
-        session.send(SyncEnd(xfer_id, b'{"not": "a manifest"'))
+        session.send(SyncEnd(xfer_id, manifest))
         reply = None
         for _ in range(100):
             reply = transfers.next_event(xfer_id, 0.1)
             if isinstance(reply, (TransferFailed, TransferDone)):
                 break
-        assert isinstance(reply, TransferFailed), reply
+        return reply
     finally:
         transfers.close(xfer_id)
+
+
+def test_a_malformed_manifest_fails_that_sync_alone(session: Session, tmp_path: Path) -> None:
+    reply = _sync_with_manifest(session, tmp_path, b'{"not": "a manifest"')
+    assert isinstance(reply, TransferFailed), reply
     assert session.run("print(3)").stdout == "3\n"
     result = session.sync_workdir(make_project(tmp_path / "proj"))  # a good sync still works
     assert result.sent_files == 7
@@ -173,25 +176,8 @@ def test_inside_git_what_git_tracks_or_leaves_untracked_travels(session: Session
 
 def test_a_manifest_naming_a_file_never_sent_fails_and_the_next_sync_repairs(session: Session, tmp_path: Path) -> None:
     root = make_project(tmp_path / "proj")
-    name, key = project_place(root)
-    xfer_id = uuid.uuid4().hex
-    transfers = session._transfers
-    transfers.open(xfer_id)
-    try:
-        session.send(Sync(xfer_id, name, key, "0" * 64))
-        assert isinstance(transfers.next_event(xfer_id, 10.0), SyncReady)
-        from remrepl.protocol import UploadChunk
-
-        session.send(UploadChunk(xfer_id, "", "dir", 0, b"", True, "", 0o700))
-        session.send(SyncEnd(xfer_id, b'[["ghost.py", 3, 420, "' + b"a" * 64 + b'"]]'))
-        reply = None
-        for _ in range(100):
-            reply = transfers.next_event(xfer_id, 0.1)
-            if isinstance(reply, (TransferFailed, TransferDone)):
-                break
-        assert isinstance(reply, TransferFailed) and "ghost.py" in reply.message
-    finally:
-        transfers.close(xfer_id)
+    reply = _sync_with_manifest(session, root, b'[["ghost.py", 3, 420, "' + b"a" * 64 + b'"]]')
+    assert isinstance(reply, TransferFailed) and "ghost.py" in reply.message
     result = session.sync_workdir(root)
     assert result.sent_files == 7 and "ghost.py" not in remote_files(Path(result.remote))
 
